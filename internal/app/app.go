@@ -1,0 +1,195 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/wsmon/wsmon/internal/config"
+	"github.com/wsmon/wsmon/internal/live"
+	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/web"
+	"github.com/wsmon/wsmon/internal/webui"
+)
+
+// Mode is one of the brief's run modes.
+type Mode string
+
+// Run modes.
+const (
+	ModeMonitor Mode = "monitor"
+	ModeWeb     Mode = "web"
+	ModeAll     Mode = "all"
+)
+
+// Options carry process-level parts into Run.
+type Options struct {
+	Logger  *slog.Logger
+	Version string
+	// Listener, when set, is used for the web server instead of listening
+	// on web_host:web_port (tests pass a 127.0.0.1:0 listener).
+	Listener net.Listener
+	// Started, when set, is called once everything is running, with the
+	// monitor (nil in web mode) and the web address ("" in monitor mode).
+	Started func(m *Monitor, webAddr string)
+}
+
+// ConfigError marks an error caused by the configuration rather than the
+// environment (the CLI exits with the usage code).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Run runs wsmon in the given mode until ctx is cancelled, then shuts down
+// in order: web server, capture, pipeline flush, database.
+func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	st, err := store.Open(ctx, store.Options{Driver: cfg.DatabaseDriver, Path: cfg.DatabasePath, DSN: cfg.DatabaseDSN, Location: cfg.Location()})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	hub := live.NewHub(cfg.MaxMessagesInMemory)
+
+	var mon *Monitor
+	if mode == ModeMonitor || mode == ModeAll {
+		mon, err = NewMonitor(ctx, cfg, MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version})
+		if err != nil {
+			return err
+		}
+	}
+
+	var srv *http.Server
+	var ln net.Listener
+	serveErr := make(chan error, 1)
+	if mode == ModeWeb || mode == ModeAll {
+		ln = o.Listener
+		if ln == nil {
+			addr := net.JoinHostPort(cfg.WebHost, strconv.Itoa(cfg.WebPort))
+			ln, err = net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("web: listen on %s: %w (is another program using port %d? set web_port or --port)", addr, err, cfg.WebPort)
+			}
+		}
+		status := storeStatus(st)
+		if mon != nil {
+			status = monitorStatus(mon)
+		}
+		handler := web.New(web.Options{
+			Store: st, Hub: hub, Status: status, Logger: log, Version: o.Version, UI: webui.Handler(),
+			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
+			TimeZone: cfg.Location().String(),
+			Token:    cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword,
+		})
+		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { serveErr <- srv.Serve(ln) }()
+		log.Info("dashboard listening", "url", "http://"+ln.Addr().String())
+		if !webui.Built() {
+			log.Warn("dashboard UI not built into this binary: run `make` (needs Node.js and npm); the API works")
+		}
+	}
+	if mode == ModeWeb {
+		// A separate process: follow what the monitor writes.
+		tail := live.NewTailer(st, hub, 200*time.Millisecond, log)
+		go tail.Run(ctx)
+	}
+	if o.Started != nil {
+		addr := ""
+		if ln != nil {
+			addr = ln.Addr().String()
+		}
+		o.Started(mon, addr)
+	}
+
+	monDone := make(chan error, 1)
+	if mon != nil {
+		go func() { monDone <- mon.Run(ctx) }()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("web server: %w", err)
+	case err := <-monDone:
+		monDone <- err
+		if mode == ModeMonitor {
+			// Monitor alone has nothing left to do once capture stopped.
+			return err
+		}
+		if err != nil {
+			log.Error("capture stopped; the dashboard keeps serving what was recorded", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+		case err := <-serveErr:
+			runErr = fmt.Errorf("web server: %w", err)
+		}
+	}
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close() // live streams do not end by themselves
+		}
+		cancel()
+	}
+	if mon != nil {
+		if err := <-monDone; err != nil && runErr == nil && !errors.Is(err, context.Canceled) && mode == ModeMonitor {
+			runErr = err
+		}
+	}
+	return runErr
+}
+
+// monitorStatus reports the in-process runners' states.
+func monitorStatus(m *Monitor) func(context.Context) []web.TargetStatus {
+	urls := m.URLs()
+	return func(context.Context) []web.TargetStatus {
+		var out []web.TargetStatus
+		for _, s := range m.Status() {
+			out = append(out, web.TargetStatus{Target: s.Target, URL: urls[s.Target], State: string(s.State), Since: s.Since,
+				Reconnects: s.Reconnects, LastMessageAt: s.LastMessageAt, LastError: s.LastError})
+		}
+		return out
+	}
+}
+
+// storeStatus derives target states from the sessions table, for a web
+// process that does not run the capture itself.
+func storeStatus(st *store.Store) func(context.Context) []web.TargetStatus {
+	return func(ctx context.Context) []web.TargetStatus {
+		sessions, err := st.Sessions(ctx, "", 200)
+		if err != nil {
+			return nil
+		}
+		seen := map[string]*web.TargetStatus{}
+		var order []string
+		for _, se := range sessions { // newest first
+			t, ok := seen[se.Target]
+			if !ok {
+				t = &web.TargetStatus{Target: se.Target, URL: se.URL, State: "disconnected", Since: se.DisconnectedAt, LastError: se.Error}
+				if se.DisconnectedAt.IsZero() {
+					t.State, t.Since = "connected", se.ConnectedAt
+				}
+				seen[se.Target] = t
+				order = append(order, se.Target)
+				continue
+			}
+			t.Reconnects++
+		}
+		out := make([]web.TargetStatus, 0, len(order))
+		for _, name := range order {
+			out = append(out, *seen[name])
+		}
+		return out
+	}
+}

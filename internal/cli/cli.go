@@ -1,0 +1,118 @@
+// Package cli owns wsmon's command line: subcommands (monitor, web, all,
+// demo, bench, reindex, version), their flags and help, turning flags into
+// config overrides, and exit codes. It parses and dispatches; the work is
+// done by internal/app and the packages it wires.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
+var Version = "dev"
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitError = 1 // runtime failure
+	ExitUsage = 2 // bad command line or configuration
+)
+
+// Env is what a command may use from its process, passed in explicitly.
+type Env struct {
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Environ []string
+}
+
+const usage = `wsmon - WebSocket chat monitor
+
+Usage:
+  wsmon <mode> [options]
+
+Modes:
+  monitor   connect to the chat server and record every message
+  web       serve the dashboard and REST API from the database
+  all       monitor and web in one process (recommended)
+  demo      run the built-in demo chat server
+  bench     benchmark ingest, search and statistics on a synthetic corpus
+  reindex   rebuild the search index and statistics from the messages
+  version   print the version
+
+Run 'wsmon <mode> --help' for the options of a mode.
+`
+
+// Run executes the command line args (without the program name) and
+// returns the process exit code. ctx is cancelled on SIGINT/SIGTERM.
+func Run(ctx context.Context, args []string, env Env) int {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return ExitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "monitor", "web", "all":
+		return runMode(ctx, cmd, rest, env)
+	case "demo":
+		return runDemo(ctx, rest, env)
+	case "bench":
+		return runBench(ctx, rest, env)
+	case "reindex":
+		return runReindex(ctx, rest, env)
+	case "version", "--version", "-v":
+		fmt.Fprintf(env.Stdout, "wsmon %s\n", Version)
+		return ExitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usage)
+		return ExitOK
+	default:
+		fmt.Fprintf(env.Stderr, "wsmon: unknown mode %q\n\n%s", cmd, usage)
+		return ExitUsage
+	}
+}
+
+// newFlagSet returns a flag set that prints its usage to env and reports
+// errors instead of exiting.
+func newFlagSet(name, synopsis string, env Env) *flag.FlagSet {
+	fs := flag.NewFlagSet("wsmon "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: wsmon %s [options]\n\n%s\n\nOptions:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags; it returns (exit code, done) where done means the
+// caller should return the code (help shown or a usage error).
+func parse(fs *flag.FlagSet, args []string) (int, bool) {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK, true
+	}
+	if err != nil {
+		return ExitUsage, true
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return ExitUsage, true
+	}
+	return 0, false
+}
+
+// setFlags returns the names of the flags set on the command line.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+func errorLine(env Env, err error) {
+	msg := strings.TrimSpace(err.Error())
+	fmt.Fprintf(env.Stderr, "wsmon: %s\n", msg)
+}

@@ -1,0 +1,342 @@
+// Package ingest owns the write pipeline from the socket readers to the
+// database: the Recorder journals frames as they arrive, and the Pipeline
+// reads the journal in order, decodes frames with each target's protocol
+// adapter, normalises them into messages, drops duplicates, hands new
+// messages to live subscribers, and writes them in batches, each batch in
+// one transaction together with the journal position it covers. A database
+// that is slow, locked or full only delays the pipeline: the records wait in
+// the journal on disk and are written when the database recovers.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsmon/wsmon/internal/journal"
+	"github.com/wsmon/wsmon/internal/message"
+	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/store"
+)
+
+// Store is what the pipeline needs from the database.
+type Store interface {
+	ApplyBatch(ctx context.Context, b *store.Batch) error
+	AppliedSeq(ctx context.Context) (uint64, error)
+	MaxMessageID(ctx context.Context) (int64, error)
+	RecentDedupKeys(ctx context.Context, since time.Time, limit int) ([]store.DedupEntry, error)
+}
+
+// Publisher receives new messages as soon as they are decoded, before they
+// are committed (they will be: the journal holds them). Publish must not
+// block; it is called from the pipeline goroutine.
+type Publisher interface {
+	Publish(msgs []message.Message)
+}
+
+// Committer is told about messages after their batch is committed, in
+// order (the per-day message log uses it). It may be slow only at the cost
+// of delaying the next batch.
+type Committer interface {
+	Committed(msgs []message.Message) error
+}
+
+// Decoder turns a target's frames into messages.
+type Decoder struct {
+	Adapter    protocol.Adapter
+	Normalizer *message.Normalizer
+}
+
+// Options configure a Pipeline.
+type Options struct {
+	Journal      *journal.Journal
+	Store        Store
+	Decoders     map[string]Decoder // by target name; unknown targets use the raw adapter
+	BatchSize    int                // max messages per transaction (default 5000)
+	DedupWindow  time.Duration      // how long a dedup key is remembered (default 1 h)
+	DedupMax     int                // how many dedup keys are remembered at most (default 200,000)
+	Publishers   []Publisher
+	Committers   []Committer
+	Logger       *slog.Logger
+	RetryMin     time.Duration // first retry delay after a failed batch (default 100 ms)
+	RetryMax     time.Duration // retry delay cap (default 5 s)
+	ReleaseEvery time.Duration // how often applied journal segments are deleted (default 10 s)
+}
+
+// Stats are the pipeline's counters since start.
+type Stats struct {
+	Frames       int64  // frames read from the journal
+	Messages     int64  // messages committed
+	Duplicates   int64  // messages dropped as duplicates
+	Abnormal     int64  // messages stored with a Reason
+	Batches      int64  // batches committed
+	FailedWrites int64  // failed batch attempts (each retried)
+	AppliedSeq   uint64 // last journal sequence in the database
+	Backlog      uint64 // journal records not yet applied
+	LastError    string // last write error, "" once a write succeeded
+}
+
+// Pipeline moves journal records into the store. Create it with New and
+// run it with Run.
+type Pipeline struct {
+	opts                                              Options
+	log                                               *slog.Logger
+	dedup                                             *dedup
+	nextID                                            int64
+	raw                                               Decoder
+	frames, messages, dups, abnormal, batches, failed atomic.Int64
+	applied                                           atomic.Uint64
+	mu                                                sync.Mutex
+	lastErr                                           string
+}
+
+// New prepares a pipeline: it reads the applied position and the recent
+// dedup keys from the store.
+func New(ctx context.Context, opts Options) (*Pipeline, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 5000
+	}
+	if opts.DedupWindow <= 0 {
+		opts.DedupWindow = time.Hour
+	}
+	if opts.DedupMax <= 0 {
+		opts.DedupMax = 200_000
+	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = 100 * time.Millisecond
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = 5 * time.Second
+	}
+	if opts.ReleaseEvery <= 0 {
+		opts.ReleaseEvery = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	p := &Pipeline{
+		opts:  opts,
+		log:   opts.Logger.With("component", "ingest"),
+		dedup: newDedup(opts.DedupWindow, opts.DedupMax),
+		raw:   Decoder{Adapter: protocol.NewRaw(nil), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)},
+	}
+	applied, err := opts.Store.AppliedSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.applied.Store(applied)
+	maxID, err := opts.Store.MaxMessageID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.nextID = maxID + 1
+	keys, err := opts.Store.RecentDedupKeys(ctx, time.Now().Add(-opts.DedupWindow), opts.DedupMax)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(keys) - 1; i >= 0; i-- { // oldest first
+		p.dedup.seen(keys[i].Key, keys[i].ReceivedAt)
+	}
+	return p, nil
+}
+
+// AppliedSeq is the journal sequence the database has applied; a new
+// journal must start after it (journal.Open's next argument).
+func (p *Pipeline) AppliedSeq() uint64 { return p.applied.Load() }
+
+// Stats returns a snapshot of the counters.
+func (p *Pipeline) Stats() Stats {
+	p.mu.Lock()
+	last := p.lastErr
+	p.mu.Unlock()
+	st := Stats{
+		Frames: p.frames.Load(), Messages: p.messages.Load(), Duplicates: p.dups.Load(),
+		Abnormal: p.abnormal.Load(), Batches: p.batches.Load(), FailedWrites: p.failed.Load(),
+		AppliedSeq: p.applied.Load(), LastError: last,
+	}
+	if j := p.opts.Journal; j != nil {
+		if ls := j.LastSeq(); ls > st.AppliedSeq {
+			st.Backlog = ls - st.AppliedSeq
+		}
+	}
+	return st
+}
+
+// Run processes records until ctx is cancelled and the journal has been
+// closed and drained, or until ctx is cancelled while the database cannot be
+// written (the unwritten records stay in the journal for the next start).
+// For a clean stop: stop the capture runners, close the journal, then cancel
+// ctx and wait for Run; Run writes everything the journal holds first.
+func (p *Pipeline) Run(ctx context.Context) error {
+	r, err := p.opts.Journal.NewReader(p.applied.Load() + 1)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	batches := make(chan *store.Batch, 2)
+	writeErr := make(chan error, 1)
+	go func() { writeErr <- p.writer(ctx, batches) }()
+
+	err = p.reader(ctx, r, batches)
+	close(batches)
+	werr := <-writeErr
+	if err == nil {
+		err = werr
+	}
+	return err
+}
+
+// reader turns journal records into batches. It stops when the journal is
+// closed and fully read (clean stop) and returns nil, or with the write
+// error that made the writer give up.
+func (p *Pipeline) reader(ctx context.Context, r *journal.Reader, out chan<- *store.Batch) error {
+	// Waiting for new records does not end with ctx: a clean stop closes the
+	// journal, and the reader then drains it to ErrEOF.
+	wait := context.Background()
+	for {
+		b := &store.Batch{}
+		rec, err := r.Next(wait)
+		if errors.Is(err, journal.ErrEOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		p.add(b, &rec)
+		for len(b.Messages) < p.opts.BatchSize {
+			rec, ok, err := r.TryNext()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			p.add(b, &rec)
+		}
+		for _, pub := range p.opts.Publishers {
+			pub.Publish(b.Messages)
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			// The writer may have given up (database down at shutdown);
+			// keep handing over only while it still runs.
+			select {
+			case out <- b:
+			case <-time.After(100 * time.Millisecond):
+				return nil
+			}
+		}
+	}
+}
+
+// add decodes one journal record into the batch.
+func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
+	b.AppliedSeq = rec.Seq
+	switch rec.Kind {
+	case journal.KindSessionStart:
+		b.Starts = append(b.Starts, store.SessionStart{ID: int64(rec.Seq), Target: rec.Target, URL: string(rec.Data), At: rec.At})
+		return
+	case journal.KindSessionEnd:
+		var se sessionEnd
+		if err := json.Unmarshal(rec.Data, &se); err != nil {
+			se.Error = fmt.Sprintf("unreadable session record: %v", err)
+		}
+		b.Ends = append(b.Ends, store.SessionEnd{ID: rec.Session, At: rec.At, CloseCode: se.Code, CloseReason: se.Reason, Error: se.Error})
+		return
+	case journal.KindFrame:
+	default:
+		p.log.Warn("unknown journal record kind", "kind", rec.Kind, "seq", rec.Seq)
+		return
+	}
+	p.frames.Add(1)
+	dec, ok := p.opts.Decoders[rec.Target]
+	if !ok {
+		dec = p.raw
+	}
+	// The record's bytes are reused by the reader: keep a copy.
+	f := protocol.Frame{Binary: rec.Flags&journal.FlagBinary != 0, Data: append([]byte(nil), rec.Data...)}
+	events := dec.Adapter.Decode(f)
+	if len(events) == 0 {
+		// Protocol chatter recorded by mistake, or an empty frame: keep it
+		// visible rather than dropping it.
+		events = []protocol.Event{{Payload: f.Data, Raw: f.Data, Binary: f.Binary}}
+	}
+	for _, ev := range events {
+		m := message.Message{Target: rec.Target, SessionID: rec.Session, ReceivedAt: rec.At}
+		if rec.Flags&journal.FlagTooLarge != 0 {
+			m.Reason = message.ReasonTooLarge
+		}
+		dec.Normalizer.Normalize(ev, &m)
+		if key, ok := dec.Normalizer.DedupKey(&m); ok {
+			if p.dedup.seen(key, m.ReceivedAt) {
+				p.dups.Add(1)
+				continue
+			}
+			m.DedupKey = key
+		}
+		if m.Reason != "" {
+			p.abnormal.Add(1)
+		}
+		m.ID = p.nextID
+		p.nextID++
+		b.Messages = append(b.Messages, m)
+	}
+}
+
+// writer applies batches in order, retrying a failed batch with backoff
+// until it is written or ctx is cancelled.
+func (p *Pipeline) writer(ctx context.Context, in <-chan *store.Batch) error {
+	lastRelease := time.Now()
+	for b := range in {
+		delay := p.opts.RetryMin
+		for {
+			err := p.opts.Store.ApplyBatch(context.WithoutCancel(ctx), b)
+			if err == nil {
+				break
+			}
+			p.failed.Add(1)
+			p.setErr(err.Error())
+			p.log.Warn("database write failed; records wait in the journal and will be retried",
+				"error", err, "retry_in", delay, "messages", len(b.Messages))
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				// Shutting down with an unwritable database: what is not
+				// written stays in the journal for the next start.
+				for range in {
+				}
+				return fmt.Errorf("ingest: stopped with unwritten records (kept in the journal): %w", err)
+			}
+			delay = min(delay*2, p.opts.RetryMax)
+		}
+		p.setErr("")
+		p.applied.Store(b.AppliedSeq)
+		p.batches.Add(1)
+		p.messages.Add(int64(len(b.Messages)))
+		for _, c := range p.opts.Committers {
+			if err := c.Committed(b.Messages); err != nil {
+				p.log.Warn("post-commit consumer failed", "error", err)
+			}
+		}
+		if time.Since(lastRelease) >= p.opts.ReleaseEvery {
+			if err := p.opts.Journal.Release(b.AppliedSeq); err != nil {
+				p.log.Warn("journal release failed", "error", err)
+			}
+			lastRelease = time.Now()
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) setErr(s string) {
+	p.mu.Lock()
+	p.lastErr = s
+	p.mu.Unlock()
+}

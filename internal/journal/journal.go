@@ -1,0 +1,540 @@
+// Package journal owns wsmon's on-disk write-ahead queue between the socket
+// readers and the database. A capture reader appends each received frame
+// here (an in-memory append, flushed to the file every few milliseconds), so
+// the reader never waits for the database; the ingest pipeline reads the
+// journal in order and records, in the same database transaction as the
+// messages, the sequence number it has applied. After a crash or while the
+// database is unwritable, unapplied records wait on disk, not in memory.
+//
+// Layout: a directory of segment files named after the sequence number of
+// their first record ("00000000000000000001.wal"). A record is
+//
+//	u32 length | u32 CRC-32C(payload) | payload
+//
+// and the payload is a fixed header followed by the frame bytes (see Record).
+// A torn tail (a crash mid-write) is detected by length or CRC and cut off at
+// open.
+package journal
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Kind tells what a record holds.
+type Kind uint8
+
+// Record kinds.
+const (
+	KindFrame        Kind = 1 // a data frame from the socket
+	KindSessionStart Kind = 2 // a connection was established; Data is the URL
+	KindSessionEnd   Kind = 3 // a connection ended; Data is a JSON SessionEnd
+)
+
+// Flag bits of a record.
+const (
+	FlagBinary   uint8 = 1 << 0 // binary WebSocket frame
+	FlagTooLarge uint8 = 1 << 1 // frame exceeded the read limit; Data is a prefix
+)
+
+// Record is one journal entry. Seq is assigned by Append.
+type Record struct {
+	Seq     uint64
+	Kind    Kind
+	Flags   uint8
+	At      time.Time // when the frame was read
+	Target  string
+	Session int64
+	Data    []byte
+}
+
+const (
+	headerSize  = 8                     // length + crc
+	fixedSize   = 8 + 1 + 1 + 8 + 8 + 2 // seq, kind, flags, at, session, target length
+	maxRecord   = 1 << 30
+	segmentExt  = ".wal"
+	segmentSize = 64 << 20 // start a new segment past this size
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Options tune a Journal. Zero values take the defaults.
+type Options struct {
+	FlushInterval time.Duration // how often buffered appends are written to the file (default 5 ms)
+	SyncInterval  time.Duration // how often the file is fsynced (default 1 s)
+	MaxPending    int           // bytes buffered in memory before Append blocks (default 256 MiB)
+	SegmentSize   int64         // default 64 MiB
+}
+
+// Journal is an append-only, crash-safe record queue. Append is safe for
+// concurrent use; there is one reader at a time (NewReader).
+type Journal struct {
+	dir  string
+	opts Options
+
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled when pending shrinks (Append waits on it when full)
+	pending  []byte     // encoded records not yet written
+	nextSeq  uint64
+	closed   bool
+	writeErr error
+
+	// Written by the flusher only (under wmu), published under mu.
+	wmu      sync.Mutex
+	file     *os.File
+	fileSize int64
+	segFirst uint64 // first seq of the current segment
+
+	// Published state for readers (under mu).
+	durable  uint64        // highest seq written to the OS (readable by readers)
+	notify   chan struct{} // closed and replaced whenever durable advances
+	segments []uint64      // first seqs of existing segments, ascending
+
+	flushNow chan struct{}
+	done     chan struct{}
+	stopped  chan struct{}
+}
+
+// Open opens (or creates) the journal in dir. next is the lowest sequence
+// number the caller will accept for new records (e.g. one past what the
+// database has already applied), so sequence numbers never go backwards even
+// if the directory was emptied.
+func Open(dir string, next uint64, opts Options) (*Journal, error) {
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = 5 * time.Millisecond
+	}
+	if opts.SyncInterval <= 0 {
+		opts.SyncInterval = time.Second
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 256 << 20
+	}
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = segmentSize
+	}
+	if next == 0 {
+		next = 1
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("journal: create %s: %w", dir, err)
+	}
+	j := &Journal{
+		dir:      dir,
+		opts:     opts,
+		notify:   make(chan struct{}),
+		flushNow: make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	j.cond = sync.NewCond(&j.mu)
+	segs, err := listSegments(dir)
+	if err != nil {
+		return nil, err
+	}
+	j.segments = segs
+	last := uint64(0)
+	if len(segs) > 0 {
+		first := segs[len(segs)-1]
+		path := segmentPath(dir, first)
+		lastSeq, validSize, err := scanSegment(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Truncate(path, validSize); err != nil {
+			return nil, fmt.Errorf("journal: cut torn tail of %s: %w", path, err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("journal: open %s: %w", path, err)
+		}
+		j.file, j.fileSize, j.segFirst = f, validSize, first
+		last = lastSeq
+		if last == 0 && first > 0 {
+			last = first - 1
+		}
+	}
+	j.nextSeq = max(next, last+1)
+	j.durable = j.nextSeq - 1
+	go j.flusher()
+	return j, nil
+}
+
+// Dir returns the journal directory.
+func (j *Journal) Dir() string { return j.dir }
+
+// Append assigns the record the next sequence number, encodes it into the
+// in-memory buffer and returns the sequence. It does not wait for disk unless
+// MaxPending bytes are already waiting (the disk is failing or stalled); rec.Data
+// is copied, so the caller may reuse it.
+func (j *Journal) Append(rec Record) (uint64, error) {
+	if len(rec.Target) > 0xffff {
+		return 0, fmt.Errorf("journal: target name too long")
+	}
+	size := headerSize + fixedSize + len(rec.Target) + len(rec.Data)
+	if size > maxRecord {
+		return 0, fmt.Errorf("journal: record of %d bytes too large", size)
+	}
+	j.mu.Lock()
+	for len(j.pending) > j.opts.MaxPending && !j.closed {
+		j.cond.Wait()
+	}
+	if j.closed {
+		j.mu.Unlock()
+		return 0, ErrClosed
+	}
+	seq := j.nextSeq
+	j.nextSeq++
+	rec.Seq = seq
+	j.pending = appendRecord(j.pending, &rec)
+	big := len(j.pending) > 1<<20
+	j.mu.Unlock()
+	if big {
+		select {
+		case j.flushNow <- struct{}{}:
+		default:
+		}
+	}
+	return seq, nil
+}
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("journal: closed")
+
+func appendRecord(b []byte, r *Record) []byte {
+	payload := fixedSize + len(r.Target) + len(r.Data)
+	start := len(b)
+	b = binary.LittleEndian.AppendUint32(b, uint32(payload))
+	b = append(b, 0, 0, 0, 0) // crc placeholder
+	p := len(b)
+	b = binary.LittleEndian.AppendUint64(b, r.Seq)
+	b = append(b, byte(r.Kind), r.Flags)
+	b = binary.LittleEndian.AppendUint64(b, uint64(r.At.UnixNano()))
+	b = binary.LittleEndian.AppendUint64(b, uint64(r.Session))
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(r.Target)))
+	b = append(b, r.Target...)
+	b = append(b, r.Data...)
+	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(b[p:], castagnoli))
+	return b
+}
+
+// decodePayload parses a payload; Data and Target alias buf... Target is
+// copied (it is small and long-lived), Data aliases buf.
+func decodePayload(buf []byte, r *Record) error {
+	if len(buf) < fixedSize {
+		return errors.New("short payload")
+	}
+	r.Seq = binary.LittleEndian.Uint64(buf)
+	r.Kind = Kind(buf[8])
+	r.Flags = buf[9]
+	r.At = time.Unix(0, int64(binary.LittleEndian.Uint64(buf[10:])))
+	r.Session = int64(binary.LittleEndian.Uint64(buf[18:]))
+	tl := int(binary.LittleEndian.Uint16(buf[26:]))
+	if fixedSize+tl > len(buf) {
+		return errors.New("bad target length")
+	}
+	r.Target = string(buf[fixedSize : fixedSize+tl])
+	r.Data = buf[fixedSize+tl:]
+	return nil
+}
+
+// flusher writes pending bytes to the current segment every FlushInterval
+// and fsyncs every SyncInterval. It is the only goroutine touching files for
+// writing.
+func (j *Journal) flusher() {
+	defer close(j.stopped)
+	tick := time.NewTicker(j.opts.FlushInterval)
+	defer tick.Stop()
+	lastSync := time.Now()
+	var spare []byte
+	for {
+		stop := false
+		select {
+		case <-tick.C:
+		case <-j.flushNow:
+		case <-j.done:
+			stop = true
+		}
+		spare = j.flushOnce(spare)
+		if stop || time.Since(lastSync) >= j.opts.SyncInterval {
+			j.wmu.Lock()
+			if j.file != nil {
+				_ = j.file.Sync()
+			}
+			j.wmu.Unlock()
+			lastSync = time.Now()
+		}
+		if stop {
+			return
+		}
+	}
+}
+
+// flushOnce swaps the pending buffer out and writes it. On a write error the
+// unwritten bytes are put back in front of newer appends and retried next
+// time.
+func (j *Journal) flushOnce(spare []byte) []byte {
+	j.mu.Lock()
+	if len(j.pending) == 0 {
+		j.mu.Unlock()
+		return spare
+	}
+	buf := j.pending
+	j.pending = spare[:0]
+	j.mu.Unlock()
+
+	written, err := j.writeRecords(buf)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.cond.Broadcast()
+	if err != nil {
+		j.writeErr = err
+		j.pending = append(buf[written:len(buf):len(buf)], j.pending...)
+		return nil
+	}
+	j.writeErr = nil
+	return buf[:0]
+}
+
+// writeRecords writes whole records, starting a new segment when the current
+// one is full, and publishes each written chunk to readers. It returns the
+// number of bytes of buf written; a failed write is truncated away so the
+// file only ever holds whole records.
+func (j *Journal) writeRecords(buf []byte) (int, error) {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	written := 0
+	for written < len(buf) {
+		rest := buf[written:]
+		if j.file == nil || j.fileSize >= j.opts.SegmentSize {
+			if err := j.rotate(binary.LittleEndian.Uint64(rest[headerSize:])); err != nil {
+				return written, err
+			}
+		}
+		// Take as many whole records as fit the segment (at least one).
+		n, lastSeq := 0, uint64(0)
+		for n < len(rest) {
+			l := headerSize + int(binary.LittleEndian.Uint32(rest[n:]))
+			if n > 0 && j.fileSize+int64(n+l) > j.opts.SegmentSize {
+				break
+			}
+			lastSeq = binary.LittleEndian.Uint64(rest[n+headerSize:])
+			n += l
+		}
+		w, err := j.file.Write(rest[:n])
+		if err != nil {
+			if w > 0 {
+				_ = j.file.Truncate(j.fileSize)
+			}
+			return written, fmt.Errorf("journal: write %s: %w", j.file.Name(), err)
+		}
+		j.fileSize += int64(n)
+		written += n
+		if n < len(rest) {
+			j.fileSize = j.opts.SegmentSize // full: the next chunk rotates
+		}
+		j.publish(lastSeq)
+	}
+	return written, nil
+}
+
+// publish makes records up to seq visible to readers.
+func (j *Journal) publish(seq uint64) {
+	j.mu.Lock()
+	if seq > j.durable {
+		j.durable = seq
+		close(j.notify)
+		j.notify = make(chan struct{})
+	}
+	j.mu.Unlock()
+}
+
+func (j *Journal) rotate(first uint64) error {
+	if j.file != nil {
+		_ = j.file.Sync()
+		_ = j.file.Close()
+		j.file = nil
+	}
+	path := segmentPath(j.dir, first)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("journal: create segment: %w", err)
+	}
+	j.file, j.fileSize, j.segFirst = f, 0, first
+	j.mu.Lock()
+	if n := len(j.segments); n == 0 || j.segments[n-1] != first {
+		j.segments = append(j.segments, first)
+	}
+	j.mu.Unlock()
+	return nil
+}
+
+// Flush writes everything appended so far to the file before returning.
+func (j *Journal) Flush() error {
+	for {
+		j.mu.Lock()
+		n, err := len(j.pending), j.writeErr
+		j.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		j.flushOnce(nil)
+		j.mu.Lock()
+		n, err = len(j.pending), j.writeErr
+		j.mu.Unlock()
+		if err != nil && n > 0 {
+			return err
+		}
+	}
+}
+
+// WriteError reports the last error writing the journal file, nil once a
+// write succeeded again.
+func (j *Journal) WriteError() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.writeErr
+}
+
+// Pending reports the bytes appended but not yet written to disk.
+func (j *Journal) Pending() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.pending)
+}
+
+// LastSeq returns the sequence number of the last appended record.
+func (j *Journal) LastSeq() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.nextSeq - 1
+}
+
+// Close flushes and syncs everything and closes the files. Appends after
+// Close fail with ErrClosed; a blocked Append is released with ErrClosed.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	j.closed = true
+	j.cond.Broadcast()
+	j.mu.Unlock()
+	close(j.done)
+	<-j.stopped
+	err := j.Flush()
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	if j.file != nil {
+		if serr := j.file.Sync(); err == nil {
+			err = serr
+		}
+		if cerr := j.file.Close(); err == nil {
+			err = cerr
+		}
+		j.file = nil
+	}
+	j.mu.Lock()
+	close(j.notify)
+	j.notify = make(chan struct{})
+	j.mu.Unlock()
+	return err
+}
+
+// Release deletes segments that hold only records with seq <= applied. The
+// segment being written is never deleted.
+func (j *Journal) Release(applied uint64) error {
+	j.mu.Lock()
+	segs := append([]uint64(nil), j.segments...)
+	j.mu.Unlock()
+	j.wmu.Lock()
+	current := j.segFirst
+	j.wmu.Unlock()
+	var removed []uint64
+	for i := 0; i+1 < len(segs); i++ {
+		// Segment i holds seqs [segs[i], segs[i+1]).
+		if segs[i+1]-1 > applied || segs[i] == current {
+			break
+		}
+		if err := os.Remove(segmentPath(j.dir, segs[i])); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("journal: release: %w", err)
+		}
+		removed = append(removed, segs[i])
+	}
+	if len(removed) > 0 {
+		j.mu.Lock()
+		j.segments = j.segments[len(removed):]
+		j.mu.Unlock()
+	}
+	return nil
+}
+
+func segmentPath(dir string, first uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%020d%s", first, segmentExt))
+}
+
+func listSegments(dir string) ([]uint64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("journal: list %s: %w", dir, err)
+	}
+	var segs []uint64
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, segmentExt) {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSuffix(name, segmentExt), 10, 64)
+		if err != nil {
+			continue
+		}
+		segs = append(segs, n)
+	}
+	sort.Slice(segs, func(a, b int) bool { return segs[a] < segs[b] })
+	return segs, nil
+}
+
+// scanSegment returns the last valid seq in a segment and the byte length of
+// its valid prefix.
+func scanSegment(path string) (lastSeq uint64, valid int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("journal: open %s: %w", path, err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	var hdr [headerSize]byte
+	var buf []byte
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return lastSeq, valid, nil
+		}
+		l := int(binary.LittleEndian.Uint32(hdr[:]))
+		if l < fixedSize || l > maxRecord {
+			return lastSeq, valid, nil
+		}
+		if cap(buf) < l {
+			buf = make([]byte, l)
+		}
+		buf = buf[:l]
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return lastSeq, valid, nil
+		}
+		if crc32.Checksum(buf, castagnoli) != binary.LittleEndian.Uint32(hdr[4:]) {
+			return lastSeq, valid, nil
+		}
+		lastSeq = binary.LittleEndian.Uint64(buf)
+		valid += int64(headerSize + l)
+	}
+}

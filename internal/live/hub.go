@@ -1,0 +1,165 @@
+// Package live owns the fan-out of new messages to live subscribers (the
+// dashboard's Server-Sent Events stream): an in-process hub fed by the
+// ingest pipeline, the bounded buffer of recent messages
+// (max_messages_in_memory), and a tailer that feeds the hub from the
+// database when the web server runs as a separate process.
+//
+// A slow subscriber never slows ingest: Publish never blocks; a subscriber
+// whose queue is full misses messages and is told how many.
+package live
+
+import (
+	"sync"
+
+	"github.com/wsmon/wsmon/internal/message"
+)
+
+// Filter selects messages; empty fields match everything.
+type Filter struct {
+	User, Type, Target, Room string
+}
+
+// Match reports whether m passes the filter.
+func (f Filter) Match(m *message.Message) bool {
+	return (f.User == "" || f.User == m.User) &&
+		(f.Type == "" || f.Type == string(m.Type)) &&
+		(f.Target == "" || f.Target == m.Target) &&
+		(f.Room == "" || f.Room == m.Room)
+}
+
+// Hub distributes published messages to subscribers. Safe for concurrent use.
+type Hub struct {
+	mu     sync.Mutex
+	ring   []message.Message // recent messages, oldest at head
+	head   int
+	n      int
+	subs   map[*Sub]struct{}
+	lastID int64
+}
+
+// NewHub returns a hub that remembers the last recent messages.
+func NewHub(recent int) *Hub {
+	if recent < 1 {
+		recent = 1
+	}
+	return &Hub{ring: make([]message.Message, recent), subs: make(map[*Sub]struct{})}
+}
+
+// Sub is one subscriber. Read batches from C; Missed tells how many
+// messages were skipped because the subscriber fell behind.
+type Sub struct {
+	h      *Hub
+	filter Filter
+	c      chan []message.Message
+	mu     sync.Mutex
+	missed int64
+}
+
+// C delivers batches of matching messages, in order, oldest first.
+func (s *Sub) C() <-chan []message.Message { return s.c }
+
+// TakeMissed returns and resets the number of messages skipped since the
+// last call.
+func (s *Sub) TakeMissed() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.missed
+	s.missed = 0
+	return n
+}
+
+// Close unsubscribes.
+func (s *Sub) Close() {
+	s.h.mu.Lock()
+	delete(s.h.subs, s)
+	s.h.mu.Unlock()
+}
+
+// Subscribe registers a subscriber with room for queue batches.
+func (h *Hub) Subscribe(f Filter, queue int) *Sub {
+	if queue < 1 {
+		queue = 64
+	}
+	s := &Sub{h: h, filter: f, c: make(chan []message.Message, queue)}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+// Subscribers returns the number of subscribers.
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// LastID returns the id of the newest published message.
+func (h *Hub) LastID() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lastID
+}
+
+// Publish records msgs as recent and offers them to every subscriber
+// without blocking. Messages must not be modified afterwards.
+func (h *Hub) Publish(msgs []message.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	h.mu.Lock()
+	for i := range msgs {
+		h.ring[(h.head+h.n)%len(h.ring)] = msgs[i]
+		if h.n < len(h.ring) {
+			h.n++
+		} else {
+			h.head = (h.head + 1) % len(h.ring)
+		}
+	}
+	h.lastID = msgs[len(msgs)-1].ID
+	subs := make([]*Sub, 0, len(h.subs))
+	for s := range h.subs {
+		subs = append(subs, s)
+	}
+	h.mu.Unlock()
+
+	for _, s := range subs {
+		batch := msgs
+		if s.filter != (Filter{}) {
+			batch = nil
+			for i := range msgs {
+				if s.filter.Match(&msgs[i]) {
+					batch = append(batch, msgs[i])
+				}
+			}
+			if len(batch) == 0 {
+				continue
+			}
+		}
+		select {
+		case s.c <- batch:
+		default:
+			s.mu.Lock()
+			s.missed += int64(len(batch))
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Recent returns up to n of the most recent messages matching f, oldest
+// first.
+func (h *Hub) Recent(n int, f Filter) []message.Message {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []message.Message
+	for i := h.n - 1; i >= 0 && len(out) < n; i-- {
+		m := &h.ring[(h.head+i)%len(h.ring)]
+		if f.Match(m) {
+			out = append(out, *m)
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}

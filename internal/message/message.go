@@ -1,0 +1,50 @@
+// Package message owns the Message type that every other part of wsmon
+// passes around, and the normalisation that turns a decoded protocol event
+// (a JSON document or a line of text) into a Message: field detection,
+// configurable field mapping, timestamp parsing and type classification.
+package message
+
+import "time"
+
+// Type classifies a message. The set is closed: anything not recognised is
+// TypeOther.
+type Type string
+
+// Message types.
+const (
+	TypeChat   Type = "chat"
+	TypeSystem Type = "system"
+	TypeJoin   Type = "join"
+	TypeLeave  Type = "leave"
+	TypeOther  Type = "other"
+)
+
+// Reasons explain why a frame could not be decoded normally. A message with a
+// non-empty Reason is still stored (with its raw frame), so nothing is ever
+// silently dropped.
+const (
+	ReasonTooLarge    = "too_large"     // frame exceeded the read limit; Raw holds a prefix
+	ReasonInvalidUTF8 = "invalid_utf8"  // text frame with invalid UTF-8
+	ReasonBadJSON     = "bad_json"      // looked like JSON but did not parse (e.g. truncated)
+	ReasonTooDeep     = "json_too_deep" // JSON nested deeper than the limit
+	ReasonNUL         = "nul_bytes"     // text contained NUL bytes
+	ReasonBinary      = "binary"        // binary frame that is not UTF-8 text
+)
+
+// Message is one captured chat message, the unit stored, searched and shown.
+type Message struct {
+	ID         int64     // unique, increasing in arrival order; assigned by the ingest journal
+	Target     string    // name of the monitored target (config)
+	SessionID  int64     // connection session the frame arrived on
+	ReceivedAt time.Time // when wsmon read the frame
+	SentAt     time.Time // sender's timestamp if the payload had one, else zero
+	User       string    // sender's name, "" if unknown
+	Room       string    // room/channel/topic, "" if unknown
+	Type       Type
+	Content    string // human-readable text of the message
+	Raw        []byte // the frame (or the part of a batched frame) exactly as received
+	Binary     bool   // Raw came from a binary frame
+	ExtID      string // the message's own id from the payload, "" if none
+	Reason     string // non-empty when the frame was abnormal (see Reason* constants)
+	DedupKey   uint64 // duplicate-detection key set by ingest, 0 = none
+}

@@ -1,0 +1,85 @@
+package store
+
+// dialect holds everything that differs between databases: SQL text only.
+// The Go logic that runs it is shared.
+type dialect struct {
+	name             string
+	createMigrations string
+	recordMigration  string
+	// migrations[i] holds the statements of schema version i+1. Append-only:
+	// never edit a released step, add a new one.
+	migrations [][]string
+
+	insertMessagePrefix string // INSERT ... VALUES
+	messageValues       string // one row's placeholders
+	upsertSessionStart  string
+	updateSessionEnd    string
+	addSessionMessages  string
+	setApplied          string
+	getApplied          string
+}
+
+var sqliteDialect = &dialect{
+	name:             "sqlite",
+	createMigrations: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
+	recordMigration:  `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+	migrations: [][]string{
+		// 1: messages, sessions, ingest cursor, the brief's chat_messages view.
+		{
+			// Times are Unix milliseconds, UTC. raw is the frame as received.
+			`CREATE TABLE messages (
+				id          INTEGER PRIMARY KEY,
+				target      TEXT    NOT NULL,
+				session_id  INTEGER NOT NULL,
+				received_at INTEGER NOT NULL,
+				sent_at     INTEGER,
+				username    TEXT    NOT NULL,
+				room        TEXT    NOT NULL,
+				type        TEXT    NOT NULL,
+				content     TEXT    NOT NULL,
+				raw         BLOB    NOT NULL,
+				is_binary   INTEGER NOT NULL DEFAULT 0,
+				ext_id      TEXT,
+				dedup_key   INTEGER,
+				reason      TEXT    NOT NULL DEFAULT ''
+			)`,
+			`CREATE TABLE sessions (
+				id              INTEGER PRIMARY KEY,
+				target          TEXT    NOT NULL,
+				url             TEXT    NOT NULL,
+				connected_at    INTEGER NOT NULL,
+				disconnected_at INTEGER,
+				close_code      INTEGER,
+				close_reason    TEXT    NOT NULL DEFAULT '',
+				messages        INTEGER NOT NULL DEFAULT 0,
+				error           TEXT    NOT NULL DEFAULT ''
+			)`,
+			`CREATE INDEX sessions_target ON sessions (target, connected_at)`,
+			// applied_seq: the last journal sequence whose effects are in this database.
+			`CREATE TABLE ingest_state (id INTEGER PRIMARY KEY CHECK (id = 1), applied_seq INTEGER NOT NULL)`,
+			`INSERT INTO ingest_state (id, applied_seq) VALUES (1, 0)`,
+			// The brief's export: sqlite3 data/chat_monitor.db "SELECT * FROM chat_messages;"
+			`CREATE VIEW chat_messages AS
+				SELECT id,
+				       strftime('%Y-%m-%d %H:%M:%f', received_at / 1000.0, 'unixepoch', 'localtime') AS received_at,
+				       username,
+				       type AS message_type,
+				       content,
+				       CASE WHEN is_binary THEN hex(raw) ELSE CAST(raw AS TEXT) END AS raw_data,
+				       target,
+				       room,
+				       CASE WHEN sent_at IS NULL THEN NULL
+				            ELSE strftime('%Y-%m-%d %H:%M:%f', sent_at / 1000.0, 'unixepoch', 'localtime') END AS sent_at,
+				       session_id,
+				       reason
+				FROM messages`,
+		},
+	},
+	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
+	messageValues:       `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	upsertSessionStart:  `INSERT INTO sessions (id, target, url, connected_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	updateSessionEnd:    `UPDATE sessions SET disconnected_at = ?, close_code = ?, close_reason = ?, error = ? WHERE id = ?`,
+	addSessionMessages:  `UPDATE sessions SET messages = messages + ? WHERE id = ?`,
+	setApplied:          `UPDATE ingest_state SET applied_seq = ? WHERE id = 1`,
+	getApplied:          `SELECT applied_seq FROM ingest_state WHERE id = 1`,
+}

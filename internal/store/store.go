@@ -1,0 +1,159 @@
+// Package store owns wsmon's database: the schema and its versioned
+// migrations, the batched write path used by the ingest pipeline, and every
+// query the API runs (messages, search, statistics, sessions).
+//
+// The Go logic is written once; each database dialect supplies only its SQL
+// strings (see dialect.go). SQLite is the embedded default; it allows one
+// writer per database file, so writes are serialised through a single
+// connection.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, FTS5 built in)
+)
+
+// Options selects and tunes the database.
+type Options struct {
+	Driver   string // "sqlite" (default)
+	Path     string // SQLite file path
+	DSN      string // PostgreSQL DSN
+	Location *time.Location
+}
+
+// Store is the database handle. It is safe for concurrent use; writes are
+// serialised by the single writer connection.
+type Store struct {
+	w   *sql.DB // one connection: the only writer
+	r   *sql.DB // readers
+	d   *dialect
+	loc *time.Location
+	// path of the SQLite file, "" for other drivers
+	path string
+}
+
+// Open opens (creating if needed) the database and brings its schema up to
+// date. It refuses a database whose schema is newer than this binary.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Driver == "" {
+		opts.Driver = "sqlite"
+	}
+	if opts.Location == nil {
+		opts.Location = time.Local
+	}
+	switch opts.Driver {
+	case "sqlite":
+		return openSQLite(ctx, opts)
+	default:
+		return nil, fmt.Errorf("store: unsupported database_driver %q", opts.Driver)
+	}
+}
+
+func sqliteDSN(path string) string {
+	q := []string{
+		"_pragma=busy_timeout(5000)",
+		"_pragma=journal_mode(WAL)",
+		"_pragma=synchronous(NORMAL)",
+		"_pragma=foreign_keys(OFF)",
+		"_pragma=cache_size(-32000)",
+		"_pragma=temp_store(MEMORY)",
+		"_txlock=immediate",
+	}
+	return "file:" + path + "?" + strings.Join(q, "&")
+}
+
+func openSQLite(ctx context.Context, opts Options) (*Store, error) {
+	registerFunctions()
+	if opts.Path == "" {
+		return nil, errors.New("store: database_path is empty")
+	}
+	if dir := filepath.Dir(opts.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("store: create directory for %s: %w", opts.Path, err)
+		}
+	}
+	w, err := sql.Open("sqlite", sqliteDSN(opts.Path))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	r, err := sql.Open("sqlite", sqliteDSN(opts.Path))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
+	}
+	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
+	s := &Store{w: w, r: r, d: sqliteDialect, loc: opts.Location, path: opts.Path}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if rerr := s.r.Close(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// Path returns the SQLite file path ("" for other drivers).
+func (s *Store) Path() string { return s.path }
+
+// Location returns the time zone used for daily and hourly statistics.
+func (s *Store) Location() *time.Location { return s.loc }
+
+// migrate applies the dialect's pending migrations, one transaction each.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, s.d.createMigrations); err != nil {
+		return fmt.Errorf("store: create schema_migrations: %w", err)
+	}
+	var cur int
+	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+		return fmt.Errorf("store: read schema version: %w", err)
+	}
+	if cur > len(s.d.migrations) {
+		return fmt.Errorf("store: database schema version %d is newer than this wsmon (knows %d); upgrade wsmon", cur, len(s.d.migrations))
+	}
+	for v := cur + 1; v <= len(s.d.migrations); v++ {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: migration %d: %w", v, err)
+		}
+		for _, stmt := range s.d.migrations[v-1] {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("store: migration %d: %w\n%s", v, err, stmt)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.d.recordMigration, v, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: migration %d: %w", v, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: migration %d: commit: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the applied schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}

@@ -1,0 +1,403 @@
+package web
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wsmon/wsmon/internal/message"
+	"github.com/wsmon/wsmon/internal/store"
+)
+
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// jsonTime renders as RFC 3339 with milliseconds, or null when zero.
+type jsonTime time.Time
+
+func (t jsonTime) MarshalJSON() ([]byte, error) {
+	tt := time.Time(t)
+	if tt.IsZero() {
+		return []byte("null"), nil
+	}
+	return []byte(`"` + tt.UTC().Format(timeLayout) + `"`), nil
+}
+
+// apiMessage is the JSON shape of a message.
+type apiMessage struct {
+	ID         int64    `json:"id"`
+	Target     string   `json:"target"`
+	ReceivedAt jsonTime `json:"received_at"`
+	SentAt     jsonTime `json:"sent_at"`
+	User       string   `json:"user"`
+	Room       string   `json:"room"`
+	Type       string   `json:"type"`
+	Content    string   `json:"content"`
+	Reason     string   `json:"reason"`
+	Raw        *string  `json:"raw,omitempty"`
+	RawBase64  *string  `json:"raw_base64,omitempty"`
+}
+
+func toAPI(m *message.Message, withRaw bool) apiMessage {
+	a := apiMessage{ID: m.ID, Target: m.Target, ReceivedAt: jsonTime(m.ReceivedAt), SentAt: jsonTime(m.SentAt),
+		User: m.User, Room: m.Room, Type: string(m.Type), Content: m.Content, Reason: m.Reason}
+	if withRaw {
+		if !m.Binary && utf8.Valid(m.Raw) {
+			s := string(m.Raw)
+			a.Raw = &s
+		} else {
+			s := base64.StdEncoding.EncodeToString(m.Raw)
+			a.RawBase64 = &s
+		}
+	}
+	return a
+}
+
+func toAPIList(ms []message.Message, withRaw bool) []apiMessage {
+	out := make([]apiMessage, len(ms))
+	for i := range ms {
+		out[i] = toAPI(&ms[i], withRaw)
+	}
+	return out
+}
+
+// params reads and validates query parameters; the first error names the
+// parameter.
+type params struct {
+	q   map[string][]string
+	err *apiError
+}
+
+func newParams(r *http.Request) *params { return &params{q: r.URL.Query()} }
+
+func (p *params) str(name string, maxLen int) string {
+	v := ""
+	if vs := p.q[name]; len(vs) > 0 {
+		v = vs[0]
+	}
+	if p.err == nil && len(v) > maxLen {
+		p.err = errBadParam(name, "longer than %d bytes", maxLen)
+	}
+	if p.err == nil && !utf8.ValidString(v) {
+		p.err = errBadParam(name, "not valid UTF-8")
+	}
+	return v
+}
+
+func (p *params) int(name string, def, lo, hi int64) int64 {
+	v := p.str(name, 32)
+	if v == "" || p.err != nil {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		p.err = errBadParam(name, "must be an integer from %d to %d, got %q", lo, hi, v)
+		return def
+	}
+	return n
+}
+
+func (p *params) time(name string) time.Time {
+	v := p.str(name, 64)
+	if v == "" || p.err != nil {
+		return time.Time{}
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			return t
+		}
+	}
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.UnixMilli(ms)
+	}
+	p.err = errBadParam(name, "must be RFC 3339 (2026-01-02T15:04:05Z), a date or Unix milliseconds, got %q", v)
+	return time.Time{}
+}
+
+func (p *params) bool(name string) bool {
+	v := strings.ToLower(p.str(name, 8))
+	return v == "1" || v == "true" || v == "yes"
+}
+
+var validTypes = map[string]bool{"": true, "chat": true, "system": true, "join": true, "leave": true, "other": true}
+
+// messageQuery reads the shared filters and paging parameters.
+func (p *params) messageQuery() store.MessageQuery {
+	q := store.MessageQuery{
+		Limit:  int(p.int("limit", 50, 1, 500)),
+		Before: p.int("before", 0, 0, 1<<62),
+		User:   p.str("user", 256),
+		Type:   p.str("type", 16),
+		Target: p.str("target", 256),
+		Room:   p.str("room", 256),
+		From:   p.time("from"),
+		To:     p.time("to"),
+		Raw:    p.bool("raw"),
+	}
+	if p.err == nil && !validTypes[q.Type] {
+		p.err = errBadParam("type", "must be one of chat, system, join, leave, other; got %q", q.Type)
+	}
+	if p.err == nil && !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		p.err = errBadParam("from", "must be before to")
+	}
+	return q
+}
+
+// page is a list response with a cursor for the next (older) page.
+type page struct {
+	Messages        []apiMessage `json:"messages"`
+	Next            *string      `json:"next"`
+	Total           *int64       `json:"total,omitempty"`
+	TotalIsEstimate *bool        `json:"total_is_estimate,omitempty"`
+}
+
+func newPage(ms []message.Message, q store.MessageQuery) page {
+	p := page{Messages: toAPIList(ms, q.Raw)}
+	if len(ms) == q.Limit && len(ms) > 0 {
+		c := strconv.FormatInt(ms[len(ms)-1].ID, 10)
+		p.Next = &c
+	}
+	return p
+}
+
+func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) error {
+	p := newParams(r)
+	q := p.messageQuery()
+	if p.err != nil {
+		return p.err
+	}
+	ms, err := s.opts.Store.Messages(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newPage(ms, q))
+}
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errBadParam("id", "must be a positive integer, got %q", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	m, err := s.opts.Store.Message(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toAPI(&m, true))
+}
+
+func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	p := newParams(r)
+	n := p.int("n", 20, 1, 200)
+	if p.err != nil {
+		return p.err
+	}
+	ms, err := s.opts.Store.Context(r.Context(), id, int(n))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"anchor": id, "messages": toAPIList(ms, false)})
+}
+
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
+	p := newParams(r)
+	text := p.str("q", 1024)
+	if text == "" {
+		text = p.str("keyword", 1024) // the brief's name
+	}
+	q := p.messageQuery()
+	if p.err != nil {
+		return p.err
+	}
+	if text == "" {
+		return errBadParam("q", "required: the text to search for")
+	}
+	res, err := s.opts.Store.Search(r.Context(), text, q)
+	if err != nil {
+		return err
+	}
+	pg := newPage(res.Messages, q)
+	pg.Total, pg.TotalIsEstimate = &res.Total, &res.Estimate
+	return writeJSON(w, http.StatusOK, pg)
+}
+
+type apiStats struct {
+	TotalMessages int64            `json:"total_messages"`
+	TodayMessages int64            `json:"today_messages"`
+	ActiveUsers   int64            `json:"active_users"`
+	Daily         []dayJSON        `json:"daily"`
+	Hourly        []hourJSON       `json:"hourly"`
+	TopUsers      []userCountJSON  `json:"top_users"`
+	Monitor       []TargetStatusJS `json:"monitor"`
+	TimeZone      string           `json:"time_zone"`
+}
+
+type dayJSON struct {
+	Date  string `json:"date"`
+	Count int64  `json:"count"`
+}
+type hourJSON struct {
+	Hour  int   `json:"hour"`
+	Count int64 `json:"count"`
+}
+type userCountJSON struct {
+	User  string `json:"user"`
+	Count int64  `json:"count"`
+}
+
+// TargetStatusJS is TargetStatus with JSON times.
+type TargetStatusJS struct {
+	Target        string   `json:"target"`
+	URL           string   `json:"url"`
+	State         string   `json:"state"`
+	Since         jsonTime `json:"since"`
+	Reconnects    int      `json:"reconnects"`
+	LastMessageAt jsonTime `json:"last_message_at"`
+	LastError     string   `json:"last_error"`
+}
+
+func (s *Server) monitorJSON(r *http.Request) []TargetStatusJS {
+	out := []TargetStatusJS{}
+	if s.opts.Status == nil {
+		return out
+	}
+	for _, t := range s.opts.Status(r.Context()) {
+		out = append(out, TargetStatusJS{Target: t.Target, URL: t.URL, State: t.State, Since: jsonTime(t.Since),
+			Reconnects: t.Reconnects, LastMessageAt: jsonTime(t.LastMessageAt), LastError: t.LastError})
+	}
+	return out
+}
+
+func (s *Server) stats(r *http.Request, q store.StatsQuery) (apiStats, error) {
+	st, err := s.opts.Store.Stats(r.Context(), q)
+	if err != nil {
+		return apiStats{}, err
+	}
+	out := apiStats{TotalMessages: st.Total, TodayMessages: st.Today, ActiveUsers: st.ActiveUsers,
+		Daily: []dayJSON{}, Hourly: make([]hourJSON, 24), TopUsers: []userCountJSON{},
+		Monitor: s.monitorJSON(r), TimeZone: s.opts.TimeZone}
+	for _, d := range st.Daily {
+		out.Daily = append(out.Daily, dayJSON{d.Date, d.Count})
+	}
+	for h := range 24 {
+		out.Hourly[h] = hourJSON{h, st.Hourly[h]}
+	}
+	for _, u := range st.TopUsers {
+		out.TopUsers = append(out.TopUsers, userCountJSON{u.User, u.Count})
+	}
+	return out, nil
+}
+
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) error {
+	p := newParams(r)
+	q := store.StatsQuery{From: p.time("from"), To: p.time("to"), Target: p.str("target", 256)}
+	if p.err != nil {
+		return p.err
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return errBadParam("from", "must be before to")
+	}
+	st, err := s.stats(r, q)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if name == "" || len(name) > 256 || !utf8.ValidString(name) {
+		return errBadParam("name", "must be a user name of 1 to 256 bytes")
+	}
+	p := newParams(r)
+	target := p.str("target", 256)
+	if p.err != nil {
+		return p.err
+	}
+	u, err := s.opts.Store.User(r.Context(), name, target)
+	if err != nil {
+		return err
+	}
+	hours := make([]int64, 24)
+	copy(hours, u.ActiveHours[:])
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"user": u.User, "first_seen": jsonTime(u.FirstSeen), "last_seen": jsonTime(u.LastSeen),
+		"message_count": u.Count, "active_hours": hours, "recent": toAPIList(u.Recent, false),
+	})
+}
+
+type sessionJSON struct {
+	ID             int64    `json:"id"`
+	Target         string   `json:"target"`
+	URL            string   `json:"url"`
+	ConnectedAt    jsonTime `json:"connected_at"`
+	DisconnectedAt jsonTime `json:"disconnected_at"`
+	CloseCode      int      `json:"close_code"`
+	CloseReason    string   `json:"close_reason"`
+	Messages       int64    `json:"messages"`
+	Error          string   `json:"error"`
+}
+
+type gapJSON struct {
+	Target  string   `json:"target"`
+	From    jsonTime `json:"from"`
+	To      jsonTime `json:"to"`
+	Seconds float64  `json:"seconds"`
+}
+
+func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) error {
+	p := newParams(r)
+	target := p.str("target", 256)
+	limit := p.int("limit", 100, 1, 1000)
+	if p.err != nil {
+		return p.err
+	}
+	ss, err := s.opts.Store.Sessions(r.Context(), target, int(limit))
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Sessions []sessionJSON `json:"sessions"`
+		Gaps     []gapJSON     `json:"gaps"`
+	}{Sessions: []sessionJSON{}, Gaps: []gapJSON{}}
+	// Sessions are newest first; a gap is the time between one session's
+	// end and the next (newer) session's start on the same target.
+	newer := map[string]store.Session{}
+	for _, se := range ss {
+		out.Sessions = append(out.Sessions, sessionJSON{se.ID, se.Target, se.URL, jsonTime(se.ConnectedAt),
+			jsonTime(se.DisconnectedAt), se.CloseCode, se.CloseReason, se.Messages, se.Error})
+		if n, ok := newer[se.Target]; ok && !se.DisconnectedAt.IsZero() && n.ConnectedAt.After(se.DisconnectedAt) {
+			out.Gaps = append(out.Gaps, gapJSON{se.Target, jsonTime(se.DisconnectedAt), jsonTime(n.ConnectedAt),
+				n.ConnectedAt.Sub(se.DisconnectedAt).Seconds()})
+		}
+		newer[se.Target] = se
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleUIConfig(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"version":                s.opts.Version,
+		"web_refresh_interval":   s.opts.RefreshInterval.Seconds(),
+		"max_messages_in_memory": s.opts.MaxInMemory,
+		"time_zone":              s.opts.TimeZone,
+		"auth":                   s.auth.enabled(),
+	})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

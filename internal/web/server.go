@@ -1,0 +1,122 @@
+// Package web owns wsmon's HTTP surface: the REST API (stats, messages,
+// search, context, users, sessions), the Server-Sent Events live stream,
+// authentication, security headers, the OpenAPI description and the
+// embedded dashboard. Handlers return errors; one catalogue of API errors
+// is encoded in one place (errors.go).
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/wsmon/wsmon/internal/live"
+	"github.com/wsmon/wsmon/internal/message"
+	"github.com/wsmon/wsmon/internal/store"
+)
+
+// Store is what the API reads.
+type Store interface {
+	Messages(ctx context.Context, q store.MessageQuery) ([]message.Message, error)
+	Message(ctx context.Context, id int64) (message.Message, error)
+	Context(ctx context.Context, id int64, n int) ([]message.Message, error)
+	Search(ctx context.Context, text string, q store.MessageQuery) (store.SearchResult, error)
+	Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error)
+	User(ctx context.Context, name, target string) (store.UserInfo, error)
+	Sessions(ctx context.Context, target string, limit int) ([]store.Session, error)
+}
+
+// TargetStatus is the monitor state of one target, as the dashboard shows it.
+type TargetStatus struct {
+	Target        string    `json:"target"`
+	URL           string    `json:"url"`
+	State         string    `json:"state"` // connected, connecting, disconnected, stopped
+	Since         time.Time `json:"since"`
+	Reconnects    int       `json:"reconnects"`
+	LastMessageAt time.Time `json:"last_message_at"`
+	LastError     string    `json:"last_error"`
+}
+
+// Options configure the server.
+type Options struct {
+	Store   Store
+	Hub     *live.Hub
+	Status  func(ctx context.Context) []TargetStatus
+	Logger  *slog.Logger
+	Version string
+	// UI serves the dashboard; nil serves nothing but the API.
+	UI http.Handler
+
+	RefreshInterval time.Duration // web_refresh_interval: min interval between stats pushes
+	MaxInMemory     int           // max_messages_in_memory, told to the UI
+	TimeZone        string        // name of the statistics time zone
+
+	Token    string // bearer token; "" = none
+	User     string // basic-auth user; "" = none
+	Password string
+}
+
+// Server is the HTTP handler of wsmon.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	auth    *auth
+	handler http.Handler
+
+	statsCache statsCache
+}
+
+// New builds the server and its routes.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.RefreshInterval <= 0 {
+		opts.RefreshInterval = 5 * time.Second
+	}
+	s := &Server{opts: opts, log: opts.Logger.With("component", "web"), mux: http.NewServeMux()}
+	s.auth = newAuth(opts.Token, opts.User, opts.Password)
+	s.routes()
+	s.handler = securityHeaders(s.auth.middleware(s.mux))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	m := s.mux
+	m.Handle("GET /api/stats", s.api(s.handleStats))
+	m.Handle("GET /api/messages", s.api(s.handleMessages))
+	m.Handle("GET /api/messages/{id}", s.api(s.handleMessage))
+	m.Handle("GET /api/messages/{id}/context", s.api(s.handleContext))
+	m.Handle("GET /api/search", s.api(s.handleSearch))
+	m.Handle("GET /api/users/{name}", s.api(s.handleUser))
+	m.Handle("GET /api/sessions", s.api(s.handleSessions))
+	m.Handle("GET /api/live", s.api(s.handleLive))
+	m.Handle("GET /api/ui-config", s.api(s.handleUIConfig))
+	m.Handle("GET /api/openapi.json", s.api(s.handleOpenAPI))
+	m.Handle("POST /api/login", s.api(s.handleLogin))
+	m.Handle("GET /healthz", s.api(s.handleHealth))
+	m.Handle("GET /api/", s.api(func(w http.ResponseWriter, r *http.Request) error { return errNotFound("no such API endpoint") }))
+	if s.opts.UI != nil {
+		m.Handle("GET /", s.opts.UI)
+	}
+}
+
+// securityHeaders sets a strict CSP and friends on every response: message
+// content is attacker-controlled, so the pages load only our own scripts
+// and styles and cannot be framed.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
