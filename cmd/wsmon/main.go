@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/wsmon/wsmon/internal/cli"
+	_ "time/tzdata" // time_zone works on machines without a zoneinfo database
 )
 
 func main() {

@@ -1,0 +1,49 @@
+package config
+
+// Default values that other code may want to refer to by name.
+const (
+	// DefaultConfigPath is the file Load reads when LoadOptions.ConfigPath is
+	// empty; it is resolved against the working directory and may be absent.
+	DefaultConfigPath = "config.json"
+	// DefaultReadLimitBytes is the default maximum WebSocket frame size.
+	DefaultReadLimitBytes = 16 << 20
+)
+
+// Defaults returns the configuration used when nothing else is set: the
+// values of the brief's config.json plus the documented defaults of the wsmon
+// extensions. Every call returns fresh slices, so callers may modify the
+// result. Defaults().Validate() is nil.
+func Defaults() Config {
+	messageLog := true
+	return Config{
+		WebsocketURL:         "ws://localhost:8000/ws/chat",
+		WebPort:              8001,
+		ReconnectInterval:    5,
+		MaxReconnectAttempts: 10,
+		DatabasePath:         "data/chat_monitor.db",
+		LogLevel:             "INFO",
+		EnableNotifications:  false,
+		NotificationKeywords: []string{"重要", "紧急"},
+		MaxMessagesInMemory:  1000,
+		AutoBackupHours:      24,
+		WebRefreshInterval:   5,
+
+		Protocol:             "raw",
+		ReadLimitBytes:       DefaultReadLimitBytes,
+		PingInterval:         20,
+		PongTimeout:          60,
+		ReconnectMaxInterval: 60,
+		StableAfter:          30,
+		DedupWindow:          3600,
+
+		LogDir:         "logs",
+		LogFormat:      "text",
+		MessageLog:     &messageLog,
+		BatchSize:      5000,
+		BatchLatency:   0.05,
+		BackupKeep:     7,
+		DatabaseDriver: "sqlite",
+
+		WebHost: "127.0.0.1",
+	}
+}

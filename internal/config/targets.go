@@ -1,0 +1,117 @@
+package config
+
+import (
+	"log/slog"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ResolvedTargets returns the targets to monitor, each complete. With no
+// "targets" entries it is one target built from the top-level fields, named
+// target_name or, when that is empty, the URL's host[:port] (e.g.
+// "localhost:8000"). Otherwise it is one target per entry, in order; an
+// entry's empty fields (empty string, nil or empty list or map, zero
+// read_limit_bytes, false insecure_skip_verify) take the top-level value,
+// and an entry without a name is named after its URL's host[:port]. The
+// result shares no slices or maps with c.
+func (c Config) ResolvedTargets() []Target {
+	top := Target{
+		Name:               c.TargetName,
+		URL:                c.WebsocketURL,
+		Protocol:           c.Protocol,
+		Headers:            c.Headers,
+		Subprotocols:       c.Subprotocols,
+		SendOnConnect:      c.SendOnConnect,
+		CAFile:             c.CAFile,
+		InsecureSkipVerify: c.InsecureSkipVerify,
+		FieldMap:           c.FieldMap,
+		ReadLimitBytes:     c.ReadLimitBytes,
+	}
+	if len(c.Targets) == 0 {
+		if top.Name == "" {
+			top.Name = hostName(top.URL)
+		}
+		return []Target{top.clone()}
+	}
+	out := make([]Target, 0, len(c.Targets))
+	for _, t := range c.Targets {
+		if t.Protocol == "" {
+			t.Protocol = top.Protocol
+		}
+		if len(t.Headers) == 0 {
+			t.Headers = top.Headers
+		}
+		if len(t.Subprotocols) == 0 {
+			t.Subprotocols = top.Subprotocols
+		}
+		if len(t.SendOnConnect) == 0 {
+			t.SendOnConnect = top.SendOnConnect
+		}
+		if t.CAFile == "" {
+			t.CAFile = top.CAFile
+		}
+		t.InsecureSkipVerify = t.InsecureSkipVerify || top.InsecureSkipVerify
+		if len(t.FieldMap) == 0 {
+			t.FieldMap = top.FieldMap
+		}
+		if t.ReadLimitBytes == 0 {
+			t.ReadLimitBytes = top.ReadLimitBytes
+		}
+		if t.Name == "" {
+			t.Name = hostName(t.URL)
+		}
+		out = append(out, t.clone())
+	}
+	return out
+}
+
+// hostName is the host[:port] of a URL, or the URL itself if it has none.
+func hostName(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return raw
+}
+
+// clone copies t's slices and maps.
+func (t Target) clone() Target {
+	t.Headers = maps.Clone(t.Headers)
+	t.FieldMap = maps.Clone(t.FieldMap)
+	t.Subprotocols = slices.Clone(t.Subprotocols)
+	t.SendOnConnect = slices.Clone(t.SendOnConnect)
+	return t
+}
+
+// SlogLevel returns log_level as a slog.Level: DEBUG, INFO, WARNING (or
+// WARN) and ERROR, in any case. An unknown value, which Validate rejects,
+// gives slog.LevelInfo. (It cannot be called LogLevel: that is the field.)
+func (c Config) SlogLevel() slog.Level {
+	switch strings.ToUpper(c.LogLevel) {
+	case "DEBUG":
+		return slog.LevelDebug
+	case "WARNING", "WARN":
+		return slog.LevelWarn
+	case "ERROR":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Location returns the time zone for daily and hourly statistics:
+// time_zone when set and loadable, else time.Local. Validate rejects a
+// time_zone that cannot be loaded, so after Load this is time_zone.
+func (c Config) Location() *time.Location {
+	if c.TimeZone != "" {
+		if loc, err := time.LoadLocation(c.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return time.Local
+}
+
+// MessageLogEnabled reports whether the per-day message log
+// (logs/messages_YYYYMMDD.json) is written; message_log defaults to true.
+func (c Config) MessageLogEnabled() bool { return c.MessageLog == nil || *c.MessageLog }

@@ -1,0 +1,398 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultProtocols returns the protocol names wsmon supports out of the box,
+// used when no list is given to ValidateWith. Each call returns a new slice.
+func DefaultProtocols() []string { return []string{"raw"} }
+
+// MessageFields returns the message fields that field_map may map, in a
+// stable order. Each call returns a new slice.
+func MessageFields() []string { return []string{"user", "content", "type", "room", "time", "id"} }
+
+// Limits used by Validate.
+const (
+	MinReadLimitBytes = 1 << 10 // 1 KiB
+	MaxReadLimitBytes = 1 << 30 // 1 GiB
+	MaxBatchSize      = 100000
+	MaxMessagesLimit  = 1000000
+	maxIntervalSecs   = 3600           // reconnect_interval, web_refresh_interval, ping_interval
+	maxLongSecs       = 86400          // pong_timeout, reconnect_max_interval, stable_after
+	maxDedupSecs      = 30 * 86400     // dedup_window
+	maxBackupHours    = 24 * 366       // auto_backup_hours
+	maxRetentionDays  = 100 * 366      // retention_days
+	maxAttempts       = 1000000        // max_reconnect_attempts
+	minBatchLatency   = Seconds(0.001) // batch_latency
+	maxBatchLatency   = Seconds(10)
+)
+
+// Validate checks c with DefaultProtocols; see ValidateWith.
+func (c Config) Validate() error { return c.ValidateWith(nil) }
+
+// ValidateWith checks every value of c and returns nil or the first problem
+// as an *Error whose one-line message starts with the key, e.g.
+// `web_port: must be between 1 and 65535, got 0`. protocols lists the
+// accepted "protocol" names; nil means DefaultProtocols(). Validate never
+// touches the network or the file system; only time_zone is looked up in
+// the time zone database.
+func (c Config) ValidateWith(protocols []string) error {
+	if protocols == nil {
+		protocols = DefaultProtocols()
+	}
+	checks := []func() error{
+		func() error {
+			if len(c.Targets) > 0 && c.WebsocketURL == "" {
+				return nil // every target names its own URL
+			}
+			return checkWSURL("websocket_url", c.WebsocketURL)
+		},
+		func() error { return intRange("web_port", c.WebPort, 1, 65535) },
+		func() error {
+			return secondsRange("reconnect_interval", c.ReconnectInterval, 0, false, maxIntervalSecs)
+		},
+		func() error {
+			if c.MaxReconnectAttempts < 0 || c.MaxReconnectAttempts > maxAttempts {
+				return errorf("max_reconnect_attempts", "max_reconnect_attempts: must be between 0 (retry forever) and %d, got %d", maxAttempts, c.MaxReconnectAttempts)
+			}
+			return nil
+		},
+		func() error {
+			if c.DatabaseDriver == "sqlite" && c.DatabasePath == "" {
+				return errorf("database_path", "database_path: must be set when database_driver is sqlite")
+			}
+			return nil
+		},
+		func() error {
+			switch strings.ToUpper(c.LogLevel) {
+			case "DEBUG", "INFO", "WARNING", "WARN", "ERROR":
+				return nil
+			}
+			return errorf("log_level", "log_level: must be one of DEBUG, INFO, WARNING, ERROR, got %s", quoteShort(c.LogLevel))
+		},
+		func() error { return intRange("max_messages_in_memory", c.MaxMessagesInMemory, 1, MaxMessagesLimit) },
+		func() error {
+			if !(c.AutoBackupHours >= 0 && c.AutoBackupHours <= maxBackupHours) {
+				return errorf("auto_backup_hours", "auto_backup_hours: must be between 0 (no automatic backups) and %d, got %s", maxBackupHours, num(c.AutoBackupHours))
+			}
+			return nil
+		},
+		func() error {
+			return secondsRange("web_refresh_interval", c.WebRefreshInterval, 1, true, maxIntervalSecs)
+		},
+
+		func() error { return checkProtocol("protocol", c.Protocol, protocols) },
+		func() error { return checkHeaders("headers", c.Headers) },
+		func() error { return checkFieldMap("field_map", c.FieldMap) },
+		func() error {
+			return int64Range("read_limit_bytes", c.ReadLimitBytes, MinReadLimitBytes, MaxReadLimitBytes)
+		},
+		func() error { return c.checkTargets(protocols) },
+		func() error { return secondsRange("ping_interval", c.PingInterval, 0, false, maxIntervalSecs) },
+		func() error {
+			if !(c.PongTimeout > c.PingInterval && c.PongTimeout <= maxLongSecs) {
+				return errorf("pong_timeout", "pong_timeout: must be greater than ping_interval (%s) and at most %d seconds, got %s", num(float64(c.PingInterval)), maxLongSecs, num(float64(c.PongTimeout)))
+			}
+			return nil
+		},
+		func() error {
+			return secondsRange("reconnect_max_interval", c.ReconnectMaxInterval, 0, false, maxLongSecs)
+		},
+		func() error { return secondsRange("stable_after", c.StableAfter, 0, true, maxLongSecs) },
+		func() error { return secondsRange("dedup_window", c.DedupWindow, 0, true, maxDedupSecs) },
+
+		func() error { return oneOf("log_format", c.LogFormat, "text", "json") },
+		func() error { return intRange("batch_size", c.BatchSize, 1, MaxBatchSize) },
+		func() error {
+			if !(c.BatchLatency >= minBatchLatency && c.BatchLatency <= maxBatchLatency) {
+				return errorf("batch_latency", "batch_latency: must be between %s and %s seconds, got %s", num(float64(minBatchLatency)), num(float64(maxBatchLatency)), num(float64(c.BatchLatency)))
+			}
+			return nil
+		},
+		func() error {
+			if c.BackupKeep < 1 {
+				return errorf("backup_keep", "backup_keep: must be at least 1, got %d", c.BackupKeep)
+			}
+			return nil
+		},
+		func() error { return intRange("retention_days", c.RetentionDays, 0, maxRetentionDays) },
+		func() error {
+			if c.TimeZone == "" {
+				return nil
+			}
+			if _, err := time.LoadLocation(c.TimeZone); err != nil {
+				return &Error{Key: "time_zone", msg: "time_zone: unknown time zone " + quoteShort(c.TimeZone), err: err}
+			}
+			return nil
+		},
+		func() error {
+			if c.NotifyWebhook == "" {
+				return nil
+			}
+			return checkURL("notify_webhook_url", c.NotifyWebhook, "http or https", "http", "https")
+		},
+		func() error { return oneOf("database_driver", c.DatabaseDriver, "sqlite", "postgres") },
+		func() error {
+			if c.DatabaseDriver == "postgres" && c.DatabaseDSN == "" {
+				return errorf("database_dsn", "database_dsn: must be set when database_driver is postgres")
+			}
+			return nil
+		},
+
+		func() error {
+			if c.WebHost == "" {
+				return errorf("web_host", "web_host: must be set (use 0.0.0.0 to listen on all interfaces)")
+			}
+			return nil
+		},
+		func() error {
+			switch {
+			case c.WebUser != "" && c.WebPassword == "":
+				return errorf("web_password", "web_password: must be set when web_user is set")
+			case c.WebUser == "" && c.WebPassword != "":
+				return errorf("web_user", "web_user: must be set when web_password is set")
+			}
+			return nil
+		},
+		func() error {
+			if IsLoopback(c.WebHost) || c.WebToken != "" || c.WebUser != "" || c.WebInsecureNoAuth {
+				return nil
+			}
+			return errorf("web_host", "web_host: binding %s exposes the dashboard to other machines; set web_token (or web_user and web_password), or set web_insecure_no_auth to true to allow it without authentication", displayPath(c.WebHost))
+		},
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IsLoopback reports whether host (a web_host value: an IP address, possibly
+// in brackets, or a name) only accepts connections from this machine:
+// 127.0.0.0/8, ::1 or "localhost".
+func IsLoopback(host string) bool {
+	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func intRange(key string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return errorf(key, "%s: must be between %d and %d, got %d", key, lo, hi, v)
+	}
+	return nil
+}
+
+func int64Range(key string, v, lo, hi int64) error {
+	if v < lo || v > hi {
+		return errorf(key, "%s: must be between %d (%s) and %d (%s), got %d", key, lo, sizeName(lo), hi, sizeName(hi), v)
+	}
+	return nil
+}
+
+func sizeName(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + " GiB"
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " B"
+}
+
+// secondsRange checks lo < v <= hi, or lo <= v <= hi when inclusive. NaN
+// fails.
+func secondsRange(key string, v Seconds, lo float64, inclusive bool, hi float64) error {
+	f := float64(v)
+	ok := f <= hi && (f > lo || inclusive && f >= lo)
+	if ok {
+		return nil
+	}
+	if inclusive {
+		return errorf(key, "%s: must be between %s and %s seconds, got %s", key, num(lo), num(hi), num(f))
+	}
+	return errorf(key, "%s: must be greater than %s and at most %s seconds, got %s", key, num(lo), num(hi), num(f))
+}
+
+// num formats a number for messages without exponents: 2592000, 0.05.
+func num(f float64) string {
+	if math.Abs(f) >= 1e15 || f != f {
+		return strconv.FormatFloat(f, 'g', 6, 64)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+func oneOf(key, v string, allowed ...string) error {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	return errorf(key, "%s: must be %s, got %s", key, orList(allowed), quoteShort(v))
+}
+
+// orList writes "a", "a or b", "a, b or c".
+func orList(xs []string) string {
+	if len(xs) <= 1 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
+}
+
+// checkWSURL checks a WebSocket URL: it parses, its scheme is ws or wss and
+// it has a host.
+func checkWSURL(key, raw string) error {
+	return checkURL(key, raw, "ws or wss", "ws", "wss")
+}
+
+func checkURL(key, raw, want string, schemes ...string) error {
+	if strings.TrimSpace(raw) == "" {
+		return errorf(key, "%s: must be set", key)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		cause := err
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			cause = ue.Err
+		}
+		return &Error{Key: key, msg: oneLine(fmt.Sprintf("%s: cannot parse %s: %v", key, quoteShort(raw), cause)), err: err}
+	}
+	if !slices.Contains(schemes, strings.ToLower(u.Scheme)) {
+		return errorf(key, "%s: scheme must be %s, got %s", key, want, quoteShort(u.Scheme))
+	}
+	if u.Hostname() == "" {
+		return errorf(key, "%s: missing host in %s", key, quoteShort(raw))
+	}
+	return nil
+}
+
+func checkProtocol(key, p string, known []string) error {
+	if slices.Contains(known, p) {
+		return nil
+	}
+	return errorf(key, "%s: unknown protocol %s%s; supported: %s", key, quoteShort(p), didYouMean(p, known), strings.Join(known, ", "))
+}
+
+func checkFieldMap(key string, m map[string]string) error {
+	known := MessageFields()
+	for _, f := range sortedMapKeys(m) {
+		if !slices.Contains(known, f) {
+			return errorf(key, "%s: unknown message field %s%s; must be one of %s", key, quoteShort(f), didYouMean(f, known), strings.Join(known, ", "))
+		}
+		if strings.TrimSpace(m[f]) == "" {
+			return errorf(key, "%s: path for %s must not be empty", key, quoteShort(f))
+		}
+	}
+	return nil
+}
+
+// isHandshakeHeader reports whether the WebSocket client sets header name
+// itself, so that "headers" cannot give it.
+func isHandshakeHeader(name string) bool {
+	switch strings.ToLower(name) {
+	case "upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
+		"sec-websocket-extensions", "sec-websocket-protocol":
+		return true
+	}
+	return false
+}
+
+func checkHeaders(key string, h map[string]string) error {
+	for _, name := range sortedMapKeys(h) {
+		if !isToken(name) {
+			return errorf(key, "%s: invalid header name %s", key, quoteShort(name))
+		}
+		if strings.ContainsAny(h[name], "\r\n\x00") {
+			return errorf(key, "%s: value of %s contains a line break or NUL", key, quoteShort(name))
+		}
+		if isHandshakeHeader(name) {
+			hint := ""
+			if strings.EqualFold(name, "sec-websocket-protocol") {
+				hint = "; use subprotocols"
+			}
+			return errorf(key, "%s: %s is set by the WebSocket handshake and cannot be overridden%s", key, quoteShort(name), hint)
+		}
+	}
+	return nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110), as header names
+// must be.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedMapKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// checkTargets checks the values each targets entry sets itself (inherited
+// values were checked under their top-level keys) and that the resolved
+// target names are non-empty and unique.
+func (c Config) checkTargets(protocols []string) error {
+	for i, t := range c.Targets {
+		p := fmt.Sprintf("targets[%d].", i)
+		if err := checkWSURL(p+"url", t.URL); err != nil {
+			return err
+		}
+		if t.Protocol != "" {
+			if err := checkProtocol(p+"protocol", t.Protocol, protocols); err != nil {
+				return err
+			}
+		}
+		if err := checkHeaders(p+"headers", t.Headers); err != nil {
+			return err
+		}
+		if err := checkFieldMap(p+"field_map", t.FieldMap); err != nil {
+			return err
+		}
+		if t.ReadLimitBytes != 0 {
+			if err := int64Range(p+"read_limit_bytes", t.ReadLimitBytes, MinReadLimitBytes, MaxReadLimitBytes); err != nil {
+				return err
+			}
+		}
+	}
+	seen := map[string]int{}
+	for i, t := range c.ResolvedTargets() {
+		key := "target_name"
+		if len(c.Targets) > 0 {
+			key = fmt.Sprintf("targets[%d].name", i)
+		}
+		if strings.TrimSpace(t.Name) == "" {
+			return errorf(key, "%s: must not be empty", key)
+		}
+		if j, dup := seen[t.Name]; dup {
+			return errorf(key, "%s: duplicate target name %s (same as targets[%d]); give each target a distinct name", key, quoteShort(t.Name), j)
+		}
+		seen[t.Name] = i
+	}
+	return nil
+}
