@@ -1,0 +1,176 @@
+// Client for the wsmon JSON API (same origin). Errors come back as
+// {"error":{"code","message"}}; a 401 anywhere switches the app to the
+// login form through the handler registered with onUnauthorized.
+
+export interface Msg {
+  id: number;
+  target: string;
+  received_at: string;
+  sent_at: string | null;
+  user: string;
+  room: string;
+  type: string;
+  content: string;
+  reason: string;
+}
+
+export interface MonitorStatus {
+  target: string;
+  url: string;
+  state: string;
+  since: string | null;
+  reconnects: number;
+  last_message_at: string | null;
+  last_error: string;
+}
+
+export interface Stats {
+  total_messages: number;
+  today_messages: number;
+  active_users: number;
+  daily: { date: string; count: number }[];
+  hourly: { hour: number; count: number }[];
+  top_users: { user: string; count: number }[];
+  monitor: MonitorStatus[];
+  time_zone: string;
+}
+
+export interface UIConfig {
+  version: string;
+  web_refresh_interval: number;
+  max_messages_in_memory: number;
+  time_zone: string;
+  auth: boolean;
+}
+
+export interface Page {
+  messages: Msg[];
+  next: string | null;
+}
+
+export interface SearchPage extends Page {
+  total: number;
+  total_is_estimate: boolean;
+}
+
+export interface Context {
+  anchor: number;
+  messages: Msg[];
+}
+
+export interface UserInfo {
+  user: string;
+  first_seen: string | null;
+  last_seen: string | null;
+  message_count: number;
+  active_hours: number[];
+  recent: Msg[];
+}
+
+export interface Session {
+  id: number;
+  target: string;
+  url: string;
+  connected_at: string;
+  disconnected_at: string | null;
+  close_code: number;
+  close_reason: string;
+  messages: number;
+  error: string;
+}
+
+export interface Gap {
+  target: string;
+  from: string;
+  to: string;
+  seconds: number;
+}
+
+export interface Sessions {
+  sessions: Session[];
+  gaps: Gap[];
+}
+
+/** ApiError is a failed request: HTTP status (0 for network errors) and the server's error code. */
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+let unauthorized: () => void = () => {};
+
+/** onUnauthorized sets what happens when the server answers 401. */
+export function onUnauthorized(fn: () => void): void {
+  unauthorized = fn;
+}
+
+export type Params = Record<string, string | number | null | undefined>;
+
+/** query encodes params, leaving out empty values; "" when nothing is left. */
+export function query(params?: Params): string {
+  if (!params) return '';
+  const sp = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === null || v === undefined || v === '') continue;
+    sp.set(k, String(v));
+  }
+  const s = sp.toString();
+  return s ? '?' + s : '';
+}
+
+async function request<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      signal,
+      credentials: 'same-origin',
+      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
+  }
+  let data: any = null;
+  const text = await res.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const err = data && typeof data === 'object' && data.error ? data.error : null;
+    const code = err && typeof err.code === 'string' ? err.code : `http_${res.status}`;
+    const msg = err && typeof err.message === 'string' ? err.message : `${res.status} ${res.statusText}`;
+    const e = new ApiError(res.status, code, msg);
+    if (res.status === 401 && path !== '/api/login') unauthorized();
+    throw e;
+  }
+  if (data === null && text) throw new ApiError(res.status, 'bad_response', 'invalid JSON from server');
+  return data as T;
+}
+
+/** get fetches path (with params) as JSON. */
+export function get<T>(path: string, params?: Params, signal?: AbortSignal): Promise<T> {
+  return request<T>('GET', path + query(params), undefined, signal);
+}
+
+/** post sends body as JSON. */
+export function post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  return request<T>('POST', path, body, signal);
+}
+
+/** isAbort reports whether e is the rejection of an aborted fetch. */
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === 'AbortError';
+}
+
+/** seg encodes one path segment (user names may contain "/", "?", "#"...). */
+export function seg(s: string | number): string {
+  return encodeURIComponent(String(s));
+}

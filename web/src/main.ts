@@ -1,0 +1,109 @@
+// wsmon dashboard entry point: loads /api/ui-config, draws the navbar and
+// routes on the URL hash (#/, #/search, #/user/NAME, #/sessions). Each view
+// gets an AbortSignal that fires when the route changes, which closes its
+// EventSource, timers, charts and pending requests.
+
+import { ApiError, get, isAbort, onUnauthorized, UIConfig } from './api';
+import { h, setChildren } from './dom';
+import { applyLang, lang, setLang, t } from './i18n';
+import { closeContext } from './views/context';
+import { dashboardView } from './views/dashboard';
+import { loginView } from './views/login';
+import { searchView } from './views/search';
+import { sessionsView } from './views/sessions';
+import { userView } from './views/user';
+
+export interface ViewContext {
+  cfg: UIConfig;
+  params: URLSearchParams;
+  signal: AbortSignal;
+}
+
+const defaults: UIConfig = { version: '', web_refresh_interval: 5, max_messages_in_memory: 1000, time_zone: '', auth: false };
+
+let cfg: UIConfig = defaults;
+let current: AbortController | null = null;
+let loggedOut = false;
+const nav = h('nav', { class: 'navbar navbar-expand bg-body-tertiary border-bottom mb-3', id: 'navbar' });
+const main = h('main', { class: 'container-fluid pb-4', id: 'view' });
+
+function parseHash(): { path: string; params: URLSearchParams } {
+  const raw = location.hash.replace(/^#/, '');
+  const i = raw.indexOf('?');
+  const path = (i >= 0 ? raw.slice(0, i) : raw) || '/';
+  return { path: path.startsWith('/') ? path : '/' + path, params: new URLSearchParams(i >= 0 ? raw.slice(i + 1) : '') };
+}
+
+function renderNav(path: string): void {
+  const link = (href: string, key: 'nav.dashboard' | 'nav.search' | 'nav.sessions', active: boolean, id: string) =>
+    h('li', { class: 'nav-item' }, h('a', { class: 'nav-link' + (active ? ' active' : ''), href, id, 'aria-current': active ? 'page' : null }, t(key)));
+  const other = lang() === 'zh' ? 'en' : 'zh';
+  setChildren(nav,
+    h('div', { class: 'container-fluid flex-wrap' },
+      h('a', { class: 'navbar-brand fw-semibold', href: '#/' }, 'wsmon', cfg.version ? h('small', { class: 'text-body-secondary fw-normal ms-1 d-none d-sm-inline' }, 'v' + cfg.version) : null),
+      h('ul', { class: 'navbar-nav me-auto flex-wrap' },
+        loggedOut ? null : [
+          link('#/', 'nav.dashboard', path === '/', 'nav-dashboard'),
+          link('#/search', 'nav.search', path === '/search', 'nav-search'),
+          link('#/sessions', 'nav.sessions', path === '/sessions', 'nav-sessions'),
+        ]),
+      h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'lang-switch', lang: other === 'zh' ? 'zh-CN' : 'en', title: t('nav.switchTitle'), 'data-lang': lang(), onclick: () => { setLang(other); route(); } }, t('nav.switch'))));
+}
+
+function route(): void {
+  current?.abort();
+  closeContext();
+  current = new AbortController();
+  if (loggedOut) {
+    renderNav('');
+    loginView(main);
+    return;
+  }
+  const { path, params } = parseHash();
+  renderNav(path);
+  const ctx: ViewContext = { cfg, params, signal: current.signal };
+  window.scrollTo(0, 0);
+  const user = /^\/user\/(.+)$/.exec(path);
+  if (path === '/') dashboardView(main, ctx);
+  else if (path === '/search') searchView(main, ctx);
+  else if (path === '/sessions') sessionsView(main, ctx);
+  else if (user) {
+    let name = user[1];
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      // keep the raw segment
+    }
+    userView(main, ctx, name);
+  } else {
+    setChildren(main, h('div', { class: 'alert alert-warning' }, t('common.notFound'), ' ', h('a', { href: '#/' }, t('common.backHome'))));
+  }
+}
+
+function showLogin(): void {
+  if (loggedOut) return;
+  loggedOut = true;
+  route();
+}
+
+async function start(): Promise<void> {
+  applyLang();
+  const root = document.getElementById('app') ?? document.body;
+  setChildren(root, nav, main);
+  onUnauthorized(showLogin);
+  try {
+    cfg = { ...defaults, ...(await get<UIConfig>('/api/ui-config')) };
+  } catch (e) {
+    if (isAbort(e)) return;
+    if (e instanceof ApiError && e.status === 401) return; // login form already shown
+    renderNav('');
+    const retry = h('button', { type: 'button', class: 'btn btn-sm btn-outline-danger ms-2', onclick: () => location.reload() }, t('common.retry'));
+    setChildren(main, h('div', { class: 'alert alert-danger', id: 'fatal-error' },
+      e instanceof ApiError && e.status === 0 ? t('common.network') : t('common.error', { msg: e instanceof Error ? e.message : String(e) }), retry));
+    return;
+  }
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+void start();
