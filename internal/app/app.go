@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/config"
+	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/live"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/web"
@@ -34,6 +35,9 @@ type Options struct {
 	// Listener, when set, is used for the web server instead of listening
 	// on web_host:web_port (tests pass a 127.0.0.1:0 listener).
 	Listener net.Listener
+	// WrapIngestStore, when set, wraps the store the pipeline writes
+	// through (fault-injection tests).
+	WrapIngestStore func(ingest.Store) ingest.Store
 	// Started, when set, is called once everything is running, with the
 	// monitor (nil in web mode) and the web address ("" in monitor mode).
 	Started func(m *Monitor, webAddr string)
@@ -62,7 +66,11 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 
 	var mon *Monitor
 	if mode == ModeMonitor || mode == ModeAll {
-		mon, err = NewMonitor(ctx, cfg, MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version})
+		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version}
+		if o.WrapIngestStore != nil {
+			mo.IngestStore = o.WrapIngestStore(st)
+		}
+		mon, err = NewMonitor(ctx, cfg, mo)
 		if err != nil {
 			return err
 		}

@@ -46,6 +46,9 @@ type MonitorOptions struct {
 	Hub     *live.Hub // may be nil
 	Logger  *slog.Logger
 	Version string
+	// IngestStore, when set, is what the pipeline writes through instead
+	// of Store (fault injection: a slow, locked or full database).
+	IngestStore ingest.Store
 }
 
 // NewMonitor builds (but does not start) the capture side. It opens the
@@ -98,7 +101,11 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 		m.msglog = ml
 		commits = append(commits, ml)
 	}
-	m.pipeline, err = ingest.New(ctx, ingest.Options{Journal: j, Store: o.Store, Decoders: decoders,
+	var ist ingest.Store = o.Store
+	if o.IngestStore != nil {
+		ist = o.IngestStore
+	}
+	m.pipeline, err = ingest.New(ctx, ingest.Options{Journal: j, Store: ist, Decoders: decoders,
 		BatchSize: cfg.BatchSize, DedupWindow: cfg.DedupWindow.Duration(), Logger: o.Logger,
 		Publishers: pubs, Committers: commits})
 	if err != nil {
