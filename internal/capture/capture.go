@@ -1,0 +1,449 @@
+// Package capture owns the live side of wsmon: one supervised WebSocket
+// session per target. A Runner dials its target, runs the protocol adapter's
+// handshake, reads every data frame and hands it to a Sink, keeps the
+// connection alive (WebSocket pings, pong-timeout detection, adapter
+// heartbeats and replies), and reconnects with backoff when the connection
+// is lost. The Runner is the only place in wsmon with reconnect policy:
+// adapters never retry, they just return errors.
+//
+// Every upgraded connection is a session: Sink.SessionStart when the upgrade
+// succeeds, Sink.SessionEnd (close code, reason, error, frame count) when it
+// ends. Failed dials are not sessions; they show in Status.
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmon/wsmon/internal/protocol"
+)
+
+// ReasonTooLarge is the Sink.Frame reason for a frame longer than the read
+// limit: the frame's first ReadLimit bytes are passed on, the rest is
+// discarded, and the connection stays up. Same value as
+// message.ReasonTooLarge.
+const ReasonTooLarge = "too_large"
+
+// Sink receives what a Runner captures. SessionStart and SessionEnd are
+// called from the goroutine running Run; Frame is called on the reader
+// goroutine. Calls for one Runner never overlap, but one Sink shared by
+// several Runners must be safe for concurrent use.
+type Sink interface {
+	// Frame is called on the reader goroutine for every recorded data frame,
+	// in arrival order. It MUST return quickly (it appends to an on-disk
+	// journal): the reader does nothing else between frames, and while Frame
+	// runs no frame, ping or pong is read from the socket. f.Data is only
+	// valid during the call (the runner reuses its read buffer): copy it to
+	// keep it. reason is ReasonTooLarge when f.Data is a truncated prefix,
+	// else "". An error ends the session (it is recorded as the session's
+	// error) and the runner reconnects with backoff.
+	Frame(target string, session int64, at time.Time, f protocol.Frame, reason string) error // reason "too_large" when truncated, else ""
+	// SessionStart is called once per connection, right after the upgrade
+	// succeeds and before the adapter handshake. url has any password
+	// redacted. The returned id is passed to Frame and SessionEnd. An error
+	// closes the connection; it counts as a failed attempt.
+	SessionStart(target, url string, at time.Time) (session int64, err error)
+	// SessionEnd is called exactly once for every successful SessionStart.
+	// closeCode is the WebSocket close code (1006 when the connection ended
+	// without a close frame, 1000 when wsmon shut it down), errText says what
+	// went wrong ("" for a clean close) and frames counts the frames passed
+	// to Frame in this session.
+	SessionEnd(target string, session int64, at time.Time, closeCode int, closeReason, errText string, frames int64) error
+}
+
+// Options configures one Runner. Zero durations and limits take the
+// documented defaults; a negative PingInterval disables our pings and a
+// negative PongTimeout disables dead-connection detection.
+type Options struct {
+	Name               string            // target name, used in Sink calls and logs
+	URL                string            // ws:// or wss:// URL
+	Headers            map[string]string // handshake headers (Authorization, Cookie, Origin, User-Agent, ...); values are never logged
+	Subprotocols       []string          // offered before the adapter's own subprotocols
+	CAFile             string            // PEM file of extra CA certificates, added to the system roots
+	InsecureSkipVerify bool              // accept any server certificate (explicit opt-in)
+	ReadLimit          int64             // max bytes kept per frame; longer frames are truncated with ReasonTooLarge. Default 16 MiB
+
+	// Adapter speaks the target's chat protocol. nil records every frame
+	// as is, with no handshake, replies or heartbeats. Intercept replies
+	// are sent in the frame type (text/binary) of the frame they answer;
+	// Heartbeat payloads go as text when valid UTF-8, else as binary.
+	// Intercept sees frames (truncated ones too) whose Data is only valid
+	// during the call; a truncated frame is recorded even if Intercept calls
+	// it control.
+	Adapter protocol.Adapter
+	// Version is used in the default User-Agent "wsmon/<Version>" (sent
+	// when Headers has no User-Agent). Default "dev".
+	Version string
+
+	ReconnectInterval    time.Duration // backoff base; default 5 s
+	ReconnectMax         time.Duration // backoff cap; default 60 s (never below ReconnectInterval)
+	StableAfter          time.Duration // a connection up this long resets the backoff; default 30 s
+	MaxReconnectAttempts int           // consecutive failed connection attempts before Run gives up; 0 = forever
+	PingInterval         time.Duration // our WebSocket pings; default 20 s
+	PongTimeout          time.Duration // silence (no frame, ping or pong) after which the connection is dead; default 60 s
+	HandshakeTimeout     time.Duration // bounds the HTTP upgrade and, separately, the adapter handshake; default 10 s
+	WriteTimeout         time.Duration // deadline for each write; default 10 s
+
+	// Logger receives the runner's logs, with a "target" attribute. nil
+	// discards them. Header values are never logged; URLs are logged
+	// without their query string.
+	Logger *slog.Logger
+	// NetDialContext, when set, replaces the TCP dialer (tests, custom
+	// routing). TLS still runs on top of it for wss.
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Defaults applied by NewRunner to zero fields of Options.
+const (
+	DefaultReadLimit         = 16 << 20
+	DefaultReconnectInterval = 5 * time.Second
+	DefaultReconnectMax      = 60 * time.Second
+	DefaultStableAfter       = 30 * time.Second
+	DefaultPingInterval      = 20 * time.Second
+	DefaultPongTimeout       = 60 * time.Second
+	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+)
+
+// State is where a Runner is in its lifecycle.
+type State string
+
+// Runner states.
+const (
+	StateConnecting   State = "connecting"   // dialling, upgrading or running the adapter handshake
+	StateConnected    State = "connected"    // handshake done, reading frames
+	StateDisconnected State = "disconnected" // waiting for the backoff delay before the next attempt
+	StateStopped      State = "stopped"      // Run not started yet, or returned
+)
+
+// Status is a snapshot of a Runner, safe to take from any goroutine.
+type Status struct {
+	Target        string
+	State         State
+	Since         time.Time // when State was entered
+	Reconnects    int       // connection attempts after the first one, over the Runner's life
+	LastMessageAt time.Time // when the last recorded frame arrived; zero if none yet
+	LastError     string    // most recent dial, handshake or connection error; kept after recovery
+	Session       int64     // current (or last) session id; 0 before the first
+	Frames        int64     // frames recorded in that session
+	TotalFrames   int64     // frames recorded over the Runner's life
+}
+
+// Runner supervises the connection to one target. Create it with NewRunner
+// and call Run once.
+type Runner struct {
+	opts    Options
+	sink    Sink
+	adapter protocol.Adapter
+	log     *slog.Logger
+	started atomic.Bool
+
+	// Written on the reader's hot path, so atomics rather than mu.
+	frames      atomic.Int64
+	totalFrames atomic.Int64
+	lastMsg     atomic.Int64 // unix nanoseconds; 0 = never
+
+	mu         sync.Mutex
+	state      State
+	since      time.Time
+	reconnects int
+	lastErr    string
+	session    int64
+}
+
+// NewRunner returns a Runner for opts that reports to sink. It does no I/O;
+// configuration errors (bad URL, unreadable CA file) are returned by Run.
+func NewRunner(opts Options, sink Sink) *Runner {
+	if opts.ReadLimit <= 0 {
+		opts.ReadLimit = DefaultReadLimit
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	opts.ReconnectInterval = orDefault(opts.ReconnectInterval, DefaultReconnectInterval)
+	opts.ReconnectMax = orDefault(opts.ReconnectMax, DefaultReconnectMax)
+	opts.ReconnectMax = max(opts.ReconnectMax, opts.ReconnectInterval)
+	opts.StableAfter = orDefault(opts.StableAfter, DefaultStableAfter)
+	opts.PingInterval = orDefault(opts.PingInterval, DefaultPingInterval)
+	opts.PongTimeout = orDefault(opts.PongTimeout, DefaultPongTimeout)
+	opts.HandshakeTimeout = orDefault(opts.HandshakeTimeout, DefaultHandshakeTimeout)
+	opts.WriteTimeout = orDefault(opts.WriteTimeout, DefaultWriteTimeout)
+	if opts.MaxReconnectAttempts < 0 {
+		opts.MaxReconnectAttempts = 0
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	adapter := opts.Adapter
+	if adapter == nil {
+		adapter = passthrough{}
+	}
+	return &Runner{
+		opts:    opts,
+		sink:    sink,
+		adapter: adapter,
+		log:     logger.With("target", opts.Name),
+		state:   StateStopped,
+	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// Status returns a snapshot of the runner's state. Safe for concurrent use.
+func (r *Runner) Status() Status {
+	r.mu.Lock()
+	s := Status{
+		Target:     r.opts.Name,
+		State:      r.state,
+		Since:      r.since,
+		Reconnects: r.reconnects,
+		LastError:  r.lastErr,
+		Session:    r.session,
+	}
+	r.mu.Unlock()
+	s.Frames = r.frames.Load()
+	s.TotalFrames = r.totalFrames.Load()
+	if ns := r.lastMsg.Load(); ns != 0 {
+		s.LastMessageAt = time.Unix(0, ns)
+	}
+	return s
+}
+
+func (r *Runner) setState(st State) {
+	r.mu.Lock()
+	if r.state != st {
+		r.state, r.since = st, time.Now()
+	}
+	r.mu.Unlock()
+}
+
+func (r *Runner) setError(err error) {
+	r.mu.Lock()
+	r.lastErr = err.Error()
+	r.mu.Unlock()
+}
+
+// Run connects to the target and keeps it connected until ctx is cancelled
+// or the runner gives up. It returns nil after ctx is cancelled (an open
+// connection is closed with code 1000 and its session ended first). It
+// returns a *StopError when the server refuses wsmon (close code 1008, 4401
+// or 4403, or HTTP 401/403 at the upgrade), a *GaveUpError after
+// MaxReconnectAttempts consecutive failed attempts, and a plain error for
+// bad configuration. Errors do not name the target. Run may be called once.
+func (r *Runner) Run(ctx context.Context) (err error) {
+	if !r.started.CompareAndSwap(false, true) {
+		return errors.New("capture: Run called more than once")
+	}
+	defer func() {
+		r.setState(StateStopped)
+		if err != nil {
+			r.setError(err)
+			r.log.Error("capture stopped", "err", err)
+		}
+	}()
+	if r.sink == nil {
+		return errors.New("capture: nil Sink")
+	}
+	d, err := r.prepare()
+	if err != nil {
+		return err
+	}
+	r.log.Info("capture starting", "url", d.logURL, "protocol", r.adapter.Name())
+
+	bo := backoff{base: r.opts.ReconnectInterval, max: r.opts.ReconnectMax, stableAfter: r.opts.StableAfter}
+	failures := 0
+	for {
+		r.setState(StateConnecting)
+		out := r.connectOnce(ctx, d)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if out.stop != nil {
+			return out.stop
+		}
+		if out.err != nil {
+			r.setError(out.err)
+		}
+		if out.established {
+			failures = 0
+		} else {
+			failures++
+			if n := r.opts.MaxReconnectAttempts; n > 0 && failures >= n {
+				return &GaveUpError{Attempts: failures, Last: out.err}
+			}
+		}
+		bo.ended(out.established, out.uptime)
+		delay := bo.next(out.slowDown)
+		r.setState(StateDisconnected)
+		r.log.Warn("disconnected", "err", out.err, "retry_in", delay.Round(time.Millisecond), "failures", failures)
+		if !sleep(ctx, delay) {
+			return nil
+		}
+		r.mu.Lock()
+		r.reconnects++
+		r.mu.Unlock()
+	}
+}
+
+// outcome is how one connection attempt ended.
+type outcome struct {
+	established bool          // the adapter handshake succeeded
+	uptime      time.Duration // from handshake success to the end
+	err         error         // why it ended (never nil unless ctx was cancelled)
+	stop        error         // non-nil: do not reconnect, Run returns this
+	slowDown    bool          // the server asked us to come back later: back off to the cap
+}
+
+// connectOnce dials, runs one session to its end and reports how it ended.
+func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
+	ws, resp, err := d.dialer.DialContext(ctx, d.url, d.header.Clone())
+	if err != nil {
+		if ctx.Err() != nil {
+			return outcome{err: ctx.Err()}
+		}
+		out := outcome{err: dialError(err, resp)}
+		if resp != nil {
+			switch resp.StatusCode {
+			case http.StatusUnauthorized, http.StatusForbidden:
+				out.stop = &StopError{HTTPStatus: resp.StatusCode}
+			case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+				out.slowDown = true
+			}
+		}
+		return out
+	}
+	at := time.Now()
+	id, err := r.sink.SessionStart(r.opts.Name, d.sinkURL, at)
+	if err != nil {
+		ws.Close()
+		return outcome{err: fmt.Errorf("sink: start session: %w", err)}
+	}
+	r.mu.Lock()
+	r.session = id
+	r.mu.Unlock()
+	r.frames.Store(0)
+	r.log.Debug("upgraded", "session", id)
+
+	s := newSession(r, ws, id)
+	res := s.run(ctx)
+
+	end := time.Now()
+	if err := r.sink.SessionEnd(r.opts.Name, id, end, res.code, res.reason, res.errText, res.frames); err != nil {
+		r.log.Error("sink: end session", "session", id, "err", err)
+	}
+	out := outcome{established: res.established, err: res.err}
+	if res.established {
+		out.uptime = end.Sub(res.connectedAt)
+	}
+	if ctx.Err() == nil && res.closed {
+		switch res.code {
+		case websocket.ClosePolicyViolation, 4401, 4403:
+			out.stop = &StopError{Code: res.code, Reason: res.reason}
+		case websocket.CloseTryAgainLater, 4429:
+			out.slowDown = true
+		}
+	}
+	r.log.Info("session ended", "session", id, "code", res.code, "reason", res.reason,
+		"err", res.errText, "frames", res.frames)
+	return out
+}
+
+// sleep waits for d or until ctx is done; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// dialSetup is everything resolved once per Run for dialling.
+type dialSetup struct {
+	dialer  *websocket.Dialer
+	header  http.Header
+	url     string
+	sinkURL string // password redacted
+	logURL  string // no query string, no user info
+}
+
+// StopError means the server refused wsmon in a way retrying cannot fix
+// (bad or expired credentials, policy): Run stops instead of hammering it.
+type StopError struct {
+	Code       int    // WebSocket close code; 0 when refused at the HTTP upgrade
+	Reason     string // close reason sent by the server
+	HTTPStatus int    // upgrade response status (401, 403); 0 for a close code
+}
+
+func (e *StopError) Error() string {
+	if e.HTTPStatus != 0 {
+		name := "unauthorised"
+		if e.HTTPStatus == http.StatusForbidden {
+			name = "forbidden"
+		}
+		return fmt.Sprintf("server refused the upgrade with HTTP %d (%s); not reconnecting", e.HTTPStatus, name)
+	}
+	return fmt.Sprintf("server closed with %d (%s): %s; not reconnecting", e.Code, closeCodeName(e.Code), e.Reason)
+}
+
+// GaveUpError means MaxReconnectAttempts consecutive attempts failed.
+type GaveUpError struct {
+	Attempts int
+	Last     error
+}
+
+func (e *GaveUpError) Error() string {
+	return fmt.Sprintf("gave up after %d attempts: %v", e.Attempts, e.Last)
+}
+
+// Unwrap returns the last attempt's error.
+func (e *GaveUpError) Unwrap() error { return e.Last }
+
+func closeCodeName(code int) string {
+	switch code {
+	case websocket.ClosePolicyViolation:
+		return "policy violation"
+	case 4401:
+		return "unauthorised"
+	case 4403:
+		return "forbidden"
+	}
+	return "close code"
+}
+
+// passthrough is the adapter used when Options.Adapter is nil.
+type passthrough struct{}
+
+func (passthrough) Name() string                                   { return "none" }
+func (passthrough) Subprotocols() []string                         { return nil }
+func (passthrough) Handshake(context.Context, protocol.Conn) error { return nil }
+func (passthrough) Intercept(protocol.Frame) ([]byte, bool)        { return nil, false }
+func (passthrough) Heartbeat() (time.Duration, []byte)             { return 0, nil }
+func (passthrough) Decode(f protocol.Frame) []protocol.Event {
+	return []protocol.Event{{Payload: f.Data, Raw: f.Data, Binary: f.Binary}}
+}
+
+// redactURL returns u for the sink (password redacted) and for logs
+// (scheme, host and path only: query strings often carry tokens).
+func redactURL(u *url.URL) (sinkURL, logURL string) {
+	l := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return u.Redacted(), l.String()
+}
