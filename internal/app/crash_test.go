@@ -12,12 +12,17 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/config"
+	"github.com/wsmon/wsmon/internal/demo"
 )
 
 // TestMain lets a test re-run this binary as a real wsmon monitor process
 // (so it can be killed with SIGKILL): WSMON_TEST_CHILD_CONFIG holds the
 // config as JSON.
 func TestMain(m *testing.M) {
+	if addr := os.Getenv("WSMON_TEST_DEMO_CHILD"); addr != "" {
+		runDemoChild(addr)
+		return
+	}
 	if js := os.Getenv("WSMON_TEST_CHILD_CONFIG"); js != "" {
 		var cfg config.Config
 		if err := json.Unmarshal([]byte(js), &cfg); err != nil {
@@ -33,6 +38,24 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// runDemoChild runs a demo server in this process until killed, printing
+// its URL on stdout.
+func runDemoChild(addr string) {
+	o := demo.DefaultOptions()
+	o.Addr, o.Rate, o.Seed = addr, 0, 1
+	d := demo.New(o)
+	if err := d.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Println(d.URL())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	d.Close()
+	os.Exit(0)
 }
 
 func startChild(t *testing.T, cfg config.Config) *exec.Cmd {

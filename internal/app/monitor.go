@@ -93,7 +93,7 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 	}
 	var commits []ingest.Committer
 	if cfg.MessageLogEnabled() {
-		ml, err := ingest.NewMessageLog(cfg.LogDir, cfg.Location())
+		ml, err := ingest.NewMessageLog(cfg.LogDir, cfg.Location(), o.Logger)
 		if err != nil {
 			j.Close()
 			return nil, err

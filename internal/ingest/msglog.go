@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,30 +17,58 @@ import (
 
 // MessageLog writes every committed message to logs/messages_YYYYMMDD.json,
 // one JSON object per line, a new file each day (in loc), as in the brief.
-// It implements Committer. Not safe for concurrent use (the pipeline's
-// writer is its only caller).
+// It implements Committer: Committed queues the batch and returns; a
+// goroutine of its own encodes and writes, so the log costs the database
+// writer nothing. The queue is bounded: a stuck disk eventually slows the
+// writer rather than growing memory.
 type MessageLog struct {
-	dir string
-	loc *time.Location
-	day string
-	f   *os.File
-	w   *bufio.Writer
-	buf []byte
+	dir   string
+	loc   *time.Location
+	log   *slog.Logger
+	queue chan []message.Message
+	done  chan struct{}
+	day   string
+	f     *os.File
+	w     *bufio.Writer
+	buf   []byte
 }
 
-// NewMessageLog creates the directory if needed.
-func NewMessageLog(dir string, loc *time.Location) (*MessageLog, error) {
+// NewMessageLog creates the directory if needed and starts the writer
+// goroutine; Close stops it.
+func NewMessageLog(dir string, loc *time.Location, log *slog.Logger) (*MessageLog, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("message log: create %s: %w", dir, err)
 	}
 	if loc == nil {
 		loc = time.Local
 	}
-	return &MessageLog{dir: dir, loc: loc}, nil
+	if log == nil {
+		log = slog.Default()
+	}
+	l := &MessageLog{dir: dir, loc: loc, log: log, queue: make(chan []message.Message, 16), done: make(chan struct{})}
+	go l.run()
+	return l, nil
 }
 
-// Committed appends the messages and flushes the file buffer.
+// Committed queues msgs for the log. It must not be called after Close.
 func (l *MessageLog) Committed(msgs []message.Message) error {
+	if len(msgs) > 0 {
+		l.queue <- msgs
+	}
+	return nil
+}
+
+func (l *MessageLog) run() {
+	defer close(l.done)
+	for msgs := range l.queue {
+		if err := l.write(msgs); err != nil {
+			l.log.Error("message log write failed; the messages are in the database", "error", err, "messages", len(msgs))
+		}
+	}
+}
+
+// write appends the messages and flushes the file buffer.
+func (l *MessageLog) write(msgs []message.Message) error {
 	for i := range msgs {
 		m := &msgs[i]
 		day := m.ReceivedAt.In(l.loc).Format("20060102")
@@ -62,7 +92,7 @@ func (l *MessageLog) Committed(msgs []message.Message) error {
 }
 
 func (l *MessageLog) open(day string) error {
-	if err := l.Close(); err != nil {
+	if err := l.closeFile(); err != nil {
 		return err
 	}
 	path := filepath.Join(l.dir, "messages_"+day+".json")
@@ -74,8 +104,14 @@ func (l *MessageLog) open(day string) error {
 	return nil
 }
 
-// Close flushes and closes the current file.
+// Close writes what is queued, then closes the file.
 func (l *MessageLog) Close() error {
+	close(l.queue)
+	<-l.done
+	return l.closeFile()
+}
+
+func (l *MessageLog) closeFile() error {
 	if l.f == nil {
 		return nil
 	}
@@ -114,7 +150,12 @@ func appendMessageJSON(b []byte, m *message.Message) []byte {
 		b = append(b, `,"reason":`...)
 		b = AppendJSONString(b, m.Reason)
 	}
-	if m.Binary || !utf8.Valid(m.Raw) {
+	if rawIsJSON(m) {
+		// A frame that parsed as JSON is embedded as is: no escaping cost,
+		// and the log line stays one line since it has no raw newlines.
+		b = append(b, `,"raw":`...)
+		b = append(b, m.Raw...)
+	} else if m.Binary || !utf8.Valid(m.Raw) {
 		b = append(b, `,"raw_base64":"`...)
 		b = base64.StdEncoding.AppendEncode(b, m.Raw)
 		b = append(b, '"')
@@ -123,6 +164,14 @@ func appendMessageJSON(b []byte, m *message.Message) []byte {
 		b = AppendJSONString(b, string(m.Raw))
 	}
 	return append(b, '}')
+}
+
+// rawIsJSON reports whether m.Raw is a JSON object or array that the
+// normaliser parsed without complaint and that holds no line breaks.
+func rawIsJSON(m *message.Message) bool {
+	r := m.Raw
+	return m.Reason == "" && !m.Binary && len(r) > 1 && (r[0] == '{' || r[0] == '[') &&
+		bytes.IndexByte(r, '\n') < 0 && bytes.IndexByte(r, '\r') < 0
 }
 
 const hexDigits = "0123456789abcdef"

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	code = Run(context.Background(), args, Env{Stdout: &out, Stderr: &errb, Environ: []string{}})
+	return code, out.String(), errb.String()
+}
+
+// TestBadConfigStopsWithOneClearLine: what the user sees for each kind of
+// configuration mistake: exit code 2 and a single line naming the key.
+func TestBadConfigStopsWithOneClearLine(t *testing.T) {
+	cases := []struct {
+		name, file string
+		args       []string
+		want       string
+	}{
+		{"typo in a key", `{"websocket_ulr": "ws://x"}`, nil, `wsmon: config.json: unknown key "websocket_ulr" (did you mean "websocket_url"?)`},
+		{"wrong type", `{"web_port": "abc"}`, nil, `wsmon: config.json: key "web_port": expected an integer, got string "abc"`},
+		{"not a websocket url", `{"websocket_url": "http://127.0.0.1:8000/ws"}`, nil, `wsmon: websocket_url: scheme must be ws or wss, got "http"`},
+		{"out of range", `{"web_port": 70000}`, nil, `wsmon: web_port: must be between 1 and 65535, got 70000`},
+		{"bad flag value", `{}`, []string{"--url", "ftp://x"}, `wsmon: websocket_url: scheme must be ws or wss, got "ftp"`},
+		{"exposed without auth", `{"web_host": "0.0.0.0"}`, nil, `wsmon: web_host: binding 0.0.0.0 exposes the dashboard`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "config.json"), []byte(c.file), 0o644)
+			code, _, stderr := run(t, dir, append([]string{"monitor"}, c.args...)...)
+			if code != ExitUsage {
+				t.Errorf("exit code %d, want %d", code, ExitUsage)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], c.want) {
+				t.Errorf("stderr:\n%s\nwant one line starting with:\n%s", stderr, c.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+				t.Error("a bad config must not create the database")
+			}
+		})
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	dir := t.TempDir()
+	for _, mode := range []string{"monitor", "web", "all", "demo"} {
+		code, _, stderr := run(t, dir, mode, "--help")
+		if code != ExitOK || !strings.Contains(stderr, "Usage: wsmon "+mode) {
+			t.Errorf("%s --help: code %d, output %q", mode, code, stderr)
+		}
+	}
+	code, stdout, _ := run(t, dir, "version")
+	if code != ExitOK || !strings.HasPrefix(stdout, "wsmon ") {
+		t.Errorf("version: %d %q", code, stdout)
+	}
+	code, _, stderr := run(t, dir, "monitr")
+	if code != ExitUsage || !strings.Contains(stderr, `unknown mode "monitr"`) {
+		t.Errorf("unknown mode: %d %q", code, stderr)
+	}
+}
+
+func TestMissingExplicitConfigFile(t *testing.T) {
+	code, _, stderr := run(t, t.TempDir(), "monitor", "--config", "nope.json")
+	if code != ExitUsage || !strings.Contains(stderr, "nope.json") {
+		t.Errorf("code %d stderr %q", code, stderr)
+	}
+}
