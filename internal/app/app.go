@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/config"
+	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/live"
 	"github.com/wsmon/wsmon/internal/store"
@@ -64,9 +65,19 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	defer st.Close()
 	hub := live.NewHub(cfg.MaxMessagesInMemory)
 
+	// The index and rollups: written behind ingest by the monitor process,
+	// followed read-only by a separate web process.
+	ix, err := index.New(ctx, st, index.Options{Follow: mode == ModeWeb, Logger: log})
+	if err != nil {
+		return err
+	}
+	ixDone := make(chan error, 1)
+	ixCtx, stopIx := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopIx()
+
 	var mon *Monitor
 	if mode == ModeMonitor || mode == ModeAll {
-		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version}
+		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ix}}
 		if o.WrapIngestStore != nil {
 			mo.IngestStore = o.WrapIngestStore(st)
 		}
@@ -93,7 +104,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			status = monitorStatus(mon)
 		}
 		handler := web.New(web.Options{
-			Store: st, Hub: hub, Status: status, Logger: log, Version: o.Version, UI: webui.Handler(),
+			Store: queries{st, ix}, Hub: hub, Status: status, Logger: log, Version: o.Version, UI: webui.Handler(),
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: cfg.Location().String(),
 			Token:    cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword,
@@ -120,6 +131,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 
 	monDone := make(chan error, 1)
 	if mon != nil {
+		go func() { ixDone <- ix.Run(ixCtx) }()
 		go func() { monDone <- mon.Run(ctx) }()
 	}
 
@@ -132,6 +144,8 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		monDone <- err
 		if mode == ModeMonitor {
 			// Monitor alone has nothing left to do once capture stopped.
+			stopIx()
+			<-ixDone
 			return err
 		}
 		if err != nil {
@@ -153,6 +167,11 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	if mon != nil {
 		if err := <-monDone; err != nil && runErr == nil && !errors.Is(err, context.Canceled) && mode == ModeMonitor {
 			runErr = err
+		}
+		// Everything is committed: the indexer writes its last segment.
+		stopIx()
+		if err := <-ixDone; err != nil {
+			log.Error("index: final flush failed; it is rebuilt from the messages at the next start", "error", err)
 		}
 	}
 	return runErr

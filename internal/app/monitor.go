@@ -46,6 +46,8 @@ type MonitorOptions struct {
 	Hub     *live.Hub // may be nil
 	Logger  *slog.Logger
 	Version string
+	// Committers are told about every committed batch (the indexer).
+	Committers []ingest.Committer
 	// IngestStore, when set, is what the pipeline writes through instead
 	// of Store (fault injection: a slow, locked or full database).
 	IngestStore ingest.Store
@@ -91,7 +93,7 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 		m.notifier = alert.New(cfg.NotificationKeywords, cfg.NotifyWebhook, o.Logger)
 		pubs = append(pubs, m.notifier)
 	}
-	var commits []ingest.Committer
+	commits := append([]ingest.Committer(nil), o.Committers...)
 	if cfg.MessageLogEnabled() {
 		ml, err := ingest.NewMessageLog(cfg.LogDir, cfg.Location(), o.Logger)
 		if err != nil {

@@ -74,6 +74,25 @@ var sqliteDialect = &dialect{
 				       reason
 				FROM messages`,
 		},
+		// 2: search index segments and statistics rollups (internal/index).
+		{
+			// indexed_id: every message with id <= indexed_id is in the
+			// index segments and the rollups.
+			// deleted_below: messages with smaller ids were deleted by retention.
+			`CREATE TABLE index_state (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_id INTEGER NOT NULL, deleted_below INTEGER NOT NULL)`,
+			`INSERT INTO index_state (id, indexed_id, deleted_below) VALUES (1, 0, 0)`,
+			// A segment covers messages lo..hi; its postings are split into
+			// buckets by gram hash, one row per (bucket, segment).
+			`CREATE TABLE index_segments (seg INTEGER PRIMARY KEY, lo INTEGER NOT NULL, hi INTEGER NOT NULL, messages INTEGER NOT NULL)`,
+			`CREATE TABLE index_blobs (bucket INTEGER NOT NULL, seg INTEGER NOT NULL, data BLOB NOT NULL)`,
+			`CREATE UNIQUE INDEX index_blobs_key ON index_blobs (bucket, seg)`,
+			// Messages per target per 15-minute bucket (Unix ms / 900000),
+			// with the id range, for daily/hourly charts and time filters.
+			`CREATE TABLE rollup_quarter (target TEXT NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL,
+				min_id INTEGER NOT NULL, max_id INTEGER NOT NULL, PRIMARY KEY (target, bucket)) WITHOUT ROWID`,
+			`CREATE TABLE rollup_users (target TEXT NOT NULL, username TEXT NOT NULL, count INTEGER NOT NULL,
+				first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (target, username)) WITHOUT ROWID`,
+		},
 	},
 	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
 	messageValues:       `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,

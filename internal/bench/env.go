@@ -1,0 +1,115 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/wsmon/wsmon/internal/index"
+	"github.com/wsmon/wsmon/internal/ingest"
+	"github.com/wsmon/wsmon/internal/journal"
+	"github.com/wsmon/wsmon/internal/message"
+	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/store"
+)
+
+// Env is the real write path without the network: journal, ingest
+// pipeline, SQLite store and indexer, in dir.
+type Env struct {
+	Dir      string
+	Store    *store.Store
+	Journal  *journal.Journal
+	Pipeline *ingest.Pipeline
+	Index    *index.Indexer
+	rec      ingest.Recorder
+	session  int64
+	cancel   context.CancelFunc
+	pipeDone chan error
+	ixDone   chan error
+}
+
+// Target is the target name the corpus is recorded under.
+const Target = "bench"
+
+// Open starts the write path on the database in dir (created if needed).
+func Open(ctx context.Context, dir string, loc *time.Location, log *slog.Logger, ixOpts index.Options) (*Env, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "chat_monitor.db"), Location: loc})
+	if err != nil {
+		return nil, err
+	}
+	ixOpts.Logger = log
+	ix, err := index.New(ctx, st, ixOpts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	applied, err := st.AppliedSeq(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	j, err := journal.Open(filepath.Join(dir, "journal"), applied+1, journal.Options{})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	dec := ingest.Decoder{Adapter: protocol.NewRaw(nil), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)}
+	p, err := ingest.New(ctx, ingest.Options{Journal: j, Store: st, Decoders: map[string]ingest.Decoder{Target: dec},
+		Committers: []ingest.Committer{ix}, Logger: log})
+	if err != nil {
+		j.Close()
+		st.Close()
+		return nil, err
+	}
+	e := &Env{Dir: dir, Store: st, Journal: j, Pipeline: p, Index: ix, rec: ingest.Recorder{J: j},
+		pipeDone: make(chan error, 1), ixDone: make(chan error, 1)}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e.cancel = cancel
+	go func() { e.pipeDone <- p.Run(rctx) }()
+	go func() { e.ixDone <- ix.Run(rctx) }()
+	e.session, err = e.rec.SessionStart(Target, "ws://bench/", time.Now())
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Add journals one frame received at at.
+func (e *Env) Add(frame []byte, at time.Time) error {
+	return e.rec.Frame(Target, e.session, at, protocol.Frame{Data: frame}, "")
+}
+
+// WaitCommitted waits until the pipeline has committed n messages since
+// Open.
+func (e *Env) WaitCommitted(n int64, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for e.Pipeline.Stats().Messages < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: %d of %d messages committed after %v", e.Pipeline.Stats().Messages, n, within)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return nil
+}
+
+// Close stops cleanly: the journal drains, the indexer flushes.
+func (e *Env) Close() error {
+	e.rec.SessionEnd(Target, e.session, time.Now(), 1000, "bench done", "", 0)
+	jerr := e.Journal.Close()
+	perr := <-e.pipeDone
+	e.cancel()
+	ierr := <-e.ixDone
+	serr := e.Store.Close()
+	for _, err := range []error{jerr, perr, ierr, serr} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package index_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"github.com/wsmon/wsmon/internal/bench"
+	"github.com/wsmon/wsmon/internal/index"
+	"github.com/wsmon/wsmon/internal/search"
+	"github.com/wsmon/wsmon/internal/store"
+)
+
+type row struct {
+	id                               int64
+	content, folded, user, typ, room string
+}
+
+func allRows(t *testing.T, st *store.Store) []row {
+	t.Helper()
+	ms, err := st.Messages(context.Background(), store.MessageQuery{Limit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]row, len(ms))
+	for i, m := range ms {
+		out[i] = row{m.ID, m.Content, search.Fold(m.Content), m.User, string(m.Type), m.Room}
+	}
+	return out // newest first
+}
+
+// naive is the definition: every message whose folded content contains the
+// folded query, newest first, with the filters.
+func naive(rows []row, text string, q store.MessageQuery) (page []int64, total int64) {
+	f := search.Fold(text)
+	for _, r := range rows {
+		if q.Before > 0 && r.id >= q.Before {
+			continue
+		}
+		if (q.User != "" && r.user != q.User) || (q.Type != "" && r.typ != q.Type) || (q.Room != "" && r.room != q.Room) {
+			continue
+		}
+		if !strings.Contains(r.folded, f) {
+			continue
+		}
+		total++
+		if len(page) < q.Limit {
+			page = append(page, r.id)
+		}
+	}
+	return page, total
+}
+
+var hostile = []string{`"`, `'`, `%`, `_`, `*`, `-x`, `a:b`, `NEAR(a b)`, `a AND b`, `'; DROP TABLE messages; --`,
+	`👍`, `\`, `<img src=x onerror=alert(1)>`, `紧急`, `重要`, `订单`, `HeLLo`, `ÄÖÜ`, `ß`, `İ`, `.`, ` `, `#1`, `  `}
+
+func openEnv(t *testing.T, dir string) *bench.Env {
+	t.Helper()
+	e, err := bench.Open(context.Background(), dir, time.UTC, nil, index.Options{FlushMessages: 3000, Buckets: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func ingest(t *testing.T, e *bench.Env, c *bench.Corpus, n int, extra []string) int64 {
+	t.Helper()
+	before := e.Pipeline.Stats().Messages
+	at := time.Now().Add(-48 * time.Hour)
+	for i := 0; i < n; i++ {
+		at = at.Add(7 * time.Second)
+		if err := e.Add(c.Next(), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, s := range extra {
+		frame := fmt.Sprintf(`{"id":"x-%d-%d","type":"chat","user":"hostile","room":"lobby","content":%q}`, n, i, s)
+		if err := e.Add([]byte(frame), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := before + int64(n+len(extra))
+	if err := e.WaitCommitted(want, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// randomQuery draws a query: a substring of a stored message (1 to 10
+// runes, case changed at random), a vocabulary word, or a hostile string.
+func randomQuery(rng *rand.Rand, rows []row) string {
+	switch rng.IntN(10) {
+	case 0, 1:
+		return hostile[rng.IntN(len(hostile))]
+	case 2:
+		v := bench.Vocabulary()
+		return v[rng.IntN(len(v))]
+	case 3:
+		return fmt.Sprintf("zz%dqq", rng.IntN(1000)) // no match
+	}
+	rs := []rune(rows[rng.IntN(len(rows))].content)
+	if len(rs) == 0 {
+		return "a"
+	}
+	n := 1 + rng.IntN(min(10, len(rs)))
+	i := rng.IntN(len(rs) - n + 1)
+	q := rs[i : i+n]
+	if rng.IntN(3) == 0 {
+		for k := range q {
+			q[k] = unicode.ToUpper(q[k])
+		}
+	}
+	return string(q)
+}
+
+func checkQueries(t *testing.T, ix *index.Indexer, rows []row, seed uint64, n int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	users := map[string]bool{}
+	var userList []string
+	for _, r := range rows {
+		if r.user != "" && !users[r.user] {
+			users[r.user] = true
+			userList = append(userList, r.user)
+		}
+	}
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		text := randomQuery(rng, rows)
+		q := store.MessageQuery{Limit: 1 + rng.IntN(60)}
+		switch rng.IntN(10) {
+		case 0, 1:
+			q.User = userList[rng.IntN(len(userList))]
+		case 2:
+			q.Type = []string{"chat", "join", "leave", "system"}[rng.IntN(4)]
+		case 3:
+			q.Room = "lobby"
+		case 4:
+			q.Before = rows[rng.IntN(len(rows))].id
+		}
+		wantPage, wantTotal := naive(rows, text, q)
+		res, err := ix.Search(ctx, text, q)
+		if err != nil {
+			t.Fatalf("query %q %+v: %v", text, q, err)
+		}
+		got := make([]int64, len(res.Messages))
+		for k, m := range res.Messages {
+			got[k] = m.ID
+		}
+		if len(wantPage) == 0 {
+			wantPage = []int64{}
+		}
+		if !reflect.DeepEqual(got, wantPage) {
+			t.Fatalf("query %q %+v:\n got  %v\n want %v", text, q, got, wantPage)
+		}
+		if !res.Estimate && res.Total != wantTotal {
+			t.Fatalf("query %q %+v: total %d, want %d (exact)", text, q, res.Total, wantTotal)
+		}
+		if res.Estimate && wantTotal < int64(len(wantPage)) {
+			t.Fatalf("query %q: estimate %d below the page", text, res.Total)
+		}
+	}
+}
+
+func checkStats(t *testing.T, e *bench.Env, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	for _, target := range []string{"", bench.Target, "nope"} {
+		q := store.StatsQuery{Now: now, Target: target}
+		got, err := e.Index.Stats(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := e.Store.StatsScan(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("stats for target %q from rollups differ from a full recomputation:\n got  %+v\n want %+v", target, got, want)
+		}
+	}
+}
+
+// TestSearchEquivalence: thousands of random queries (1 to 10 runes from
+// the corpus, plus hostile strings) give exactly the results of a naive
+// case-insensitive substring scan, across database segments, the memory
+// segment, filters and paging, and again after a restart.
+func TestSearchEquivalence(t *testing.T) {
+	dir := t.TempDir()
+	e := openEnv(t, dir)
+	c := bench.NewCorpus(7, 300, time.Now().Add(-48*time.Hour).UnixMilli())
+	ingest(t, e, c, 15_000, hostile)
+	rows := allRows(t, e.Store)
+	checkQueries(t, e.Index, rows, 1, 1500)
+	checkStats(t, e, time.Now())
+	if s := e.Index.Status(); s.Segments < 2 {
+		t.Fatalf("expected several segments, got %+v", s)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openEnv(t, dir)
+	defer e.Close()
+	checkQueries(t, e.Index, rows, 2, 500)
+	checkStats(t, e, time.Now())
+	// More messages after the restart: memory and database parts mix.
+	ingest(t, e, c, 2_000, nil)
+	rows = allRows(t, e.Store)
+	checkQueries(t, e.Index, rows, 3, 500)
+	checkStats(t, e, time.Now())
+}

@@ -1,0 +1,114 @@
+package search
+
+import (
+	"slices"
+	"unicode/utf8"
+)
+
+// Gram is an index key: a packed n-gram of 1 to 3 runes of folded text, or
+// (top bit set) a hash of a field value such as the user name. Every
+// substring of 1 to 3 runes of a message's folded content is a gram of
+// that message, so:
+//
+//   - a 1-, 2- or 3-rune query matches exactly the messages holding its gram;
+//   - a longer query can only match messages holding all of its trigrams,
+//     which are then verified against the content.
+//
+// Runes are stored +1 so that 0 means "no rune" and the packing is unique.
+type Gram uint64
+
+const runeBits = 21
+
+// MakeGram packs 1 to 3 runes.
+func MakeGram(rs ...rune) Gram {
+	var g uint64
+	for i, r := range rs {
+		g |= uint64(r+1) << (runeBits * (2 - i))
+	}
+	return Gram(g)
+}
+
+// Field kinds for FieldGram.
+const (
+	FieldUser   byte = 'u'
+	FieldType   byte = 't'
+	FieldTarget byte = 'g'
+	FieldRoom   byte = 'r'
+)
+
+// FieldGram is the key of all messages whose field equals value exactly.
+// It is a 63-bit FNV-1a hash: collisions are possible, so matches are
+// always confirmed against the stored row.
+func FieldGram(field byte, value string) Gram {
+	h := uint64(14695981039346656037)
+	h = (h ^ uint64(field)) * 1099511628211
+	for i := 0; i < len(value); i++ {
+		h = (h ^ uint64(value[i])) * 1099511628211
+	}
+	return Gram(1<<63 | h>>1)
+}
+
+// IsField reports whether g is a field key.
+func (g Gram) IsField() bool { return g>>63 == 1 }
+
+// AppendGrams appends the distinct grams of folded (already passed through
+// Fold) to dst, sorted ascending. scratch is reused to hold runes.
+func AppendGrams(dst []Gram, scratch []rune, folded string) ([]Gram, []rune) {
+	rs := scratch[:0]
+	for _, r := range folded {
+		rs = append(rs, r)
+	}
+	start := len(dst)
+	for i, r := range rs {
+		a := uint64(r+1) << (2 * runeBits)
+		dst = append(dst, Gram(a))
+		if i+1 < len(rs) {
+			ab := a | uint64(rs[i+1]+1)<<runeBits
+			dst = append(dst, Gram(ab))
+			if i+2 < len(rs) {
+				dst = append(dst, Gram(ab|uint64(rs[i+2]+1)))
+			}
+		}
+	}
+	part := dst[start:]
+	slices.Sort(part)
+	part = slices.Compact(part)
+	return dst[:start+len(part)], rs
+}
+
+// Plan says how to answer a text query from the index.
+type Plan struct {
+	// Grams must all be present in a matching message.
+	Grams []Gram
+	// Exact: holding the grams is the same as matching (queries of 1 to 3
+	// runes); otherwise candidates are verified against the content.
+	Exact bool
+	// Folded is the folded query, for verification.
+	Folded string
+}
+
+// PlanQuery returns the grams to look up for query. An empty query has no
+// grams (everything matches).
+func PlanQuery(query string) Plan {
+	f := Fold(query)
+	rs := []rune(f)
+	p := Plan{Folded: f, Exact: len(rs) <= 3}
+	switch {
+	case len(rs) == 0:
+	case len(rs) <= 3:
+		p.Grams = []Gram{MakeGram(rs...)}
+	default:
+		seen := map[Gram]bool{}
+		for i := 0; i+3 <= len(rs); i++ {
+			g := MakeGram(rs[i], rs[i+1], rs[i+2])
+			if !seen[g] {
+				seen[g] = true
+				p.Grams = append(p.Grams, g)
+			}
+		}
+	}
+	return p
+}
+
+// RuneCount is utf8.RuneCountInString, exported for callers planning work.
+func RuneCount(s string) int { return utf8.RuneCountInString(s) }

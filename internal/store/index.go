@@ -1,0 +1,283 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wsmon/wsmon/internal/message"
+)
+
+// IndexSegment describes one search index segment.
+type IndexSegment struct {
+	Seg      int64
+	Lo, Hi   int64 // message id range covered
+	Messages int64
+}
+
+// QuarterRow is one statistics bucket: messages of a target in 15 minutes.
+type QuarterRow struct {
+	Target       string
+	Bucket       int64 // Unix ms / 900000
+	Count        int64
+	MinID, MaxID int64
+}
+
+// UserRow is one user's totals on one target.
+type UserRow struct {
+	Target, User        string
+	Count               int64
+	FirstSeen, LastSeen int64 // Unix ms
+}
+
+// IndexFlush is written in one transaction: a new segment's bucket blobs,
+// segments it replaces, changed rollup rows, and the new indexed id.
+type IndexFlush struct {
+	Segment   IndexSegment
+	Blobs     map[int][]byte // bucket -> blob
+	Drop      []int64        // segments replaced by Segment (a merge)
+	Quarters  []QuarterRow   // full new values; Count 0 deletes
+	Users     []UserRow      // full new values; Count 0 deletes
+	IndexedID int64
+}
+
+// IndexState returns the id up to which index and rollups are written,
+// and the id below which messages were deleted by retention.
+func (s *Store) IndexState(ctx context.Context) (indexed, deletedBelow int64, err error) {
+	if err := s.r.QueryRowContext(ctx, `SELECT indexed_id, deleted_below FROM index_state WHERE id = 1`).Scan(&indexed, &deletedBelow); err != nil {
+		return 0, 0, fmt.Errorf("store: index state: %w", err)
+	}
+	return indexed, deletedBelow, nil
+}
+
+// WriteIndexFlush applies f atomically.
+func (s *Store) WriteIndexFlush(ctx context.Context, f *IndexFlush) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: index flush: %w", err)
+	}
+	defer tx.Rollback()
+	for _, seg := range f.Drop {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM index_blobs WHERE seg = ?`, seg); err != nil {
+			return fmt.Errorf("store: drop segment: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM index_segments WHERE seg = ?`, seg); err != nil {
+			return fmt.Errorf("store: drop segment: %w", err)
+		}
+	}
+	if f.Segment.Seg != 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO index_segments (seg, lo, hi, messages) VALUES (?, ?, ?, ?)`,
+			f.Segment.Seg, f.Segment.Lo, f.Segment.Hi, f.Segment.Messages); err != nil {
+			return fmt.Errorf("store: add segment: %w", err)
+		}
+		st, err := tx.PrepareContext(ctx, `INSERT INTO index_blobs (bucket, seg, data) VALUES (?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("store: add segment: %w", err)
+		}
+		for b, data := range f.Blobs {
+			if _, err := st.ExecContext(ctx, b, f.Segment.Seg, data); err != nil {
+				st.Close()
+				return fmt.Errorf("store: add segment blob: %w", err)
+			}
+		}
+		st.Close()
+	}
+	if err := upsertRollups(ctx, tx, f.Quarters, f.Users); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE index_state SET indexed_id = ? WHERE id = 1`, f.IndexedID); err != nil {
+		return fmt.Errorf("store: set indexed id: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: index flush commit: %w", err)
+	}
+	return nil
+}
+
+func upsertRollups(ctx context.Context, tx *sql.Tx, qs []QuarterRow, us []UserRow) error {
+	for _, q := range qs {
+		var err error
+		if q.Count == 0 {
+			_, err = tx.ExecContext(ctx, `DELETE FROM rollup_quarter WHERE target = ? AND bucket = ?`, q.Target, q.Bucket)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO rollup_quarter (target, bucket, count, min_id, max_id) VALUES (?, ?, ?, ?, ?)`,
+				q.Target, q.Bucket, q.Count, q.MinID, q.MaxID)
+		}
+		if err != nil {
+			return fmt.Errorf("store: rollup quarter: %w", err)
+		}
+	}
+	for _, u := range us {
+		var err error
+		if u.Count == 0 {
+			_, err = tx.ExecContext(ctx, `DELETE FROM rollup_users WHERE target = ? AND username = ?`, u.Target, u.User)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO rollup_users (target, username, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)`,
+				u.Target, u.User, u.Count, u.FirstSeen, u.LastSeen)
+		}
+		if err != nil {
+			return fmt.Errorf("store: rollup users: %w", err)
+		}
+	}
+	return nil
+}
+
+// IndexSegments lists the segments, oldest first.
+func (s *Store) IndexSegments(ctx context.Context) ([]IndexSegment, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seg, lo, hi, messages FROM index_segments ORDER BY seg`)
+	if err != nil {
+		return nil, fmt.Errorf("store: index segments: %w", err)
+	}
+	defer rows.Close()
+	var out []IndexSegment
+	for rows.Next() {
+		var g IndexSegment
+		if err := rows.Scan(&g.Seg, &g.Lo, &g.Hi, &g.Messages); err != nil {
+			return nil, fmt.Errorf("store: index segments: %w", err)
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// SegBlob is a bucket's blob in one segment.
+type SegBlob struct {
+	Seg  int64
+	Data []byte
+}
+
+// BucketBlobs returns a bucket's blobs, newest segment first.
+func (s *Store) BucketBlobs(ctx context.Context, bucket int) ([]SegBlob, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seg, data FROM index_blobs WHERE bucket = ? ORDER BY seg DESC`, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("store: index blobs: %w", err)
+	}
+	defer rows.Close()
+	var out []SegBlob
+	for rows.Next() {
+		var b SegBlob
+		if err := rows.Scan(&b.Seg, &b.Data); err != nil {
+			return nil, fmt.Errorf("store: index blobs: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// SegmentBlobs returns every bucket blob of one segment (for merging).
+func (s *Store) SegmentBlobs(ctx context.Context, seg int64) (map[int][]byte, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT bucket, data FROM index_blobs WHERE seg = ?`, seg)
+	if err != nil {
+		return nil, fmt.Errorf("store: segment blobs: %w", err)
+	}
+	defer rows.Close()
+	out := map[int][]byte{}
+	for rows.Next() {
+		var b int
+		var d []byte
+		if err := rows.Scan(&b, &d); err != nil {
+			return nil, fmt.Errorf("store: segment blobs: %w", err)
+		}
+		out[b] = d
+	}
+	return out, rows.Err()
+}
+
+// LoadRollups returns every rollup row.
+func (s *Store) LoadRollups(ctx context.Context) ([]QuarterRow, []UserRow, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT target, bucket, count, min_id, max_id FROM rollup_quarter`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: load rollups: %w", err)
+	}
+	var qs []QuarterRow
+	for rows.Next() {
+		var q QuarterRow
+		if err := rows.Scan(&q.Target, &q.Bucket, &q.Count, &q.MinID, &q.MaxID); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("store: load rollups: %w", err)
+		}
+		qs = append(qs, q)
+	}
+	rows.Close()
+	rows, err = s.r.QueryContext(ctx, `SELECT target, username, count, first_seen, last_seen FROM rollup_users`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: load rollups: %w", err)
+	}
+	defer rows.Close()
+	var us []UserRow
+	for rows.Next() {
+		var u UserRow
+		if err := rows.Scan(&u.Target, &u.User, &u.Count, &u.FirstSeen, &u.LastSeen); err != nil {
+			return nil, nil, fmt.Errorf("store: load rollups: %w", err)
+		}
+		us = append(us, u)
+	}
+	return qs, us, rows.Err()
+}
+
+// ResetIndex deletes the search index and rollups (wsmon reindex).
+func (s *Store) ResetIndex(ctx context.Context) error {
+	for _, q := range []string{`DELETE FROM index_blobs`, `DELETE FROM index_segments`, `DELETE FROM rollup_quarter`,
+		`DELETE FROM rollup_users`, `UPDATE index_state SET indexed_id = 0`} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: reset index: %w", err)
+		}
+	}
+	return nil
+}
+
+// MessagesByIDs returns the messages among ids that pass q's filters
+// (Limit, Before ignored), in descending id order.
+func (s *Store) MessagesByIDs(ctx context.Context, ids []int64, q MessageQuery) ([]message.Message, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	q.Before, q.Limit = 0, 0
+	where, args := q.where()
+	in := "id IN (" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+	if where == "" {
+		where = " WHERE " + in
+	} else {
+		where += " AND " + in
+	}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+q.columns()+` FROM messages`+where+` ORDER BY id DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: messages by id: %w", err)
+	}
+	return scanMessages(rows, q.Raw)
+}
+
+// IndexRow is what the indexer needs of a message.
+type IndexRow struct {
+	ID         int64
+	Target     string
+	ReceivedAt time.Time
+	User, Room string
+	Type       string
+	Content    string
+}
+
+// IndexRowsAfter returns up to limit messages with id > after, ascending.
+func (s *Store) IndexRowsAfter(ctx context.Context, after int64, limit int) ([]IndexRow, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, target, received_at, username, room, type, content FROM messages WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: index rows: %w", err)
+	}
+	defer rows.Close()
+	var out []IndexRow
+	for rows.Next() {
+		var r IndexRow
+		var at int64
+		if err := rows.Scan(&r.ID, &r.Target, &at, &r.User, &r.Room, &r.Type, &r.Content); err != nil {
+			return nil, fmt.Errorf("store: index rows: %w", err)
+		}
+		r.ReceivedAt = time.UnixMilli(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
