@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 )
 
@@ -50,6 +51,7 @@ Run 'wsmon <mode> --help' for the options of a mode.
 // Run executes the command line args (without the program name) and
 // returns the process exit code. ctx is cancelled on SIGINT/SIGTERM.
 func Run(ctx context.Context, args []string, env Env) int {
+	setMemoryLimit(env.Environ)
 	if len(args) == 0 {
 		fmt.Fprint(env.Stderr, usage)
 		return ExitUsage
@@ -110,6 +112,21 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	return set
+}
+
+// defaultMemoryLimit is the Go runtime's soft memory limit unless
+// GOMEMLIMIT says otherwise: it makes the garbage collector work harder
+// before the heap grows past it, keeping wsmon's footprint small during
+// bursts.
+const defaultMemoryLimit = 160 << 20
+
+func setMemoryLimit(environ []string) {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			return
+		}
+	}
+	debug.SetMemoryLimit(defaultMemoryLimit)
 }
 
 func errorLine(env Env, err error) {

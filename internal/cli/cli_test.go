@@ -57,7 +57,7 @@ func TestBadConfigStopsWithOneClearLine(t *testing.T) {
 
 func TestHelpAndVersion(t *testing.T) {
 	dir := t.TempDir()
-	for _, mode := range []string{"monitor", "web", "all", "demo"} {
+	for _, mode := range []string{"monitor", "web", "all", "demo", "bench", "reindex"} {
 		code, _, stderr := run(t, dir, mode, "--help")
 		if code != ExitOK || !strings.Contains(stderr, "Usage: wsmon "+mode) {
 			t.Errorf("%s --help: code %d, output %q", mode, code, stderr)

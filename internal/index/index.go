@@ -3,7 +3,7 @@
 //
 //   - The ingest pipeline hands every committed batch to Committed, which
 //     only queues it. The indexer goroutine folds queued messages into an
-//     in-memory segment (posting lists of every 1-, 2- and 3-rune gram of
+//     in-memory segment (posting lists of every 1- and 2-rune gram of
 //     the folded content, plus field keys for user, type, target and room)
 //     and into in-memory rollups (messages per target per 15 minutes, per
 //     user counts and first/last seen).
@@ -14,7 +14,7 @@
 //   - A query first folds in whatever is still queued, then reads the
 //     memory segment and the database segments; so results cover every
 //     committed message, and are exactly those of a case-insensitive
-//     substring match (candidates from trigrams are verified).
+//     substring match (candidates for longer queries are verified).
 //
 // After a crash the indexer re-reads messages newer than the indexed id from
 // the database. `wsmon reindex` rebuilds everything from the messages.
@@ -22,7 +22,6 @@ package index
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -53,7 +52,7 @@ type Options struct {
 	FlushMessages int           // write a segment after this many messages (default 50,000)
 	FlushInterval time.Duration // or after this long with anything pending (default 2 min)
 	Buckets       int           // rows per segment (power of two, default 4096)
-	MaxQueued     int           // messages queued before falling back to reading the database (default 200,000)
+	MaxQueued     int           // messages queued before falling back to reading the database (default 50,000)
 	// Follow makes a read-only indexer for a web process running apart
 	// from the monitor: it never writes, and before each query it reads
 	// what the monitor committed (and reloads when the monitor flushed).
@@ -66,6 +65,8 @@ type Indexer struct {
 	st   Store
 	opts Options
 	log  *slog.Logger
+
+	flushMu sync.Mutex // one Flush at a time
 
 	qmu      sync.Mutex
 	queue    [][]message.Message
@@ -100,7 +101,7 @@ func New(ctx context.Context, st Store, opts Options) (*Indexer, error) {
 		opts.Buckets = 4096
 	}
 	if opts.MaxQueued <= 0 {
-		opts.MaxQueued = 200_000
+		opts.MaxQueued = 50_000
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -283,14 +284,12 @@ func (ix *Indexer) Run(ctx context.Context) error {
 // Queries keep working meanwhile: the segment being written stays visible
 // from memory until the database has it.
 func (ix *Indexer) Flush(ctx context.Context) error {
+	ix.flushMu.Lock()
+	defer ix.flushMu.Unlock()
 	ix.mu.Lock()
 	if err := ix.drainLocked(ctx); err != nil {
 		ix.mu.Unlock()
 		return err
-	}
-	if ix.flushing != nil {
-		ix.mu.Unlock()
-		return fmt.Errorf("index: flush already running")
 	}
 	seg := ix.mem
 	if seg.count == 0 && !ix.roll.dirty() {

@@ -21,7 +21,7 @@ const verifyBatch = 256
 
 // verifyCap bounds the candidates verified beyond the page for an exact
 // total; past it the total is estimated from the verified share.
-const verifyCap = 2_000
+const verifyCap = 300
 
 // source is one gram's ids across memory and database segments.
 type source struct {

@@ -57,13 +57,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 }
 
-func sqliteDSN(path string) string {
+// sqliteDSN builds the connection string; cacheKiB bounds the page cache of
+// each connection (memory matters: the whole process aims at < 200 MB).
+func sqliteDSN(path string, cacheKiB int) string {
 	q := []string{
+		fmt.Sprintf("_pragma=cache_size(-%d)", cacheKiB),
 		"_pragma=busy_timeout(5000)",
 		"_pragma=journal_mode(WAL)",
 		"_pragma=synchronous(NORMAL)",
 		"_pragma=foreign_keys(OFF)",
-		"_pragma=cache_size(-32000)",
 		"_pragma=temp_store(MEMORY)",
 		"_txlock=immediate",
 	}
@@ -80,14 +82,14 @@ func openSQLite(ctx context.Context, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store: create directory for %s: %w", opts.Path, err)
 		}
 	}
-	w, err := sql.Open("sqlite", sqliteDSN(opts.Path))
+	w, err := sql.Open("sqlite", sqliteDSN(opts.Path, 16<<10))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	r, err := sql.Open("sqlite", sqliteDSN(opts.Path))
+	r, err := sql.Open("sqlite", sqliteDSN(opts.Path, 8<<10))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
