@@ -1,0 +1,27 @@
+// Package e2e holds wsmon's browser end-to-end tests (test files only).
+//
+// Each test runs the real product in-process (a demo chat server plus
+// app.Run in ModeAll, with the database in a temp dir, on 127.0.0.1) and
+// drives the embedded dashboard in headless Chromium through chromedp:
+// the summary cards, status, charts and leaderboard; a live message
+// arriving over the stream; search in Chinese and English with <mark>
+// highlighting; XSS payloads shown as literal text with nothing run; the
+// CSP header; the English/Chinese language switch; and, on request, a
+// screenshot of the dashboard for the docs.
+//
+// Run them with
+//
+//	go test ./internal/e2e/
+//
+// They need the UI built into the binary (cd web && npm ci && npm run
+// build, or make) and a Chromium. Environment:
+//
+//   - WSMON_CHROMIUM: path or name of the browser to run; by default
+//     /usr/bin/chromium, else `chromium` on PATH.
+//   - WSMON_REQUIRE_BROWSER=1: fail instead of skip when no browser is
+//     found or the UI is not built (CI sets it).
+//   - WSMON_SCREENSHOT=PATH: also save a full-page 1280x900 PNG of the
+//     dashboard with demo traffic to PATH (docs/dashboard.png is made
+//     that way); without it that test is skipped.
+//   - WSMON_TEST_LOG=1: show wsmon's own logs.
+package e2e
