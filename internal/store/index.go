@@ -281,3 +281,95 @@ func (s *Store) IndexRowsAfter(ctx context.Context, after int64, limit int) ([]I
 	}
 	return out, rows.Err()
 }
+
+// PruneDelta is how many messages of one target, user and 15-minute bucket
+// a retention delete removes.
+type PruneDelta struct {
+	Target, User string
+	Bucket       int64
+	Count        int64
+}
+
+// FirstIDFrom returns the smallest message id received at or after t, and
+// 0 when there is none. lo is a lower bound on that id (0 if unknown).
+func (s *Store) FirstIDFrom(ctx context.Context, t time.Time, lo int64) (int64, error) {
+	var id sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT MIN(id) FROM messages WHERE id >= ? AND received_at >= ?`, lo, t.UnixMilli()).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("store: first id from: %w", err)
+	}
+	return id.Int64, nil
+}
+
+// PruneDeltas counts the messages with id < before by target, user and
+// bucket.
+func (s *Store) PruneDeltas(ctx context.Context, before int64) ([]PruneDelta, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT target, username, received_at / ? AS b, COUNT(*) FROM messages WHERE id < ? GROUP BY target, username, b`, quarterMs, before)
+	if err != nil {
+		return nil, fmt.Errorf("store: prune deltas: %w", err)
+	}
+	defer rows.Close()
+	var out []PruneDelta
+	for rows.Next() {
+		var d PruneDelta
+		if err := rows.Scan(&d.Target, &d.User, &d.Bucket, &d.Count); err != nil {
+			return nil, fmt.Errorf("store: prune deltas: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ApplyPrune deletes messages with id < before and, in the same
+// transaction, subtracts deltas from the rollups, drops whole index segments
+// below it and records deleted_below. The deleted messages must all be
+// counted in the stored rollups (id <= indexed_id).
+func (s *Store) ApplyPrune(ctx context.Context, before int64, deltas []PruneDelta, dropSegs []int64) (int64, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id < ?`, before)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune messages: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	for _, seg := range dropSegs {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM index_blobs WHERE seg = ?`, seg); err != nil {
+			return 0, fmt.Errorf("store: prune segment: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM index_segments WHERE seg = ?`, seg); err != nil {
+			return 0, fmt.Errorf("store: prune segment: %w", err)
+		}
+	}
+	for _, d := range deltas {
+		if _, err := tx.ExecContext(ctx, `UPDATE rollup_quarter SET count = count - ? WHERE target = ? AND bucket = ?`, d.Count, d.Target, d.Bucket); err != nil {
+			return 0, fmt.Errorf("store: prune rollups: %w", err)
+		}
+		if d.User != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE rollup_users SET count = count - ? WHERE target = ? AND username = ?`, d.Count, d.Target, d.User); err != nil {
+				return 0, fmt.Errorf("store: prune rollups: %w", err)
+			}
+		}
+	}
+	for _, q := range []string{`DELETE FROM rollup_quarter WHERE count <= 0`, `DELETE FROM rollup_users WHERE count <= 0`,
+		`UPDATE rollup_quarter SET min_id = ? WHERE min_id < ?`} {
+		var err error
+		if strings.Contains(q, "min_id") {
+			_, err = tx.ExecContext(ctx, q, before, before)
+		} else {
+			_, err = tx.ExecContext(ctx, q)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("store: prune rollups: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE index_state SET deleted_below = ? WHERE id = 1`, before); err != nil {
+		return 0, fmt.Errorf("store: prune state: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: prune commit: %w", err)
+	}
+	return n, nil
+}
