@@ -39,9 +39,15 @@ type Options struct {
 	// WrapIngestStore, when set, wraps the store the pipeline writes
 	// through (fault-injection tests).
 	WrapIngestStore func(ingest.Store) ingest.Store
-	// Started, when set, is called once everything is running, with the
-	// monitor (nil in web mode) and the web address ("" in monitor mode).
-	Started func(m *Monitor, webAddr string)
+	// Started, when set, is called once everything is running.
+	Started func(Running)
+}
+
+// Running describes a started wsmon, for tests and embedding.
+type Running struct {
+	Monitor *Monitor  // nil in web mode
+	WebAddr string    // "" in monitor mode
+	Hub     *live.Hub // the live fan-out
 }
 
 // ConfigError marks an error caused by the configuration rather than the
@@ -63,7 +69,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		return err
 	}
 	defer st.Close()
-	hub := live.NewHub(cfg.MaxMessagesInMemory)
+	hub := live.NewHub(cfg.MaxMessagesInMemory, web.EncodeEvent)
 
 	// The index and rollups: written behind ingest by the monitor process,
 	// followed read-only by a separate web process.
@@ -126,7 +132,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		if ln != nil {
 			addr = ln.Addr().String()
 		}
-		o.Started(mon, addr)
+		o.Started(Running{Monitor: mon, WebAddr: addr, Hub: hub})
 	}
 
 	monDone := make(chan error, 1)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,6 +99,8 @@ func startDemoProcess(b testing.TB) (wsURL, httpBase string) {
 //	go test -run '^$' -bench BenchmarkBurst -benchtime 1x ./internal/app/
 func BenchmarkBurst(b *testing.B) {
 	n := burstSize()
+	// The same soft memory limit the wsmon binary sets (cli.defaultMemoryLimit).
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(160 << 20))
 	for i := 0; i < b.N; i++ {
 		wsURL, base := startDemoProcess(b)
 		cfg := testConfig(b, wsURL)

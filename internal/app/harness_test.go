@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/demo"
+	"github.com/wsmon/wsmon/internal/live"
 )
 
 // harness runs a real demo chat server and a real wsmon (capture + store,
@@ -23,6 +24,7 @@ type harness struct {
 	cfg     config.Config
 	mon     *Monitor
 	webAddr string
+	hub     *live.Hub
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -93,7 +95,7 @@ func startWith(t testing.TB, mode Mode, cfg config.Config, o Options) *harness {
 	started := make(chan struct{})
 	go func() {
 		o.Logger, o.Version, o.Listener = testLogger(t), "test", ln
-		o.Started = func(m *Monitor, addr string) { h.mon, h.webAddr = m, addr; close(started) }
+		o.Started = func(r Running) { h.mon, h.webAddr, h.hub = r.Monitor, r.WebAddr, r.Hub; close(started) }
 		h.done <- Run(ctx, mode, cfg, o)
 	}()
 	select {
@@ -122,6 +124,8 @@ func (h *harness) stop() error {
 		return nil
 	}
 }
+
+func (h *harness) hubSubscribers() int { return h.hub.Subscribers() }
 
 // waitConnected waits until every target is connected.
 func (h *harness) waitConnected() {

@@ -117,8 +117,8 @@ func startWsmon(t *testing.T) *wsmon {
 		done <- app.Run(ctx, app.ModeAll, cfg, app.Options{
 			// No Version: the navbar then shows none (screenshots for the docs).
 			Logger: testLogger(), Listener: ln,
-			Started: func(m *app.Monitor, addr string) {
-				w.mon, w.base = m, "http://"+addr
+			Started: func(r app.Running) {
+				w.mon, w.base = r.Monitor, "http://"+r.WebAddr
 				close(started)
 			},
 		})

@@ -89,8 +89,12 @@ func (m *memSegment) absorb(o *memSegment) {
 
 // encode builds the bucket blobs of this segment.
 func (m *memSegment) encode(buckets int) map[int][]byte {
-	byBucket := make(map[int][]search.BlobEntry)
-	var offs []uint32
+	byBucket := make(map[int][]search.BlobEntry, buckets)
+	total := 0
+	for i := range m.lists {
+		total += int(m.lists[i].n)
+	}
+	offs := make([]uint32, 0, total)
 	for g, i := range m.idx {
 		l := &m.lists[i]
 		start := len(offs)

@@ -45,7 +45,7 @@ func NewMessageLog(dir string, loc *time.Location, log *slog.Logger) (*MessageLo
 	if log == nil {
 		log = slog.Default()
 	}
-	l := &MessageLog{dir: dir, loc: loc, log: log, queue: make(chan []message.Message, 16), done: make(chan struct{})}
+	l := &MessageLog{dir: dir, loc: loc, log: log, queue: make(chan []message.Message, 4), done: make(chan struct{})}
 	go l.run()
 	return l, nil
 }

@@ -200,7 +200,7 @@ func (p *Pipeline) reader(ctx context.Context, r *journal.Reader, out chan<- *st
 	// journal, and the reader then drains it to ErrEOF.
 	wait := context.Background()
 	for {
-		b := &store.Batch{}
+		b := &store.Batch{Messages: make([]message.Message, 0, min(p.opts.BatchSize, 1024))}
 		rec, err := r.Next(wait)
 		if errors.Is(err, journal.ErrEOF) {
 			return nil

@@ -35,28 +35,74 @@ type Hub struct {
 	n      int
 	subs   map[*Sub]struct{}
 	lastID int64
+	encode func(*message.Message) []byte
 }
 
-// NewHub returns a hub that remembers the last recent messages.
-func NewHub(recent int) *Hub {
+// NewHub returns a hub that remembers the last recent messages. encode,
+// when not nil, renders a message for subscribers; each message is
+// encoded at most once however many subscribers receive it (see
+// Batch.Encoded).
+func NewHub(recent int, encode func(*message.Message) []byte) *Hub {
 	if recent < 1 {
 		recent = 1
 	}
-	return &Hub{ring: make([]message.Message, recent), subs: make(map[*Sub]struct{})}
+	return &Hub{ring: make([]message.Message, recent), subs: make(map[*Sub]struct{}), encode: encode}
 }
 
-// Sub is one subscriber. Read batches from C; Missed tells how many
+// Batch is one published batch, shared by every subscriber.
+type Batch struct {
+	Msgs   []message.Message
+	encode func(*message.Message) []byte
+	once   sync.Once
+	enc    [][]byte
+}
+
+// Encoded returns the encoding of message i, computed once for the batch.
+func (b *Batch) Encoded(i int) []byte {
+	b.once.Do(func() {
+		b.enc = make([][]byte, len(b.Msgs))
+		for k := range b.Msgs {
+			b.enc[k] = b.encode(&b.Msgs[k])
+		}
+	})
+	return b.enc[i]
+}
+
+// Delivery is what a subscriber receives: the messages of a batch that
+// pass its filter (Idx; nil means all), oldest first.
+type Delivery struct {
+	B   *Batch
+	Idx []int32
+}
+
+// Len is the number of messages delivered.
+func (d Delivery) Len() int {
+	if d.Idx == nil {
+		return len(d.B.Msgs)
+	}
+	return len(d.Idx)
+}
+
+// At returns the i-th delivered message's index in the batch.
+func (d Delivery) At(i int) int {
+	if d.Idx == nil {
+		return i
+	}
+	return int(d.Idx[i])
+}
+
+// Sub is one subscriber. Read deliveries from C; TakeMissed tells how many
 // messages were skipped because the subscriber fell behind.
 type Sub struct {
 	h      *Hub
 	filter Filter
-	c      chan []message.Message
+	c      chan Delivery
 	mu     sync.Mutex
 	missed int64
 }
 
-// C delivers batches of matching messages, in order, oldest first.
-func (s *Sub) C() <-chan []message.Message { return s.c }
+// C delivers batches of matching messages, in order.
+func (s *Sub) C() <-chan Delivery { return s.c }
 
 // TakeMissed returns and resets the number of messages skipped since the
 // last call.
@@ -80,7 +126,7 @@ func (h *Hub) Subscribe(f Filter, queue int) *Sub {
 	if queue < 1 {
 		queue = 64
 	}
-	s := &Sub{h: h, filter: f, c: make(chan []message.Message, queue)}
+	s := &Sub{h: h, filter: f, c: make(chan Delivery, queue)}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
@@ -123,24 +169,28 @@ func (h *Hub) Publish(msgs []message.Message) {
 	}
 	h.mu.Unlock()
 
+	if len(subs) == 0 {
+		return
+	}
+	b := &Batch{Msgs: msgs, encode: h.encode}
 	for _, s := range subs {
-		batch := msgs
+		d := Delivery{B: b}
 		if s.filter != (Filter{}) {
-			batch = nil
+			d.Idx = []int32{}
 			for i := range msgs {
 				if s.filter.Match(&msgs[i]) {
-					batch = append(batch, msgs[i])
+					d.Idx = append(d.Idx, int32(i))
 				}
 			}
-			if len(batch) == 0 {
+			if len(d.Idx) == 0 {
 				continue
 			}
 		}
 		select {
-		case s.c <- batch:
+		case s.c <- d:
 		default:
 			s.mu.Lock()
-			s.missed += int64(len(batch))
+			s.missed += int64(d.Len())
 			s.mu.Unlock()
 		}
 	}

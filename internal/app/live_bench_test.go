@@ -1,0 +1,150 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsmon/wsmon/internal/demo"
+)
+
+// sseLatencies reads /api/live at base until n message events arrived (or
+// within passed) and returns, for each, the time from its received_at
+// (stamped when wsmon read the frame from the socket) to its arrival here.
+func sseLatencies(t testing.TB, base string, n int, within time.Duration) []time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/live", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	var out []time.Duration
+	event := ""
+	for len(out) < n && sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = line[7:]
+		case strings.HasPrefix(line, "data: ") && event == "message":
+			now := time.Now()
+			var m struct {
+				ReceivedAt time.Time `json:"received_at"`
+			}
+			if err := json.Unmarshal([]byte(line[6:]), &m); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, now.Sub(m.ReceivedAt))
+		}
+	}
+	return out
+}
+
+func pctl(ds []time.Duration, p int) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	return s[max(0, min(len(s)-1, i-1))]
+}
+
+// BenchmarkLiveLatency: from receipt at the socket to the SSE event at a
+// client, with the demo server chatting at 500 messages/s; in `all` mode
+// (one process) and with `web` apart from `monitor` (following the
+// database). Run:
+//
+//	go test -run '^$' -bench BenchmarkLiveLatency -benchtime 1x ./internal/app/
+func BenchmarkLiveLatency(b *testing.B) {
+	const n = 3000
+	for _, sep := range []bool{false, true} {
+		name := "all"
+		if sep {
+			name = "web-separate"
+		}
+		b.Run(name, func(b *testing.B) {
+			d := newDemo(b, func(o *demo.Options) { o.Rate = 500 })
+			cfg := testConfig(b, d.URL())
+			var base string
+			if !sep {
+				h := start(b, ModeAll, cfg)
+				base = "http://" + h.webAddr
+			} else {
+				start(b, ModeMonitor, cfg)
+				w := start(b, ModeWeb, cfg)
+				base = "http://" + w.webAddr
+			}
+			ls := sseLatencies(b, base, n, 60*time.Second)
+			if len(ls) < n {
+				b.Fatalf("only %d events", len(ls))
+			}
+			ls = ls[100:] // skip the connection's first moments
+			b.ReportMetric(float64(pctl(ls, 50).Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(pctl(ls, 99).Microseconds())/1000, "p99-ms")
+			fmt.Fprintf(os.Stderr, "live latency (%s): p50 %v p99 %v max %v over %d events\n", name,
+				pctl(ls, 50).Round(time.Millisecond/10), pctl(ls, 99).Round(time.Millisecond/10), pctl(ls, 100).Round(time.Millisecond/10), len(ls))
+		})
+	}
+}
+
+// BenchmarkIngestWithSSEClients: a burst's ingest rate with no live client
+// and with 1,000 connected /api/live clients (each reading everything it
+// is sent). Run:
+//
+//	go test -run '^$' -bench BenchmarkIngestWithSSEClients -benchtime 1x ./internal/app/
+func BenchmarkIngestWithSSEClients(b *testing.B) {
+	n := 300_000
+	if v := burstSize(); v != 1_000_000 {
+		n = v
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(160 << 20))
+	rates := map[int]float64{}
+	for _, clients := range []int{0, 1000} {
+		wsURL, base := startDemoProcess(b)
+		cfg := testConfig(b, wsURL)
+		cfg.MessageLog = new(bool) // measure ingest and fan-out, not the log
+		h := start(b, ModeAll, cfg)
+		h.waitConnected()
+		var conns []net.Conn
+		for i := 0; i < clients; i++ {
+			c, err := net.Dial("tcp", h.webAddr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fmt.Fprintf(c, "GET /api/live HTTP/1.1\r\nHost: x\r\n\r\n")
+			conns = append(conns, c)
+			go io.Copy(io.Discard, c)
+		}
+		waitFor(b, 20*time.Second, "clients subscribed", func() bool { return h.hubSubscribers() >= clients })
+		t0 := time.Now()
+		go func() {
+			resp, err := http.Post(fmt.Sprintf("%s/burst?n=%d", base, n), "", nil)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+		h.waitMessages(int64(n), 10*time.Minute)
+		rates[clients] = float64(n) / time.Since(t0).Seconds()
+		for _, c := range conns {
+			c.Close()
+		}
+		h.stop()
+	}
+	drop := 100 * (1 - rates[1000]/rates[0])
+	b.ReportMetric(rates[0], "msgs/s-0clients")
+	b.ReportMetric(rates[1000], "msgs/s-1000clients")
+	b.ReportMetric(drop, "drop-%")
+	fmt.Fprintf(os.Stderr, "ingest of %d messages: %.0f msg/s with no live client, %.0f msg/s with 1000: %.1f%% lower\n", n, rates[0], rates[1000], drop)
+}
