@@ -37,10 +37,13 @@ vet:
 test: ui vet
 	$(GO) test -race -timeout 15m ./...
 
+# Fuzz the parsers; inputs that fail are kept under testdata/fuzz as seeds.
+FUZZ = -fuzztime 30s -fuzzminimizetime 5s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./internal/message/
-	$(GO) test -run '^$$' -fuzz FuzzRawDecode -fuzztime 30s ./internal/protocol/
-	$(GO) test -run '^$$' -fuzz FuzzLoadFile -fuzztime 30s ./internal/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzNormalize$$' $(FUZZ) ./internal/message/
+	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' $(FUZZ) ./internal/message/
+	$(GO) test -run '^$$' -fuzz '^FuzzRawDecode$$' $(FUZZ) ./internal/message/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadFile$$' $(FUZZ) ./internal/config/
 
 bench: build
 	./$(BIN) bench

@@ -30,6 +30,7 @@ const (
 // NewNormalizer and safe for concurrent use by any number of goroutines.
 type Normalizer struct {
 	paths    [numFields][]string // mapped paths by field; nil: detect
+	mapped   []field             // the fields with a path
 	detect   bool                // some field is not mapped
 	maxDepth int
 }
@@ -43,9 +44,11 @@ func NewNormalizer(fm FieldMap, maxDepth int) *Normalizer {
 		maxDepth = DefaultMaxDepth
 	}
 	n := &Normalizer{paths: fm.paths(), maxDepth: maxDepth}
-	for _, p := range n.paths {
+	for f, p := range n.paths {
 		if p == nil {
 			n.detect = true
+		} else {
+			n.mapped = append(n.mapped, field(f))
 		}
 	}
 	return n
@@ -208,10 +211,8 @@ func (n *Normalizer) normalizeJSON(d []byte, root int, evName string, m *Message
 
 	var picks [numFields]pick
 	var sent time.Time
-	for f, segs := range n.paths {
-		if segs == nil {
-			continue
-		}
+	for _, f := range n.mapped {
+		segs := n.paths[f]
 		var s, e int
 		var ok bool
 		if onMember == nil {
@@ -222,10 +223,10 @@ func (n *Normalizer) normalizeJSON(d []byte, root int, evName string, m *Message
 		if !ok {
 			continue
 		}
-		if field(f) == fTime {
+		if f == fTime {
 			sent, _ = valueTime(d, s, e)
 		} else {
-			picks[f] = interpret(field(f), -1, d, s, e, limit)
+			picks[f] = interpret(f, -1, d, s, e, limit)
 		}
 	}
 	top := &c.top
@@ -301,8 +302,8 @@ func (c *rootMembers) member(key []byte, vs, ve int) {
 	if c.n.detect {
 		c.top.record(key, vs, ve)
 	}
-	for f, segs := range c.n.paths {
-		if segs != nil && segs[0] != "" && keyEquals(key, segs[0]) {
+	for _, f := range c.n.mapped {
+		if seg := c.n.paths[f][0]; seg != "" && keyEquals(key, seg) {
 			c.mapped[f] = span{vs, ve} // the last duplicate wins
 		}
 	}
