@@ -112,8 +112,8 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		handler := web.New(web.Options{
 			Store: queries{st, ix}, Hub: hub, Status: status, Logger: log, Version: o.Version, UI: webui.Handler(),
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
-			TimeZone: cfg.Location().String(),
-			Token:    cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword,
+			TimeZone: cfg.Location().String(), Location: cfg.Location(),
+			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword,
 		})
 		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() { serveErr <- srv.Serve(ln) }()

@@ -88,6 +88,7 @@ type Journal struct {
 	pending  []byte     // encoded records not yet written
 	nextSeq  uint64
 	closed   bool
+	finished bool // Close has written everything: readers may report ErrEOF
 	writeErr error
 
 	// Written by the flusher only (under wmu), published under mu.
@@ -446,6 +447,7 @@ func (j *Journal) Close() error {
 		j.file = nil
 	}
 	j.mu.Lock()
+	j.finished = true
 	close(j.notify)
 	j.notify = make(chan struct{})
 	j.mu.Unlock()

@@ -53,12 +53,14 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 			return rec, err
 		}
 		r.j.mu.Lock()
-		ch, closed, durable := r.j.notify, r.j.closed, r.j.durable
+		ch, finished, durable := r.j.notify, r.j.finished, r.j.durable
 		r.j.mu.Unlock()
 		if r.next <= durable {
 			continue // written meanwhile
 		}
-		if closed && r.j.Pending() == 0 {
+		if finished {
+			// Close wrote everything before setting finished, and nothing is
+			// appended after: every record has been read.
 			return Record{}, ErrEOF
 		}
 		select {

@@ -9,6 +9,7 @@
 package live
 
 import (
+	"encoding/json"
 	"sync"
 
 	"github.com/wsmon/wsmon/internal/message"
@@ -45,6 +46,12 @@ type Hub struct {
 func NewHub(recent int, encode func(*message.Message) []byte) *Hub {
 	if recent < 1 {
 		recent = 1
+	}
+	if encode == nil {
+		encode = func(m *message.Message) []byte {
+			b, _ := json.Marshal(m)
+			return b
+		}
 	}
 	return &Hub{ring: make([]message.Message, recent), subs: make(map[*Sub]struct{}), encode: encode}
 }

@@ -67,10 +67,13 @@ func toAPIList(ms []message.Message, withRaw bool) []apiMessage {
 // parameter.
 type params struct {
 	q   map[string][]string
+	loc *time.Location // for dates and times without an offset
 	err *apiError
 }
 
-func newParams(r *http.Request) *params { return &params{q: r.URL.Query()} }
+func (s *Server) params(r *http.Request) *params {
+	return &params{q: r.URL.Query(), loc: s.opts.Location}
+}
 
 func (p *params) str(name string, maxLen int) string {
 	v := ""
@@ -105,7 +108,7 @@ func (p *params) time(name string) time.Time {
 		return time.Time{}
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+		if t, err := time.ParseInLocation(layout, v, p.loc); err == nil {
 			return t
 		}
 	}
@@ -163,7 +166,7 @@ func newPage(ms []message.Message, q store.MessageQuery) page {
 }
 
 func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) error {
-	p := newParams(r)
+	p := s.params(r)
 	q := p.messageQuery()
 	if p.err != nil {
 		return p.err
@@ -200,7 +203,7 @@ func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := newParams(r)
+	p := s.params(r)
 	n := p.int("n", 20, 1, 200)
 	if p.err != nil {
 		return p.err
@@ -213,7 +216,7 @@ func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
-	p := newParams(r)
+	p := s.params(r)
 	text := p.str("q", 1024)
 	if text == "" {
 		text = p.str("keyword", 1024) // the brief's name
@@ -302,7 +305,7 @@ func (s *Server) stats(r *http.Request, q store.StatsQuery) (apiStats, error) {
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) error {
-	p := newParams(r)
+	p := s.params(r)
 	q := store.StatsQuery{From: p.time("from"), To: p.time("to"), Target: p.str("target", 256)}
 	if p.err != nil {
 		return p.err
@@ -322,7 +325,7 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	if name == "" || len(name) > 256 || !utf8.ValidString(name) {
 		return errBadParam("name", "must be a user name of 1 to 256 bytes")
 	}
-	p := newParams(r)
+	p := s.params(r)
 	target := p.str("target", 256)
 	if p.err != nil {
 		return p.err
@@ -359,7 +362,7 @@ type gapJSON struct {
 }
 
 func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) error {
-	p := newParams(r)
+	p := s.params(r)
 	target := p.str("target", 256)
 	limit := p.int("limit", 100, 1, 1000)
 	if p.err != nil {

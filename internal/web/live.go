@@ -78,7 +78,7 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.Hub == nil {
 		return &apiError{http.StatusServiceUnavailable, "unavailable", "live stream not available"}
 	}
-	p := newParams(r)
+	p := s.params(r)
 	f := live.Filter{User: p.str("user", 256), Type: p.str("type", 16), Target: p.str("target", 256), Room: p.str("room", 256)}
 	if p.err != nil {
 		return p.err
@@ -130,10 +130,14 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 	}
 	buf = append(buf, "retry: 2000\n\n"...)
 	status()
+	// sent is the newest message id written: a message published between
+	// Subscribe and the replay below is in both, and must go out once.
+	sent := int64(0)
 	if resume > 0 {
 		for _, m := range s.opts.Hub.Recent(1<<30, f) {
 			if m.ID > resume {
 				buf = append(buf, EncodeEvent(&m)...)
+				sent = m.ID
 			}
 		}
 	}
@@ -154,7 +158,11 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 		case d := <-sub.C():
 			add := func(d live.Delivery) {
 				for i := 0; i < d.Len(); i++ {
-					buf = append(buf, d.B.Encoded(d.At(i))...)
+					k := d.At(i)
+					if d.B.Msgs[k].ID <= sent {
+						continue
+					}
+					buf = append(buf, d.B.Encoded(k)...)
 				}
 			}
 			add(d)

@@ -48,9 +48,10 @@ type Options struct {
 	// UI serves the dashboard; nil serves nothing but the API.
 	UI http.Handler
 
-	RefreshInterval time.Duration // web_refresh_interval: min interval between stats pushes
-	MaxInMemory     int           // max_messages_in_memory, told to the UI
-	TimeZone        string        // name of the statistics time zone
+	RefreshInterval time.Duration  // web_refresh_interval: min interval between stats pushes
+	MaxInMemory     int            // max_messages_in_memory, told to the UI
+	TimeZone        string         // name of the statistics time zone
+	Location        *time.Location // that zone: dates in from/to without an offset are read in it
 
 	Token    string // bearer token; "" = none
 	User     string // basic-auth user; "" = none
@@ -72,6 +73,9 @@ type Server struct {
 func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Location == nil {
+		opts.Location = time.Local
 	}
 	if opts.RefreshInterval <= 0 {
 		opts.RefreshInterval = 5 * time.Second

@@ -1,0 +1,278 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsmon/wsmon/internal/webui"
+)
+
+const testToken = "s3cret-token"
+
+type endpoint struct {
+	method, path, body string
+	status             int // with valid credentials
+}
+
+// apiEndpoints lists one valid request per API route.
+func apiEndpoints(f *fixture) []endpoint {
+	id := f.msgs[len(f.msgs)/2].ID
+	return []endpoint{
+		{"GET", "/api/stats", "", 200},
+		{"GET", "/api/messages", "", 200},
+		{"GET", fmt.Sprintf("/api/messages/%d", id), "", 200},
+		{"GET", fmt.Sprintf("/api/messages/%d/context", id), "", 200},
+		{"GET", "/api/search?q=hello", "", 200},
+		{"GET", "/api/search?keyword=hello", "", 200},
+		{"GET", "/api/users/alice", "", 200},
+		{"GET", "/api/sessions", "", 200},
+		{"GET", "/api/live", "", 200},
+		{"GET", "/api/openapi.json", "", 200},
+		{"GET", "/api/no-such-endpoint", "", 404},
+		{"GET", "/api/messages?limit=0", "", 400},
+	}
+}
+
+// send does one request against a live server; SSE bodies are not read.
+func send(t *testing.T, c *http.Client, base string, e endpoint, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var body io.Reader
+	if e.body != "" {
+		body = strings.NewReader(e.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, e.method, base+e.path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", e.method, e.path, err)
+	}
+	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return resp, nil // a stream: closing the body ends it
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read: %v", e.method, e.path, err)
+	}
+	return resp, b
+}
+
+func expectUnauthorized(t *testing.T, what string, resp *http.Response, body []byte) {
+	t.Helper()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("%s: status %d, want 401", what, resp.StatusCode)
+		return
+	}
+	var e apiErr
+	if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != "unauthorized" {
+		t.Errorf("%s: body %s, want a JSON unauthorized error", what, body)
+	}
+}
+
+func TestAuthBearerToken(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewServer(f.server(func(o *Options) { o.Token = testToken; o.UI = webui.Handler() }))
+	defer srv.Close()
+	c := srv.Client()
+	for _, e := range apiEndpoints(f) {
+		what := e.method + " " + e.path
+		resp, body := send(t, c, srv.URL, e)
+		expectUnauthorized(t, what+" without credentials", resp, body)
+		if resp.Header.Get("WWW-Authenticate") != "" {
+			t.Errorf("%s: WWW-Authenticate %q without basic auth configured", what, resp.Header.Get("WWW-Authenticate"))
+		}
+		for _, bad := range [][]string{
+			{"Authorization", "Bearer wrong"},
+			{"Authorization", "Bearer " + testToken + "x"},
+			{"Authorization", "Bearer "},
+			{"Authorization", testToken},
+			{"Authorization", "Basic " + basic("admin", testToken)},
+			{"Cookie", cookieName + "=" + testToken},
+		} {
+			resp, body := send(t, c, srv.URL, e, bad...)
+			expectUnauthorized(t, what+" with "+bad[1], resp, body)
+		}
+		resp, _ = send(t, c, srv.URL, e, "Authorization", "Bearer "+testToken)
+		if resp.StatusCode != e.status {
+			t.Errorf("%s with the token: status %d, want %d", what, resp.StatusCode, e.status)
+		}
+	}
+	// Open without credentials: what the login form needs.
+	for _, e := range []endpoint{{"GET", "/api/ui-config", "", 200}, {"GET", "/healthz", "", 200}, {"GET", "/", "", 0}} {
+		resp, body := send(t, c, srv.URL, e)
+		if resp.StatusCode == http.StatusUnauthorized || (e.status != 0 && resp.StatusCode != e.status) {
+			t.Errorf("%s without credentials: status %d %s", e.path, resp.StatusCode, body)
+		}
+	}
+	var cfg struct {
+		Auth bool `json:"auth"`
+	}
+	_, body := send(t, c, srv.URL, endpoint{"GET", "/api/ui-config", "", 200})
+	if err := json.Unmarshal(body, &cfg); err != nil || !cfg.Auth {
+		t.Errorf("ui-config %s: want auth true", body)
+	}
+}
+
+func basic(user, pass string) string {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.SetBasicAuth(user, pass)
+	return strings.TrimPrefix(r.Header.Get("Authorization"), "Basic ")
+}
+
+func TestAuthBasic(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewServer(f.server(func(o *Options) { o.User = "admin"; o.Password = "pa:ss wörd" }))
+	defer srv.Close()
+	c := srv.Client()
+	for _, e := range apiEndpoints(f) {
+		what := e.method + " " + e.path
+		resp, body := send(t, c, srv.URL, e)
+		expectUnauthorized(t, what+" without credentials", resp, body)
+		if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Basic realm="wsmon"`) {
+			t.Errorf("%s: WWW-Authenticate %q", what, resp.Header.Get("WWW-Authenticate"))
+		}
+		for _, bad := range []string{basic("admin", "wrong"), basic("Admin", "pa:ss wörd"), basic("admin", ""), basic("", "")} {
+			resp, body := send(t, c, srv.URL, e, "Authorization", "Basic "+bad)
+			expectUnauthorized(t, what+" with bad basic auth", resp, body)
+		}
+		resp, body = send(t, c, srv.URL, e, "Authorization", "Bearer pa:ss wörd")
+		expectUnauthorized(t, what+" with a bearer token but none configured", resp, body)
+		resp, _ = send(t, c, srv.URL, e, "Authorization", "Basic "+basic("admin", "pa:ss wörd"))
+		if resp.StatusCode != e.status {
+			t.Errorf("%s with basic auth: status %d, want %d", what, resp.StatusCode, e.status)
+		}
+	}
+}
+
+func TestLoginCookie(t *testing.T) {
+	f := newFixture(t)
+	h := f.server(func(o *Options) { o.Token = testToken; o.User = "admin"; o.Password = "pw" })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	other := httptest.NewServer(f.server(func(o *Options) { o.Token = testToken }))
+	defer other.Close()
+
+	for _, c := range []struct {
+		name, body string
+		status     int
+	}{
+		{"token", `{"token":"` + testToken + `"}`, 200},
+		{"user and password", `{"user":"admin","password":"pw"}`, 200},
+		{"wrong token", `{"token":"nope"}`, 401},
+		{"wrong password", `{"user":"admin","password":"nope"}`, 401},
+		{"empty object", `{}`, 401},
+		{"empty token", `{"token":""}`, 401},
+		{"not JSON", `token=` + testToken, 400},
+		{"empty body", ``, 400},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			jar, _ := cookiejar.New(nil)
+			cl := &http.Client{Jar: jar, Transport: srv.Client().Transport}
+			resp, body := send(t, cl, srv.URL, endpoint{method: "POST", path: "/api/login", body: c.body})
+			if resp.StatusCode != c.status {
+				t.Fatalf("login: status %d %s, want %d", resp.StatusCode, body, c.status)
+			}
+			var session *http.Cookie
+			for _, ck := range resp.Cookies() {
+				if ck.Name == cookieName {
+					session = ck
+				}
+			}
+			if c.status != 200 {
+				if session != nil {
+					t.Errorf("failed login set a session cookie")
+				}
+				var e apiErr
+				if err := json.Unmarshal(body, &e); err != nil || e.Error.Code == "" {
+					t.Errorf("failed login body %s", body)
+				}
+				if c.status == 400 && (e.Error.Code != "bad_param" || !strings.HasPrefix(e.Error.Message, "body: ")) {
+					t.Errorf("bad login body: %+v", e.Error)
+				}
+				return
+			}
+			if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.Value == "" {
+				t.Fatalf("session cookie %+v, want HttpOnly SameSite=Strict Path=/", session)
+			}
+			if strings.Contains(session.Value, testToken) || strings.Contains(session.Value, "pw") {
+				t.Errorf("cookie carries the credential")
+			}
+			for _, e := range apiEndpoints(f) {
+				resp, _ := send(t, cl, srv.URL, e)
+				if resp.StatusCode != e.status {
+					t.Errorf("%s with the session cookie: status %d, want %d", e.path, resp.StatusCode, e.status)
+				}
+			}
+			// The cookie is tied to this server process (random key).
+			resp, body = send(t, srv.Client(), other.URL, endpoint{"GET", "/api/stats", "", 200}, "Cookie", cookieName+"="+session.Value)
+			expectUnauthorized(t, "another server's cookie", resp, body)
+			last := "a"
+			if strings.HasSuffix(session.Value, "a") {
+				last = "b"
+			}
+			resp, body = send(t, srv.Client(), srv.URL, endpoint{"GET", "/api/stats", "", 200}, "Cookie", cookieName+"="+session.Value[:len(session.Value)-1]+last)
+			expectUnauthorized(t, "tampered cookie", resp, body)
+		})
+	}
+}
+
+func TestNoAuthConfigured(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewServer(f.server(nil))
+	defer srv.Close()
+	for _, e := range apiEndpoints(f) {
+		resp, _ := send(t, srv.Client(), srv.URL, e)
+		if resp.StatusCode != e.status {
+			t.Errorf("%s: status %d, want %d", e.path, resp.StatusCode, e.status)
+		}
+	}
+	_, body := send(t, srv.Client(), srv.URL, endpoint{"GET", "/api/ui-config", "", 200})
+	var cfg map[string]any
+	if err := json.Unmarshal(body, &cfg); err != nil || cfg["auth"] != false || cfg["version"] != "test" ||
+		cfg["time_zone"] != fixtureZoneName || cfg["max_messages_in_memory"] != float64(1000) || cfg["web_refresh_interval"] != float64(1) {
+		t.Errorf("ui-config %s", body)
+	}
+	_, body = send(t, srv.Client(), srv.URL, endpoint{"GET", "/healthz", "", 200})
+	if strings.TrimSpace(string(body)) != `{"status":"ok"}` {
+		t.Errorf("healthz %s", body)
+	}
+}
+
+// Paths that are not in canonical form, or that spell /api/ differently,
+// never reach an API handler without credentials.
+func TestAuthOddPaths(t *testing.T) {
+	f := newFixture(t)
+	h := f.server(func(o *Options) { o.Token = testToken; o.UI = webui.Handler() })
+	for _, p := range []string{"/x/../api/stats", "//api/stats", "/api/./stats", "/%61pi/stats", "/api//stats",
+		"/healthz/../api/stats", "/api/ui-config/../stats", "/api/login/../messages", "/API/stats"} {
+		r := httptest.NewRequest("GET", "http://127.0.0.1"+p, nil)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code == http.StatusOK && strings.Contains(w.Body.String(), "total_messages") {
+			t.Errorf("GET %s without credentials served the API: %d %.100s", p, w.Code, w.Body.String())
+		}
+		if w.Code >= 300 && w.Code < 400 {
+			// Follow the redirect once: the canonical path needs credentials.
+			loc := w.Header().Get("Location")
+			w2 := do(t, h, "GET", loc, nil)
+			if w2.Code != http.StatusUnauthorized && w2.Code != http.StatusNotFound && !strings.HasPrefix(w2.Header().Get("Content-Type"), "text/html") {
+				t.Errorf("GET %s -> %s: %d", p, loc, w2.Code)
+			}
+		}
+	}
+}
