@@ -48,6 +48,7 @@ type Running struct {
 	Monitor *Monitor  // nil in web mode
 	WebAddr string    // "" in monitor mode
 	Hub     *live.Hub // the live fan-out
+	Index   *index.Indexer
 }
 
 // ConfigError marks an error caused by the configuration rather than the
@@ -132,7 +133,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		if ln != nil {
 			addr = ln.Addr().String()
 		}
-		o.Started(Running{Monitor: mon, WebAddr: addr, Hub: hub})
+		o.Started(Running{Monitor: mon, WebAddr: addr, Hub: hub, Index: ix})
 	}
 
 	monDone := make(chan error, 1)

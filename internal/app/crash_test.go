@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"reflect"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/demo"
+	"github.com/wsmon/wsmon/internal/store"
 )
 
 // TestMain lets a test re-run this binary as a real wsmon monitor process
@@ -98,9 +100,11 @@ func TestCrashLosesAtMostTheTail(t *testing.T) {
 	if err := openDB(t, cfg.DatabasePath).QueryRow(`PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
 		t.Fatalf("integrity_check after SIGKILL: %q %v", ok, err)
 	}
-	// Restart: the journal's unapplied records are written.
+	// Restart: the journal's unapplied records are written, and the search
+	// index and statistics (cut off mid-flight) are exact again.
 	h := start(t, ModeMonitor, cfg)
 	waitFor(t, 30*time.Second, "journal replayed", func() bool { return h.mon.Pipeline().Stats().Backlog == 0 })
+	checkIndexExact(t, h, cfg.DatabasePath)
 	if err := h.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -122,4 +126,46 @@ func countRowsQuiet(path string) int64 {
 	var n int64
 	db.QueryRow(`SELECT COUNT(*) FROM messages`).Scan(&n)
 	return n
+}
+
+// checkIndexExact compares statistics with a full recomputation and a few
+// searches with a scan of the table.
+func checkIndexExact(t *testing.T, h *harness, dbPath string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Path: dbPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	got, err := h.ix.Stats(ctx, store.StatsQuery{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := st.StatsScan(ctx, store.StatsQuery{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("stats after crash differ from a recomputation:\n got  %+v\n want %+v", got, want)
+	}
+	for _, q := range []string{"紧急", "好", "hello", "订单", "the", "👍"} {
+		res, err := h.ix.Search(ctx, q, store.MessageQuery{Limit: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scan, err := st.Search(ctx, q, store.MessageQuery{Limit: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Messages) != len(scan.Messages) || (!res.Estimate && res.Total != scan.Total) {
+			t.Fatalf("search %q after crash: index %d hits (total %d), scan %d (total %d)", q, len(res.Messages), res.Total, len(scan.Messages), scan.Total)
+		}
+		for i := range res.Messages {
+			if res.Messages[i].ID != scan.Messages[i].ID {
+				t.Fatalf("search %q after crash: hit %d is %d, scan says %d", q, i, res.Messages[i].ID, scan.Messages[i].ID)
+			}
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/demo"
+	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/live"
 )
 
@@ -25,6 +26,7 @@ type harness struct {
 	mon     *Monitor
 	webAddr string
 	hub     *live.Hub
+	ix      *index.Indexer
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -95,7 +97,7 @@ func startWith(t testing.TB, mode Mode, cfg config.Config, o Options) *harness {
 	started := make(chan struct{})
 	go func() {
 		o.Logger, o.Version, o.Listener = testLogger(t), "test", ln
-		o.Started = func(r Running) { h.mon, h.webAddr, h.hub = r.Monitor, r.WebAddr, r.Hub; close(started) }
+		o.Started = func(r Running) { h.mon, h.webAddr, h.hub, h.ix = r.Monitor, r.WebAddr, r.Hub, r.Index; close(started) }
 		h.done <- Run(ctx, mode, cfg, o)
 	}()
 	select {

@@ -1,0 +1,70 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsmon/wsmon/internal/message"
+)
+
+// TestUpgradeFromPreviousVersion: a database at every earlier schema
+// version upgrades to the current one and keeps its messages.
+func TestUpgradeFromPreviousVersion(t *testing.T) {
+	ctx := context.Background()
+	for from := 1; from < len(sqliteDialect.migrations); from++ {
+		path := filepath.Join(t.TempDir(), "old.db")
+		old := *sqliteDialect
+		old.migrations = sqliteDialect.migrations[:from]
+		registerFunctions()
+		w, err := sql.Open("sqlite", sqliteDSN(path, 1024))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &Store{w: w, r: w, d: &old, loc: time.UTC, path: path}
+		if err := s.migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err = s.ApplyBatch(ctx, &Batch{AppliedSeq: 2,
+			Starts:   []SessionStart{{ID: 1, Target: "t", URL: "ws://x", At: time.Now()}},
+			Messages: []message.Message{{ID: 1, Target: "t", SessionID: 1, ReceivedAt: time.Now(), User: "u", Type: "chat", Content: "老数据 old", Raw: []byte("老数据 old")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+
+		s2, err := Open(ctx, Options{Path: path, Location: time.UTC})
+		if err != nil {
+			t.Fatalf("upgrade from version %d: %v", from, err)
+		}
+		v, _ := s2.SchemaVersion(ctx)
+		if v != len(sqliteDialect.migrations) {
+			t.Fatalf("version after upgrade: %d", v)
+		}
+		ms, err := s2.Messages(ctx, MessageQuery{Limit: 10})
+		if err != nil || len(ms) != 1 || ms[0].Content != "老数据 old" {
+			t.Fatalf("messages after upgrade from %d: %v %+v", from, err, ms)
+		}
+		s2.Close()
+	}
+}
+
+// TestRefusesNewerSchema: a database written by a newer wsmon is not
+// touched.
+func TestRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "new.db")
+	s, err := Open(ctx, Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.w.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (999, 'future')`)
+	s.Close()
+	_, err = Open(ctx, Options{Path: path})
+	if err == nil || !strings.Contains(err.Error(), "newer than this wsmon") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+}
