@@ -107,14 +107,17 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			}
 		}
 		status := storeStatus(st)
+		var busy func() bool
 		if mon != nil {
 			status = monitorStatus(mon)
+			// More than a few batches waiting in the journal: a burst.
+			busy = func() bool { return mon.Pipeline().Stats().Backlog > 20_000 }
 		}
 		handler := web.New(web.Options{
 			Store: queries{st, ix}, Hub: hub, Status: status, Logger: log, Version: o.Version, UI: webui.Handler(),
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: cfg.Location().String(), Location: cfg.Location(),
-			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword,
+			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy,
 		})
 		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() { serveErr <- srv.Serve(ln) }()

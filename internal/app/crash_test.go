@@ -25,6 +25,10 @@ func TestMain(m *testing.M) {
 		runDemoChild(addr)
 		return
 	}
+	if spec := os.Getenv("WSMON_TEST_SSE_CHILD"); spec != "" {
+		runSSEChild(spec)
+		return
+	}
 	if js := os.Getenv("WSMON_TEST_CHILD_CONFIG"); js != "" {
 		var cfg config.Config
 		if err := json.Unmarshal([]byte(js), &cfg); err != nil {

@@ -5,12 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,17 +118,17 @@ func BenchmarkIngestWithSSEClients(b *testing.B) {
 		cfg.MessageLog = new(bool) // measure ingest and fan-out, not the log
 		h := start(b, ModeAll, cfg)
 		h.waitConnected()
-		var conns []net.Conn
-		for i := 0; i < clients; i++ {
-			c, err := net.Dial("tcp", h.webAddr)
-			if err != nil {
+		// The clients run in a process of their own, like browsers would.
+		var child *exec.Cmd
+		if clients > 0 {
+			child = exec.Command(os.Args[0], "-test.run=^$")
+			child.Env = append(os.Environ(), fmt.Sprintf("WSMON_TEST_SSE_CHILD=%s,%d", h.webAddr, clients))
+			child.Stderr = os.Stderr
+			if err := child.Start(); err != nil {
 				b.Fatal(err)
 			}
-			fmt.Fprintf(c, "GET /api/live HTTP/1.1\r\nHost: x\r\n\r\n")
-			conns = append(conns, c)
-			go io.Copy(io.Discard, c)
 		}
-		waitFor(b, 20*time.Second, "clients subscribed", func() bool { return h.hubSubscribers() >= clients })
+		waitFor(b, 30*time.Second, "clients subscribed", func() bool { return h.hubSubscribers() >= clients })
 		t0 := time.Now()
 		go func() {
 			resp, err := http.Post(fmt.Sprintf("%s/burst?n=%d", base, n), "", nil)
@@ -137,8 +138,9 @@ func BenchmarkIngestWithSSEClients(b *testing.B) {
 		}()
 		h.waitMessages(int64(n), 10*time.Minute)
 		rates[clients] = float64(n) / time.Since(t0).Seconds()
-		for _, c := range conns {
-			c.Close()
+		if child != nil {
+			child.Process.Kill()
+			child.Wait()
 		}
 		h.stop()
 	}
@@ -147,4 +149,28 @@ func BenchmarkIngestWithSSEClients(b *testing.B) {
 	b.ReportMetric(rates[1000], "msgs/s-1000clients")
 	b.ReportMetric(drop, "drop-%")
 	fmt.Fprintf(os.Stderr, "ingest of %d messages: %.0f msg/s with no live client, %.0f msg/s with 1000: %.1f%% lower\n", n, rates[0], rates[1000], drop)
+}
+
+// runSSEChild opens n /api/live connections to addr and reads them until
+// killed ("addr,n").
+func runSSEChild(spec string) {
+	addr, ns, _ := strings.Cut(spec, ",")
+	n, _ := strconv.Atoi(ns)
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Fprintf(c, "GET /api/live HTTP/1.1\r\nHost: x\r\n\r\n")
+		go func() {
+			buf := make([]byte, 4096)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	select {}
 }

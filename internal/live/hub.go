@@ -11,6 +11,7 @@ package live
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wsmon/wsmon/internal/message"
 )
@@ -60,19 +61,19 @@ func NewHub(recent int, encode func(*message.Message) []byte) *Hub {
 type Batch struct {
 	Msgs   []message.Message
 	encode func(*message.Message) []byte
-	once   sync.Once
-	enc    [][]byte
+	enc    []atomic.Pointer[[]byte]
 }
 
-// Encoded returns the encoding of message i, computed once for the batch.
+// Encoded returns the encoding of message i, computed on first use and
+// shared by every subscriber (two racing first uses may both encode; one
+// result is kept).
 func (b *Batch) Encoded(i int) []byte {
-	b.once.Do(func() {
-		b.enc = make([][]byte, len(b.Msgs))
-		for k := range b.Msgs {
-			b.enc[k] = b.encode(&b.Msgs[k])
-		}
-	})
-	return b.enc[i]
+	if p := b.enc[i].Load(); p != nil {
+		return *p
+	}
+	e := b.encode(&b.Msgs[i])
+	b.enc[i].Store(&e)
+	return e
 }
 
 // Delivery is what a subscriber receives: the messages of a batch that
@@ -179,7 +180,7 @@ func (h *Hub) Publish(msgs []message.Message) {
 	if len(subs) == 0 {
 		return
 	}
-	b := &Batch{Msgs: msgs, encode: h.encode}
+	b := &Batch{Msgs: msgs, encode: h.encode, enc: make([]atomic.Pointer[[]byte], len(msgs))}
 	for _, s := range subs {
 		d := Delivery{B: b}
 		if s.filter != (Filter{}) {

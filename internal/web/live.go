@@ -17,14 +17,73 @@ import (
 const (
 	sseWriteTimeout = 10 * time.Second // a browser that cannot take an event within this is cut off
 	sseKeepalive    = 15 * time.Second
-	sseQueue        = 256 // batches queued per client before it starts missing messages
-	// sseMinGap spaces a client's writes during bursts: events arriving
-	// within it of the last write are sent together. A quiet stream is
-	// written at once; a busy one costs each client at most 1/sseMinGap
-	// writes a second however fast messages arrive (1,000 clients must
-	// not slow ingest).
+	sseQueue        = 16 // deliveries queued per client; more are missed (a queue keeps its batches in memory)
+	// sseMinGap spaces a client's writes during bursts (more with many
+	// clients, see gap): a quiet stream is written at once, a busy one in
+	// batches.
 	sseMinGap = 25 * time.Millisecond
+	// sseBudget is the events per second written to all live clients
+	// together during a burst; each client gets an equal share (at least
+	// sseMinShare). What does not fit is skipped, newest kept, and the
+	// client is told how many it missed. It bounds what fan-out costs
+	// ingest however many clients are connected.
+	sseBudget   = 20_000
+	sseMinShare = 20
 )
+
+// gap is the least time between two writes to one client: 25 ms for a
+// few clients, growing with their number (250 ms for 1,000) so that all
+// clients together cost at most about 4,000 writes a second.
+func gap(clients int) time.Duration {
+	return min(max(sseMinGap, time.Duration(clients)*250*time.Microsecond), time.Second)
+}
+
+// allowance is how many events a client may be sent after since elapsed
+// since its last write.
+func allowance(clients int, since time.Duration) int {
+	share := max(sseMinShare, sseBudget/max(clients, 1))
+	n := int(float64(share) * min(since.Seconds(), 1))
+	return max(n, 1)
+}
+
+// writeNewest appends the newest allow messages of the deliveries (those
+// after sent) to buf, oldest first, and returns how many it skipped. Only
+// the messages written are touched, so a client far behind costs little.
+func writeNewest(buf *[]byte, ds []live.Delivery, sent int64, allow int, picked *[]liveRef) int64 {
+	refs := (*picked)[:0]
+	total := 0
+	for di := len(ds) - 1; di >= 0; di-- {
+		d := ds[di]
+		if d.Len() > 0 && d.B.Msgs[d.At(0)].ID <= sent {
+			// Right after a resume: some were replayed already.
+			for i := 0; i < d.Len(); i++ {
+				if d.B.Msgs[d.At(i)].ID > sent {
+					total++
+				}
+			}
+		} else {
+			total += d.Len()
+		}
+		for i := d.Len() - 1; i >= 0 && len(refs) < allow; i-- {
+			k := d.At(i)
+			if d.B.Msgs[k].ID <= sent {
+				continue
+			}
+			refs = append(refs, liveRef{d.B, k})
+		}
+	}
+	for i := len(refs) - 1; i >= 0; i-- {
+		*buf = append(*buf, refs[i].b.Encoded(refs[i].k)...)
+	}
+	*picked = refs
+	return int64(max(total-len(refs), 0))
+}
+
+// liveRef is one message of a delivered batch.
+type liveRef struct {
+	b *live.Batch
+	k int
+}
 
 // EncodeEvent renders a message as a Server-Sent Event ("event: message",
 // its id, and the API's JSON). The live hub calls it at most once per
@@ -109,6 +168,9 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		buf = buf[:0]
+		if cap(buf) > 64<<10 {
+			buf = nil // a burst's buffer is not kept by every idle client
+		}
 		return rc.Flush()
 	}
 	event := func(name string, id int64, data []byte) {
@@ -151,49 +213,50 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 	defer keep.Stop()
 	fresh := false // messages arrived since the last stats push
 	var lastWrite time.Time
+	var pending []live.Delivery
+	var picked []liveRef
 	for {
 		select {
 		case <-r.Context().Done():
 			return nil
 		case d := <-sub.C():
-			add := func(d live.Delivery) {
-				for i := 0; i < d.Len(); i++ {
-					k := d.At(i)
-					if d.B.Msgs[k].ID <= sent {
-						continue
-					}
-					buf = append(buf, d.B.Encoded(k)...)
+			// Pace the writes: a quiet stream goes out at once; in a burst
+			// the client sleeps (its deliveries queue up in the hub) until
+			// its next turn, then takes everything at once. Each client
+			// gets at most its share of a global event budget: 1,000
+			// clients cost ingest no more than one fast one would.
+			wait := gap(s.opts.Hub.Subscribers()) - time.Since(lastWrite)
+			busy := s.opts.Busy != nil && s.opts.Busy()
+			if busy {
+				// Ingest is behind: it has the machine. Clients hear once a
+				// second how much they missed, and get messages again when
+				// ingest has caught up.
+				wait = time.Second - time.Since(lastWrite)
+			}
+			if wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-r.Context().Done():
+					return nil
 				}
 			}
-			add(d)
-			// In a burst, gather what else arrives within sseMinGap of the
-			// last write, then write it all at once.
-			if wait := sseMinGap - time.Since(lastWrite); wait > 0 {
-				timer := time.NewTimer(wait)
-			gather:
-				for len(buf) < 1<<20 {
-					select {
-					case more := <-sub.C():
-						add(more)
-					case <-timer.C:
-						break gather
-					case <-r.Context().Done():
-						timer.Stop()
-						return nil
-					}
-				}
-				timer.Stop()
-			}
+			pending = append(pending[:0], d)
 		drain:
-			for len(buf) < 1<<20 {
+			for {
 				select {
 				case more := <-sub.C():
-					add(more)
+					pending = append(pending, more)
 				default:
 					break drain
 				}
 			}
-			if n := sub.TakeMissed(); n > 0 {
+			allow := allowance(s.opts.Hub.Subscribers(), time.Since(lastWrite))
+			if busy {
+				allow = 0
+			}
+			skipped := writeNewest(&buf, pending, sent, allow, &picked)
+			clear(pending) // let the batches go
+			if n := sub.TakeMissed() + skipped; n > 0 {
 				event("dropped", 0, fmt.Appendf(nil, `{"missed":%d}`, n))
 			}
 			fresh = true

@@ -53,6 +53,11 @@ type Options struct {
 	TimeZone        string         // name of the statistics time zone
 	Location        *time.Location // that zone: dates in from/to without an offset are read in it
 
+	// Busy, when set, reports that ingest is behind (a burst is being
+	// written); live clients are then told what they miss instead of sent
+	// it, so fan-out never competes with ingest for the CPU.
+	Busy func() bool
+
 	Token    string // bearer token; "" = none
 	User     string // basic-auth user; "" = none
 	Password string
