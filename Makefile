@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' $(FUZZ) ./internal/message/
 	$(GO) test -run '^$$' -fuzz '^FuzzRawDecode$$' $(FUZZ) ./internal/message/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadFile$$' $(FUZZ) ./internal/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzFindInBlob$$' $(FUZZ) ./internal/search/
 
 bench: build
 	./$(BIN) bench

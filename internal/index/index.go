@@ -237,7 +237,7 @@ func (ix *Indexer) addLocked(id int64, target string, at time.Time, user, room, 
 		return
 	}
 	g := ix.scratchG[:0]
-	g, ix.scratchR = search.AppendGrams(g, ix.scratchR, search.Fold(content))
+	g, ix.scratchR = search.AppendGrams(g, ix.scratchR, content)
 	if user != "" {
 		g = append(g, search.FieldGram(search.FieldUser, user))
 	}

@@ -38,6 +38,9 @@ func (m *memSegment) add(id int64, grams []search.Gram) {
 			m.lists = append(m.lists, memList{last: m.lo - 1})
 		}
 		l := &m.lists[i]
+		if l.last == id {
+			continue // the gram occurs twice in this message
+		}
 		l.buf = binary.AppendUvarint(l.buf, uint64(id-l.last))
 		l.last = id
 		l.n++

@@ -1,7 +1,7 @@
 package search
 
 import (
-	"slices"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -57,14 +57,22 @@ func FieldGram(field byte, value string) Gram {
 // IsField reports whether g is a field key.
 func (g Gram) IsField() bool { return g>>63 == 1 }
 
-// AppendGrams appends the distinct grams of folded (already passed through
-// Fold) to dst, sorted ascending. scratch is reused to hold runes.
-func AppendGrams(dst []Gram, scratch []rune, folded string) ([]Gram, []rune) {
+// AppendGrams appends the grams of text, folded as Fold does, to dst; a
+// gram occurring several times is appended several times (callers that
+// need distinct grams dedupe, e.g. by message id). scratch is reused to
+// hold runes.
+func AppendGrams(dst []Gram, scratch []rune, text string) ([]Gram, []rune) {
 	rs := scratch[:0]
-	for _, r := range folded {
+	for _, r := range text {
+		if r < utf8.RuneSelf {
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+		} else {
+			r = unicode.ToLower(r)
+		}
 		rs = append(rs, r)
 	}
-	start := len(dst)
 	for i, r := range rs {
 		a := uint64(r+1) << (2 * runeBits)
 		dst = append(dst, Gram(a))
@@ -72,10 +80,7 @@ func AppendGrams(dst []Gram, scratch []rune, folded string) ([]Gram, []rune) {
 			dst = append(dst, Gram(a|uint64(rs[i+1]+1)<<runeBits))
 		}
 	}
-	part := dst[start:]
-	slices.Sort(part)
-	part = slices.Compact(part)
-	return dst[:start+len(part)], rs
+	return dst, rs
 }
 
 // Plan says how to answer a text query from the index.

@@ -102,7 +102,7 @@ func EncodeBlob(dst []byte, entries []BlobEntry, hi int64) []byte {
 // FindInBlob returns the count and list bytes of gram in a bucket blob.
 func FindInBlob(blob []byte, gram Gram) (count int, data []byte, ok bool, err error) {
 	n, k := binary.Uvarint(blob)
-	if k <= 0 {
+	if k <= 0 || n > uint64(len(blob))/10 {
 		return 0, nil, false, ErrCorrupt
 	}
 	p := k
@@ -147,6 +147,9 @@ func DecodeBlob(blob []byte, hi int64, fn func(g Gram, ids Iter)) error {
 		return ErrCorrupt
 	}
 	p := k
+	if n > uint64(len(blob))/10 { // an entry takes at least 10 bytes
+		return ErrCorrupt
+	}
 	type ent struct {
 		g    Gram
 		c, l uint64
