@@ -116,7 +116,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		handler := web.New(web.Options{
 			Store: queries{st, ix}, Hub: hub, Status: status, Logger: log, Version: o.Version, UI: webui.Handler(),
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
-			TimeZone: cfg.Location().String(), Location: cfg.Location(),
+			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy,
 		})
 		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -252,4 +252,14 @@ func retention(ctx context.Context, ix *index.Indexer, days int, log *slog.Logge
 		case <-t.C:
 		}
 	}
+}
+
+// zoneName names a time zone for people: the IANA name, or for the
+// machine's zone ("Local") its abbreviation, such as CST or UTC.
+func zoneName(loc *time.Location) string {
+	if loc.String() != "Local" {
+		return loc.String()
+	}
+	abbr, _ := time.Now().In(loc).Zone()
+	return abbr
 }
