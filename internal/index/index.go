@@ -80,7 +80,8 @@ type Indexer struct {
 	deletedBelow int64
 	mem          *memSegment // being filled
 	flushing     *memSegment // being written; immutable
-	segs         []store.IndexSegment
+	segs         []store.IndexSegment // ascending id ranges
+	nextSeg      int64
 	roll         *rollups
 	lastFlush    time.Time
 	scratchG     []search.Gram
@@ -126,8 +127,18 @@ func (ix *Indexer) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if ms, ok := ix.st.(mergeStore); ok && !ix.opts.Follow {
+		// Blobs of a merge cut short by a crash.
+		if err := ms.DeleteOrphanBlobs(ctx); err != nil {
+			return err
+		}
+	}
 	ix.mu.Lock()
 	ix.indexed, ix.consumed, ix.deletedBelow, ix.segs = indexed, indexed, deleted, segs
+	ix.nextSeg = 1
+	for _, sg := range segs {
+		ix.nextSeg = max(ix.nextSeg, sg.Seg+1)
+	}
 	ix.roll = newRollups(qs, us)
 	ix.mem = newMemSegment()
 	ix.flushing = nil
@@ -149,6 +160,9 @@ func (ix *Indexer) catchUp(ctx context.Context) error {
 		}
 		if full && !ix.opts.Follow {
 			if err := ix.Flush(ctx); err != nil {
+				return err
+			}
+			if err := ix.maybeMerge(ctx); err != nil {
 				return err
 			}
 		}
@@ -275,6 +289,10 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		if due {
 			if err := ix.Flush(ctx); err != nil {
 				ix.log.Warn("index flush failed; will retry", "error", err)
+				continue
+			}
+			if err := ix.maybeMerge(ctx); err != nil && ctx.Err() == nil {
+				ix.log.Warn("index merge failed; will retry", "error", err)
 			}
 		}
 	}
@@ -299,10 +317,8 @@ func (ix *Indexer) Flush(ctx context.Context) error {
 	ix.flushing, ix.mem = seg, newMemSegment()
 	qs, us := ix.roll.takeDirty()
 	upTo := ix.consumed
-	next := int64(1)
-	if n := len(ix.segs); n > 0 {
-		next = ix.segs[n-1].Seg + 1
-	}
+	next := ix.nextSeg
+	ix.nextSeg++
 	ix.mu.Unlock()
 
 	f := &store.IndexFlush{Quarters: qs, Users: us, IndexedID: upTo}

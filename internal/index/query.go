@@ -54,10 +54,14 @@ func (ix *Indexer) sourceFor(ctx context.Context, g search.Gram) (*source, error
 		for _, sg := range ix.segs {
 			known[sg.Seg] = sg
 		}
-		for _, b := range blobs { // newest segment first
+		// Newest id range first (a merged segment has a new number but old ids).
+		slices.SortFunc(blobs, func(x, y store.SegBlob) int {
+			return int(known[y.Seg].Hi - known[x.Seg].Hi)
+		})
+		for _, b := range blobs {
 			sg, ok := known[b.Seg]
 			if !ok {
-				continue // written by a flush not yet visible, or being merged away
+				continue // a merge in progress, or segments merged away
 			}
 			n, data, found, err := search.FindInBlob(b.Data, g)
 			if err != nil {

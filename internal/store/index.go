@@ -124,9 +124,9 @@ func upsertRollups(ctx context.Context, tx *sql.Tx, qs []QuarterRow, us []UserRo
 	return nil
 }
 
-// IndexSegments lists the segments, oldest first.
+// IndexSegments lists the segments by ascending id range.
 func (s *Store) IndexSegments(ctx context.Context) ([]IndexSegment, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seg, lo, hi, messages FROM index_segments ORDER BY seg`)
+	rows, err := s.r.QueryContext(ctx, `SELECT seg, lo, hi, messages FROM index_segments ORDER BY lo`)
 	if err != nil {
 		return nil, fmt.Errorf("store: index segments: %w", err)
 	}
@@ -372,4 +372,85 @@ func (s *Store) ApplyPrune(ctx context.Context, before int64, deltas []PruneDelt
 		return 0, fmt.Errorf("store: prune commit: %w", err)
 	}
 	return n, nil
+}
+
+// BucketBlobsOf returns a bucket's blobs in the given segments.
+func (s *Store) BucketBlobsOf(ctx context.Context, bucket int, segs []int64) ([]SegBlob, error) {
+	if len(segs) == 0 {
+		return nil, nil
+	}
+	args := []any{bucket}
+	for _, sg := range segs {
+		args = append(args, sg)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT seg, data FROM index_blobs WHERE bucket = ? AND seg IN (`+
+		strings.TrimSuffix(strings.Repeat("?,", len(segs)), ",")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: index blobs: %w", err)
+	}
+	defer rows.Close()
+	var out []SegBlob
+	for rows.Next() {
+		var b SegBlob
+		if err := rows.Scan(&b.Seg, &b.Data); err != nil {
+			return nil, fmt.Errorf("store: index blobs: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// PutBlobs writes bucket blobs of a segment that is not listed yet (a merge
+// in progress); until CommitMerge lists it, queries ignore them.
+func (s *Store) PutBlobs(ctx context.Context, seg int64, blobs map[int][]byte) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: merge: %w", err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO index_blobs (bucket, seg, data) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("store: merge: %w", err)
+	}
+	defer st.Close()
+	for b, data := range blobs {
+		if _, err := st.ExecContext(ctx, b, seg, data); err != nil {
+			return fmt.Errorf("store: merge blob: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: merge commit: %w", err)
+	}
+	return nil
+}
+
+// CommitMerge lists the merged segment and unlists the segments it
+// replaces, atomically. Their blobs stay until DeleteOrphanBlobs, so a query
+// that started before the switch still finds them.
+func (s *Store) CommitMerge(ctx context.Context, seg IndexSegment, drop []int64) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: merge: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO index_segments (seg, lo, hi, messages) VALUES (?, ?, ?, ?)`, seg.Seg, seg.Lo, seg.Hi, seg.Messages); err != nil {
+		return fmt.Errorf("store: merge: %w", err)
+	}
+	for _, d := range drop {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM index_segments WHERE seg = ?`, d); err != nil {
+			return fmt.Errorf("store: merge: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: merge commit: %w", err)
+	}
+	return nil
+}
+
+// DeleteOrphanBlobs removes blobs of segments no longer (or not yet) listed.
+func (s *Store) DeleteOrphanBlobs(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM index_blobs WHERE seg NOT IN (SELECT seg FROM index_segments)`); err != nil {
+		return fmt.Errorf("store: delete orphan blobs: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,163 @@
+package index
+
+import (
+	"context"
+	"slices"
+
+	"github.com/wsmon/wsmon/internal/search"
+	"github.com/wsmon/wsmon/internal/store"
+)
+
+// mergeFanIn is how many adjacent segments of one level are merged into
+// one of the next level. With 50,000-message flushes, 10 million messages
+// stay within about 20 segments instead of 200, so a gram lookup reads
+// about 20 rows.
+const mergeFanIn = 10
+
+// mergeStore is what merging needs from the database.
+type mergeStore interface {
+	BucketBlobsOf(ctx context.Context, bucket int, segs []int64) ([]store.SegBlob, error)
+	PutBlobs(ctx context.Context, seg int64, blobs map[int][]byte) error
+	CommitMerge(ctx context.Context, seg store.IndexSegment, drop []int64) error
+	DeleteOrphanBlobs(ctx context.Context) error
+}
+
+// level of a segment: 0 up to mergeFanIn flushes' worth of messages, 1 up
+// to mergeFanIn² and so on.
+func (ix *Indexer) level(sg store.IndexSegment) int {
+	l, size := 0, int64(ix.opts.FlushMessages)*int64(mergeFanIn)/2
+	for sg.Messages > size {
+		l++
+		size *= mergeFanIn
+	}
+	return l
+}
+
+// mergeRun returns the newest run of mergeFanIn adjacent segments of one
+// level, or nil.
+func (ix *Indexer) mergeRun(segs []store.IndexSegment) []store.IndexSegment {
+	for end := len(segs); end >= mergeFanIn; end-- {
+		run := segs[end-mergeFanIn : end]
+		lv := ix.level(run[0])
+		same := true
+		for _, sg := range run[1:] {
+			if ix.level(sg) != lv {
+				same = false
+				break
+			}
+		}
+		if same {
+			return run
+		}
+	}
+	return nil
+}
+
+// maybeMerge merges segments while a run is due. It runs on the indexer
+// goroutine; queries go on meanwhile (see CommitMerge).
+func (ix *Indexer) maybeMerge(ctx context.Context) error {
+	ms, ok := ix.st.(mergeStore)
+	if !ok {
+		return nil
+	}
+	for {
+		ix.mu.RLock()
+		segs := slices.Clone(ix.segs)
+		ix.mu.RUnlock()
+		run := ix.mergeRun(segs)
+		if run == nil {
+			return nil
+		}
+		if err := ix.merge(ctx, ms, run); err != nil {
+			return err
+		}
+	}
+}
+
+// merge writes one segment holding the postings of run (adjacent, ascending
+// id ranges), bucket by bucket, then switches to it.
+func (ix *Indexer) merge(ctx context.Context, ms mergeStore, run []store.IndexSegment) error {
+	ids := make([]int64, len(run))
+	out := store.IndexSegment{Lo: run[0].Lo, Hi: run[len(run)-1].Hi}
+	for i, sg := range run {
+		ids[i] = sg.Seg
+		out.Messages += sg.Messages
+	}
+	ix.mu.Lock()
+	out.Seg = ix.nextSeg
+	ix.nextSeg++
+	ix.mu.Unlock()
+
+	hiOf := map[int64]int64{}
+	loOf := map[int64]int64{}
+	for _, sg := range run {
+		hiOf[sg.Seg], loOf[sg.Seg] = sg.Hi, sg.Lo
+	}
+	pending := map[int][]byte{}
+	size := 0
+	for b := 0; b < ix.opts.Buckets; b++ {
+		blobs, err := ms.BucketBlobsOf(ctx, b, ids)
+		if err != nil {
+			return err
+		}
+		if len(blobs) == 0 {
+			continue
+		}
+		slices.SortFunc(blobs, func(x, y store.SegBlob) int { return int(loOf[x.Seg] - loOf[y.Seg]) })
+		lists := map[search.Gram][]uint32{}
+		var order []search.Gram
+		for _, bl := range blobs { // oldest first, so each gram's ids end up ascending
+			var tmp []int64
+			err := search.DecodeBlob(bl.Data, hiOf[bl.Seg], func(g search.Gram, it search.Iter) {
+				tmp = tmp[:0]
+				for id, ok := it.Next(); ok; id, ok = it.Next() {
+					tmp = append(tmp, id)
+				}
+				l, seen := lists[g]
+				if !seen {
+					order = append(order, g)
+				}
+				for i := len(tmp) - 1; i >= 0; i-- {
+					l = append(l, uint32(tmp[i]-out.Lo))
+				}
+				lists[g] = l
+			})
+			if err != nil {
+				return err
+			}
+		}
+		entries := make([]search.BlobEntry, 0, len(order))
+		for _, g := range order {
+			entries = append(entries, search.BlobEntry{Gram: g, Base: out.Lo, Offs: lists[g]})
+		}
+		data := search.EncodeBlob(nil, entries, out.Hi)
+		pending[b] = data
+		size += len(data)
+		if size > 16<<20 { // write as we go: memory stays small however big the merge
+			if err := ms.PutBlobs(ctx, out.Seg, pending); err != nil {
+				return err
+			}
+			pending, size = map[int][]byte{}, 0
+		}
+	}
+	if err := ms.PutBlobs(ctx, out.Seg, pending); err != nil {
+		return err
+	}
+	if err := ms.CommitMerge(ctx, out, ids); err != nil {
+		return err
+	}
+	// Switch: wait for running queries (they hold the read lock), then use
+	// the merged segment; the old blobs can go once nobody reads them.
+	ix.mu.Lock()
+	var segs []store.IndexSegment
+	for _, sg := range ix.segs {
+		if !slices.Contains(ids, sg.Seg) {
+			segs = append(segs, sg)
+		}
+	}
+	segs = append(segs, out)
+	slices.SortFunc(segs, func(x, y store.IndexSegment) int { return int(x.Lo - y.Lo) })
+	ix.segs = segs
+	ix.mu.Unlock()
+	return ms.DeleteOrphanBlobs(ctx)
+}
