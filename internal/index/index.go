@@ -35,6 +35,7 @@ import (
 type Store interface {
 	IndexState(ctx context.Context) (indexed, deletedBelow int64, err error)
 	IndexSegments(ctx context.Context) ([]store.IndexSegment, error)
+	MaxSegment(ctx context.Context) (int64, error)
 	LoadRollups(ctx context.Context) ([]store.QuarterRow, []store.UserRow, error)
 	IndexRowsAfter(ctx context.Context, after int64, limit int) ([]store.IndexRow, error)
 	WriteIndexFlush(ctx context.Context, f *store.IndexFlush) error
@@ -369,12 +370,17 @@ func (ix *Indexer) Status() Status {
 // when the monitor has flushed.
 func (ix *Indexer) fresh(ctx context.Context) error {
 	if ix.opts.Follow {
-		indexed, _, err := ix.st.IndexState(ctx)
+		indexed, deleted, err := ix.st.IndexState(ctx)
+		if err != nil {
+			return err
+		}
+		maxSeg, err := ix.st.MaxSegment(ctx)
 		if err != nil {
 			return err
 		}
 		ix.mu.RLock()
-		stale := indexed != ix.indexed
+		// The monitor flushed, merged or pruned: start over from its state.
+		stale := indexed != ix.indexed || deleted != ix.deletedBelow || maxSeg != ix.nextSeg-1
 		ix.mu.RUnlock()
 		if stale {
 			return ix.load(ctx)

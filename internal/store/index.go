@@ -454,3 +454,13 @@ func (s *Store) DeleteOrphanBlobs(ctx context.Context) error {
 	}
 	return nil
 }
+
+// MaxSegment returns the highest listed segment number (0 if none): it
+// changes whenever a flush or merge changes the segment list.
+func (s *Store) MaxSegment(ctx context.Context) (int64, error) {
+	var v sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT MAX(seg) FROM index_segments`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("store: max segment: %w", err)
+	}
+	return v.Int64, nil
+}
