@@ -68,6 +68,7 @@ type Indexer struct {
 	log  *slog.Logger
 
 	flushMu sync.Mutex // one Flush at a time
+	merging sync.Mutex // one merge at a time
 
 	qmu      sync.Mutex
 	queue    [][]message.Message
@@ -274,6 +275,8 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			ix.merging.Lock() // a merge in progress stops at its next step
+			defer ix.merging.Unlock()
 			return ix.Flush(context.WithoutCancel(ctx))
 		case <-ix.wake:
 		case <-tick.C:
@@ -292,8 +295,13 @@ func (ix *Indexer) Run(ctx context.Context) error {
 				ix.log.Warn("index flush failed; will retry", "error", err)
 				continue
 			}
-			if err := ix.maybeMerge(ctx); err != nil && ctx.Err() == nil {
-				ix.log.Warn("index merge failed; will retry", "error", err)
+			if ix.merging.TryLock() {
+				go func() {
+					defer ix.merging.Unlock()
+					if err := ix.maybeMerge(ctx); err != nil && ctx.Err() == nil {
+						ix.log.Warn("index merge failed; will retry", "error", err)
+					}
+				}()
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package index
 
 import (
 	"encoding/binary"
+	"sort"
 
 	"github.com/wsmon/wsmon/internal/search"
 )
@@ -140,6 +141,10 @@ type memCursor struct {
 }
 
 func (c *memCursor) next(bound int64) (int64, bool) {
+	if c.i >= 0 && c.l[c.i] > bound {
+		// Jump to the last id <= bound (l is ascending).
+		c.i = sort.Search(c.i+1, func(k int) bool { return c.l[k] > bound }) - 1
+	}
 	for c.i >= 0 {
 		id := c.l[c.i]
 		c.i--
@@ -156,6 +161,7 @@ type iterCursor struct {
 }
 
 func (c *iterCursor) next(bound int64) (int64, bool) {
+	c.it.SkipTo(bound)
 	for {
 		id, ok := c.it.Next()
 		if !ok {

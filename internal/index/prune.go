@@ -29,6 +29,8 @@ func (ix *Indexer) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
 	if err := ix.Flush(ctx); err != nil {
 		return 0, err
 	}
+	ix.merging.Lock() // no merge may change the segments meanwhile
+	defer ix.merging.Unlock()
 	ix.flushMu.Lock() // no flush may write rollups meanwhile
 	defer ix.flushMu.Unlock()
 	ix.mu.Lock()

@@ -268,9 +268,14 @@ func (ix *Indexer) find(ctx context.Context, plan search.Plan, q store.MessageQu
 		res.Total = int64(driver.count)
 		return res, nil
 	}
-	// Walk on through the lists (cheap: no rows) up to countCap.
+	// Walk on through the lists (no rows) up to countCap, or a tenth of it
+	// when candidates would need their rows to count.
+	limit := countCap
+	if needRows {
+		limit = countCap / 10
+	}
 	extra := 0
-	for extra < countCap {
+	for extra < limit {
 		id, ok := next()
 		if !ok {
 			exhausted = true

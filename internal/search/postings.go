@@ -9,18 +9,39 @@ import (
 // A posting list is the ids of the messages holding a gram, stored newest
 // (highest id) first as varints: the first is hi-id, each next is the gap to
 // the previous minus one. Reading newest first is what search wants: the
-// first page of results comes from the start of the newest lists.
+// first page of results comes from the start of the newest lists. Long
+// lists start with a skip table (every skipEvery postings: the id reached
+// and the byte offset after it), so an intersection can jump down a long
+// list to the ids of a short one without decoding everything between:
+//
+//	nskip uvarint | nskip x (id gap uvarint, offset gap uvarint) | postings
+
+// skipEvery is the skip table's stride, in postings.
+const skipEvery = 128
 
 // AppendPostings encodes ids base+offs[i] (ascending, distinct, all <= hi)
-// as a descending posting list.
+// as a descending posting list with its skip table.
 func AppendPostings(dst []byte, base int64, offs []uint32, hi int64) []byte {
+	var body []byte
+	type skip struct{ id, off int64 }
+	var skips []skip
 	prev := hi + 1
-	for i := len(offs) - 1; i >= 0; i-- {
+	for k, i := 0, len(offs)-1; i >= 0; k, i = k+1, i-1 {
 		id := base + int64(offs[i])
-		dst = binary.AppendUvarint(dst, uint64(prev-id-1))
+		body = binary.AppendUvarint(body, uint64(prev-id-1))
 		prev = id
+		if (k+1)%skipEvery == 0 && i > 0 {
+			skips = append(skips, skip{id, int64(len(body))})
+		}
 	}
-	return dst
+	dst = binary.AppendUvarint(dst, uint64(len(skips)))
+	pid, poff := hi+1, int64(0)
+	for _, sk := range skips {
+		dst = binary.AppendUvarint(dst, uint64(pid-sk.id))
+		dst = binary.AppendUvarint(dst, uint64(sk.off-poff))
+		pid, poff = sk.id, sk.off
+	}
+	return append(dst, body...)
 }
 
 // ErrCorrupt is returned for undecodable index data.
@@ -28,14 +49,73 @@ var ErrCorrupt = errors.New("search: corrupt posting list")
 
 // Iter reads a posting list newest first.
 type Iter struct {
-	data []byte
-	prev int64
-	n    int // postings left
+	data  []byte // postings not yet read
+	prev  int64
+	n     int // postings left
+	total int
+	skips []byte
+	// skip table position: next entry's id and absolute offset
+	skipID, skipOff int64
+	skipK, nskip    int
+	body            []byte // all postings (offsets are relative to it)
 }
 
 // NewIter iterates a list of n postings encoded against hi.
 func NewIter(data []byte, n int, hi int64) Iter {
-	return Iter{data: data, prev: hi + 1, n: n}
+	nskip, k := binary.Uvarint(data)
+	if k <= 0 || nskip > uint64(len(data)) {
+		return Iter{}
+	}
+	p := k
+	start := p
+	for i := uint64(0); i < nskip; i++ {
+		for j := 0; j < 2; j++ {
+			_, k := binary.Uvarint(data[p:])
+			if k <= 0 {
+				return Iter{}
+			}
+			p += k
+		}
+	}
+	it := Iter{data: data[p:], body: data[p:], prev: hi + 1, n: n, total: n, skips: data[start:p], nskip: int(nskip), skipID: hi + 1}
+	it.loadSkip()
+	return it
+}
+
+// loadSkip reads the next skip entry into skipID/skipOff (skipK < nskip).
+func (it *Iter) loadSkip() {
+	if it.skipK >= it.nskip {
+		return
+	}
+	d, k := binary.Uvarint(it.skips)
+	if k <= 0 {
+		it.nskip = 0
+		return
+	}
+	o, k2 := binary.Uvarint(it.skips[k:])
+	if k2 <= 0 {
+		it.nskip = 0
+		return
+	}
+	it.skips = it.skips[k+k2:]
+	it.skipID -= int64(d)
+	it.skipOff += int64(o)
+}
+
+// SkipTo moves past postings whose id is above bound, using the skip
+// table; Next then returns the remaining ids as usual.
+func (it *Iter) SkipTo(bound int64) {
+	for it.skipK < it.nskip && it.skipID > bound {
+		// Every posting up to and including this entry's is above bound.
+		consumed := int64(len(it.body) - len(it.data))
+		if it.skipOff > consumed && it.skipOff <= int64(len(it.body)) {
+			it.data = it.body[it.skipOff:]
+			it.prev = it.skipID
+			it.n = it.total - skipEvery*(it.skipK+1)
+		}
+		it.skipK++
+		it.loadSkip()
+	}
 }
 
 // Next returns the next (lower) id, or false at the end.

@@ -110,3 +110,46 @@ func FuzzFindInBlob(f *testing.F) {
 		DecodeBlob(blob, 1<<40, func(Gram, Iter) {})
 	})
 }
+
+// TestSkipTo: jumping with the skip table gives the same ids as reading
+// every posting.
+func TestSkipTo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := 0; trial < 200; trial++ {
+		n := 1 + rng.IntN(2000)
+		var offs []uint32
+		off := uint32(rng.IntN(5))
+		for i := 0; i < n; i++ {
+			offs = append(offs, off)
+			off += 1 + uint32(rng.IntN(30))
+		}
+		base := int64(100)
+		hi := base + int64(off) + 5
+		data := AppendPostings(nil, base, offs, hi)
+		it := NewIter(data, n, hi)
+		bound := hi
+		for {
+			bound -= int64(rng.IntN(400))
+			it.SkipTo(bound)
+			id, ok := it.Next()
+			// Expected: the largest id <= bound.
+			want, wok := int64(0), false
+			for i := len(offs) - 1; i >= 0; i-- {
+				if v := base + int64(offs[i]); v <= bound {
+					want, wok = v, true
+					break
+				}
+			}
+			for ok && id > bound { // Next may still return ids above bound between skips
+				id, ok = it.Next()
+			}
+			if ok != wok || id != want {
+				t.Fatalf("trial %d: bound %d: got %d %v, want %d %v", trial, bound, id, ok, want, wok)
+			}
+			if !ok {
+				break
+			}
+			bound = id - 1
+		}
+	}
+}
