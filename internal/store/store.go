@@ -89,13 +89,13 @@ func openSQLite(ctx context.Context, opts Options) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	r, err := sql.Open("sqlite", sqliteDSN(opts.Path, 8<<10))
+	r, err := sql.Open("sqlite", sqliteDSN(opts.Path, 4<<10))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
-	r.SetMaxOpenConns(4)
-	r.SetMaxIdleConns(4)
+	r.SetMaxOpenConns(3)
+	r.SetMaxIdleConns(3)
 	s := &Store{w: w, r: r, d: sqliteDialect, loc: opts.Location, path: opts.Path}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
