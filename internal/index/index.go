@@ -80,8 +80,8 @@ type Indexer struct {
 	consumed     int64 // highest message id folded into memory state
 	indexed      int64 // highest id written to the database
 	deletedBelow int64
-	mem          *memSegment // being filled
-	flushing     *memSegment // being written; immutable
+	mem          *memSegment          // being filled
+	flushing     *memSegment          // being written; immutable
 	segs         []store.IndexSegment // ascending id ranges
 	nextSeg      int64
 	roll         *rollups
