@@ -32,22 +32,31 @@ func (m *memSegment) add(id int64, grams []search.Gram) {
 		m.lo = id
 	}
 	for _, g := range grams {
-		i, ok := m.idx[g]
-		if !ok {
-			i = int32(len(m.lists))
-			m.idx[g] = i
-			m.lists = append(m.lists, memList{last: m.lo - 1})
-		}
-		l := &m.lists[i]
-		if l.last == id {
-			continue // the gram occurs twice in this message
-		}
-		l.buf = binary.AppendUvarint(l.buf, uint64(id-l.last))
-		l.last = id
-		l.n++
+		m.list(g).push(id)
 	}
 	m.hi = id
 	m.count++
+}
+
+// list returns gram's list, creating it.
+func (m *memSegment) list(g search.Gram) *memList {
+	i, ok := m.idx[g]
+	if !ok {
+		i = int32(len(m.lists))
+		m.idx[g] = i
+		m.lists = append(m.lists, memList{last: m.lo - 1})
+	}
+	return &m.lists[i]
+}
+
+// push appends id (>= the last one; a repeat within a message is skipped).
+func (l *memList) push(id int64) {
+	if l.last == id {
+		return
+	}
+	l.buf = binary.AppendUvarint(l.buf, uint64(id-l.last))
+	l.last = id
+	l.n++
 }
 
 // ids decodes a list, ascending, appending to dst.
@@ -74,17 +83,9 @@ func (m *memSegment) absorb(o *memSegment) {
 	var tmp []int64
 	for g, oi := range o.idx {
 		tmp = o.ids(&o.lists[oi], tmp[:0])
-		i, ok := m.idx[g]
-		if !ok {
-			i = int32(len(m.lists))
-			m.idx[g] = i
-			m.lists = append(m.lists, memList{last: m.lo - 1})
-		}
-		l := &m.lists[i]
+		l := m.list(g)
 		for _, id := range tmp {
-			l.buf = binary.AppendUvarint(l.buf, uint64(id-l.last))
-			l.last = id
-			l.n++
+			l.push(id)
 		}
 	}
 	m.hi = o.hi

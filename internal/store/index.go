@@ -72,17 +72,9 @@ func (s *Store) WriteIndexFlush(ctx context.Context, f *IndexFlush) error {
 			f.Segment.Seg, f.Segment.Lo, f.Segment.Hi, f.Segment.Messages); err != nil {
 			return fmt.Errorf("store: add segment: %w", err)
 		}
-		st, err := tx.PrepareContext(ctx, `INSERT INTO index_blobs (bucket, seg, data) VALUES (?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("store: add segment: %w", err)
+		if err := insertBlobs(ctx, tx, f.Segment.Seg, f.Blobs); err != nil {
+			return err
 		}
-		for b, data := range f.Blobs {
-			if _, err := st.ExecContext(ctx, b, f.Segment.Seg, data); err != nil {
-				st.Close()
-				return fmt.Errorf("store: add segment blob: %w", err)
-			}
-		}
-		st.Close()
 	}
 	if err := upsertRollups(ctx, tx, f.Quarters, f.Users); err != nil {
 		return err
@@ -408,15 +400,8 @@ func (s *Store) PutBlobs(ctx context.Context, seg int64, blobs map[int][]byte) e
 		return fmt.Errorf("store: merge: %w", err)
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO index_blobs (bucket, seg, data) VALUES (?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("store: merge: %w", err)
-	}
-	defer st.Close()
-	for b, data := range blobs {
-		if _, err := st.ExecContext(ctx, b, seg, data); err != nil {
-			return fmt.Errorf("store: merge blob: %w", err)
-		}
+	if err := insertBlobs(ctx, tx, seg, blobs); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: merge commit: %w", err)
@@ -463,4 +448,19 @@ func (s *Store) MaxSegment(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("store: max segment: %w", err)
 	}
 	return v.Int64, nil
+}
+
+// insertBlobs writes a segment's bucket blobs.
+func insertBlobs(ctx context.Context, tx *sql.Tx, seg int64, blobs map[int][]byte) error {
+	st, err := tx.PrepareContext(ctx, `INSERT INTO index_blobs (bucket, seg, data) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("store: index blobs: %w", err)
+	}
+	defer st.Close()
+	for b, data := range blobs {
+		if _, err := st.ExecContext(ctx, b, seg, data); err != nil {
+			return fmt.Errorf("store: index blob: %w", err)
+		}
+	}
+	return nil
 }
