@@ -61,7 +61,12 @@ var hostile = []string{`"`, `'`, `%`, `_`, `*`, `-x`, `a:b`, `NEAR(a b)`, `a AND
 
 func openEnv(t *testing.T, dir string) *bench.Env {
 	t.Helper()
-	e, err := bench.Open(context.Background(), dir, time.UTC, nil, index.Options{FlushMessages: 1000, Buckets: 64})
+	return openEnvFlush(t, dir, 1000)
+}
+
+func openEnvFlush(t *testing.T, dir string, flush int) *bench.Env {
+	t.Helper()
+	e, err := bench.Open(context.Background(), dir, time.UTC, nil, index.Options{FlushMessages: flush, Buckets: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +77,9 @@ func ingest(t *testing.T, e *bench.Env, c *bench.Corpus, n int, extra []string) 
 	t.Helper()
 	before := e.Pipeline.Stats().Messages
 	at := time.Now().Add(-48 * time.Hour)
+	step := min(7*time.Second, 40*time.Hour/time.Duration(n)) // never in the future
 	for i := 0; i < n; i++ {
-		at = at.Add(7 * time.Second)
+		at = at.Add(step)
 		if err := e.Add(c.Next(), at); err != nil {
 			t.Fatal(err)
 		}
@@ -249,4 +255,26 @@ func TestRollupsAndSearchUnderRetention(t *testing.T) {
 	ingest(t, e, c, 1_000, nil)
 	checkStats(t, e, time.Now())
 	checkQueries(t, e.Index, allRows(t, e.Store), 7, 300)
+}
+
+// TestSearchEquivalenceLongLists: segments big enough that frequent grams'
+// lists are stored apart from their buckets (and merged from there).
+func TestSearchEquivalenceLongLists(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	e := openEnvFlush(t, t.TempDir(), 6000)
+	defer e.Close()
+	c := bench.NewCorpus(13, 500, time.Now().Add(-48*time.Hour).UnixMilli())
+	want := ingest(t, e, c, 66_500, hostile)
+	deadline := time.Now().Add(time.Minute)
+	for e.Index.Status().Consumed < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := e.Index.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkQueries(t, e.Index, allRows(t, e.Store), 9, 300)
+	t.Logf("index: %+v", e.Index.Status())
+	checkStats(t, e, time.Now())
 }

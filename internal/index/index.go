@@ -40,6 +40,7 @@ type Store interface {
 	IndexRowsAfter(ctx context.Context, after int64, limit int) ([]store.IndexRow, error)
 	WriteIndexFlush(ctx context.Context, f *store.IndexFlush) error
 	BucketBlobs(ctx context.Context, bucket int) ([]store.SegBlob, error)
+	IndexList(ctx context.Context, seg int64, gram uint64) ([]byte, error)
 	SegmentBlobs(ctx context.Context, seg int64) (map[int][]byte, error)
 	MessagesByIDs(ctx context.Context, ids []int64, q store.MessageQuery) ([]message.Message, error)
 	Messages(ctx context.Context, q store.MessageQuery) ([]message.Message, error)
@@ -333,7 +334,7 @@ func (ix *Indexer) Flush(ctx context.Context) error {
 	f := &store.IndexFlush{Quarters: qs, Users: us, IndexedID: upTo}
 	if seg.count > 0 {
 		f.Segment = store.IndexSegment{Seg: next, Lo: seg.lo, Hi: seg.hi, Messages: int64(seg.count)}
-		f.Blobs = seg.encode(ix.opts.Buckets)
+		f.Blobs, f.Lists = seg.encode(ix.opts.Buckets)
 	}
 	err := ix.st.WriteIndexFlush(ctx, f)
 

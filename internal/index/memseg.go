@@ -92,8 +92,8 @@ func (m *memSegment) absorb(o *memSegment) {
 	m.count += o.count
 }
 
-// encode builds the bucket blobs of this segment.
-func (m *memSegment) encode(buckets int) map[int][]byte {
+// encode builds the bucket blobs of this segment and its long lists.
+func (m *memSegment) encode(buckets int) (map[int][]byte, map[uint64][]byte) {
 	byBucket := make(map[int][]search.BlobEntry, buckets)
 	total := 0
 	for i := range m.lists {
@@ -114,10 +114,12 @@ func (m *memSegment) encode(buckets int) map[int][]byte {
 		byBucket[b] = append(byBucket[b], search.BlobEntry{Gram: g, Base: m.lo, Offs: offs[start:len(offs):len(offs)]})
 	}
 	out := make(map[int][]byte, len(byBucket))
+	lists := map[uint64][]byte{}
+	keep := func(g search.Gram, l []byte) { lists[uint64(g)] = l }
 	for b, es := range byBucket {
-		out[b] = search.EncodeBlob(nil, es, m.hi)
+		out[b] = search.EncodeBlob(nil, es, m.hi, keep)
 	}
-	return out
+	return out, lists
 }
 
 // cursor returns gram's ids, newest first, and how many there are.
@@ -156,12 +158,30 @@ func (c *memCursor) next(bound int64) (int64, bool) {
 	return 0, false
 }
 
-// iterCursor walks an encoded database posting list.
+// iterCursor walks an encoded database posting list. A long list is read
+// from the database (load) on first use; a load error ends the list and is
+// kept in *err for the query to report.
 type iterCursor struct {
-	it search.Iter
+	it   search.Iter
+	load func() ([]byte, error)
+	n    int
+	hi   int64
+	err  *error
 }
 
 func (c *iterCursor) next(bound int64) (int64, bool) {
+	if c.load != nil {
+		data, err := c.load()
+		c.load = nil
+		if err != nil {
+			if *c.err == nil {
+				*c.err = err
+			}
+			c.it = search.Iter{}
+			return 0, false
+		}
+		c.it = search.NewIter(data, c.n, c.hi)
+	}
 	c.it.SkipTo(bound)
 	for {
 		id, ok := c.it.Next()

@@ -20,7 +20,8 @@ const (
 // mergeStore is what merging needs from the database.
 type mergeStore interface {
 	BucketBlobsOf(ctx context.Context, bucket int, segs []int64) ([]store.SegBlob, error)
-	PutBlobs(ctx context.Context, seg int64, blobs map[int][]byte) error
+	PutBlobs(ctx context.Context, seg int64, blobs map[int][]byte, lists map[uint64][]byte) error
+	IndexList(ctx context.Context, seg int64, gram uint64) ([]byte, error)
 	CommitMerge(ctx context.Context, seg store.IndexSegment, drop []int64) error
 	DeleteOrphanBlobs(ctx context.Context) error
 }
@@ -101,7 +102,9 @@ func (ix *Indexer) merge(ctx context.Context, ms mergeStore, run []store.IndexSe
 		hiOf[sg.Seg], loOf[sg.Seg] = sg.Hi, sg.Lo
 	}
 	pending := map[int][]byte{}
+	long := map[uint64][]byte{}
 	size := 0
+	keep := func(g search.Gram, l []byte) { long[uint64(g)] = l; size += len(l) }
 	for b := 0; b < ix.opts.Buckets; b++ {
 		blobs, err := ms.BucketBlobsOf(ctx, b, ids)
 		if err != nil {
@@ -115,7 +118,14 @@ func (ix *Indexer) merge(ctx context.Context, ms mergeStore, run []store.IndexSe
 		var order []search.Gram
 		for _, bl := range blobs { // oldest first, so each gram's ids end up ascending
 			var tmp []int64
-			err := search.DecodeBlob(bl.Data, hiOf[bl.Seg], func(g search.Gram, it search.Iter) {
+			err := search.DecodeBlob(bl.Data, func(g search.Gram, n int, data []byte) error {
+				if data == nil {
+					var err error
+					if data, err = ms.IndexList(ctx, bl.Seg, uint64(g)); err != nil {
+						return err
+					}
+				}
+				it := search.NewIter(data, n, hiOf[bl.Seg])
 				tmp = tmp[:0]
 				for id, ok := it.Next(); ok; id, ok = it.Next() {
 					tmp = append(tmp, id)
@@ -128,6 +138,7 @@ func (ix *Indexer) merge(ctx context.Context, ms mergeStore, run []store.IndexSe
 					l = append(l, uint32(tmp[i]-out.Lo))
 				}
 				lists[g] = l
+				return nil
 			})
 			if err != nil {
 				return err
@@ -137,17 +148,17 @@ func (ix *Indexer) merge(ctx context.Context, ms mergeStore, run []store.IndexSe
 		for _, g := range order {
 			entries = append(entries, search.BlobEntry{Gram: g, Base: out.Lo, Offs: lists[g]})
 		}
-		data := search.EncodeBlob(nil, entries, out.Hi)
+		data := search.EncodeBlob(nil, entries, out.Hi, keep)
 		pending[b] = data
 		size += len(data)
 		if size > 16<<20 { // write as we go: memory stays small however big the merge
-			if err := ms.PutBlobs(ctx, out.Seg, pending); err != nil {
+			if err := ms.PutBlobs(ctx, out.Seg, pending, long); err != nil {
 				return err
 			}
-			pending, size = map[int][]byte{}, 0
+			pending, long, size = map[int][]byte{}, map[uint64][]byte{}, 0
 		}
 	}
-	if err := ms.PutBlobs(ctx, out.Seg, pending); err != nil {
+	if err := ms.PutBlobs(ctx, out.Seg, pending, long); err != nil {
 		return err
 	}
 	if err := ms.CommitMerge(ctx, out, ids); err != nil {

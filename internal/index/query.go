@@ -31,8 +31,9 @@ type source struct {
 }
 
 // sourceFor collects gram's list from the memory segments and the database
-// segments (newest first). Call with ix.mu held for reading.
-func (ix *Indexer) sourceFor(ctx context.Context, g search.Gram) (*source, error) {
+// segments (newest first). Call with ix.mu held for reading. Errors reading
+// long lists later, while walking, land in *lerr.
+func (ix *Indexer) sourceFor(ctx context.Context, g search.Gram, lerr *error) (*source, error) {
 	s := &source{gram: g}
 	var parts []cursor
 	for _, m := range []*memSegment{ix.mem, ix.flushing} {
@@ -70,15 +71,25 @@ func (ix *Indexer) sourceFor(ctx context.Context, g search.Gram) (*source, error
 			if !found {
 				continue
 			}
+			seg := sg.Seg
+			load := func() ([]byte, error) { return data, nil }
+			if data == nil { // a long list, in a row of its own
+				load = func() ([]byte, error) { return ix.st.IndexList(ctx, seg, uint64(g)) }
+			}
 			if sg.Lo < ix.deletedBelow {
 				// Partly deleted by retention: count only what is left.
-				it := search.NewIter(data, n, sg.Hi)
-				n = 0
-				for id, ok := it.Next(); ok && id >= ix.deletedBelow; id, ok = it.Next() {
-					n++
+				d, err := load()
+				if err != nil {
+					return nil, err
 				}
+				it := search.NewIter(d, n, sg.Hi)
+				left := 0
+				for id, ok := it.Next(); ok && id >= ix.deletedBelow; id, ok = it.Next() {
+					left++
+				}
+				n, load = left, func() ([]byte, error) { return d, nil }
 			}
-			parts = append(parts, &iterCursor{it: search.NewIter(data, n, sg.Hi)})
+			parts = append(parts, &iterCursor{load: load, n: n, hi: sg.Hi, err: lerr})
 			s.count += n
 		}
 	}
@@ -88,10 +99,10 @@ func (ix *Indexer) sourceFor(ctx context.Context, g search.Gram) (*source, error
 
 // plan turns a query into gram sources, rarest first. ok is false when
 // some gram has no ids at all (nothing can match).
-func (ix *Indexer) sources(ctx context.Context, grams []search.Gram) ([]*source, bool, error) {
+func (ix *Indexer) sources(ctx context.Context, grams []search.Gram, lerr *error) ([]*source, bool, error) {
 	srcs := make([]*source, 0, len(grams))
 	for _, g := range grams {
-		s, err := ix.sourceFor(ctx, g)
+		s, err := ix.sourceFor(ctx, g, lerr)
 		if err != nil {
 			return nil, false, err
 		}
@@ -157,14 +168,14 @@ func (ix *Indexer) Messages(ctx context.Context, q store.MessageQuery) ([]messag
 	return res.Messages, err
 }
 
-func (ix *Indexer) find(ctx context.Context, plan search.Plan, q store.MessageQuery, wantTotal bool) (store.SearchResult, error) {
+func (ix *Indexer) find(ctx context.Context, plan search.Plan, q store.MessageQuery, wantTotal bool) (res store.SearchResult, err error) {
 	if err := ix.fresh(ctx); err != nil {
 		return store.SearchResult{}, err
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	grams := append(slices.Clone(plan.Grams), fieldGrams(q)...)
-	res := store.SearchResult{Messages: []message.Message{}}
+	res = store.SearchResult{Messages: []message.Message{}}
 	if len(grams) == 0 {
 		// No text and no field filter: a plain newest-first listing.
 		ms, err := ix.st.Messages(ctx, q)
@@ -174,10 +185,16 @@ func (ix *Indexer) find(ctx context.Context, plan search.Plan, q store.MessageQu
 		}
 		return res, err
 	}
-	srcs, any, err := ix.sources(ctx, grams)
+	var lerr error // from reading long lists while walking
+	srcs, any, err := ix.sources(ctx, grams, &lerr)
 	if err != nil || !any {
 		return res, err
 	}
+	defer func() {
+		if lerr != nil && err == nil {
+			res, err = store.SearchResult{}, lerr
+		}
+	}()
 	lo, hi := ix.bounds(q)
 	driver, others := srcs[0], make([]*peekCursor, 0, len(srcs)-1)
 	for _, s := range srcs[1:] {

@@ -156,8 +156,16 @@ type BlobEntry struct {
 	Offs []uint32
 }
 
+// ExternalList is the encoded size above which a list is not kept in its
+// bucket blob but handed to EncodeBlob's external function (stored in a row
+// of its own): a query then reads a frequent gram's list only when it walks
+// it, and counts it from the directory alone.
+const ExternalList = 4096
+
 // EncodeBlob encodes a bucket's lists for a segment whose ids are <= hi.
-func EncodeBlob(dst []byte, entries []BlobEntry, hi int64) []byte {
+// Lists longer than ExternalList bytes go to external (when not nil); their
+// directory entry has length 0.
+func EncodeBlob(dst []byte, entries []BlobEntry, hi int64, external func(g Gram, list []byte)) []byte {
 	slices.SortFunc(entries, func(a, b BlobEntry) int {
 		switch {
 		case a.Gram < b.Gram:
@@ -172,6 +180,10 @@ func EncodeBlob(dst []byte, entries []BlobEntry, hi int64) []byte {
 	for _, e := range entries {
 		before := len(data)
 		data = AppendPostings(data, e.Base, e.Offs, hi)
+		if external != nil && len(data)-before > ExternalList {
+			external(e.Gram, slices.Clone(data[before:]))
+			data = data[:before]
+		}
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Gram))
 		dst = binary.AppendUvarint(dst, uint64(len(e.Offs)))
 		dst = binary.AppendUvarint(dst, uint64(len(data)-before))
@@ -179,7 +191,8 @@ func EncodeBlob(dst []byte, entries []BlobEntry, hi int64) []byte {
 	return append(dst, data...)
 }
 
-// FindInBlob returns the count and list bytes of gram in a bucket blob.
+// FindInBlob returns the count and list bytes of gram in a bucket blob;
+// data is nil for a list stored externally.
 func FindInBlob(blob []byte, gram Gram) (count int, data []byte, ok bool, err error) {
 	n, k := binary.Uvarint(blob)
 	if k <= 0 || n > uint64(len(blob))/10 {
@@ -217,11 +230,15 @@ func FindInBlob(blob []byte, gram Gram) (count int, data []byte, ok bool, err er
 	if uint64(p)+foff+flen > uint64(len(blob)) {
 		return 0, nil, false, ErrCorrupt
 	}
+	if flen == 0 {
+		return int(fcount), nil, true, nil
+	}
 	return int(fcount), blob[uint64(p)+foff : uint64(p)+foff+flen], true, nil
 }
 
-// DecodeBlob returns every gram's list in a bucket blob (for merging).
-func DecodeBlob(blob []byte, hi int64, fn func(g Gram, ids Iter)) error {
+// DecodeBlob returns every gram's count and list bytes in a bucket blob
+// (for merging); data is nil for an external list.
+func DecodeBlob(blob []byte, fn func(g Gram, n int, data []byte) error) error {
 	n, k := binary.Uvarint(blob)
 	if k <= 0 {
 		return ErrCorrupt
@@ -259,7 +276,13 @@ func DecodeBlob(blob []byte, hi int64, fn func(g Gram, ids Iter)) error {
 		if uint64(p)+e.l > uint64(len(blob)) {
 			return ErrCorrupt
 		}
-		fn(e.g, NewIter(blob[p:uint64(p)+e.l], int(e.c), hi))
+		var data []byte
+		if e.l > 0 {
+			data = blob[p : uint64(p)+e.l]
+		}
+		if err := fn(e.g, int(e.c), data); err != nil {
+			return err
+		}
 		p += int(e.l)
 	}
 	return nil

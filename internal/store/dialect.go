@@ -86,6 +86,9 @@ var sqliteDialect = &dialect{
 			`CREATE TABLE index_segments (seg INTEGER PRIMARY KEY, lo INTEGER NOT NULL, hi INTEGER NOT NULL, messages INTEGER NOT NULL)`,
 			`CREATE TABLE index_blobs (bucket INTEGER NOT NULL, seg INTEGER NOT NULL, data BLOB NOT NULL)`,
 			`CREATE UNIQUE INDEX index_blobs_key ON index_blobs (bucket, seg)`,
+			// Long posting lists live in rows of their own, read only when walked.
+			`CREATE TABLE index_lists (seg INTEGER NOT NULL, gram INTEGER NOT NULL, data BLOB NOT NULL)`,
+			`CREATE UNIQUE INDEX index_lists_key ON index_lists (seg, gram)`,
 			// Messages per target per 15-minute bucket (Unix ms / 900000),
 			// with the id range, for daily/hourly charts and time filters.
 			`CREATE TABLE rollup_quarter (target TEXT NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL,

@@ -36,7 +36,8 @@ type UserRow struct {
 // segments it replaces, changed rollup rows, and the new indexed id.
 type IndexFlush struct {
 	Segment   IndexSegment
-	Blobs     map[int][]byte // bucket -> blob
+	Blobs     map[int][]byte    // bucket -> blob
+	Lists     map[uint64][]byte // gram -> long posting list
 	Drop      []int64        // segments replaced by Segment (a merge)
 	Quarters  []QuarterRow   // full new values; Count 0 deletes
 	Users     []UserRow      // full new values; Count 0 deletes
@@ -63,6 +64,9 @@ func (s *Store) WriteIndexFlush(ctx context.Context, f *IndexFlush) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM index_blobs WHERE seg = ?`, seg); err != nil {
 			return fmt.Errorf("store: drop segment: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM index_lists WHERE seg = ?`, seg); err != nil {
+			return fmt.Errorf("store: drop segment: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM index_segments WHERE seg = ?`, seg); err != nil {
 			return fmt.Errorf("store: drop segment: %w", err)
 		}
@@ -72,7 +76,7 @@ func (s *Store) WriteIndexFlush(ctx context.Context, f *IndexFlush) error {
 			f.Segment.Seg, f.Segment.Lo, f.Segment.Hi, f.Segment.Messages); err != nil {
 			return fmt.Errorf("store: add segment: %w", err)
 		}
-		if err := insertBlobs(ctx, tx, f.Segment.Seg, f.Blobs); err != nil {
+		if err := insertBlobs(ctx, tx, f.Segment.Seg, f.Blobs, f.Lists); err != nil {
 			return err
 		}
 	}
@@ -211,7 +215,7 @@ func (s *Store) LoadRollups(ctx context.Context) ([]QuarterRow, []UserRow, error
 
 // ResetIndex deletes the search index and rollups (wsmon reindex).
 func (s *Store) ResetIndex(ctx context.Context) error {
-	for _, q := range []string{`DELETE FROM index_blobs`, `DELETE FROM index_segments`, `DELETE FROM rollup_quarter`,
+	for _, q := range []string{`DELETE FROM index_blobs`, `DELETE FROM index_lists`, `DELETE FROM index_segments`, `DELETE FROM rollup_quarter`,
 		`DELETE FROM rollup_users`, `UPDATE index_state SET indexed_id = 0`} {
 		if _, err := s.w.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("store: reset index: %w", err)
@@ -331,6 +335,9 @@ func (s *Store) ApplyPrune(ctx context.Context, before int64, deltas []PruneDelt
 		if _, err := tx.ExecContext(ctx, `DELETE FROM index_blobs WHERE seg = ?`, seg); err != nil {
 			return 0, fmt.Errorf("store: prune segment: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM index_lists WHERE seg = ?`, seg); err != nil {
+			return 0, fmt.Errorf("store: prune segment: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM index_segments WHERE seg = ?`, seg); err != nil {
 			return 0, fmt.Errorf("store: prune segment: %w", err)
 		}
@@ -392,15 +399,16 @@ func (s *Store) BucketBlobsOf(ctx context.Context, bucket int, segs []int64) ([]
 	return out, rows.Err()
 }
 
-// PutBlobs writes bucket blobs of a segment that is not listed yet (a merge
-// in progress); until CommitMerge lists it, queries ignore them.
-func (s *Store) PutBlobs(ctx context.Context, seg int64, blobs map[int][]byte) error {
+// PutBlobs writes bucket blobs and long lists of a segment that is not
+// listed yet (a merge in progress); until CommitMerge lists it, queries
+// ignore them.
+func (s *Store) PutBlobs(ctx context.Context, seg int64, blobs map[int][]byte, lists map[uint64][]byte) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: merge: %w", err)
 	}
 	defer tx.Rollback()
-	if err := insertBlobs(ctx, tx, seg, blobs); err != nil {
+	if err := insertBlobs(ctx, tx, seg, blobs, lists); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -432,12 +440,25 @@ func (s *Store) CommitMerge(ctx context.Context, seg IndexSegment, drop []int64)
 	return nil
 }
 
-// DeleteOrphanBlobs removes blobs of segments no longer (or not yet) listed.
+// DeleteOrphanBlobs removes blobs and lists of segments no longer (or not
+// yet) listed.
 func (s *Store) DeleteOrphanBlobs(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM index_blobs WHERE seg NOT IN (SELECT seg FROM index_segments)`); err != nil {
-		return fmt.Errorf("store: delete orphan blobs: %w", err)
+	for _, q := range []string{`DELETE FROM index_blobs WHERE seg NOT IN (SELECT seg FROM index_segments)`,
+		`DELETE FROM index_lists WHERE seg NOT IN (SELECT seg FROM index_segments)`} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: delete orphan blobs: %w", err)
+		}
 	}
 	return nil
+}
+
+// IndexList returns a long posting list stored apart from its bucket blob.
+func (s *Store) IndexList(ctx context.Context, seg int64, gram uint64) ([]byte, error) {
+	var data []byte
+	if err := s.r.QueryRowContext(ctx, `SELECT data FROM index_lists WHERE seg = ? AND gram = ?`, seg, int64(gram)).Scan(&data); err != nil {
+		return nil, fmt.Errorf("store: index list %d/%d: %w", seg, gram, err)
+	}
+	return data, nil
 }
 
 // MaxSegment returns the highest listed segment number (0 if none): it
@@ -450,8 +471,20 @@ func (s *Store) MaxSegment(ctx context.Context) (int64, error) {
 	return v.Int64, nil
 }
 
-// insertBlobs writes a segment's bucket blobs.
-func insertBlobs(ctx context.Context, tx *sql.Tx, seg int64, blobs map[int][]byte) error {
+// insertBlobs writes a segment's bucket blobs and long lists.
+func insertBlobs(ctx context.Context, tx *sql.Tx, seg int64, blobs map[int][]byte, lists map[uint64][]byte) error {
+	if len(lists) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO index_lists (seg, gram, data) VALUES (?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("store: index lists: %w", err)
+		}
+		defer st.Close()
+		for g, data := range lists {
+			if _, err := st.ExecContext(ctx, seg, int64(g), data); err != nil {
+				return fmt.Errorf("store: index list: %w", err)
+			}
+		}
+	}
 	st, err := tx.PrepareContext(ctx, `INSERT INTO index_blobs (bucket, seg, data) VALUES (?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("store: index blobs: %w", err)
