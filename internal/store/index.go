@@ -38,9 +38,9 @@ type IndexFlush struct {
 	Segment   IndexSegment
 	Blobs     map[int][]byte    // bucket -> blob
 	Lists     map[uint64][]byte // gram -> long posting list
-	Drop      []int64        // segments replaced by Segment (a merge)
-	Quarters  []QuarterRow   // full new values; Count 0 deletes
-	Users     []UserRow      // full new values; Count 0 deletes
+	Drop      []int64           // segments replaced by Segment (a merge)
+	Quarters  []QuarterRow      // full new values; Count 0 deletes
+	Users     []UserRow         // full new values; Count 0 deletes
 	IndexedID int64
 }
 
