@@ -29,7 +29,6 @@ type Notifier struct {
 	log      *slog.Logger
 	queue    chan Alert
 	dropped  atomic.Int64
-	sent     atomic.Int64
 }
 
 // Alert is one keyword match, as posted to the webhook.
@@ -98,8 +97,6 @@ func (n *Notifier) Run(ctx context.Context) {
 		case a := <-n.queue:
 			if err := n.post(ctx, a); err != nil {
 				n.log.Warn("webhook delivery failed", "error", err)
-			} else {
-				n.sent.Add(1)
 			}
 		}
 	}
@@ -125,6 +122,3 @@ func (n *Notifier) post(ctx context.Context, a Alert) error {
 	}
 	return nil
 }
-
-// Sent returns the number of alerts delivered to the webhook.
-func (n *Notifier) Sent() int64 { return n.sent.Load() }

@@ -41,7 +41,6 @@ type Store interface {
 	WriteIndexFlush(ctx context.Context, f *store.IndexFlush) error
 	BucketBlobs(ctx context.Context, bucket int) ([]store.SegBlob, error)
 	IndexList(ctx context.Context, seg int64, gram uint64) ([]byte, error)
-	SegmentBlobs(ctx context.Context, seg int64) (map[int][]byte, error)
 	MessagesByIDs(ctx context.Context, ids []int64, q store.MessageQuery) ([]message.Message, error)
 	Messages(ctx context.Context, q store.MessageQuery) ([]message.Message, error)
 	Message(ctx context.Context, id int64) (message.Message, error)

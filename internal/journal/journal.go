@@ -399,21 +399,6 @@ func (j *Journal) Flush() error {
 	}
 }
 
-// WriteError reports the last error writing the journal file, nil once a
-// write succeeded again.
-func (j *Journal) WriteError() error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.writeErr
-}
-
-// Pending reports the bytes appended but not yet written to disk.
-func (j *Journal) Pending() int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return len(j.pending)
-}
-
 // LastSeq returns the sequence number of the last appended record.
 func (j *Journal) LastSeq() uint64 {
 	j.mu.Lock()

@@ -36,7 +36,6 @@ type Hub struct {
 	head   int
 	n      int
 	subs   map[*Sub]struct{}
-	lastID int64
 	encode func(*message.Message) []byte
 }
 
@@ -148,13 +147,6 @@ func (h *Hub) Subscribers() int {
 	return len(h.subs)
 }
 
-// LastID returns the id of the newest published message.
-func (h *Hub) LastID() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.lastID
-}
-
 // Publish records msgs as recent and offers them to every subscriber
 // without blocking. Messages must not be modified afterwards.
 func (h *Hub) Publish(msgs []message.Message) {
@@ -170,7 +162,6 @@ func (h *Hub) Publish(msgs []message.Message) {
 			h.head = (h.head + 1) % len(h.ring)
 		}
 	}
-	h.lastID = msgs[len(msgs)-1].ID
 	subs := make([]*Sub, 0, len(h.subs))
 	for s := range h.subs {
 		subs = append(subs, s)

@@ -54,9 +54,6 @@ func FieldGram(field byte, value string) Gram {
 	return Gram(1<<63 | h>>1)
 }
 
-// IsField reports whether g is a field key.
-func (g Gram) IsField() bool { return g>>63 == 1 }
-
 // AppendGrams appends the grams of text, folded as Fold does, to dst; a
 // gram occurring several times is appended several times (callers that
 // need distinct grams dedupe, e.g. by message id). scratch is reused to
@@ -116,6 +113,3 @@ func PlanQuery(query string) Plan {
 	}
 	return p
 }
-
-// RuneCount is utf8.RuneCountInString, exported for callers planning work.
-func RuneCount(s string) int { return utf8.RuneCountInString(s) }

@@ -134,14 +134,6 @@ func (it *Iter) Next() (int64, bool) {
 	return it.prev, true
 }
 
-// Block is the index data of one gram in one segment.
-type Block struct {
-	Seg   int64 // segment number; higher is newer
-	Hi    int64 // highest id the segment may hold
-	Count int
-	Data  []byte
-}
-
 // Block directory: a bucket blob holds the lists of every gram of one
 // bucket in one segment:
 //

@@ -162,25 +162,6 @@ func (s *Store) BucketBlobs(ctx context.Context, bucket int) ([]SegBlob, error) 
 	return out, rows.Err()
 }
 
-// SegmentBlobs returns every bucket blob of one segment (for merging).
-func (s *Store) SegmentBlobs(ctx context.Context, seg int64) (map[int][]byte, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT bucket, data FROM index_blobs WHERE seg = ?`, seg)
-	if err != nil {
-		return nil, fmt.Errorf("store: segment blobs: %w", err)
-	}
-	defer rows.Close()
-	out := map[int][]byte{}
-	for rows.Next() {
-		var b int
-		var d []byte
-		if err := rows.Scan(&b, &d); err != nil {
-			return nil, fmt.Errorf("store: segment blobs: %w", err)
-		}
-		out[b] = d
-	}
-	return out, rows.Err()
-}
-
 // LoadRollups returns every rollup row.
 func (s *Store) LoadRollups(ctx context.Context) ([]QuarterRow, []UserRow, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT target, bucket, count, min_id, max_id FROM rollup_quarter`)
