@@ -91,6 +91,9 @@ type Plan struct {
 	Folded string
 }
 
+// maxPlanGrams bounds the bigrams a long query looks up.
+const maxPlanGrams = 5
+
 // PlanQuery returns the grams to look up for query. An empty query has no
 // grams (everything matches).
 func PlanQuery(query string) Plan {
@@ -103,12 +106,23 @@ func PlanQuery(query string) Plan {
 		p.Grams = []Gram{MakeGram(rs...)}
 	default:
 		seen := map[Gram]bool{}
+		var all []Gram
 		for i := 0; i+2 <= len(rs); i++ {
 			g := MakeGram(rs[i], rs[i+1])
 			if !seen[g] {
 				seen[g] = true
-				p.Grams = append(p.Grams, g)
+				all = append(all, g)
 			}
+		}
+		// Candidates need only hold some of the bigrams (they are verified
+		// against the content anyway): a few spread over the query narrow
+		// them almost as well as all, and each costs a lookup per segment.
+		if len(all) > maxPlanGrams {
+			for k := 0; k < maxPlanGrams; k++ {
+				p.Grams = append(p.Grams, all[k*(len(all)-1)/(maxPlanGrams-1)])
+			}
+		} else {
+			p.Grams = all
 		}
 	}
 	return p

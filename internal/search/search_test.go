@@ -55,6 +55,9 @@ func TestPlanQuery(t *testing.T) {
 	if p := PlanQuery("Hello"); p.Exact || len(p.Grams) != 4 || p.Folded != "hello" {
 		t.Errorf("long: %+v", p)
 	}
+	if p := PlanQuery("please help fix"); len(p.Grams) != maxPlanGrams || p.Grams[0] != MakeGram('p', 'l') || p.Grams[maxPlanGrams-1] != MakeGram('i', 'x') {
+		t.Errorf("long: %+v", p)
+	}
 	if p := PlanQuery("aaaa"); len(p.Grams) != 1 {
 		t.Errorf("repeated bigram kept once: %+v", p)
 	}
