@@ -100,7 +100,7 @@ func startDemoProcess(b testing.TB) (wsURL, httpBase string) {
 func BenchmarkBurst(b *testing.B) {
 	n := burstSize()
 	// The same soft memory limit the wsmon binary sets (cli.defaultMemoryLimit).
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(140 << 20))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(128 << 20))
 	for i := 0; i < b.N; i++ {
 		wsURL, base := startDemoProcess(b)
 		cfg := testConfig(b, wsURL)

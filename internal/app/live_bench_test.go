@@ -110,7 +110,7 @@ func BenchmarkIngestWithSSEClients(b *testing.B) {
 	if v := burstSize(); v != 1_000_000 {
 		n = v
 	}
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(140 << 20))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(128 << 20))
 	rates := map[int]float64{}
 	for _, clients := range []int{0, 1000} {
 		wsURL, base := startDemoProcess(b)

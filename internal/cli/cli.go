@@ -118,7 +118,7 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 // GOMEMLIMIT says otherwise: it makes the garbage collector work harder
 // before the heap grows past it, keeping wsmon's footprint small during
 // bursts.
-const defaultMemoryLimit = 140 << 20
+const defaultMemoryLimit = 128 << 20
 
 func setMemoryLimit(environ []string) {
 	for _, kv := range environ {

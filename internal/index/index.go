@@ -50,10 +50,10 @@ type Store interface {
 
 // Options tune an Indexer.
 type Options struct {
-	FlushMessages int           // write a segment after this many messages (default 50,000)
+	FlushMessages int           // write a segment after this many messages (default 25,000)
 	FlushInterval time.Duration // or after this long with anything pending (default 2 min)
 	Buckets       int           // rows per segment (power of two, default 4096)
-	MaxQueued     int           // messages queued before falling back to reading the database (default 50,000)
+	MaxQueued     int           // messages queued before falling back to reading the database (default 25,000)
 	// Follow makes a read-only indexer for a web process running apart
 	// from the monitor: it never writes, and before each query it reads
 	// what the monitor committed (and reloads when the monitor flushed).
@@ -104,7 +104,7 @@ func New(ctx context.Context, st Store, opts Options) (*Indexer, error) {
 		opts.Buckets = 4096
 	}
 	if opts.MaxQueued <= 0 {
-		opts.MaxQueued = 50_000
+		opts.MaxQueued = 25_000
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
