@@ -122,20 +122,8 @@ func upsertRollups(ctx context.Context, tx *sql.Tx, qs []QuarterRow, us []UserRo
 
 // IndexSegments lists the segments by ascending id range.
 func (s *Store) IndexSegments(ctx context.Context) ([]IndexSegment, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seg, lo, hi, messages FROM index_segments ORDER BY lo`)
-	if err != nil {
-		return nil, fmt.Errorf("store: index segments: %w", err)
-	}
-	defer rows.Close()
-	var out []IndexSegment
-	for rows.Next() {
-		var g IndexSegment
-		if err := rows.Scan(&g.Seg, &g.Lo, &g.Hi, &g.Messages); err != nil {
-			return nil, fmt.Errorf("store: index segments: %w", err)
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.r, "index segments", `SELECT seg, lo, hi, messages FROM index_segments ORDER BY lo`, nil,
+		func(r *sql.Rows, g *IndexSegment) error { return r.Scan(&g.Seg, &g.Lo, &g.Hi, &g.Messages) })
 }
 
 // SegBlob is a bucket's blob in one segment.
@@ -146,52 +134,25 @@ type SegBlob struct {
 
 // BucketBlobs returns a bucket's blobs, newest segment first.
 func (s *Store) BucketBlobs(ctx context.Context, bucket int) ([]SegBlob, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seg, data FROM index_blobs WHERE bucket = ? ORDER BY seg DESC`, bucket)
-	if err != nil {
-		return nil, fmt.Errorf("store: index blobs: %w", err)
-	}
-	defer rows.Close()
-	var out []SegBlob
-	for rows.Next() {
-		var b SegBlob
-		if err := rows.Scan(&b.Seg, &b.Data); err != nil {
-			return nil, fmt.Errorf("store: index blobs: %w", err)
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.r, "index blobs", `SELECT seg, data FROM index_blobs WHERE bucket = ? ORDER BY seg DESC`, []any{bucket}, scanSegBlob)
 }
+
+func scanSegBlob(r *sql.Rows, b *SegBlob) error { return r.Scan(&b.Seg, &b.Data) }
 
 // LoadRollups returns every rollup row.
 func (s *Store) LoadRollups(ctx context.Context) ([]QuarterRow, []UserRow, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT target, bucket, count, min_id, max_id FROM rollup_quarter`)
+	qs, err := queryAll(ctx, s.r, "load rollups", `SELECT target, bucket, count, min_id, max_id FROM rollup_quarter`, nil,
+		func(r *sql.Rows, q *QuarterRow) error {
+			return r.Scan(&q.Target, &q.Bucket, &q.Count, &q.MinID, &q.MaxID)
+		})
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: load rollups: %w", err)
+		return nil, nil, err
 	}
-	var qs []QuarterRow
-	for rows.Next() {
-		var q QuarterRow
-		if err := rows.Scan(&q.Target, &q.Bucket, &q.Count, &q.MinID, &q.MaxID); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("store: load rollups: %w", err)
-		}
-		qs = append(qs, q)
-	}
-	rows.Close()
-	rows, err = s.r.QueryContext(ctx, `SELECT target, username, count, first_seen, last_seen FROM rollup_users`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("store: load rollups: %w", err)
-	}
-	defer rows.Close()
-	var us []UserRow
-	for rows.Next() {
-		var u UserRow
-		if err := rows.Scan(&u.Target, &u.User, &u.Count, &u.FirstSeen, &u.LastSeen); err != nil {
-			return nil, nil, fmt.Errorf("store: load rollups: %w", err)
-		}
-		us = append(us, u)
-	}
-	return qs, us, rows.Err()
+	us, err := queryAll(ctx, s.r, "load rollups", `SELECT target, username, count, first_seen, last_seen FROM rollup_users`, nil,
+		func(r *sql.Rows, u *UserRow) error {
+			return r.Scan(&u.Target, &u.User, &u.Count, &u.FirstSeen, &u.LastSeen)
+		})
+	return qs, us, err
 }
 
 // ResetIndex deletes the search index and rollups (wsmon reindex).
@@ -241,22 +202,13 @@ type IndexRow struct {
 
 // IndexRowsAfter returns up to limit messages with id > after, ascending.
 func (s *Store) IndexRowsAfter(ctx context.Context, after int64, limit int) ([]IndexRow, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, target, received_at, username, room, type, content FROM messages WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: index rows: %w", err)
-	}
-	defer rows.Close()
-	var out []IndexRow
-	for rows.Next() {
-		var r IndexRow
-		var at int64
-		if err := rows.Scan(&r.ID, &r.Target, &at, &r.User, &r.Room, &r.Type, &r.Content); err != nil {
-			return nil, fmt.Errorf("store: index rows: %w", err)
-		}
-		r.ReceivedAt = time.UnixMilli(at)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.r, "index rows", `SELECT id, target, received_at, username, room, type, content FROM messages WHERE id > ? ORDER BY id LIMIT ?`,
+		[]any{after, limit}, func(r *sql.Rows, x *IndexRow) error {
+			var at int64
+			err := r.Scan(&x.ID, &x.Target, &at, &x.User, &x.Room, &x.Type, &x.Content)
+			x.ReceivedAt = time.UnixMilli(at)
+			return err
+		})
 }
 
 // PruneDelta is how many messages of one target, user and 15-minute bucket
@@ -281,20 +233,8 @@ func (s *Store) FirstIDFrom(ctx context.Context, t time.Time, lo int64) (int64, 
 // PruneDeltas counts the messages with id < before by target, user and
 // bucket.
 func (s *Store) PruneDeltas(ctx context.Context, before int64) ([]PruneDelta, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT target, username, received_at / ? AS b, COUNT(*) FROM messages WHERE id < ? GROUP BY target, username, b`, quarterMs, before)
-	if err != nil {
-		return nil, fmt.Errorf("store: prune deltas: %w", err)
-	}
-	defer rows.Close()
-	var out []PruneDelta
-	for rows.Next() {
-		var d PruneDelta
-		if err := rows.Scan(&d.Target, &d.User, &d.Bucket, &d.Count); err != nil {
-			return nil, fmt.Errorf("store: prune deltas: %w", err)
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.r, "prune deltas", `SELECT target, username, received_at / ? AS b, COUNT(*) FROM messages WHERE id < ? GROUP BY target, username, b`,
+		[]any{quarterMs, before}, func(r *sql.Rows, d *PruneDelta) error { return r.Scan(&d.Target, &d.User, &d.Bucket, &d.Count) })
 }
 
 // ApplyPrune deletes messages with id < before and, in the same
@@ -363,21 +303,8 @@ func (s *Store) BucketBlobsOf(ctx context.Context, bucket int, segs []int64) ([]
 	for _, sg := range segs {
 		args = append(args, sg)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT seg, data FROM index_blobs WHERE bucket = ? AND seg IN (`+
-		strings.TrimSuffix(strings.Repeat("?,", len(segs)), ",")+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: index blobs: %w", err)
-	}
-	defer rows.Close()
-	var out []SegBlob
-	for rows.Next() {
-		var b SegBlob
-		if err := rows.Scan(&b.Seg, &b.Data); err != nil {
-			return nil, fmt.Errorf("store: index blobs: %w", err)
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.r, "index blobs", `SELECT seg, data FROM index_blobs WHERE bucket = ? AND seg IN (`+
+		strings.TrimSuffix(strings.Repeat("?,", len(segs)), ",")+`)`, args, scanSegBlob)
 }
 
 // PutBlobs writes bucket blobs and long lists of a segment that is not
@@ -477,4 +404,26 @@ func insertBlobs(ctx context.Context, tx *sql.Tx, seg int64, blobs map[int][]byt
 		}
 	}
 	return nil
+}
+
+// queryAll runs q and scans every row with scan; what names the query in
+// errors.
+func queryAll[T any](ctx context.Context, db *sql.DB, what, q string, args []any, scan func(*sql.Rows, *T) error) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
 }

@@ -191,27 +191,17 @@ func (s *Store) Sessions(ctx context.Context, target string, limit int) ([]Sessi
 		args = append(args, target)
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
-	rows, err := s.r.QueryContext(ctx, q, append(args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("store: sessions: %w", err)
-	}
-	defer rows.Close()
-	var out []Session
-	for rows.Next() {
-		var se Session
+	return queryAll(ctx, s.r, "sessions", q, append(args, limit), func(r *sql.Rows, se *Session) error {
 		var conn int64
 		var disc, code sql.NullInt64
-		if err := rows.Scan(&se.ID, &se.Target, &se.URL, &conn, &disc, &code, &se.CloseReason, &se.Messages, &se.Error); err != nil {
-			return nil, fmt.Errorf("store: sessions: %w", err)
-		}
+		err := r.Scan(&se.ID, &se.Target, &se.URL, &conn, &disc, &code, &se.CloseReason, &se.Messages, &se.Error)
 		se.ConnectedAt = time.UnixMilli(conn)
 		if disc.Valid {
 			se.DisconnectedAt = time.UnixMilli(disc.Int64)
 		}
 		se.CloseCode = int(code.Int64)
-		out = append(out, se)
-	}
-	return out, rows.Err()
+		return err
+	})
 }
 
 // CountMessages counts messages matching q's filters (Limit and Before are
