@@ -160,29 +160,11 @@ func (g *generator) appendEvent(dst []byte, seq, ts int64) []byte {
 	r := g.rng.IntN(100)
 	switch {
 	case (r < 5 || len(g.online) == 0) && len(g.offline) > 0:
-		i := g.rng.IntN(len(g.offline))
-		u := g.offline[i]
-		g.offline[i] = g.offline[len(g.offline)-1]
-		g.offline = g.offline[:len(g.offline)-1]
-		g.online = append(g.online, u)
-		room := g.rooms[g.users[u].room]
-		dst = g.appendHead(dst, seq, typeJoin, g.users[u].esc, room)
-		dst = append(dst, g.users[u].esc...)
-		dst = append(dst, " 加入了聊天室 / joined "...)
-		dst = append(dst, room...)
-		return appendTail(dst, ts)
+		u := moveRandom(g.rng, &g.offline, &g.online)
+		return g.appendPresence(dst, seq, ts, u, typeJoin, " 加入了聊天室 / joined ")
 	case r < 9 && len(g.online) > 2:
-		i := g.rng.IntN(len(g.online))
-		u := g.online[i]
-		g.online[i] = g.online[len(g.online)-1]
-		g.online = g.online[:len(g.online)-1]
-		g.offline = append(g.offline, u)
-		room := g.rooms[g.users[u].room]
-		dst = g.appendHead(dst, seq, typeLeave, g.users[u].esc, room)
-		dst = append(dst, g.users[u].esc...)
-		dst = append(dst, " 离开了聊天室 / left "...)
-		dst = append(dst, room...)
-		return appendTail(dst, ts)
+		u := moveRandom(g.rng, &g.online, &g.offline)
+		return g.appendPresence(dst, seq, ts, u, typeLeave, " 离开了聊天室 / left ")
 	case r < 11 || len(g.online) == 0:
 		dst = g.appendHead(dst, seq, typeSystem, systemUser, g.rooms[0])
 		dst = g.appendTemplate(dst, g.system[g.rng.IntN(len(g.system))])
@@ -194,6 +176,28 @@ func (g *generator) appendEvent(dst []byte, seq, ts int64) []byte {
 
 // appendChat appends a chat message from a random online user (any user if
 // none is online).
+// appendPresence encodes a join or leave message of user u.
+func (g *generator) appendPresence(dst []byte, seq, ts int64, u int, typ, verb string) []byte {
+	room := g.rooms[g.users[u].room]
+	dst = g.appendHead(dst, seq, typ, g.users[u].esc, room)
+	dst = append(dst, g.users[u].esc...)
+	dst = append(dst, verb...)
+	dst = append(dst, room...)
+	return appendTail(dst, ts)
+}
+
+// moveRandom moves a random element of *from to the end of *to and
+// returns it.
+func moveRandom(rng *rand.Rand, from, to *[]int) int {
+	f := *from
+	i := rng.IntN(len(f))
+	u := f[i]
+	f[i] = f[len(f)-1]
+	*from = f[:len(f)-1]
+	*to = append(*to, u)
+	return u
+}
+
 func (g *generator) appendChat(dst []byte, seq, ts int64) []byte {
 	var u int
 	if len(g.online) > 0 {

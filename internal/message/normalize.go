@@ -628,23 +628,18 @@ func interpret(f field, k int, d []byte, s, e, limit int) pick {
 	}
 	isNum := c == '-' || (c >= '0' && c <= '9')
 	switch f {
-	case fUser:
+	case fUser, fRoom:
 		switch {
 		case c == '"':
 			return pick{s: s, e: e, kind: pickString}
 		case isNum:
 			return pick{s: s, e: e, kind: pickLiteral}
 		case c == '{':
-			return nameMember(d, s, limit, userNameRank)
-		}
-	case fRoom:
-		switch {
-		case c == '"':
-			return pick{s: s, e: e, kind: pickString}
-		case isNum:
-			return pick{s: s, e: e, kind: pickLiteral}
-		case c == '{':
-			return nameMember(d, s, limit, roomNameRank)
+			rank := userNameRank
+			if f == fRoom {
+				rank = roomNameRank
+			}
+			return nameMember(d, s, limit, rank)
 		}
 	case fContent:
 		if c == '"' {
