@@ -26,7 +26,13 @@ type Config struct {
 
 	// --- capture extensions (apply to the default target) ---
 	TargetName         string            `json:"target_name"`          // name of the default target; "" = derived from the URL host
-	Protocol           string            `json:"protocol"`             // adapter: "raw" (default)
+	Protocol           string            `json:"protocol"`             // chat protocol: "auto" (default), "raw", "socketio", ... (see docs/protocols.md)
+	Subscribe          []string          `json:"subscribe"`            // what to subscribe to: namespaces, destinations, topics, channels, subjects
+	Auth               map[string]string `json:"auth"`                 // credentials mapped to the protocol's mechanism: username, password, token
+	Options            map[string]any    `json:"options"`              // protocol-specific settings
+	Format             string            `json:"format"`               // raw: auto (default), json, text
+	Framing            string            `json:"framing"`              // raw: frame (default), lines
+	KeepControl        bool              `json:"keep_control"`         // also store protocol control frames (heartbeats, acks), as type system with reason "control"
 	Headers            map[string]string `json:"headers"`              // extra handshake headers (Authorization, Cookie, Origin, User-Agent...)
 	Subprotocols       []string          `json:"subprotocols"`         // WebSocket subprotocols to offer
 	SendOnConnect      []string          `json:"send_on_connect"`      // text frames sent after every (re)connect, in order
@@ -64,12 +70,21 @@ type Config struct {
 	WebInsecureNoAuth bool   `json:"web_insecure_no_auth"` // allow a non-loopback bind without authentication (loud opt-out)
 }
 
-// Target is one monitored WebSocket endpoint. Empty fields inherit the
-// top-level value of the same name.
+// Target is one monitored WebSocket endpoint. Empty connection fields
+// (headers, subprotocols, send_on_connect, TLS, field_map, read limit,
+// protocol) inherit the top-level value of the same name; the
+// protocol-specific ones (subscribe, auth, options, format, framing,
+// keep_control) belong to the target alone.
 type Target struct {
 	Name               string            `json:"name"`
 	URL                string            `json:"url"`
 	Protocol           string            `json:"protocol"`
+	Subscribe          []string          `json:"subscribe"`
+	Auth               map[string]string `json:"auth"`
+	Options            map[string]any    `json:"options"`
+	Format             string            `json:"format"`
+	Framing            string            `json:"framing"`
+	KeepControl        bool              `json:"keep_control"`
 	Headers            map[string]string `json:"headers"`
 	Subprotocols       []string          `json:"subprotocols"`
 	SendOnConnect      []string          `json:"send_on_connect"`

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/wsmon/wsmon/internal/protocol/registry"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -61,7 +62,7 @@ func TestDefaultsLoadWithoutFile(t *testing.T) {
 		{"max_messages_in_memory", d.MaxMessagesInMemory, 1000},
 		{"auto_backup_hours", d.AutoBackupHours, 24.0},
 		{"web_refresh_interval", d.WebRefreshInterval, Seconds(5)},
-		{"protocol", d.Protocol, "raw"},
+		{"protocol", d.Protocol, "auto"},
 		{"read_limit_bytes", d.ReadLimitBytes, int64(16 << 20)},
 		{"ping_interval", d.PingInterval, Seconds(20)},
 		{"pong_timeout", d.PongTimeout, Seconds(60)},
@@ -332,7 +333,7 @@ func TestValidate(t *testing.T) {
 		{"memory big", func(c *Config) { c.MaxMessagesInMemory = 1000001 }, `max_messages_in_memory: must be between 1 and 1000000, got 1000001`},
 		{"backup hours", func(c *Config) { c.AutoBackupHours = -1 }, `auto_backup_hours: must be between 0 (no automatic backups) and 8784, got -1`},
 		{"refresh", func(c *Config) { c.WebRefreshInterval = 0.5 }, `web_refresh_interval: must be between 1 and 3600 seconds, got 0.5`},
-		{"protocol", func(c *Config) { c.Protocol = "rwa" }, `protocol: unknown protocol "rwa" (did you mean "raw"?); supported: raw`},
+		{"protocol", func(c *Config) { c.Protocol = "rwa" }, `protocol: unknown protocol "rwa" (did you mean "raw"?); supported: ` + strings.Join(registry.Names(), ", ")},
 		{"header name", func(c *Config) { c.Headers = map[string]string{"Bad Name": "x"} }, `headers: invalid header name "Bad Name"`},
 		{"header handshake", func(c *Config) { c.Headers = map[string]string{"Sec-WebSocket-Protocol": "x"} },
 			`headers: "Sec-WebSocket-Protocol" is set by the WebSocket handshake and cannot be overridden; use subprotocols`},
@@ -365,7 +366,7 @@ func TestValidate(t *testing.T) {
 		{"password without user", func(c *Config) { c.WebPassword = "p" }, `web_user: must be set when web_password is set`},
 		{"target url missing", func(c *Config) { c.Targets = []Target{{Name: "a"}} }, `targets[0].url: must be set`},
 		{"target url scheme", func(c *Config) { c.Targets = []Target{{URL: "ws://a/"}, {URL: "https://b/"}} }, `targets[1].url: scheme must be ws or wss, got "https"`},
-		{"target protocol", func(c *Config) { c.Targets = []Target{{URL: "ws://a/", Protocol: "x"}} }, `targets[0].protocol: unknown protocol "x"; supported: raw`},
+		{"target protocol", func(c *Config) { c.Targets = []Target{{URL: "ws://a/", Protocol: "x"}} }, `targets[0].protocol: unknown protocol "x"; supported: ` + strings.Join(registry.Names(), ", ")},
 		{"target field map", func(c *Config) { c.Targets = []Target{{URL: "ws://a/", FieldMap: map[string]string{"nick": "n"}}} },
 			`targets[0].field_map: unknown message field "nick"; must be one of user, content, type, room, time, id`},
 		{"target read limit", func(c *Config) { c.Targets = []Target{{URL: "ws://a/", ReadLimitBytes: 1}} },
@@ -396,18 +397,42 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestValidateWithProtocols(t *testing.T) {
-	c := Defaults()
-	c.Protocol = "socketio"
-	if err := c.ValidateWith([]string{"raw", "socketio"}); err != nil {
-		t.Errorf("ValidateWith(raw, socketio) = %v", err)
+// TestProtocolSettings: the protocol, subscribe, auth, options, format and
+// framing of each target are checked by building its adapter, with one
+// line naming the target and key.
+func TestProtocolSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want string // "" = valid
+	}{
+		{"default auto", func(*Config) {}, ""},
+		{"raw text lines", func(c *Config) { c.Protocol, c.Format, c.Framing = "raw", "text", "lines" }, ""},
+		{"unknown protocol", func(c *Config) { c.Protocol = "socketioo" }, `protocol: unknown protocol "socketioo"`},
+		{"bad format", func(c *Config) { c.Protocol, c.Format = "raw", "xml" }, "format: must be auto, json or text"},
+		{"raw subscribe", func(c *Config) { c.Protocol, c.Subscribe = "raw", []string{"x"} }, "subscribe: the raw protocol has no subscriptions"},
+		{"unknown option", func(c *Config) { c.Protocol, c.Options = "raw", map[string]any{"qos": 1.0} }, "options.qos: unknown option"},
+		{"auth key", func(c *Config) { c.Auth = map[string]string{"user": "x"} }, `auth: unknown key "user"`},
+		{"target key", func(c *Config) {
+			c.Targets = []Target{{Name: "a", URL: "ws://a/"}, {Name: "b", URL: "ws://b/", Framing: "chunks"}}
+		}, "targets[1].framing: must be frame or lines"},
+		{"target unknown protocol", func(c *Config) {
+			c.Targets = []Target{{Name: "a", URL: "ws://a/", Protocol: "mqt"}}
+		}, `targets[0].protocol: unknown protocol "mqt"`},
 	}
-	if got, want := errText(c.Validate()), `protocol: unknown protocol "socketio"; supported: raw`; got != want {
-		t.Errorf("Validate() = %s, want %s", got, want)
-	}
-	t.Chdir(t.TempDir())
-	if _, err := Load(LoadOptions{Env: []string{"WSMON_PROTOCOL=socketio"}, Protocols: []string{"raw", "socketio"}}); err != nil {
-		t.Errorf("Load with Protocols = %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Defaults()
+			tt.mod(&c)
+			got := errText(c.Validate())
+			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+				t.Errorf("Validate() = %q, want %q", got, tt.want)
+			}
+			var ce *Error
+			if tt.want != "" && (!errors.As(c.Validate(), &ce) || !strings.HasPrefix(tt.want, ce.Key)) {
+				t.Errorf("error key = %v, want the start of %q", ce, tt.want)
+			}
+		})
 	}
 }
 
@@ -455,12 +480,12 @@ func TestResolvedTargets(t *testing.T) {
 		want    []Target
 	}{
 		{"single from top level", nil, "", []Target{{
-			Name: "localhost:8000", URL: "ws://localhost:8000/ws/chat", Protocol: "raw",
+			Name: "localhost:8000", URL: "ws://localhost:8000/ws/chat", Protocol: "auto",
 			Headers: map[string]string{"Origin": "http://o"}, Subprotocols: []string{"chat"}, CAFile: "ca.pem",
 			FieldMap: map[string]string{"user": "u"}, ReadLimitBytes: 16 << 20,
 		}}},
 		{"single named", nil, "main", []Target{{
-			Name: "main", URL: "ws://localhost:8000/ws/chat", Protocol: "raw",
+			Name: "main", URL: "ws://localhost:8000/ws/chat", Protocol: "auto",
 			Headers: map[string]string{"Origin": "http://o"}, Subprotocols: []string{"chat"}, CAFile: "ca.pem",
 			FieldMap: map[string]string{"user": "u"}, ReadLimitBytes: 16 << 20,
 		}}},
@@ -468,9 +493,9 @@ func TestResolvedTargets(t *testing.T) {
 			{URL: "wss://a.example/ws"},
 			{Name: "b", URL: "ws://b:9/", Headers: map[string]string{"Cookie": "c"}, ReadLimitBytes: 2048, FieldMap: map[string]string{"content": "m"}},
 		}, "ignored", []Target{
-			{Name: "a.example", URL: "wss://a.example/ws", Protocol: "raw", Headers: map[string]string{"Origin": "http://o"},
+			{Name: "a.example", URL: "wss://a.example/ws", Protocol: "auto", Headers: map[string]string{"Origin": "http://o"},
 				Subprotocols: []string{"chat"}, CAFile: "ca.pem", FieldMap: map[string]string{"user": "u"}, ReadLimitBytes: 16 << 20},
-			{Name: "b", URL: "ws://b:9/", Protocol: "raw", Headers: map[string]string{"Cookie": "c"},
+			{Name: "b", URL: "ws://b:9/", Protocol: "auto", Headers: map[string]string{"Cookie": "c"},
 				Subprotocols: []string{"chat"}, CAFile: "ca.pem", FieldMap: map[string]string{"content": "m"}, ReadLimitBytes: 2048},
 		}},
 	}
@@ -543,7 +568,7 @@ func TestRedacted(t *testing.T) {
 			t.Errorf("%s = %q, want %q", ch.name, ch.got, ch.want)
 		}
 	}
-	for _, secret := range []string{"tok3n", "pa55", "Bearer", "abc", "XYZ", "'p w'", `"auth"`} {
+	for _, secret := range []string{"tok3n", "pa55", "Bearer", "abc", "XYZ", "'p w'", `{\"auth\"`} {
 		if s := c.String(); strings.Contains(s, secret) {
 			t.Errorf("String() leaks %q: %s", secret, s)
 		}

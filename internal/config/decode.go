@@ -90,6 +90,7 @@ func lookup(fs []field, key string) (field, bool) {
 var (
 	stringSlice = reflect.TypeFor[[]string]()
 	stringMap   = reflect.TypeFor[map[string]string]()
+	anyMap      = reflect.TypeFor[map[string]any]()
 	boolPtrType = reflect.TypeFor[*bool]()
 	targetSlice = reflect.TypeFor[[]Target]()
 	secondsType = reflect.TypeFor[Seconds]()
@@ -105,6 +106,8 @@ func expected(t reflect.Type) string {
 		return "a list of strings"
 	case t == stringMap:
 		return "an object with string values"
+	case t == anyMap:
+		return "an object"
 	case t == boolPtrType:
 		return "a boolean"
 	case t == targetSlice:
@@ -347,6 +350,13 @@ func assignValue(v reflect.Value, val any) string {
 			out[k] = s
 		}
 		v.Set(reflect.ValueOf(out))
+		return ""
+	case t == anyMap:
+		obj, ok := val.(map[string]any)
+		if !ok {
+			return mismatch
+		}
+		v.Set(reflect.ValueOf(obj))
 		return ""
 	case t == boolPtrType:
 		b, ok := val.(bool)

@@ -28,7 +28,7 @@ func Defaults() Config {
 		AutoBackupHours:      24,
 		WebRefreshInterval:   5,
 
-		Protocol:             "raw",
+		Protocol:             "auto",
 		ReadLimitBytes:       DefaultReadLimitBytes,
 		PingInterval:         20,
 		PongTimeout:          60,

@@ -29,9 +29,6 @@ type LoadOptions struct {
 	Env []string
 	// Overrides are the command-line flags that were actually set.
 	Overrides Overrides
-	// Protocols lists the protocol names the program supports, for
-	// validating "protocol". Nil means DefaultProtocols().
-	Protocols []string
 }
 
 // Overrides holds flag values; nil pointers and absent map entries mean
@@ -48,7 +45,7 @@ type Overrides struct {
 
 // Load builds the configuration: Defaults, then the config file, then WSMON_*
 // variables from opts.Env, then opts.Overrides (flags > environment > file >
-// defaults), and validates the result with ValidateWith(opts.Protocols).
+// defaults), and validates the result with Validate().
 //
 // The file is JSON that may contain // line comments and /* */ comments
 // outside strings, as in the brief's example. Decoding is strict: unknown
@@ -92,7 +89,7 @@ func Load(opts LoadOptions) (Config, error) {
 	if err := applyOverrides(opts.Overrides, &cfg); err != nil {
 		return Config{}, err
 	}
-	if err := cfg.ValidateWith(opts.Protocols); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil

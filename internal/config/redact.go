@@ -35,6 +35,8 @@ func (c Config) Redacted() Config {
 	r.NotificationKeywords = slices.Clone(c.NotificationKeywords)
 	r.Subprotocols = slices.Clone(c.Subprotocols)
 	r.FieldMap = maps.Clone(c.FieldMap)
+	r.Auth = redactAuth(c.Auth)
+	r.Options = maps.Clone(c.Options)
 	if c.MessageLog != nil {
 		b := *c.MessageLog
 		r.MessageLog = &b
@@ -46,6 +48,7 @@ func (c Config) Redacted() Config {
 			t.URL = redactURL(t.URL)
 			t.Headers = redactHeaders(t.Headers)
 			t.SendOnConnect = redactFrames(t.SendOnConnect)
+			t.Auth = redactAuth(t.Auth)
 			r.Targets[i] = t
 		}
 	}
@@ -64,6 +67,20 @@ func (c Config) String() string {
 
 // LogValue makes slog log the redacted form (see String) with any handler.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// redactAuth masks the password and token of an auth map.
+func redactAuth(a map[string]string) map[string]string {
+	if a == nil {
+		return nil
+	}
+	out := maps.Clone(a)
+	for _, k := range []string{"password", "token"} {
+		if v, ok := out[k]; ok {
+			out[k] = maskIfSet(v)
+		}
+	}
+	return out
+}
 
 func maskIfSet(s string) string {
 	if s == "" {

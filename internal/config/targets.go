@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/wsmon/wsmon/internal/protocol"
 )
 
 // ResolvedTargets returns the targets to monitor, each complete. With no
@@ -22,6 +24,12 @@ func (c Config) ResolvedTargets() []Target {
 		Name:               c.TargetName,
 		URL:                c.WebsocketURL,
 		Protocol:           c.Protocol,
+		Subscribe:          c.Subscribe,
+		Auth:               c.Auth,
+		Options:            c.Options,
+		Format:             c.Format,
+		Framing:            c.Framing,
+		KeepControl:        c.KeepControl,
 		Headers:            c.Headers,
 		Subprotocols:       c.Subprotocols,
 		SendOnConnect:      c.SendOnConnect,
@@ -76,8 +84,24 @@ func hostName(raw string) string {
 	return raw
 }
 
+// AdapterConfig is the protocol adapter's view of t.
+func (t Target) AdapterConfig() protocol.Config {
+	return protocol.Config{
+		Target:    t.Name,
+		URL:       t.URL,
+		Subscribe: slices.Clone(t.Subscribe),
+		Auth:      protocol.Auth{Username: t.Auth["username"], Password: t.Auth["password"], Token: t.Auth["token"]},
+		Options:   protocol.Options(maps.Clone(t.Options)),
+		Format:    t.Format,
+		Framing:   t.Framing,
+	}
+}
+
 // clone copies t's slices and maps.
 func (t Target) clone() Target {
+	t.Subscribe = slices.Clone(t.Subscribe)
+	t.Auth = maps.Clone(t.Auth)
+	t.Options = maps.Clone(t.Options)
 	t.Headers = maps.Clone(t.Headers)
 	t.FieldMap = maps.Clone(t.FieldMap)
 	t.Subprotocols = slices.Clone(t.Subprotocols)

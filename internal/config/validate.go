@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/wsmon/wsmon/internal/protocol/registry"
+
 	"errors"
 	"fmt"
 	"math"
@@ -37,18 +39,8 @@ const (
 )
 
 // Validate checks c with DefaultProtocols; see ValidateWith.
-func (c Config) Validate() error { return c.ValidateWith(nil) }
+func (c Config) Validate() error {
 
-// ValidateWith checks every value of c and returns nil or the first problem
-// as an *Error whose one-line message starts with the key, e.g.
-// `web_port: must be between 1 and 65535, got 0`. protocols lists the
-// accepted "protocol" names; nil means DefaultProtocols(). Validate never
-// touches the network or the file system; only time_zone is looked up in
-// the time zone database.
-func (c Config) ValidateWith(protocols []string) error {
-	if protocols == nil {
-		protocols = DefaultProtocols()
-	}
 	checks := []func() error{
 		func() error {
 			if len(c.Targets) > 0 && c.WebsocketURL == "" {
@@ -90,13 +82,13 @@ func (c Config) ValidateWith(protocols []string) error {
 			return secondsRange("web_refresh_interval", c.WebRefreshInterval, 1, true, maxIntervalSecs)
 		},
 
-		func() error { return checkProtocol("protocol", c.Protocol, protocols) },
+		func() error { return c.checkTopTarget() },
 		func() error { return checkHeaders("headers", c.Headers) },
 		func() error { return checkFieldMap("field_map", c.FieldMap) },
 		func() error {
 			return int64Range("read_limit_bytes", c.ReadLimitBytes, MinReadLimitBytes, MaxReadLimitBytes)
 		},
-		func() error { return c.checkTargets(protocols) },
+		func() error { return c.checkTargets() },
 		func() error { return secondsRange("ping_interval", c.PingInterval, 0, false, maxIntervalSecs) },
 		func() error {
 			if !(c.PongTimeout > c.PingInterval && c.PongTimeout <= maxLongSecs) {
@@ -281,11 +273,50 @@ func checkURL(key, raw, want string, schemes ...string) error {
 	return nil
 }
 
-func checkProtocol(key, p string, known []string) error {
+// checkTopTarget checks the protocol settings of the top-level target
+// (when there is no targets list, it is the one monitored).
+func (c Config) checkTopTarget() error {
+	if len(c.Targets) > 0 {
+		if c.Protocol != "" && c.Protocol != registry.Auto {
+			return checkProtocolName("protocol", c.Protocol)
+		}
+		return nil
+	}
+	return checkProtocolSettings("", c.ResolvedTargets()[0])
+}
+
+func checkProtocolName(key, p string) error {
+	known := registry.Names()
 	if slices.Contains(known, p) {
 		return nil
 	}
 	return errorf(key, "%s: unknown protocol %s%s; supported: %s", key, quoteShort(p), didYouMean(p, known), strings.Join(known, ", "))
+}
+
+// checkProtocolSettings builds t's adapter, so that a wrong subscribe
+// entry, option or missing setting stops start-up naming its key (prefix
+// is "targets[i]." or "" for the top-level target).
+func checkProtocolSettings(prefix string, t Target) error {
+	if t.Protocol != "" {
+		if err := checkProtocolName(prefix+"protocol", t.Protocol); err != nil {
+			return err
+		}
+	}
+	for k := range t.Auth {
+		if k != "username" && k != "password" && k != "token" {
+			return errorf(prefix+"auth", "%sauth: unknown key %s%s (known: username, password, token)", prefix, quoteShort(k), didYouMean(k, []string{"username", "password", "token"}))
+		}
+	}
+	if _, _, err := registry.New(t.Protocol, t.AdapterConfig()); err != nil {
+		key := err.Error()
+		if i := strings.IndexByte(key, ':'); i > 0 {
+			key = key[:i]
+		} else {
+			key = "protocol"
+		}
+		return errorf(prefix+key, "%s%s", prefix, err.Error())
+	}
+	return nil
 }
 
 func checkFieldMap(key string, m map[string]string) error {
@@ -357,16 +388,11 @@ func sortedMapKeys(m map[string]string) []string {
 // checkTargets checks the values each targets entry sets itself (inherited
 // values were checked under their top-level keys) and that the resolved
 // target names are non-empty and unique.
-func (c Config) checkTargets(protocols []string) error {
+func (c Config) checkTargets() error {
 	for i, t := range c.Targets {
 		p := fmt.Sprintf("targets[%d].", i)
 		if err := checkWSURL(p+"url", t.URL); err != nil {
 			return err
-		}
-		if t.Protocol != "" {
-			if err := checkProtocol(p+"protocol", t.Protocol, protocols); err != nil {
-				return err
-			}
 		}
 		if err := checkHeaders(p+"headers", t.Headers); err != nil {
 			return err
@@ -376,6 +402,13 @@ func (c Config) checkTargets(protocols []string) error {
 		}
 		if t.ReadLimitBytes != 0 {
 			if err := int64Range(p+"read_limit_bytes", t.ReadLimitBytes, MinReadLimitBytes, MaxReadLimitBytes); err != nil {
+				return err
+			}
+		}
+	}
+	if len(c.Targets) > 0 {
+		for i, t := range c.ResolvedTargets() {
+			if err := checkProtocolSettings(fmt.Sprintf("targets[%d].", i), t); err != nil {
 				return err
 			}
 		}

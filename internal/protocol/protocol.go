@@ -1,63 +1,227 @@
 // Package protocol owns the chat-protocol adapters: how to talk to a given
-// kind of chat server once a WebSocket connection is open (handshake,
-// subscriptions, application heartbeats) and how to turn its frames into
-// events for normalisation. The reconnect policy is not here: it lives once,
-// in the capture runner.
+// kind of chat server over a WebSocket (the HTTP steps before the upgrade,
+// the handshake and subscriptions after it, heartbeats, reassembly of
+// byte-stream protocols) and how to turn the protocol messages it receives
+// into chat events for normalisation. The reconnect policy is not here: it
+// lives once, in the capture runner. Adapters are registered by name in
+// registry.go, the only list of protocols in wsmon.
+//
+// # Lifecycle
+//
+// For every connection attempt the capture runner calls, in order:
+//
+//  1. Adapter.Prepare, before dialling: it may rewrite the URL, add
+//     headers and subprotocols, and make HTTP requests (SignalR negotiate).
+//  2. Adapter.Open, after the WebSocket upgrade: it writes the opening
+//     frames (CONNECT, connection_init, ...) and returns a new Session, the
+//     per-connection state. Open may read frames through Conn.ReadFrame only
+//     to decide how to go on (auto-detection); every frame it reads is
+//     given to Session.Feed afterwards anyway, in order, so nothing read
+//     during Open is lost.
+//  3. Session.Feed, on the socket reader goroutine, for every data frame:
+//     it answers heartbeats at once (Output.Replies), drives the handshake
+//     and subscriptions (the replies again), counts control traffic
+//     (Output.Control) and hands on whole protocol messages that carry
+//     chat (Output.Records). Feed never blocks and never waits for
+//     storage.
+//  4. Session.Tick, on the writer goroutine, every Session.Heartbeat()
+//     (asked once, when the session becomes Ready): the client-side
+//     heartbeats (STOMP EOLs, MQTT PINGREQ, Phoenix heartbeat, EIO3 ping).
+//
+// Records are journaled as they are; later, in the ingest pipeline and
+// again on journal replay after a crash, Adapter.Decode turns each record
+// into events. Decode is a pure function of the record and the adapter's
+// configuration, so a replay yields exactly what the live path did.
+//
+// # Errors
+//
+// A *Refusal returned by Open or Feed means the server refused wsmon in a
+// way retrying cannot fix (bad credentials, a rejected subscription): the
+// runner stops the target and shows the reason. Any other error ends the
+// connection and the runner reconnects with backoff.
 package protocol
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/url"
 	"time"
 )
 
-// Frame is one WebSocket data frame as read from the socket.
+// Frame is one WebSocket data frame, or one record (a whole protocol message
+// the session handed on), with its frame type.
 type Frame struct {
 	Binary bool
 	Data   []byte
 }
 
-// Event is one application-level message found in a frame. A frame may hold
-// zero events (a heartbeat), one, or several (a batched frame).
+// Event is one chat event found in a record. A record may hold several (a
+// batched frame) or none worth keeping (Decode then returns nil and the
+// pipeline stores the record as is, so nothing is dropped silently).
 type Event struct {
-	Room    string // room/channel/topic known from the protocol envelope, "" if none
-	Name    string // protocol event name (Socket.IO event, STOMP destination...), "" if none
+	Room    string // room/channel/topic/subject/destination from the envelope, "" if none
+	Name    string // protocol event name (Socket.IO event, "join", "leave", ...), "" if none
+	User    string // sender from the envelope (Centrifugo info.user, ...), "" if none; the payload's own user wins
+	ID      string // the message's own id from the envelope (STOMP message-id, Centrifugo offset), "" if none; it wins over the payload's id
 	Payload []byte // the message document: JSON or plain text
-	Raw     []byte // the bytes of the frame this event came from (whole frame or its part)
-	Binary  bool
+	Raw     []byte // the bytes stored as the message's raw frame (the record or its part)
+	Binary  bool   // Payload came from a binary frame
+	Text    bool   // Payload is plain text: never parse it as JSON (format "text")
+	Reason  string // non-empty when the adapter found the record abnormal (message.Reason* values)
 }
 
-// Conn is the side of a live connection an adapter may use during Handshake.
-// WriteText is safe for concurrent use.
+// Output collects what one Feed or Tick call produces. The runner resets
+// it before each call and acts on it after: Replies are written at once in
+// order, Records are journaled in order, Control frames are counted (and
+// journaled as control records when the operator keeps them). Data slices
+// may alias the frame given to Feed or the session's own buffers: they are
+// only read during the call's aftermath and copied where kept.
+type Output struct {
+	Replies []Frame // frames to write back to the server
+	Records []Frame // whole protocol messages that carry chat
+	Control []Frame // control traffic: heartbeats, acks, receipts, connect/subscribe replies
+}
+
+// Reply appends a frame to write.
+func (o *Output) Reply(binary bool, data []byte) {
+	o.Replies = append(o.Replies, Frame{Binary: binary, Data: data})
+}
+
+// Record appends a chat-carrying record.
+func (o *Output) Record(binary bool, data []byte) {
+	o.Records = append(o.Records, Frame{Binary: binary, Data: data})
+}
+
+// Ctrl appends a control frame.
+func (o *Output) Ctrl(binary bool, data []byte) {
+	o.Control = append(o.Control, Frame{Binary: binary, Data: data})
+}
+
+// Reset empties o, keeping its capacity.
+func (o *Output) Reset() {
+	clear(o.Replies)
+	clear(o.Records)
+	clear(o.Control)
+	o.Replies, o.Records, o.Control = o.Replies[:0], o.Records[:0], o.Control[:0]
+}
+
+// Dial is what Prepare may change before the runner dials.
+type Dial struct {
+	URL          *url.URL
+	Header       http.Header
+	Subprotocols []string
+	// HTTP is a client with the target's TLS settings and dialer, for HTTP
+	// steps before the upgrade (SignalR negotiate). Its timeout is the
+	// handshake timeout.
+	HTTP *http.Client
+}
+
+// Conn is the live connection as an adapter sees it.
 type Conn interface {
-	WriteText(ctx context.Context, data []byte) error
-	// ReadFrame reads the next frame. Only valid inside Handshake: afterwards
-	// the runner's reader owns the socket.
+	// Write sends one text or binary frame. Safe for concurrent use;
+	// bounded by the runner's write timeout and ctx.
+	Write(ctx context.Context, f Frame) error
+	// ReadFrame reads the next frame. Only valid inside Open; every frame
+	// read there is given to Session.Feed afterwards as well.
 	ReadFrame(ctx context.Context) (Frame, error)
+	// Subprotocol is the subprotocol the server accepted, "" if none.
+	Subprotocol() string
 }
 
-// Adapter speaks one chat protocol. The capture runner calls, for every
-// connection: Subprotocols before dialling, Handshake once connected, then
-// Intercept for every frame on the reader's hot path, and Heartbeat to learn
-// what to send periodically. Decode runs later, off the hot path, in the
-// ingest pipeline, and must be safe to call for frames replayed from the
-// journal.
+// Adapter speaks one chat protocol for one target. It is built once per
+// target from Config by the registry, is immutable, and is safe for
+// concurrent use: Prepare and Open run on the runner goroutine, Decode on
+// the pipeline's.
 type Adapter interface {
-	// Name is the protocol name used in config ("raw", "socketio", ...).
+	// Name is the protocol's registry name ("raw", "socketio", ...).
 	Name() string
-	// Subprotocols lists WebSocket subprotocols to offer in addition to the
-	// configured ones.
-	Subprotocols() []string
-	// Handshake runs after every (re)connect and before frames are recorded.
-	// An error aborts the connection; the runner retries with backoff.
-	Handshake(ctx context.Context, c Conn) error
-	// Intercept inspects a frame on the reader goroutine. It must be fast and
-	// must not block. reply, when non-nil, is written back at once (e.g. a
-	// protocol-level pong); control reports that the frame is protocol
-	// chatter and must not be recorded as a message.
-	Intercept(f Frame) (reply []byte, control bool)
-	// Heartbeat returns an application-level heartbeat to send every
-	// interval; interval 0 means none.
-	Heartbeat() (interval time.Duration, payload []byte)
-	// Decode splits a recorded frame into events.
-	Decode(f Frame) []Event
+	// Prepare adjusts the dial before every attempt. An error counts as a
+	// failed attempt (a *Refusal stops the target).
+	Prepare(ctx context.Context, d *Dial) error
+	// Open starts a session on a freshly upgraded connection: it sends the
+	// opening frames (handshake, and subscriptions when the protocol allows
+	// them before the server's answer) and returns the session. ctx bounds
+	// Open only.
+	Open(ctx context.Context, c Conn) (Session, error)
+	// Decode turns a record its sessions produced into chat events. Pure:
+	// the same record always gives the same events. It must not panic on
+	// any input (records come back from the journal).
+	Decode(rec Frame) []Event
+}
+
+// Session is the state of one connection. Feed is called on the reader
+// goroutine and Tick on the writer goroutine, possibly at the same time: a
+// session that shares state between them guards it itself. Ready and
+// Heartbeat are called on the reader goroutine.
+type Session interface {
+	// Protocol is the name of the protocol this session speaks (for the
+	// auto adapter, the one it picked).
+	Protocol() string
+	// Feed handles one frame from the server.
+	Feed(f Frame, out *Output) error
+	// Ready reports whether the handshake is complete (connected and the
+	// subscriptions sent). The runner calls it after Open and after every
+	// Feed until it is true; a session not ready within the handshake
+	// timeout is ended and retried.
+	Ready() bool
+	// Heartbeat is how often Tick must run; 0 for never. Asked once, when
+	// the session becomes ready (negotiated intervals are known then).
+	Heartbeat() time.Duration
+	// Tick produces the periodic client heartbeat (into out.Replies).
+	Tick(now time.Time, out *Output) error
+}
+
+// Refusal is the error of a server that refused wsmon for good: bad
+// credentials, a refused namespace or subscription, a close without
+// reconnect. The runner stops the target instead of reconnecting.
+type Refusal struct {
+	Protocol string // adapter name
+	Reason   string // what the server said, for the status and the log
+}
+
+func (e *Refusal) Error() string {
+	return fmt.Sprintf("%s: server refused: %s; not reconnecting", e.Protocol, e.Reason)
+}
+
+// Refuse returns a *Refusal for protocol with a formatted reason.
+func Refuse(protocol, format string, args ...any) error {
+	return &Refusal{Protocol: protocol, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Auth is the target's credentials, which each adapter maps to its
+// protocol's own mechanism.
+type Auth struct {
+	Username string
+	Password string
+	Token    string
+}
+
+// Config is everything an adapter is built from: one target's protocol
+// settings.
+type Config struct {
+	Target    string   // target name, for error messages
+	URL       string   // ws:// or wss:// URL
+	Subscribe []string // namespaces, destinations, topic filters, channels, subjects ...
+	Auth      Auth
+	Options   Options // protocol-specific settings
+	Format        string   // raw: "auto" (default), "json", "text"
+	Framing       string   // raw: "frame" (default), "lines"
+}
+
+// Spec describes one protocol to the registry: how to build its adapter
+// and how protocol "auto" recognises it. Each adapter package exports one.
+type Spec struct {
+	Name string
+	New  func(Config) (Adapter, error)
+	// Subprotocols identify the protocol when the server accepts one of
+	// them; auto offers them all.
+	Subprotocols []string
+	// Paths are URL path fragments that identify the protocol
+	// ("/socket.io/", "/connection/websocket").
+	Paths []string
+	// Sniff reports whether the server's first frame identifies the
+	// protocol (NATS INFO, Engine.IO open, ActionCable welcome). nil: the
+	// server does not speak first.
+	Sniff func(first Frame) bool
 }

@@ -1,12 +1,13 @@
-package protocol
+package raw
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsmon/wsmon/internal/protocol"
 )
 
 func TestRawDecode(t *testing.T) {
@@ -43,11 +44,11 @@ func TestRawDecode(t *testing.T) {
 		{"too deep to split", "[" + strings.Repeat("[", 300) + strings.Repeat("]", 300) + "]", false, []string{"[" + strings.Repeat("[", 300) + strings.Repeat("]", 300) + "]"}},
 		{"unicode space is not json space", "\u00a0{\"a\":1}\n{\"b\":2}", false, []string{"\u00a0{\"a\":1}\n{\"b\":2}"}},
 	}
-	r := NewRaw(nil)
+	r := mustNew(t, protocol.Config{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			frame := []byte(tt.frame)
-			evs := r.Decode(Frame{Binary: tt.binary, Data: frame})
+			evs := r.Decode(protocol.Frame{Binary: tt.binary, Data: frame})
 			if len(evs) != len(tt.want) {
 				t.Fatalf("got %d events %q, want %d %q", len(evs), raws(evs), len(tt.want), tt.want)
 			}
@@ -69,7 +70,7 @@ func TestRawDecode(t *testing.T) {
 	}
 }
 
-func raws(evs []Event) []string {
+func raws(evs []protocol.Event) []string {
 	var s []string
 	for _, ev := range evs {
 		s = append(s, string(ev.Raw))
@@ -101,62 +102,96 @@ func TestRawValid(t *testing.T) {
 	}
 }
 
-// fakeConn records writes and fails the write numbered failAt (1-based).
-type fakeConn struct {
-	writes []string
-	failAt int
-}
-
-func (c *fakeConn) WriteText(_ context.Context, data []byte) error {
-	if len(c.writes)+1 == c.failAt {
-		return errors.New("broken pipe")
-	}
-	c.writes = append(c.writes, string(data))
-	return nil
-}
-
-func (c *fakeConn) ReadFrame(context.Context) (Frame, error) {
-	return Frame{}, errors.New("unexpected read")
-}
-
-func TestRawHandshake(t *testing.T) {
-	msgs := []string{`{"cmd":"login","token":"x"}`, `{"cmd":"join","room":"lobby"}`, ""}
-	r := NewRaw(msgs)
-	msgs[0] = "mutated" // NewRaw copies
-
-	c := &fakeConn{}
-	if err := r.Handshake(context.Background(), c); err != nil {
+func mustNew(t testing.TB, cfg protocol.Config) *Adapter {
+	t.Helper()
+	a, err := New(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{`{"cmd":"login","token":"x"}`, `{"cmd":"join","room":"lobby"}`, ""}
-	if strings.Join(c.writes, "|") != strings.Join(want, "|") || len(c.writes) != len(want) {
-		t.Errorf("writes = %q, want %q", c.writes, want)
-	}
+	return a.(*Adapter)
+}
 
-	c = &fakeConn{failAt: 2}
-	err := r.Handshake(context.Background(), c)
-	if err == nil || !strings.Contains(err.Error(), "message 2") || !strings.Contains(err.Error(), "broken pipe") {
-		t.Errorf("Handshake error = %v, want one naming message 2", err)
+// TestFormatAndFraming: format text keeps JSON-looking text as text;
+// framing lines gives one event per line.
+func TestFormatAndFraming(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     protocol.Config
+		frame   string
+		want    []string
+		text    bool
+		reasons []string
+	}{
+		{"text keeps json", protocol.Config{Format: "text"}, `{"type":"fake","user":"x"}`, []string{`{"type":"fake","user":"x"}`}, true, nil},
+		{"text is not split", protocol.Config{Format: "text"}, "{\"a\":1}\n{\"b\":2}", []string{"{\"a\":1}\n{\"b\":2}"}, true, nil},
+		{"lines", protocol.Config{Format: "text", Framing: "lines"}, "hello\r\n\n{\"type\":\"fake\"}\nbye", []string{"hello", `{"type":"fake"}`, "bye"}, true, nil},
+		{"lines auto", protocol.Config{Framing: "lines"}, "{\"a\":1}\nplain", []string{`{"a":1}`, "plain"}, false, nil},
+		{"lines blank", protocol.Config{Framing: "lines"}, "\n\n", []string{"\n\n"}, false, nil},
+		{"json flags text", protocol.Config{Format: "json"}, "hello", []string{"hello"}, false, []string{"bad_json"}},
+		{"json keeps json", protocol.Config{Format: "json"}, `{"a":1}`, []string{`{"a":1}`}, false, []string{""}},
 	}
-	if len(c.writes) != 1 {
-		t.Errorf("wrote %d messages after a failure, want 1", len(c.writes))
-	}
-
-	if err := NewRaw(nil).Handshake(context.Background(), &fakeConn{failAt: 1}); err != nil {
-		t.Errorf("Handshake with nothing to send = %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs := mustNew(t, tt.cfg).Decode(protocol.Frame{Data: []byte(tt.frame)})
+			if len(evs) != len(tt.want) {
+				t.Fatalf("got %q, want %q", raws(evs), tt.want)
+			}
+			for i, ev := range evs {
+				if string(ev.Payload) != tt.want[i] || ev.Text != tt.text {
+					t.Errorf("event %d = %q text %v, want %q text %v", i, ev.Payload, ev.Text, tt.want[i], tt.text)
+				}
+				if tt.reasons != nil && ev.Reason != tt.reasons[i] {
+					t.Errorf("event %d reason %q, want %q", i, ev.Reason, tt.reasons[i])
+				}
+			}
+		})
 	}
 }
 
-func TestRawAdapter(t *testing.T) {
-	var a Adapter = NewRaw(nil)
-	if a.Name() != "raw" || a.Subprotocols() != nil {
-		t.Errorf("Name %q Subprotocols %v", a.Name(), a.Subprotocols())
+func TestNewErrors(t *testing.T) {
+	tests := []struct {
+		cfg  protocol.Config
+		want string
+	}{
+		{protocol.Config{Format: "xml"}, "format"},
+		{protocol.Config{Framing: "chunks"}, "framing"},
+		{protocol.Config{Subscribe: []string{"x"}}, "subscribe"},
+		{protocol.Config{Options: protocol.Options{"heartbeat_message": "ping"}}, "heartbeat_interval"},
+		{protocol.Config{Options: protocol.Options{"qos": 1.0}}, "options.qos: unknown option"},
+		{protocol.Config{Options: protocol.Options{"heartbeat_interval": "x"}}, "options.heartbeat_interval"},
 	}
-	if reply, control := a.Intercept(Frame{Data: []byte(`{"type":"ping"}`)}); reply != nil || control {
-		t.Errorf("Intercept = %q, %v", reply, control)
+	for _, tt := range tests {
+		if _, err := New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%+v) = %v, want an error with %q", tt.cfg, err, tt.want)
+		}
 	}
-	if iv, p := a.Heartbeat(); iv != time.Duration(0) || p != nil {
-		t.Errorf("Heartbeat = %v, %q", iv, p)
+}
+
+// TestSession: every frame is a record except the configured control
+// frames; the heartbeat is the configured message.
+func TestSession(t *testing.T) {
+	a := mustNew(t, protocol.Config{Options: protocol.Options{
+		"heartbeat_message": `{"type":"ping"}`, "heartbeat_interval": 15.0, "control_frames": []any{"pong", "{}"}}})
+	s, err := a.Open(context.Background(), nil)
+	if err != nil || !s.Ready() || s.Protocol() != "raw" {
+		t.Fatalf("Open = %v, %v", s, err)
+	}
+	var out protocol.Output
+	for _, f := range []string{"hello", "pong", "{}", `{"a":1}`} {
+		if err := s.Feed(protocol.Frame{Data: []byte(f)}, &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(out.Records) != 2 || len(out.Control) != 2 || string(out.Records[1].Data) != `{"a":1}` {
+		t.Errorf("records %d control %d", len(out.Records), len(out.Control))
+	}
+	if s.Heartbeat() != 15*time.Second {
+		t.Errorf("Heartbeat = %v", s.Heartbeat())
+	}
+	out.Reset()
+	s.Tick(time.Now(), &out)
+	if len(out.Replies) != 1 || string(out.Replies[0].Data) != `{"type":"ping"}` || out.Replies[0].Binary {
+		t.Errorf("Tick = %+v", out.Replies)
 	}
 }
 
@@ -166,10 +201,10 @@ func BenchmarkRawDecode(b *testing.B) {
 		{"batch", `[{"id":1,"user":"a","text":"hi"},{"id":2,"user":"b","text":"yo"},{"id":3,"user":"c","text":"hey"}]`},
 		{"ndjson", "{\"id\":1,\"user\":\"a\",\"text\":\"hi\"}\n{\"id\":2,\"user\":\"b\",\"text\":\"yo\"}\n"},
 	}
-	r := NewRaw(nil)
+	r := mustNew(b, protocol.Config{})
 	for _, f := range frames {
 		b.Run(f.name, func(b *testing.B) {
-			fr := Frame{Data: []byte(f.frame)}
+			fr := protocol.Frame{Data: []byte(f.frame)}
 			b.ReportAllocs()
 			for b.Loop() {
 				r.Decode(fr)
