@@ -62,6 +62,7 @@ func testConfig(t testing.TB, url string) config.Config {
 	cfg := config.Defaults()
 	cfg.WebsocketURL = url
 	cfg.TargetName = "demo"
+	cfg.Protocol = "raw" // these tests are about capture and storage; auto has its own
 	cfg.DatabasePath = filepath.Join(dir, "data", "chat_monitor.db")
 	cfg.LogDir = filepath.Join(dir, "logs")
 	cfg.ReconnectInterval = 0.05

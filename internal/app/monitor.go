@@ -21,7 +21,7 @@ import (
 	"github.com/wsmon/wsmon/internal/journal"
 	"github.com/wsmon/wsmon/internal/live"
 	"github.com/wsmon/wsmon/internal/message"
-	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/protocol/registry"
 	"github.com/wsmon/wsmon/internal/store"
 )
 
@@ -64,9 +64,12 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 		if err != nil {
 			return nil, fmt.Errorf("target %s: field_map: %w", t.Name, err)
 		}
-		adapter, err := newAdapter(t)
+		adapter, why, err := registry.New(t.Protocol, t.AdapterConfig())
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		if why != "" {
+			o.Logger.Info("protocol auto", "target", t.Name, "picked", adapter.Name(), "why", why)
 		}
 		decoders[t.Name] = ingest.Decoder{Adapter: adapter, Normalizer: message.NewNormalizer(fm, 0)}
 	}
@@ -125,6 +128,8 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 			InsecureSkipVerify:   t.InsecureSkipVerify,
 			ReadLimit:            t.ReadLimitBytes,
 			Adapter:              decoders[t.Name].Adapter,
+			SendOnConnect:        t.SendOnConnect,
+			KeepControl:          t.KeepControl,
 			Version:              o.Version,
 			ReconnectInterval:    cfg.ReconnectInterval.Duration(),
 			ReconnectMax:         cfg.ReconnectMaxInterval.Duration(),
@@ -136,15 +141,6 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 		}, sink))
 	}
 	return m, nil
-}
-
-func newAdapter(t config.Target) (protocol.Adapter, error) {
-	switch t.Protocol {
-	case "", "raw":
-		return protocol.NewRaw(t.SendOnConnect), nil
-	default:
-		return nil, fmt.Errorf("target %s: unknown protocol %q", t.Name, t.Protocol)
-	}
 }
 
 // Status returns every runner's status.

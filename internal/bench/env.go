@@ -12,6 +12,7 @@ import (
 	"github.com/wsmon/wsmon/internal/journal"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/protocol/raw"
 	"github.com/wsmon/wsmon/internal/store"
 )
 
@@ -58,7 +59,7 @@ func Open(ctx context.Context, dir string, loc *time.Location, log *slog.Logger,
 		st.Close()
 		return nil, err
 	}
-	dec := ingest.Decoder{Adapter: protocol.NewRaw(nil), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)}
+	dec := ingest.Decoder{Adapter: raw.Default(), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)}
 	p, err := ingest.New(ctx, ingest.Options{Journal: j, Store: st, Decoders: map[string]ingest.Decoder{Target: dec},
 		Committers: []ingest.Committer{ix}, Logger: log})
 	if err != nil {
@@ -72,7 +73,7 @@ func Open(ctx context.Context, dir string, loc *time.Location, log *slog.Logger,
 	e.cancel = cancel
 	go func() { e.pipeDone <- p.Run(rctx) }()
 	go func() { e.ixDone <- ix.Run(rctx) }()
-	e.session, err = e.rec.SessionStart(Target, "ws://bench/", time.Now())
+	e.session, err = e.rec.SessionStart(Target, "ws://bench/", "raw", time.Now())
 	if err != nil {
 		e.Close()
 		return nil, err
@@ -100,7 +101,7 @@ func (e *Env) WaitCommitted(n int64, within time.Duration) error {
 
 // Close stops cleanly: the journal drains, the indexer flushes.
 func (e *Env) Close() error {
-	e.rec.SessionEnd(Target, e.session, time.Now(), 1000, "bench done", "", 0)
+	e.rec.SessionEnd(Target, e.session, time.Now(), 1000, "bench done", "", 0, 0)
 	jerr := e.Journal.Close()
 	perr := <-e.pipeDone
 	e.cancel()

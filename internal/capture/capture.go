@@ -6,9 +6,10 @@
 // is lost. The Runner is the only place in wsmon with reconnect policy:
 // adapters never retry, they just return errors.
 //
-// Every upgraded connection is a session: Sink.SessionStart when the upgrade
-// succeeds, Sink.SessionEnd (close code, reason, error, frame count) when it
-// ends. Failed dials are not sessions; they show in Status.
+// Every connection whose protocol session opened is a session:
+// Sink.SessionStart (with the protocol it speaks) right after the adapter's
+// Open, Sink.SessionEnd (close code, reason, error, record and control
+// counts) when it ends. Failed dials are not sessions; they show in Status.
 package capture
 
 import (
@@ -19,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +28,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/protocol/raw"
 )
 
 // ReasonTooLarge is the Sink.Frame reason for a frame longer than the read
@@ -33,6 +36,11 @@ import (
 // discarded, and the connection stays up. Same value as
 // message.ReasonTooLarge.
 const ReasonTooLarge = "too_large"
+
+// ReasonControl is the Sink.Frame reason for a protocol control frame
+// (heartbeat, ack, subscribe reply), journaled only when
+// Options.KeepControl is set.
+const ReasonControl = "control"
 
 // Sink receives what a Runner captures. SessionStart and SessionEnd are
 // called from the goroutine running Run; Frame is called on the reader
@@ -44,21 +52,24 @@ type Sink interface {
 	// journal): the reader does nothing else between frames, and while Frame
 	// runs no frame, ping or pong is read from the socket. f.Data is only
 	// valid during the call (the runner reuses its read buffer): copy it to
-	// keep it. reason is ReasonTooLarge when f.Data is a truncated prefix,
-	// else "". An error ends the session (it is recorded as the session's
-	// error) and the runner reconnects with backoff.
-	Frame(target string, session int64, at time.Time, f protocol.Frame, reason string) error // reason "too_large" when truncated, else ""
-	// SessionStart is called once per connection, right after the upgrade
-	// succeeds and before the adapter handshake. url has any password
-	// redacted. The returned id is passed to Frame and SessionEnd. An error
-	// closes the connection; it counts as a failed attempt.
-	SessionStart(target, url string, at time.Time) (session int64, err error)
+	// keep it. f is one record of the protocol session (a whole protocol
+	// message). reason is ReasonTooLarge when f.Data is a truncated
+	// prefix of a frame, ReasonControl for a kept control frame, else "".
+	// An error ends the session (it is recorded as the session's error) and
+	// the runner reconnects with backoff.
+	Frame(target string, session int64, at time.Time, f protocol.Frame, reason string) error
+	// SessionStart is called once per connection, after the upgrade and
+	// the adapter's Open, before any Frame. url has any password redacted;
+	// protocol is the protocol the session speaks. The returned id is passed
+	// to Frame and SessionEnd. An error closes the connection; it counts as
+	// a failed attempt.
+	SessionStart(target, url, protocol string, at time.Time) (session int64, err error)
 	// SessionEnd is called exactly once for every successful SessionStart.
 	// closeCode is the WebSocket close code (1006 when the connection ended
 	// without a close frame, 1000 when wsmon shut it down), errText says what
-	// went wrong ("" for a clean close) and frames counts the frames passed
-	// to Frame in this session.
-	SessionEnd(target string, session int64, at time.Time, closeCode int, closeReason, errText string, frames int64) error
+	// went wrong ("" for a clean close), frames counts the records passed
+	// to Frame in this session and control the control frames seen.
+	SessionEnd(target string, session int64, at time.Time, closeCode int, closeReason, errText string, frames, control int64) error
 }
 
 // Options configures one Runner. Zero durations and limits take the
@@ -73,14 +84,15 @@ type Options struct {
 	InsecureSkipVerify bool              // accept any server certificate (explicit opt-in)
 	ReadLimit          int64             // max bytes kept per frame; longer frames are truncated with ReasonTooLarge. Default 16 MiB
 
-	// Adapter speaks the target's chat protocol. nil records every frame
-	// as is, with no handshake, replies or heartbeats. Intercept replies
-	// are sent in the frame type (text/binary) of the frame they answer;
-	// Heartbeat payloads go as text when valid UTF-8, else as binary.
-	// Intercept sees frames (truncated ones too) whose Data is only valid
-	// during the call; a truncated frame is recorded even if Intercept calls
-	// it control.
+	// Adapter speaks the target's chat protocol. nil is the raw adapter
+	// with its defaults: every frame is a record.
 	Adapter protocol.Adapter
+	// SendOnConnect are text frames sent, in order, once the protocol
+	// session is ready, after every (re)connect.
+	SendOnConnect []string
+	// KeepControl journals control frames too (Sink.Frame with
+	// ReasonControl), for debugging a protocol.
+	KeepControl bool
 	// Version is used in the default User-Agent "wsmon/<Version>" (sent
 	// when Headers has no User-Agent). Default "dev".
 	Version string
@@ -91,7 +103,7 @@ type Options struct {
 	MaxReconnectAttempts int           // consecutive failed connection attempts before Run gives up; 0 = forever
 	PingInterval         time.Duration // our WebSocket pings; default 20 s
 	PongTimeout          time.Duration // silence (no frame, ping or pong) after which the connection is dead; default 60 s
-	HandshakeTimeout     time.Duration // bounds the HTTP upgrade and, separately, the adapter handshake; default 10 s
+	HandshakeTimeout     time.Duration // bounds Prepare's HTTP steps, the upgrade and, separately, the protocol handshake (Open until Ready); default 10 s
 	WriteTimeout         time.Duration // deadline for each write; default 10 s
 
 	// Logger receives the runner's logs, with a "target" attribute. nil
@@ -135,8 +147,11 @@ type Status struct {
 	LastMessageAt time.Time // when the last recorded frame arrived; zero if none yet
 	LastError     string    // most recent dial, handshake or connection error; kept after recovery
 	Session       int64     // current (or last) session id; 0 before the first
-	Frames        int64     // frames recorded in that session
-	TotalFrames   int64     // frames recorded over the Runner's life
+	Protocol      string    // protocol of that session ("" before the first)
+	Frames        int64     // records journaled in that session
+	TotalFrames   int64     // records journaled over the Runner's life
+	TotalControl  int64     // control frames (heartbeats, acks, ...) over the Runner's life
+	Stopped       string    // why Run returned for good (refused, gave up, bad configuration); "" while running
 }
 
 // Runner supervises the connection to one target. Create it with NewRunner
@@ -149,9 +164,10 @@ type Runner struct {
 	started atomic.Bool
 
 	// Written on the reader's hot path, so atomics rather than mu.
-	frames      atomic.Int64
-	totalFrames atomic.Int64
-	lastMsg     atomic.Int64 // unix nanoseconds; 0 = never
+	frames       atomic.Int64
+	totalFrames  atomic.Int64
+	totalControl atomic.Int64
+	lastMsg      atomic.Int64 // unix nanoseconds; 0 = never
 
 	mu         sync.Mutex
 	state      State
@@ -159,6 +175,8 @@ type Runner struct {
 	reconnects int
 	lastErr    string
 	session    int64
+	protocol   string
+	stopped    string
 }
 
 // NewRunner returns a Runner for opts that reports to sink. It does no I/O;
@@ -187,7 +205,7 @@ func NewRunner(opts Options, sink Sink) *Runner {
 	}
 	adapter := opts.Adapter
 	if adapter == nil {
-		adapter = passthrough{}
+		adapter = raw.Default()
 	}
 	return &Runner{
 		opts:    opts,
@@ -215,10 +233,13 @@ func (r *Runner) Status() Status {
 		Reconnects: r.reconnects,
 		LastError:  r.lastErr,
 		Session:    r.session,
+		Protocol:   r.protocol,
+		Stopped:    r.stopped,
 	}
 	r.mu.Unlock()
 	s.Frames = r.frames.Load()
 	s.TotalFrames = r.totalFrames.Load()
+	s.TotalControl = r.totalControl.Load()
 	if ns := r.lastMsg.Load(); ns != 0 {
 		s.LastMessageAt = time.Unix(0, ns)
 	}
@@ -231,6 +252,14 @@ func (r *Runner) setState(st State) {
 		r.state, r.since = st, time.Now()
 	}
 	r.mu.Unlock()
+}
+
+// startSession notes a new session for Status.
+func (r *Runner) startSession(id int64, protocol string) {
+	r.mu.Lock()
+	r.session, r.protocol = id, protocol
+	r.mu.Unlock()
+	r.frames.Store(0)
 }
 
 func (r *Runner) setError(err error) {
@@ -254,6 +283,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		r.setState(StateStopped)
 		if err != nil {
 			r.setError(err)
+			r.mu.Lock()
+			r.stopped = err.Error()
+			r.mu.Unlock()
 			r.log.Error("capture stopped", "err", err)
 		}
 	}()
@@ -310,9 +342,26 @@ type outcome struct {
 	slowDown    bool          // the server asked us to come back later: back off to the cap
 }
 
-// connectOnce dials, runs one session to its end and reports how it ended.
+// connectOnce prepares and dials, runs one session to its end and reports
+// how it ended.
 func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
-	ws, resp, err := d.dialer.DialContext(ctx, d.url, d.header.Clone())
+	dial := protocol.Dial{URL: new(url.URL), Header: d.header.Clone(), Subprotocols: slices.Clone(d.subprotocols), HTTP: d.http}
+	*dial.URL = *d.u
+	if err := r.adapter.Prepare(ctx, &dial); err != nil {
+		out := outcome{err: fmt.Errorf("prepare: %w", err)}
+		var ref *protocol.Refusal
+		if errors.As(err, &ref) {
+			out.stop = err
+		}
+		return out
+	}
+	dialer := *d.dialer
+	for _, p := range dial.Subprotocols { // once each, first place kept
+		if !slices.Contains(dialer.Subprotocols, p) {
+			dialer.Subprotocols = append(dialer.Subprotocols, p)
+		}
+	}
+	ws, resp, err := dialer.DialContext(ctx, dial.URL.String(), dial.Header)
 	if err != nil {
 		if ctx.Err() != nil {
 			return outcome{err: ctx.Err()}
@@ -328,30 +377,26 @@ func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
 		}
 		return out
 	}
-	at := time.Now()
-	id, err := r.sink.SessionStart(r.opts.Name, d.sinkURL, at)
-	if err != nil {
-		ws.Close()
-		return outcome{err: fmt.Errorf("sink: start session: %w", err)}
-	}
-	r.mu.Lock()
-	r.session = id
-	r.mu.Unlock()
-	r.frames.Store(0)
-	r.log.Debug("upgraded", "session", id)
+	r.log.Debug("upgraded", "subprotocol", ws.Subprotocol())
 
-	s := newSession(r, ws, id)
-	res := s.run(ctx)
+	s := newSession(r, ws)
+	res := s.run(ctx, d)
 
 	end := time.Now()
-	if err := r.sink.SessionEnd(r.opts.Name, id, end, res.code, res.reason, res.errText, res.frames); err != nil {
-		r.log.Error("sink: end session", "session", id, "err", err)
+	if res.started {
+		if err := r.sink.SessionEnd(r.opts.Name, res.id, end, res.code, res.reason, res.errText, res.frames, res.control); err != nil {
+			r.log.Error("sink: end session", "session", res.id, "err", err)
+		}
 	}
 	out := outcome{established: res.established, err: res.err}
 	if res.established {
 		out.uptime = end.Sub(res.connectedAt)
 	}
-	if ctx.Err() == nil && res.closed {
+	var ref *protocol.Refusal
+	if ctx.Err() == nil && errors.As(res.err, &ref) {
+		out.stop = res.err
+	}
+	if ctx.Err() == nil && res.closed && out.stop == nil {
 		switch res.code {
 		case websocket.ClosePolicyViolation, 4401, 4403:
 			out.stop = &StopError{Code: res.code, Reason: res.reason}
@@ -359,8 +404,8 @@ func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
 			out.slowDown = true
 		}
 	}
-	r.log.Info("session ended", "session", id, "code", res.code, "reason", res.reason,
-		"err", res.errText, "frames", res.frames)
+	r.log.Info("session ended", "session", res.id, "protocol", res.protocol, "code", res.code, "reason", res.reason,
+		"err", res.errText, "records", res.frames, "control", res.control)
 	return out
 }
 
@@ -376,13 +421,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// dialSetup is everything resolved once per Run for dialling.
+// dialSetup is everything resolved once per Run for dialling; Prepare
+// works on copies of u, header and subprotocols for each attempt.
 type dialSetup struct {
-	dialer  *websocket.Dialer
-	header  http.Header
-	url     string
-	sinkURL string // password redacted
-	logURL  string // no query string, no user info
+	dialer       *websocket.Dialer
+	http         *http.Client // for the adapter's HTTP steps, same TLS and dialer
+	header       http.Header
+	u            *url.URL
+	subprotocols []string
+	sinkURL      string // the configured URL, password redacted
+	logURL       string // no query string, no user info
 }
 
 // StopError means the server refused wsmon in a way retrying cannot fix
@@ -427,18 +475,6 @@ func closeCodeName(code int) string {
 		return "forbidden"
 	}
 	return "close code"
-}
-
-// passthrough is the adapter used when Options.Adapter is nil.
-type passthrough struct{}
-
-func (passthrough) Name() string                                   { return "none" }
-func (passthrough) Subprotocols() []string                         { return nil }
-func (passthrough) Handshake(context.Context, protocol.Conn) error { return nil }
-func (passthrough) Intercept(protocol.Frame) ([]byte, bool)        { return nil, false }
-func (passthrough) Heartbeat() (time.Duration, []byte)             { return 0, nil }
-func (passthrough) Decode(f protocol.Frame) []protocol.Event {
-	return []protocol.Event{{Payload: f.Data, Raw: f.Data, Binary: f.Binary}}
 }
 
 // redactURL returns u for the sink (password redacted) and for logs

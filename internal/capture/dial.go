@@ -41,11 +41,6 @@ func (r *Runner) prepare() (*dialSetup, error) {
 	}
 
 	subs := slices.Clone(o.Subprotocols)
-	for _, p := range r.adapter.Subprotocols() {
-		if !slices.Contains(subs, p) {
-			subs = append(subs, p)
-		}
-	}
 
 	header := make(http.Header, len(o.Headers)+1)
 	for k, v := range o.Headers {
@@ -82,13 +77,22 @@ func (r *Runner) prepare() (*dialSetup, error) {
 			NetDialContext:    o.NetDialContext,
 			TLSClientConfig:   tlsCfg,
 			HandshakeTimeout:  o.HandshakeTimeout,
-			Subprotocols:      subs,
 			EnableCompression: true,
 		},
-		header:  header,
-		url:     u.String(),
-		sinkURL: sinkURL,
-		logURL:  logURL,
+		http: &http.Client{
+			Timeout: o.HandshakeTimeout,
+			Transport: &http.Transport{
+				Proxy:             http.ProxyFromEnvironment,
+				DialContext:       o.NetDialContext,
+				TLSClientConfig:   tlsCfg,
+				ForceAttemptHTTP2: false,
+			},
+		},
+		header:       header,
+		u:            u,
+		subprotocols: subs,
+		sinkURL:      sinkURL,
+		logURL:       logURL,
 	}, nil
 }
 

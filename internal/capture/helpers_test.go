@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -131,7 +131,7 @@ func (s *recSink) Frame(target string, session int64, at time.Time, f protocol.F
 	return nil
 }
 
-func (s *recSink) SessionStart(target, url string, at time.Time) (int64, error) {
+func (s *recSink) SessionStart(target, url, protocol string, at time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
@@ -139,7 +139,7 @@ func (s *recSink) SessionStart(target, url string, at time.Time) (int64, error) 
 	return s.nextID, nil
 }
 
-func (s *recSink) SessionEnd(target string, session int64, at time.Time, code int, reason, errText string, frames int64) error {
+func (s *recSink) SessionEnd(target string, session int64, at time.Time, code int, reason, errText string, frames, control int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.events = append(s.events, event{kind: "end", session: session, at: at, code: code,
@@ -272,44 +272,64 @@ func (w tWriter) Write(p []byte) (int, error) {
 // testAdapter is a scriptable protocol adapter.
 type testAdapter struct {
 	subprotocols []string
-	send         []string // written in order on every handshake
-	expect       string   // if set, the handshake reads one frame and wants this
+	send         []string // written in order on every Open
+	expect       string   // if set, the session is ready only once this frame arrives (control)
 	hbEvery      time.Duration
 	hbPayload    []byte
 
 	handshakes atomic.Int32
 }
 
-func (a *testAdapter) Name() string           { return "test" }
-func (a *testAdapter) Subprotocols() []string { return a.subprotocols }
+func (a *testAdapter) Name() string { return "test" }
 
-func (a *testAdapter) Handshake(ctx context.Context, c protocol.Conn) error {
+func (a *testAdapter) Prepare(_ context.Context, d *protocol.Dial) error {
+	d.Subprotocols = append(d.Subprotocols, a.subprotocols...)
+	return nil
+}
+
+func (a *testAdapter) Open(ctx context.Context, c protocol.Conn) (protocol.Session, error) {
 	a.handshakes.Add(1)
 	for _, m := range a.send {
-		if err := c.WriteText(ctx, []byte(m)); err != nil {
-			return err
+		if err := c.Write(ctx, protocol.Frame{Data: []byte(m)}); err != nil {
+			return nil, err
 		}
 	}
-	if a.expect != "" {
-		f, err := c.ReadFrame(ctx)
-		if err != nil {
-			return fmt.Errorf("waiting for %q: %w", a.expect, err)
-		}
-		if string(f.Data) != a.expect {
-			return fmt.Errorf("got %q, want %q", f.Data, a.expect)
-		}
+	ts := &testSession{a: a}
+	ts.ready.Store(a.expect == "")
+	return ts, nil
+}
+
+func (a *testAdapter) Decode(f protocol.Frame) []protocol.Event { return nil }
+
+// testSession: "app-ping" is answered with "app-pong" and hidden;
+// "refuse-me" is a refusal; the expected frame makes it ready.
+type testSession struct {
+	a     *testAdapter
+	ready atomic.Bool
+}
+
+func (s *testSession) Protocol() string { return "test" }
+func (s *testSession) Ready() bool      { return s.ready.Load() }
+
+func (s *testSession) Feed(f protocol.Frame, out *protocol.Output) error {
+	switch {
+	case !s.ready.Load() && string(f.Data) == s.a.expect:
+		s.ready.Store(true)
+		out.Ctrl(f.Binary, f.Data)
+	case string(f.Data) == "app-ping":
+		out.Reply(f.Binary, []byte("app-pong"))
+		out.Ctrl(f.Binary, f.Data)
+	case string(f.Data) == "refuse-me":
+		return protocol.Refuse("test", "the server said no")
+	default:
+		out.Record(f.Binary, f.Data)
 	}
 	return nil
 }
 
-// Intercept answers "app-ping" with "app-pong" and hides it.
-func (a *testAdapter) Intercept(f protocol.Frame) ([]byte, bool) {
-	if string(f.Data) == "app-ping" {
-		return []byte("app-pong"), true
-	}
-	return nil, false
+func (s *testSession) Heartbeat() time.Duration { return s.a.hbEvery }
+
+func (s *testSession) Tick(_ time.Time, out *protocol.Output) error {
+	out.Reply(!utf8.Valid(s.a.hbPayload), s.a.hbPayload)
+	return nil
 }
-
-func (a *testAdapter) Heartbeat() (time.Duration, []byte) { return a.hbEvery, a.hbPayload }
-
-func (a *testAdapter) Decode(f protocol.Frame) []protocol.Event { return nil }

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -35,34 +34,46 @@ const (
 )
 
 // session is one upgraded connection. Goroutines: the Run goroutine runs
-// the handshake and then the read loop (the reader); one writer goroutine
-// sends adapter replies, heartbeats and our pings; a context.AfterFunc sends
-// the close frame on shutdown. It implements protocol.Conn for the
-// adapter's handshake.
+// the adapter's Open, records the session start and waits for the end; the
+// reader goroutine reads every frame (serving Conn.ReadFrame while Open
+// runs, then feeding the protocol session); one writer goroutine sends
+// replies, heartbeats and our pings; a context.AfterFunc sends the close
+// frame on shutdown. It implements protocol.Conn for the adapter's Open.
 type session struct {
 	r   *Runner
 	ws  *websocket.Conn
-	id  int64
+	id  int64 // set by run before begin is sent; read by the reader after
 	log *slog.Logger
 
-	wmu     sync.Mutex // serialises data writes (gorilla allows one writer)
-	queue   chan outMsg
-	hbStart chan struct{} // closed when the handshake is done: heartbeats may start
-	stop    chan struct{} // closed when the session ends: the writer returns
+	wmu   sync.Mutex // serialises data writes (gorilla allows one writer)
+	queue chan outMsg
+	hb    chan protocol.Session // the ready session, once: heartbeats may start
+	stop  chan struct{}         // closed when the session ends: the writer returns
 
-	handshakeDone atomic.Bool
-	closing       atomic.Bool  // shutdown started: writer failures are expected
-	frozenUntil   atomic.Int64 // unix ns; non-zero: the read deadline is pinned there (shutdown, cancelled ReadFrame)
+	// Open phase: ReadFrame asks the reader for a frame through peekReq
+	// and gets it on peekResp; begin hands the reader the protocol session
+	// once Open is done and the session is recorded (nil: Open failed).
+	peekReq  chan struct{}
+	peekResp chan peeked
+	peekOpen bool // a ReadFrame request is outstanding (Open's goroutine only)
+	begin    chan begun
+	ready    chan struct{} // closed by the reader when the protocol session is ready
+
+	closing     atomic.Bool  // shutdown started: writer failures are expected
+	frozenUntil atomic.Int64 // unix ns; non-zero: the read deadline is pinned there (shutdown)
 
 	failMu  sync.Mutex
-	failErr error // first writer failure; it ended the connection
+	failErr error // first writer (or handshake timeout) failure; it ended the connection
 
 	// Reader-owned state (only the reader goroutine touches these).
 	buf       bytes.Buffer
 	lr        io.LimitedReader
 	lv        liveReader
 	lastAlive time.Time
-	frames    int64
+	pending   []pendingFrame // frames read during Open, fed once the session begins
+	out       protocol.Output
+	frames    atomic.Int64 // records journaled in this session
+	control   atomic.Int64 // control frames seen in this session
 }
 
 // outMsg is a data frame queued for the writer.
@@ -71,15 +82,39 @@ type outMsg struct {
 	binary bool
 }
 
-func newSession(r *Runner, ws *websocket.Conn, id int64) *session {
+// peeked is a frame read for Conn.ReadFrame.
+type peeked struct {
+	f   protocol.Frame
+	err error
+}
+
+// begun is what the reader needs once Open is done: the protocol session
+// (nil: Open failed, stop) and whether it was ready at once (then run has
+// started its heartbeats and closed ready).
+type begun struct {
+	ps    protocol.Session
+	ready bool
+}
+
+// pendingFrame is a frame read during Open, kept for Feed.
+type pendingFrame struct {
+	f         protocol.Frame
+	at        time.Time
+	truncated bool
+}
+
+func newSession(r *Runner, ws *websocket.Conn) *session {
 	s := &session{
-		r:       r,
-		ws:      ws,
-		id:      id,
-		log:     r.log.With("session", id),
-		queue:   make(chan outMsg, replyQueue),
-		hbStart: make(chan struct{}),
-		stop:    make(chan struct{}),
+		r:        r,
+		ws:       ws,
+		log:      r.log,
+		queue:    make(chan outMsg, replyQueue),
+		hb:       make(chan protocol.Session, 1),
+		stop:     make(chan struct{}),
+		peekReq:  make(chan struct{}),
+		peekResp: make(chan peeked, 1),
+		begin:    make(chan begun, 1),
+		ready:    make(chan struct{}),
 	}
 	s.lv.s = s
 	return s
@@ -87,7 +122,9 @@ func newSession(r *Runner, ws *websocket.Conn, id int64) *session {
 
 // sessionResult is what the Runner records about an ended session.
 type sessionResult struct {
-	established bool      // the adapter handshake succeeded
+	started     bool      // SessionStart succeeded (id is valid; SessionEnd is owed)
+	id          int64     // the session id
+	established bool      // the protocol session became ready
 	connectedAt time.Time // when it did
 	closed      bool      // the server sent a close frame (code is its code)
 	code        int
@@ -95,13 +132,16 @@ type sessionResult struct {
 	errText     string
 	err         error // for Status.LastError and logs
 	frames      int64
+	control     int64
+	protocol    string
 }
 
-// run drives the session to its end: handshake, then the read loop.
-func (s *session) run(ctx context.Context) sessionResult {
+// run drives the session to its end: Open, the session record, then the
+// reader until the connection ends.
+func (s *session) run(ctx context.Context, d *dialSetup) sessionResult {
 	ws := s.ws
-	// Our reader bounds what it keeps per frame (see readLoop), so gorilla's
-	// own limit, which kills the connection, is off.
+	// Our reader bounds what it keeps per frame (see readFrame), so
+	// gorilla's own limit, which kills the connection, is off.
 	ws.SetReadLimit(0)
 	s.alive(time.Now())
 	ws.SetPongHandler(func(string) error {
@@ -118,6 +158,8 @@ func (s *session) run(ctx context.Context) sessionResult {
 
 	writerDone := make(chan struct{})
 	go s.writeLoop(writerDone)
+	readerDone := make(chan error, 1)
+	go func() { readerDone <- s.readLoop() }()
 	stopShutdown := context.AfterFunc(ctx, s.shutdown)
 	defer func() {
 		stopShutdown()
@@ -128,22 +170,81 @@ func (s *session) run(ctx context.Context) sessionResult {
 
 	var res sessionResult
 	hctx, cancel := context.WithTimeout(ctx, s.r.opts.HandshakeTimeout)
-	err := s.r.adapter.Handshake(hctx, s)
-	cancel()
-	s.handshakeDone.Store(true)
-	if err == nil {
+	defer cancel()
+	ps, err := s.r.adapter.Open(hctx, s)
+	if err != nil {
+		s.begin <- begun{}
+		ws.NetConn().Close()
+		<-readerDone
+		s.classify(ctx, fmt.Errorf("open: %w", err), &res)
+		res.err = keepRefusal(err, res.err)
+		return res
+	}
+	res.protocol = ps.Protocol()
+	id, err := s.r.sink.SessionStart(s.r.opts.Name, d.sinkURL, res.protocol, time.Now())
+	if err != nil {
+		s.begin <- begun{}
+		ws.NetConn().Close()
+		<-readerDone
+		res.err = fmt.Errorf("sink: start session: %w", err)
+		res.errText = res.err.Error()
+		return res
+	}
+	res.started, res.id = true, id
+	s.id = id
+	s.log = s.r.log.With("session", id)
+	s.r.startSession(id, res.protocol)
+	why := ""
+	if w, ok := ps.(interface{ Why() string }); ok {
+		why = w.Why()
+	}
+	s.log.Debug("protocol session open", "protocol", res.protocol, "why", why)
+	// No Feed has run yet (the reader feeds only after begin), so asking
+	// Ready here is ordered before any Feed; a session ready at once starts
+	// without waiting for a frame.
+	b := begun{ps: ps, ready: ps.Ready()}
+	if b.ready {
+		s.hb <- ps
+		close(s.ready)
+	}
+	s.begin <- b
+
+	select {
+	case <-s.ready:
 		res.established = true
 		res.connectedAt = time.Now()
 		s.r.setState(StateConnected)
-		s.log.Info("connected", "subprotocol", ws.Subprotocol())
-		close(s.hbStart)
-		err = s.readLoop()
-	} else {
+		s.log.Info("connected", "protocol", res.protocol, "subprotocol", ws.Subprotocol(), "picked_because", why)
+		for i, m := range s.r.opts.SendOnConnect {
+			if err := s.write(ctx, outMsg{data: []byte(m)}); err != nil {
+				s.fail(fmt.Errorf("send_on_connect message %d: %w", i+1, err))
+				break
+			}
+		}
+		err = <-readerDone
+	case err = <-readerDone:
 		err = fmt.Errorf("handshake: %w", err)
+	case <-hctx.Done():
+		if ctx.Err() == nil {
+			s.fail(fmt.Errorf("handshake: the %s session was not ready within %s", res.protocol, s.r.opts.HandshakeTimeout))
+		}
+		err = <-readerDone
 	}
-	res.frames = s.frames
+	res.frames = s.frames.Load()
+	res.control = s.control.Load()
 	s.classify(ctx, err, &res)
+	res.err = keepRefusal(err, res.err)
 	return res
+}
+
+// keepRefusal returns err itself when it is (or wraps) a protocol refusal,
+// so the runner sees it; else classified.
+func keepRefusal(err, classified error) error {
+	var ref *protocol.Refusal
+	if errors.As(err, &ref) {
+		return err
+	}
+	return classified
 }
 
 // classify fills the close code, reason and error text of res from the
@@ -251,43 +352,117 @@ func (s *session) discardRest() (int64, error) {
 	return s.r.opts.ReadLimit + 1 + n, err
 }
 
-// readLoop reads frames until the connection ends. Per frame: Intercept,
-// queue the adapter's reply (sent by the writer, in the same frame type as
-// the frame it answers), then Sink.Frame unless the adapter called the frame
-// protocol chatter. Truncated frames are always recorded.
+// readLoop is the reader goroutine. While Open runs it reads frames only
+// when ReadFrame asks, keeping each for Feed; once the session begins it
+// feeds those, then every frame as it arrives. It returns the error that
+// ended the connection.
 func (s *session) readLoop() error {
-	r := s.r
+	var ps protocol.Session
+	ready := false
+	for ps == nil {
+		select {
+		case b := <-s.begin:
+			if b.ps == nil {
+				return errors.New("capture: open failed")
+			}
+			ps, ready = b.ps, b.ready
+		case <-s.peekReq:
+			binary, data, at, truncated, err := s.readFrame()
+			if err != nil {
+				s.peekResp <- peeked{err: err}
+				return err
+			}
+			f := protocol.Frame{Binary: binary, Data: bytes.Clone(data)}
+			if truncated {
+				if _, err := s.discardRest(); err != nil {
+					s.peekResp <- peeked{err: err}
+					return err
+				}
+			}
+			s.pending = append(s.pending, pendingFrame{f: f, at: at, truncated: truncated})
+			s.peekResp <- peeked{f: f}
+		}
+	}
+	checkReady := func() {
+		if !ready && ps.Ready() {
+			ready = true
+			s.hb <- ps
+			close(s.ready)
+		}
+	}
+	checkReady()
+	for _, p := range s.pending {
+		if err := s.handle(ps, p.f, p.at, p.truncated); err != nil {
+			return err
+		}
+		checkReady()
+	}
+	s.pending = nil
 	for {
 		binary, data, at, truncated, err := s.readFrame()
 		if err != nil {
 			return err
 		}
-		f := protocol.Frame{Binary: binary, Data: data}
-		reply, control := r.adapter.Intercept(f)
-		if reply != nil {
-			s.enqueue(outMsg{data: bytes.Clone(reply), binary: binary})
-		}
-		reason := ""
-		if truncated {
-			reason = ReasonTooLarge
-		}
-		if !control || truncated {
-			if err := r.sink.Frame(r.opts.Name, s.id, at, f, reason); err != nil {
-				return fmt.Errorf("sink: %w", err)
-			}
-			s.frames++
-			r.frames.Store(s.frames)
-			r.totalFrames.Add(1)
-			r.lastMsg.Store(at.UnixNano())
+		if err := s.handle(ps, protocol.Frame{Binary: binary, Data: data}, at, truncated); err != nil {
+			return err
 		}
 		if truncated {
 			size, err := s.discardRest()
-			s.log.Warn("frame over read limit truncated", "bytes", size, "kept", r.opts.ReadLimit)
+			s.log.Warn("frame over read limit truncated", "bytes", size, "kept", s.r.opts.ReadLimit)
 			if err != nil {
 				return err
 			}
 		}
+		checkReady()
 	}
+}
+
+// handle gives one frame to the protocol session and acts on its output:
+// replies are queued for the writer, records journaled, control frames
+// counted (and journaled as control when the operator keeps them). A frame
+// cut at the read limit is journaled as it is, with ReasonTooLarge, and not
+// fed (a byte-stream session would lose its place; it then fails and the
+// connection is redone).
+func (s *session) handle(ps protocol.Session, f protocol.Frame, at time.Time, truncated bool) error {
+	if truncated {
+		return s.record(f, at, ReasonTooLarge)
+	}
+	s.out.Reset()
+	ferr := ps.Feed(f, &s.out)
+	for _, m := range s.out.Replies {
+		s.enqueue(outMsg{data: bytes.Clone(m.Data), binary: m.Binary})
+	}
+	for _, rec := range s.out.Records {
+		if err := s.record(rec, at, ""); err != nil {
+			return err
+		}
+	}
+	if n := len(s.out.Control); n > 0 {
+		s.control.Add(int64(n))
+		s.r.totalControl.Add(int64(n))
+		if s.r.opts.KeepControl {
+			for _, c := range s.out.Control {
+				if err := s.record(c, at, ReasonControl); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return ferr
+}
+
+// record journals one record through the sink.
+func (s *session) record(f protocol.Frame, at time.Time, reason string) error {
+	r := s.r
+	if err := r.sink.Frame(r.opts.Name, s.id, at, f, reason); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	if reason != ReasonControl {
+		r.frames.Store(s.frames.Add(1))
+		r.totalFrames.Add(1)
+		r.lastMsg.Store(at.UnixNano())
+	}
+	return nil
 }
 
 // enqueue hands a reply to the writer without blocking the reader. When the
@@ -301,9 +476,9 @@ func (s *session) enqueue(m outMsg) {
 	}
 }
 
-// writeLoop is the writer goroutine: adapter replies, adapter heartbeats
-// (after the handshake) and our WebSocket pings. A failed write ends the
-// connection.
+// writeLoop is the writer goroutine: replies, the protocol session's
+// heartbeats (once it is ready) and our WebSocket pings. A failed write
+// ends the connection.
 func (s *session) writeLoop(done chan<- struct{}) {
 	defer close(done)
 	o := s.r.opts
@@ -313,28 +488,34 @@ func (s *session) writeLoop(done chan<- struct{}) {
 		defer t.Stop()
 		pingC = t.C
 	}
-	var hb outMsg
-	hbStart := s.hbStart
+	var ps protocol.Session
+	var out protocol.Output
 	for {
 		var err error
 		select {
 		case <-s.stop:
 			return
-		case <-hbStart:
-			hbStart = nil
-			if every, payload := s.r.adapter.Heartbeat(); every > 0 {
+		case ps = <-s.hb:
+			if every := ps.Heartbeat(); every > 0 {
 				t := time.NewTicker(every)
 				defer t.Stop()
 				hbC = t.C
-				hb = outMsg{data: payload, binary: !utf8.Valid(payload)}
 			}
 		case m := <-s.queue:
 			if err = s.write(context.Background(), m); err != nil {
 				err = fmt.Errorf("write reply: %w", err)
 			}
-		case <-hbC:
-			if err = s.write(context.Background(), hb); err != nil {
-				err = fmt.Errorf("write heartbeat: %w", err)
+		case now := <-hbC:
+			out.Reset()
+			if err = ps.Tick(now, &out); err != nil {
+				err = fmt.Errorf("heartbeat: %w", err)
+				break
+			}
+			for _, m := range out.Replies {
+				if err = s.write(context.Background(), outMsg{data: m.Data, binary: m.Binary}); err != nil {
+					err = fmt.Errorf("write heartbeat: %w", err)
+					break
+				}
 			}
 		case <-pingC:
 			if err = s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(o.WriteTimeout)); err != nil {
@@ -404,40 +585,34 @@ func (s *session) write(ctx context.Context, m outMsg) error {
 	return s.ws.WriteMessage(typ, m.data)
 }
 
-// WriteText implements protocol.Conn: it sends one text frame. Safe for
-// concurrent use; bounded by WriteTimeout and ctx's deadline.
-func (s *session) WriteText(ctx context.Context, data []byte) error {
-	return s.write(ctx, outMsg{data: data})
+// Write implements protocol.Conn: it sends one frame. Safe for concurrent
+// use; bounded by WriteTimeout and ctx's deadline.
+func (s *session) Write(ctx context.Context, f protocol.Frame) error {
+	return s.write(ctx, outMsg{data: f.Data, binary: f.Binary})
 }
 
-// ReadFrame implements protocol.Conn. Only valid during Handshake: after it
-// the reader owns the socket and ReadFrame returns an error. Frames read here
-// are not recorded. A frame over the read limit is returned truncated (and
-// logged). A server close arrives as a *websocket.CloseError; cancelling ctx
-// breaks the connection, so a handshake that gives up must return an error.
+// Subprotocol implements protocol.Conn.
+func (s *session) Subprotocol() string { return s.ws.Subprotocol() }
+
+// ReadFrame implements protocol.Conn for Open: the reader reads the next
+// frame and keeps it for Feed as well. When ctx ends first ReadFrame
+// returns ctx's error and the connection is unharmed: the frame, when it
+// comes, is kept for Feed (a later ReadFrame returns it). A frame over the
+// read limit is returned truncated.
 func (s *session) ReadFrame(ctx context.Context) (protocol.Frame, error) {
-	if s.handshakeDone.Load() {
-		return protocol.Frame{}, errors.New("capture: ReadFrame called after the handshake")
-	}
-	if err := ctx.Err(); err != nil {
-		return protocol.Frame{}, err
-	}
-	stop := context.AfterFunc(ctx, func() { s.freeze(time.Now()) })
-	defer stop()
-	binary, data, _, truncated, err := s.readFrame()
-	if err != nil {
-		if ctx.Err() != nil {
+	if !s.peekOpen {
+		select {
+		case s.peekReq <- struct{}{}:
+			s.peekOpen = true
+		case <-ctx.Done():
 			return protocol.Frame{}, ctx.Err()
 		}
-		return protocol.Frame{}, err
 	}
-	f := protocol.Frame{Binary: binary, Data: bytes.Clone(data)}
-	if truncated {
-		size, err := s.discardRest()
-		s.log.Warn("handshake frame over read limit truncated", "bytes", size, "kept", s.r.opts.ReadLimit)
-		if err != nil {
-			return protocol.Frame{}, err
-		}
+	select {
+	case p := <-s.peekResp:
+		s.peekOpen = false
+		return p.f, p.err
+	case <-ctx.Done():
+		return protocol.Frame{}, ctx.Err()
 	}
-	return f, nil
 }

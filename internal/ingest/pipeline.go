@@ -21,6 +21,8 @@ import (
 	"github.com/wsmon/wsmon/internal/journal"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/protocol/raw"
+	"github.com/wsmon/wsmon/internal/protocol/registry"
 	"github.com/wsmon/wsmon/internal/store"
 )
 
@@ -30,6 +32,10 @@ type Store interface {
 	AppliedSeq(ctx context.Context) (uint64, error)
 	MaxMessageID(ctx context.Context) (int64, error)
 	RecentDedupKeys(ctx context.Context, since time.Time, limit int) ([]store.DedupEntry, error)
+	// SessionProtocol is the protocol a session recorded in an earlier
+	// run spoke (its start record was applied before the journal's
+	// position).
+	SessionProtocol(ctx context.Context, id int64) (string, error)
 }
 
 // Publisher receives new messages as soon as they are decoded, before they
@@ -46,7 +52,9 @@ type Committer interface {
 	Committed(msgs []message.Message) error
 }
 
-// Decoder turns a target's frames into messages.
+// Decoder turns a target's records into messages: Adapter decodes them
+// (for a target on protocol auto, through the adapter of the protocol each
+// session picked), Normalizer makes messages of the events.
 type Decoder struct {
 	Adapter    protocol.Adapter
 	Normalizer *message.Normalizer
@@ -89,6 +97,7 @@ type Pipeline struct {
 	dedup                                             *dedup
 	nextID                                            int64
 	raw                                               Decoder
+	sessions                                          map[int64]string // protocol by session id (pipeline goroutine only)
 	frames, messages, dups, abnormal, batches, failed atomic.Int64
 	applied                                           atomic.Uint64
 	mu                                                sync.Mutex
@@ -120,10 +129,11 @@ func New(ctx context.Context, opts Options) (*Pipeline, error) {
 		opts.Logger = slog.Default()
 	}
 	p := &Pipeline{
-		opts:  opts,
-		log:   opts.Logger.With("component", "ingest"),
-		dedup: newDedup(opts.DedupWindow, opts.DedupMax),
-		raw:   Decoder{Adapter: protocol.NewRaw(nil), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)},
+		opts:     opts,
+		log:      opts.Logger.With("component", "ingest"),
+		dedup:    newDedup(opts.DedupWindow, opts.DedupMax),
+		raw:      Decoder{Adapter: raw.Default(), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)},
+		sessions: map[int64]string{},
 	}
 	applied, err := opts.Store.AppliedSeq(ctx)
 	if err != nil {
@@ -241,14 +251,17 @@ func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
 	b.AppliedSeq = rec.Seq
 	switch rec.Kind {
 	case journal.KindSessionStart:
-		b.Starts = append(b.Starts, store.SessionStart{ID: int64(rec.Seq), Target: rec.Target, URL: string(rec.Data), At: rec.At})
+		st := decodeSessionStart(rec.Data)
+		p.sessions[int64(rec.Seq)] = st.Protocol
+		b.Starts = append(b.Starts, store.SessionStart{ID: int64(rec.Seq), Target: rec.Target, URL: st.URL, Protocol: st.Protocol, At: rec.At})
 		return
 	case journal.KindSessionEnd:
 		var se sessionEnd
 		if err := json.Unmarshal(rec.Data, &se); err != nil {
 			se.Error = fmt.Sprintf("unreadable session record: %v", err)
 		}
-		b.Ends = append(b.Ends, store.SessionEnd{ID: rec.Session, At: rec.At, CloseCode: se.Code, CloseReason: se.Reason, Error: se.Error})
+		delete(p.sessions, rec.Session)
+		b.Ends = append(b.Ends, store.SessionEnd{ID: rec.Session, At: rec.At, CloseCode: se.Code, CloseReason: se.Reason, Error: se.Error, Control: se.Control})
 		return
 	case journal.KindFrame:
 	default:
@@ -262,7 +275,10 @@ func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
 	}
 	// The record's bytes are reused by the reader: keep a copy.
 	f := protocol.Frame{Binary: rec.Flags&journal.FlagBinary != 0, Data: append([]byte(nil), rec.Data...)}
-	events := dec.Adapter.Decode(f)
+	var events []protocol.Event
+	if rec.Flags&journal.FlagControl == 0 {
+		events = registry.ForSession(dec.Adapter, p.sessionProtocol(rec.Session)).Decode(f)
+	}
 	if len(events) == 0 {
 		// Protocol chatter recorded by mistake, or an empty frame: keep it
 		// visible rather than dropping it.
@@ -270,8 +286,11 @@ func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
 	}
 	for _, ev := range events {
 		m := message.Message{Target: rec.Target, SessionID: rec.Session, ReceivedAt: rec.At}
-		if rec.Flags&journal.FlagTooLarge != 0 {
+		switch {
+		case rec.Flags&journal.FlagTooLarge != 0:
 			m.Reason = message.ReasonTooLarge
+		case rec.Flags&journal.FlagControl != 0:
+			m.Reason = message.ReasonControl
 		}
 		dec.Normalizer.Normalize(ev, &m)
 		if key, ok := dec.Normalizer.DedupKey(&m); ok {
@@ -288,6 +307,21 @@ func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
 		p.nextID++
 		b.Messages = append(b.Messages, m)
 	}
+}
+
+// sessionProtocol returns the protocol session id spoke: from its start
+// record, or for a session started before the journal's position, from
+// the store (remembered until its end record).
+func (p *Pipeline) sessionProtocol(id int64) string {
+	if proto, ok := p.sessions[id]; ok {
+		return proto
+	}
+	proto, err := p.opts.Store.SessionProtocol(context.Background(), id)
+	if err != nil {
+		p.log.Warn("reading a session's protocol; decoding with the target's adapter", "session", id, "error", err)
+	}
+	p.sessions[id] = proto
+	return proto
 }
 
 // writer applies batches in order, retrying a failed batch with backoff

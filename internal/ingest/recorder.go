@@ -25,31 +25,55 @@ func (r Recorder) Frame(target string, session int64, at time.Time, f protocol.F
 	if f.Binary {
 		flags |= journal.FlagBinary
 	}
-	if reason == message.ReasonTooLarge {
+	switch reason {
+	case message.ReasonTooLarge:
 		flags |= journal.FlagTooLarge
+	case message.ReasonControl:
+		flags |= journal.FlagControl
 	}
 	_, err := r.J.Append(journal.Record{Kind: journal.KindFrame, Flags: flags, At: at, Target: target, Session: session, Data: f.Data})
 	return err
 }
 
+// sessionStart is the journal encoding of a SessionStart record. Records
+// written before protocols were recorded hold the bare URL.
+type sessionStart struct {
+	URL      string `json:"url"`
+	Protocol string `json:"protocol"`
+}
+
 // SessionStart journals a new connection; its journal sequence number is the
 // session id.
-func (r Recorder) SessionStart(target, url string, at time.Time) (int64, error) {
-	seq, err := r.J.Append(journal.Record{Kind: journal.KindSessionStart, At: at, Target: target, Data: []byte(url)})
+func (r Recorder) SessionStart(target, url, protocol string, at time.Time) (int64, error) {
+	data, err := json.Marshal(sessionStart{URL: url, Protocol: protocol})
+	if err != nil {
+		return 0, fmt.Errorf("ingest: encode session start: %w", err)
+	}
+	seq, err := r.J.Append(journal.Record{Kind: journal.KindSessionStart, At: at, Target: target, Data: data})
 	return int64(seq), err
+}
+
+// decodeSessionStart reads a SessionStart record's data.
+func decodeSessionStart(data []byte) sessionStart {
+	var st sessionStart
+	if len(data) == 0 || data[0] != '{' || json.Unmarshal(data, &st) != nil {
+		return sessionStart{URL: string(data)}
+	}
+	return st
 }
 
 // sessionEnd is the journal encoding of a SessionEnd record.
 type sessionEnd struct {
-	Code   int    `json:"code"`
-	Reason string `json:"reason,omitempty"`
-	Error  string `json:"error,omitempty"`
-	Frames int64  `json:"frames"`
+	Code    int    `json:"code"`
+	Reason  string `json:"reason,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Frames  int64  `json:"frames"`
+	Control int64  `json:"control,omitempty"`
 }
 
 // SessionEnd journals the end of a connection.
-func (r Recorder) SessionEnd(target string, session int64, at time.Time, code int, reason, errText string, frames int64) error {
-	data, err := json.Marshal(sessionEnd{Code: code, Reason: reason, Error: errText, Frames: frames})
+func (r Recorder) SessionEnd(target string, session int64, at time.Time, code int, reason, errText string, frames, control int64) error {
+	data, err := json.Marshal(sessionEnd{Code: code, Reason: reason, Error: errText, Frames: frames, Control: control})
 	if err != nil {
 		return fmt.Errorf("ingest: encode session end: %w", err)
 	}

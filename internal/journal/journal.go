@@ -46,6 +46,7 @@ const (
 const (
 	FlagBinary   uint8 = 1 << 0 // binary WebSocket frame
 	FlagTooLarge uint8 = 1 << 1 // frame exceeded the read limit; Data is a prefix
+	FlagControl  uint8 = 1 << 2 // protocol control frame, kept on request (keep_control)
 )
 
 // Record is one journal entry. Seq is assigned by Append.

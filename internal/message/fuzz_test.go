@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/protocol/raw"
 )
 
 // fuzzSeeds are shared by the fuzz tests as seed corpus, next to the inputs
@@ -137,7 +138,7 @@ func FuzzRawDecode(f *testing.F) {
 	f.Add([]byte("{\"a\":1}\r\n\r\n[2]\n"), false)
 	f.Add([]byte("{\"a\":\n1}\n{\"b\":2}"), false)
 	f.Add([]byte(`[{"a":1},{"b":2}]`), true)
-	raw := protocol.NewRaw(nil)
+	raw := raw.Default()
 	n := NewNormalizer(FieldMap{}, 0)
 	f.Fuzz(func(t *testing.T, data []byte, binary bool) {
 		evs := raw.Decode(protocol.Frame{Binary: binary, Data: data})

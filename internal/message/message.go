@@ -29,6 +29,7 @@ const (
 	ReasonTooDeep     = "json_too_deep" // JSON nested deeper than the limit
 	ReasonNUL         = "nul_bytes"     // text contained NUL bytes
 	ReasonBinary      = "binary"        // binary frame that is not UTF-8 text
+	ReasonControl     = "control"       // protocol control frame (heartbeat, ack), stored only with keep_control
 )
 
 // Message is one captured chat message, the unit stored, searched and shown.

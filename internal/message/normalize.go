@@ -3,6 +3,7 @@ package message
 import (
 	"bytes"
 	"math/bits"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -59,6 +60,12 @@ func NewNormalizer(fm FieldMap, maxDepth int) *Normalizer {
 // SessionID, ReceivedAt, ID, DedupKey) is the caller's and left alone. It
 // never panics and never modifies ev's bytes; m's strings do not alias them.
 // Raw is ev.Raw (ev.Payload when ev.Raw is nil).
+//
+// What the protocol envelope says: ev.Text makes the payload plain text
+// (never parsed as JSON); ev.User is the user when the payload names none;
+// ev.ID, the message's own id from the envelope, wins over the payload's;
+// ev.Room is the room when the payload names none; ev.Reason is an
+// abnormality the adapter found (kept unless the caller set one).
 //
 // Reason: a Reason already set by the caller (e.g. ReasonTooLarge for a
 // truncated frame) is kept, and the payload is still read as far as it goes.
@@ -124,6 +131,7 @@ func (n *Normalizer) Normalize(ev protocol.Event, m *Message) {
 	m.Type = TypeOther
 
 	d := ev.Payload
+	reason = orReason(reason, ev.Reason)
 	switch {
 	case ev.Binary && !isText(d):
 		reason = orReason(reason, ReasonBinary)
@@ -136,7 +144,7 @@ func (n *Normalizer) Normalize(ev protocol.Event, m *Message) {
 			reason = orReason(reason, ReasonNUL)
 			d = bytes.ReplaceAll(d, []byte{0}, nil)
 		}
-		if root := skipSpace(d, 0); root < len(d) && (d[root] == '{' || d[root] == '[') {
+		if root := skipSpace(d, 0); !ev.Text && root < len(d) && (d[root] == '{' || d[root] == '[') {
 			reason = n.normalizeJSON(d, root, ev.Name, m, reason)
 		} else {
 			m.Content = string(d)
@@ -151,7 +159,22 @@ func (n *Normalizer) Normalize(ev protocol.Event, m *Message) {
 	if m.Room == "" {
 		m.Room = ev.Room
 	}
+	if m.User == "" {
+		m.User = cleanString(ev.User)
+	}
+	if ev.ID != "" {
+		m.ExtID = cleanString(ev.ID)
+	}
 	m.Reason = reason
+}
+
+// cleanString makes an envelope string valid UTF-8 without NULs, as every
+// string of a Message is.
+func cleanString(v string) string {
+	if utf8.ValidString(v) && strings.IndexByte(v, 0) < 0 {
+		return v
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "")
 }
 
 // orReason returns have if set, else r.

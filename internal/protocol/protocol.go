@@ -153,7 +153,7 @@ type Adapter interface {
 // Session is the state of one connection. Feed is called on the reader
 // goroutine and Tick on the writer goroutine, possibly at the same time: a
 // session that shares state between them guards it itself. Ready and
-// Heartbeat are called on the reader goroutine.
+// Heartbeat are called where Feed is, never at the same time as Feed.
 type Session interface {
 	// Protocol is the name of the protocol this session speaks (for the
 	// auto adapter, the one it picked).
@@ -161,9 +161,9 @@ type Session interface {
 	// Feed handles one frame from the server.
 	Feed(f Frame, out *Output) error
 	// Ready reports whether the handshake is complete (connected and the
-	// subscriptions sent). The runner calls it after Open and after every
-	// Feed until it is true; a session not ready within the handshake
-	// timeout is ended and retried.
+	// subscriptions sent). The runner calls it once after Open (before any
+	// Feed) and after every Feed until it is true; a session not ready
+	// within the handshake timeout is ended and retried.
 	Ready() bool
 	// Heartbeat is how often Tick must run; 0 for never. Asked once, when
 	// the session becomes ready (negotiated intervals are known then).
@@ -205,8 +205,8 @@ type Config struct {
 	Subscribe []string // namespaces, destinations, topic filters, channels, subjects ...
 	Auth      Auth
 	Options   Options // protocol-specific settings
-	Format        string   // raw: "auto" (default), "json", "text"
-	Framing       string   // raw: "frame" (default), "lines"
+	Format    string  // raw: "auto" (default), "json", "text"
+	Framing   string  // raw: "frame" (default), "lines"
 }
 
 // Spec describes one protocol to the registry: how to build its adapter

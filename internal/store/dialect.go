@@ -15,6 +15,7 @@ type dialect struct {
 	upsertSessionStart  string
 	updateSessionEnd    string
 	addSessionMessages  string
+	sessionProtocol     string
 	setApplied          string
 	getApplied          string
 }
@@ -96,11 +97,18 @@ var sqliteDialect = &dialect{
 			`CREATE TABLE rollup_users (target TEXT NOT NULL, username TEXT NOT NULL, count INTEGER NOT NULL,
 				first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (target, username)) WITHOUT ROWID`,
 		},
+		// 3: the protocol each session spoke (so records replayed from the
+		// journal decode as they did live) and its control-frame count.
+		{
+			`ALTER TABLE sessions ADD COLUMN protocol TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE sessions ADD COLUMN control_frames INTEGER NOT NULL DEFAULT 0`,
+		},
 	},
 	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
 	messageValues:       `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-	upsertSessionStart:  `INSERT INTO sessions (id, target, url, connected_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-	updateSessionEnd:    `UPDATE sessions SET disconnected_at = ?, close_code = ?, close_reason = ?, error = ? WHERE id = ?`,
+	upsertSessionStart:  `INSERT INTO sessions (id, target, url, connected_at, protocol) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	updateSessionEnd:    `UPDATE sessions SET disconnected_at = ?, close_code = ?, close_reason = ?, error = ?, control_frames = ? WHERE id = ?`,
+	sessionProtocol:     `SELECT protocol FROM sessions WHERE id = ?`,
 	addSessionMessages:  `UPDATE sessions SET messages = messages + ? WHERE id = ?`,
 	setApplied:          `UPDATE ingest_state SET applied_seq = ? WHERE id = 1`,
 	getApplied:          `SELECT applied_seq FROM ingest_state WHERE id = 1`,

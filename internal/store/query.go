@@ -180,11 +180,27 @@ type Session struct {
 	CloseReason    string
 	Messages       int64
 	Error          string
+	Protocol       string
+	Control        int64 // control frames (heartbeats, acks, ...) seen
+}
+
+// SessionProtocol returns the protocol session id spoke, "" when the
+// session is unknown or was recorded before protocols were.
+func (s *Store) SessionProtocol(ctx context.Context, id int64) (string, error) {
+	var p string
+	err := s.r.QueryRowContext(ctx, s.d.sessionProtocol, id).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: session protocol: %w", err)
+	}
+	return p, nil
 }
 
 // Sessions lists connection sessions, newest first.
 func (s *Store) Sessions(ctx context.Context, target string, limit int) ([]Session, error) {
-	q := `SELECT id, target, url, connected_at, disconnected_at, close_code, close_reason, messages, error FROM sessions`
+	q := `SELECT id, target, url, connected_at, disconnected_at, close_code, close_reason, messages, error, protocol, control_frames FROM sessions`
 	var args []any
 	if target != "" {
 		q += ` WHERE target = ?`
@@ -194,7 +210,7 @@ func (s *Store) Sessions(ctx context.Context, target string, limit int) ([]Sessi
 	return queryAll(ctx, s.r, "sessions", q, append(args, limit), func(r *sql.Rows, se *Session) error {
 		var conn int64
 		var disc, code sql.NullInt64
-		err := r.Scan(&se.ID, &se.Target, &se.URL, &conn, &disc, &code, &se.CloseReason, &se.Messages, &se.Error)
+		err := r.Scan(&se.ID, &se.Target, &se.URL, &conn, &disc, &code, &se.CloseReason, &se.Messages, &se.Error, &se.Protocol, &se.Control)
 		se.ConnectedAt = time.UnixMilli(conn)
 		if disc.Valid {
 			se.DisconnectedAt = time.UnixMilli(disc.Int64)

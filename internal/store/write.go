@@ -13,10 +13,11 @@ import (
 
 // SessionStart records that a connection was established.
 type SessionStart struct {
-	ID     int64
-	Target string
-	URL    string
-	At     time.Time
+	ID       int64
+	Target   string
+	URL      string
+	Protocol string // the protocol the session spoke ("" for sessions journaled before protocols were recorded)
+	At       time.Time
 }
 
 // SessionEnd records how a connection ended.
@@ -26,6 +27,7 @@ type SessionEnd struct {
 	CloseCode   int
 	CloseReason string
 	Error       string
+	Control     int64 // protocol control frames seen (heartbeats, acks, ...)
 }
 
 // Batch is one unit of ingest: everything in it is written in one
@@ -90,7 +92,7 @@ func (s *Store) applyBatch(ctx context.Context, c driverConn, b *Batch) (err err
 		return nil
 	}
 	for _, st := range b.Starts {
-		if err := exec("session start", s.d.upsertSessionStart, st.ID, st.Target, st.URL, st.At.UnixMilli()); err != nil {
+		if err := exec("session start", s.d.upsertSessionStart, st.ID, st.Target, st.URL, st.At.UnixMilli(), st.Protocol); err != nil {
 			return err
 		}
 	}
@@ -108,7 +110,7 @@ func (s *Store) applyBatch(ctx context.Context, c driverConn, b *Batch) (err err
 		}
 	}
 	for _, e := range b.Ends {
-		if err := exec("session end", s.d.updateSessionEnd, e.At.UnixMilli(), int64(e.CloseCode), e.CloseReason, e.Error, e.ID); err != nil {
+		if err := exec("session end", s.d.updateSessionEnd, e.At.UnixMilli(), int64(e.CloseCode), e.CloseReason, e.Error, e.Control, e.ID); err != nil {
 			return err
 		}
 	}

@@ -40,7 +40,7 @@ func TestCleanStopCommitsEverything(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx) }()
 		rec := ingest.Recorder{J: j}
-		sid, _ := rec.SessionStart("t", "ws://x", time.Now())
+		sid, _ := rec.SessionStart("t", "ws://x", "raw", time.Now())
 		const n = 50
 		for i := range n {
 			data := fmt.Appendf(nil, `{"id":"m-%d","type":"chat","user":"u","content":"c %d"}`, i, i)

@@ -19,6 +19,7 @@ import (
 	"github.com/wsmon/wsmon/internal/live"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/protocol/raw"
 	"github.com/wsmon/wsmon/internal/store"
 )
 
@@ -116,7 +117,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatalf("journal.Open: %v", err)
 	}
-	dec := ingest.Decoder{Adapter: protocol.NewRaw(nil), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)}
+	dec := ingest.Decoder{Adapter: raw.Default(), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)}
 	p, err := ingest.New(ctx, ingest.Options{Journal: j, Store: st,
 		Decoders: map[string]ingest.Decoder{"alpha": dec, "beta": dec}, Logger: discardLogger()})
 	if err != nil {
@@ -174,7 +175,7 @@ func newFixture(t testing.TB) *fixture {
 	gapStart, gapEnd := now.Add(-(49 * time.Hour)), now.Add(-48*time.Hour)
 	start := func(target string, at time.Time) *fsession {
 		url := "ws://127.0.0.1:9/" + target
-		id, err := rec.SessionStart(target, url, at)
+		id, err := rec.SessionStart(target, url, "raw", at)
 		if err != nil {
 			t.Fatalf("SessionStart: %v", err)
 		}
@@ -182,7 +183,7 @@ func newFixture(t testing.TB) *fixture {
 		return &f.sessions[len(f.sessions)-1]
 	}
 	end := func(s *fsession, at time.Time, code int, reason, errText string) {
-		if err := rec.SessionEnd(s.Target, s.ID, at, code, reason, errText, s.Messages); err != nil {
+		if err := rec.SessionEnd(s.Target, s.ID, at, code, reason, errText, s.Messages, 0); err != nil {
 			t.Fatalf("SessionEnd: %v", err)
 		}
 		s.End, s.Code, s.Reason, s.Error = at, code, reason, errText

@@ -30,6 +30,10 @@ type Adapter struct {
 	control  [][]byte
 }
 
+// Default is the raw adapter with every setting at its default: JSON or
+// text, one message per frame (batches and NDJSON split), no heartbeat.
+func Default() *Adapter { return &Adapter{} }
+
 // New builds a raw adapter from cfg. Raw takes no subscribe entries.
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	if len(cfg.Subscribe) > 0 {
