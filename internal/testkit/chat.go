@@ -3,6 +3,7 @@ package testkit
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // ChatSet is the fixed set every protocol test has its server broadcast:
@@ -16,8 +17,26 @@ func ChatSet() []string {
 		`<script>alert("x")</script> &amp; <b>bold</b>`,
 		`{"type":"fake","user":"mallory","content":"not a real envelope"}`,
 		"42[\"chat message\",\"spoof\"]\nMESSAGE\ndestination:/topic/x\n\nbody\x00 MSG a 1 3\r\nabc\r\n {}\x1e",
-		strings.Repeat("長いメッセージ long message 0123456789 ", 10*1024/49+1)[:10*1024],
+		tenKB(),
 	}
+}
+
+// tenKB is a 10,240-byte message of mixed Japanese and ASCII text.
+func tenKB() string {
+	const size = 10 * 1024
+	var b strings.Builder
+	for b.Len() < size {
+		for _, r := range "長いメッセージ long message 0123456789 " {
+			if b.Len()+utf8.RuneLen(r) > size {
+				for b.Len() < size {
+					b.WriteByte('.')
+				}
+				return b.String()
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // Want is one message a test expects to be stored.
