@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ import (
 
 // TestMain lets a test re-run this binary as a real wsmon monitor process
 // (so it can be killed with SIGKILL): WSMON_TEST_CHILD_CONFIG holds the
-// config as JSON.
+// config as JSON, or "@file" naming a file that holds it.
 func TestMain(m *testing.M) {
 	if addr := os.Getenv("WSMON_TEST_DEMO_CHILD"); addr != "" {
 		runDemoChild(addr)
@@ -31,6 +32,14 @@ func TestMain(m *testing.M) {
 	}
 	if js := os.Getenv("WSMON_TEST_CHILD_CONFIG"); js != "" {
 		var cfg config.Config
+		if name, ok := strings.CutPrefix(js, "@"); ok {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			js = string(b)
+		}
 		if err := json.Unmarshal([]byte(js), &cfg); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
