@@ -10,7 +10,10 @@ import (
 	"strings"
 
 	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/protocol/graphqlws"
+	"github.com/wsmon/wsmon/internal/protocol/nats"
 	"github.com/wsmon/wsmon/internal/protocol/raw"
+	"github.com/wsmon/wsmon/internal/protocol/socketio"
 )
 
 // Auto is the name of the protocol that picks one of the others.
@@ -20,7 +23,10 @@ const Auto = "auto"
 // fresh on each call so that nothing in the package is mutable.
 func specs() []protocol.Spec {
 	return []protocol.Spec{
-		raw.Spec(),
+		socketio.Spec(),
+		graphqlws.Spec(),
+		nats.Spec(),
+		raw.Spec(), // last: auto's fallback
 	}
 }
 
