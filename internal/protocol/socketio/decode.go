@@ -27,9 +27,10 @@ const (
 //
 // The payload comes from the event's arguments (after the name), each
 // JSON-decoded exactly once:
-//   - with options.args, a JSON object built from the named positions,
-//     {"user":<arg 1>,"content":<arg 2>}, each value the argument's JSON as
-//     sent ("-" skips a position; missing arguments are left out);
+//   - with options.args, unless the only argument is an object, a JSON
+//     object built from the named positions, {"user":<arg 1>,"content":<arg
+//     2>}, each value the argument's JSON as sent ("-" skips a position;
+//     missing arguments are left out);
 //   - else, one argument: an object or array is the payload as it is; a
 //     string is the payload as plain text (Text), decoded once, so a
 //     string that looks like JSON stays text; a number or boolean is its
@@ -127,7 +128,7 @@ func reasonOf(err error) string {
 // mapArgs builds the payload from the event's arguments (valid JSON
 // values); see Decode.
 func (a *Adapter) mapArgs(args [][]byte) (payload []byte, text bool) {
-	if a.args != nil {
+	if a.args != nil && !(len(args) == 1 && args[0][0] == '{') {
 		b := []byte{'{'}
 		for i, n := range a.args {
 			if n == "-" || i >= len(args) {

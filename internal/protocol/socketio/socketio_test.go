@@ -558,6 +558,8 @@ func TestDecode(t *testing.T) {
 		{"named args", mustNew(t, protocol.Config{Options: protocol.Options{"args": []any{"-", "user", "data"}}}), text(`42["x","skipped","dave",{"text":"hi"}]`), "x", "", `{"user":"dave","data":{"text":"hi"}}`, false, ""},
 		{"named args missing", mustNew(t, protocol.Config{Options: protocol.Options{"args": []any{"user", "content"}}}), text(`42["x","eve"]`), "x", "", `{"user":"eve"}`, false, ""},
 		{"named args none", mustNew(t, protocol.Config{Options: protocol.Options{"args": []any{"user"}}}), text(`42["x"]`), "x", "", `{}`, false, ""},
+		{"named args single object", mustNew(t, protocol.Config{Options: protocol.Options{"args": []any{"user", "content"}}}), text(`42["x",{"user":"f"}]`), "x", "", `{"user":"f"}`, false, ""},
+		{"named args single string", mustNew(t, protocol.Config{Options: protocol.Options{"args": []any{"content"}}}), text(`42["x","g"]`), "x", "", `{"content":"g"}`, false, ""},
 		{"named args odd key", mustNew(t, protocol.Config{Options: protocol.Options{"args": []any{`a"b`}}}), text(`42["x",1]`), "x", "", `{"a\"b":1}`, false, ""},
 		{"truncated", plain, text(`42["x",{"a":`), "", "", `["x",{"a":`, false, ReasonBadJSON},
 		{"trailing garbage", plain, text(`42["x"]]`), "", "", `["x"]]`, false, ReasonBadJSON},
