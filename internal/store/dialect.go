@@ -103,6 +103,34 @@ var sqliteDialect = &dialect{
 			`ALTER TABLE sessions ADD COLUMN protocol TEXT NOT NULL DEFAULT ''`,
 			`ALTER TABLE sessions ADD COLUMN control_frames INTEGER NOT NULL DEFAULT 0`,
 		},
+		// 4: targets managed at runtime, and the live status of each target
+		// as the monitor process last reported it (read by a separate web
+		// process).
+		{
+			// config is the JSON of a config.Target; source is 'config'
+			// (config.json, the starting set) or 'api' (added at runtime).
+			`CREATE TABLE targets (
+				name       TEXT    PRIMARY KEY,
+				config     TEXT    NOT NULL,
+				paused     INTEGER NOT NULL DEFAULT 0,
+				source     TEXT    NOT NULL,
+				updated_at INTEGER NOT NULL
+			)`,
+			// Written on state changes (and at most every few seconds for
+			// counters), never per message.
+			`CREATE TABLE target_status (
+				name        TEXT    PRIMARY KEY,
+				state       TEXT    NOT NULL,
+				protocol    TEXT    NOT NULL DEFAULT '',
+				last_error  TEXT    NOT NULL DEFAULT '',
+				stopped     TEXT    NOT NULL DEFAULT '',
+				since       INTEGER NOT NULL,
+				reconnects  INTEGER NOT NULL DEFAULT 0,
+				frames      INTEGER NOT NULL DEFAULT 0,
+				last_message_at INTEGER NOT NULL DEFAULT 0,
+				updated_at  INTEGER NOT NULL
+			)`,
+		},
 	},
 	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
 	messageValues:       `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,

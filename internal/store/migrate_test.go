@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wsmon/wsmon/internal/message"
 )
 
 // TestUpgradeFromPreviousVersion: a database at every earlier schema
@@ -28,10 +26,13 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 		if err := s.migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		err = s.ApplyBatch(ctx, &Batch{AppliedSeq: 2,
-			Starts:   []SessionStart{{ID: 1, Target: "t", URL: "ws://x", At: time.Now()}},
-			Messages: []message.Message{{ID: 1, Target: "t", SessionID: 1, ReceivedAt: time.Now(), User: "u", Type: "chat", Content: "老数据 old", Raw: []byte("老数据 old")}}})
-		if err != nil {
+		// Rows written with version 1's columns only: today's write path
+		// uses columns that older schemas lack.
+		now := time.Now().UnixMilli()
+		if _, err := w.Exec(`INSERT INTO sessions (id, target, url, connected_at) VALUES (1, 't', 'ws://x', ?)`, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Exec(`INSERT INTO messages (id, target, session_id, received_at, username, room, type, content, raw) VALUES (1, 't', 1, ?, 'u', '', 'chat', '老数据 old', '老数据 old')`, now); err != nil {
 			t.Fatal(err)
 		}
 		w.Close()
