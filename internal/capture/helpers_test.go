@@ -102,6 +102,8 @@ type event struct {
 	closeReason string
 	errText     string
 	frames      int64
+	control     int64
+	protocol    string
 }
 
 // recSink records every call. frameDelay simulates a slow journal;
@@ -135,7 +137,7 @@ func (s *recSink) SessionStart(target, url, protocol string, at time.Time) (int6
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
-	s.events = append(s.events, event{kind: "start", session: s.nextID, at: at, url: url})
+	s.events = append(s.events, event{kind: "start", session: s.nextID, at: at, url: url, protocol: protocol})
 	return s.nextID, nil
 }
 
@@ -143,7 +145,7 @@ func (s *recSink) SessionEnd(target string, session int64, at time.Time, code in
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.events = append(s.events, event{kind: "end", session: session, at: at, code: code,
-		closeReason: reason, errText: errText, frames: frames})
+		closeReason: reason, errText: errText, frames: frames, control: control})
 	return nil
 }
 

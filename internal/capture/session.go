@@ -51,13 +51,22 @@ type session struct {
 	stop  chan struct{}         // closed when the session ends: the writer returns
 
 	// Open phase: ReadFrame asks the reader for a frame through peekReq
-	// and gets it on peekResp; begin hands the reader the protocol session
-	// once Open is done and the session is recorded (nil: Open failed).
+	// and gets it on peekResp. Once Open is done and the session recorded,
+	// run sets began and feeds the frames read so far under feedMu, then
+	// sends on begin (false: Open failed, the reader returns). A reader
+	// blocked in a read for an abandoned ReadFrame feeds that frame itself
+	// under feedMu when it finds began set. After the reader has received
+	// from begin it alone feeds, without the lock.
 	peekReq  chan struct{}
 	peekResp chan peeked
 	peekOpen bool // a ReadFrame request is outstanding (Open's goroutine only)
-	begin    chan begun
-	ready    chan struct{} // closed by the reader when the protocol session is ready
+	begin    chan bool
+	ready    chan struct{} // closed once the protocol session is ready
+
+	feedMu    sync.Mutex
+	began     protocol.Session
+	pending   []pendingFrame // frames read during Open, not yet fed
+	readyDone bool           // ready closed and heartbeats handed to the writer
 
 	closing     atomic.Bool  // shutdown started: writer failures are expected
 	frozenUntil atomic.Int64 // unix ns; non-zero: the read deadline is pinned there (shutdown)
@@ -70,7 +79,6 @@ type session struct {
 	lr        io.LimitedReader
 	lv        liveReader
 	lastAlive time.Time
-	pending   []pendingFrame // frames read during Open, fed once the session begins
 	out       protocol.Output
 	frames    atomic.Int64 // records journaled in this session
 	control   atomic.Int64 // control frames seen in this session
@@ -86,14 +94,6 @@ type outMsg struct {
 type peeked struct {
 	f   protocol.Frame
 	err error
-}
-
-// begun is what the reader needs once Open is done: the protocol session
-// (nil: Open failed, stop) and whether it was ready at once (then run has
-// started its heartbeats and closed ready).
-type begun struct {
-	ps    protocol.Session
-	ready bool
 }
 
 // pendingFrame is a frame read during Open, kept for Feed.
@@ -113,7 +113,7 @@ func newSession(r *Runner, ws *websocket.Conn) *session {
 		stop:     make(chan struct{}),
 		peekReq:  make(chan struct{}),
 		peekResp: make(chan peeked, 1),
-		begin:    make(chan begun, 1),
+		begin:    make(chan bool, 1),
 		ready:    make(chan struct{}),
 	}
 	s.lv.s = s
@@ -173,7 +173,7 @@ func (s *session) run(ctx context.Context, d *dialSetup) sessionResult {
 	defer cancel()
 	ps, err := s.r.adapter.Open(hctx, s)
 	if err != nil {
-		s.begin <- begun{}
+		s.begin <- false
 		ws.NetConn().Close()
 		<-readerDone
 		s.classify(ctx, fmt.Errorf("open: %w", err), &res)
@@ -183,7 +183,7 @@ func (s *session) run(ctx context.Context, d *dialSetup) sessionResult {
 	res.protocol = ps.Protocol()
 	id, err := s.r.sink.SessionStart(s.r.opts.Name, d.sinkURL, res.protocol, time.Now())
 	if err != nil {
-		s.begin <- begun{}
+		s.begin <- false
 		ws.NetConn().Close()
 		<-readerDone
 		res.err = fmt.Errorf("sink: start session: %w", err)
@@ -199,15 +199,22 @@ func (s *session) run(ctx context.Context, d *dialSetup) sessionResult {
 		why = w.Why()
 	}
 	s.log.Debug("protocol session open", "protocol", res.protocol, "why", why)
-	// No Feed has run yet (the reader feeds only after begin), so asking
-	// Ready here is ordered before any Feed; a session ready at once starts
-	// without waiting for a frame.
-	b := begun{ps: ps, ready: ps.Ready()}
-	if b.ready {
-		s.hb <- ps
-		close(s.ready)
+	// Ready after Open, then the frames Open read, before any other Feed.
+	s.feedMu.Lock()
+	s.began = ps
+	s.checkReady(ps)
+	var feedErr error
+	for _, p := range s.pending {
+		if feedErr = s.feedOne(ps, p.f, p.at, p.truncated); feedErr != nil {
+			break
+		}
 	}
-	s.begin <- b
+	s.pending = nil
+	s.feedMu.Unlock()
+	s.begin <- true
+	if feedErr != nil {
+		ws.NetConn().Close()
+	}
 
 	select {
 	case <-s.ready:
@@ -230,11 +237,31 @@ func (s *session) run(ctx context.Context, d *dialSetup) sessionResult {
 		}
 		err = <-readerDone
 	}
+	if feedErr != nil {
+		err = feedErr
+	}
 	res.frames = s.frames.Load()
 	res.control = s.control.Load()
 	s.classify(ctx, err, &res)
 	res.err = keepRefusal(err, res.err)
 	return res
+}
+
+// checkReady closes ready and hands the session to the writer the first
+// time it is ready. Called by whoever feeds (see feedMu).
+func (s *session) checkReady(ps protocol.Session) {
+	if !s.readyDone && ps.Ready() {
+		s.readyDone = true
+		s.hb <- ps
+		close(s.ready)
+	}
+}
+
+// feedOne handles one frame and checks readiness.
+func (s *session) feedOne(ps protocol.Session, f protocol.Frame, at time.Time, truncated bool) error {
+	err := s.handle(ps, f, at, truncated)
+	s.checkReady(ps)
+	return err
 }
 
 // keepRefusal returns err itself when it is (or wraps) a protocol refusal,
@@ -357,15 +384,13 @@ func (s *session) discardRest() (int64, error) {
 // feeds those, then every frame as it arrives. It returns the error that
 // ended the connection.
 func (s *session) readLoop() error {
-	var ps protocol.Session
-	ready := false
-	for ps == nil {
+	for open := true; open; {
 		select {
-		case b := <-s.begin:
-			if b.ps == nil {
+		case ok := <-s.begin:
+			if !ok {
 				return errors.New("capture: open failed")
 			}
-			ps, ready = b.ps, b.ready
+			open = false
 		case <-s.peekReq:
 			binary, data, at, truncated, err := s.readFrame()
 			if err != nil {
@@ -379,31 +404,27 @@ func (s *session) readLoop() error {
 					return err
 				}
 			}
+			s.feedMu.Lock()
+			if ps := s.began; ps != nil { // Open gave up waiting and is done
+				err = s.feedOne(ps, f, at, truncated)
+				s.feedMu.Unlock()
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			s.pending = append(s.pending, pendingFrame{f: f, at: at, truncated: truncated})
+			s.feedMu.Unlock()
 			s.peekResp <- peeked{f: f}
 		}
 	}
-	checkReady := func() {
-		if !ready && ps.Ready() {
-			ready = true
-			s.hb <- ps
-			close(s.ready)
-		}
-	}
-	checkReady()
-	for _, p := range s.pending {
-		if err := s.handle(ps, p.f, p.at, p.truncated); err != nil {
-			return err
-		}
-		checkReady()
-	}
-	s.pending = nil
+	ps := s.began // set before begin was sent
 	for {
 		binary, data, at, truncated, err := s.readFrame()
 		if err != nil {
 			return err
 		}
-		if err := s.handle(ps, protocol.Frame{Binary: binary, Data: data}, at, truncated); err != nil {
+		if err := s.feedOne(ps, protocol.Frame{Binary: binary, Data: data}, at, truncated); err != nil {
 			return err
 		}
 		if truncated {
@@ -413,7 +434,6 @@ func (s *session) readLoop() error {
 				return err
 			}
 		}
-		checkReady()
 	}
 }
 
