@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X github.com/wsmon/wsmon/internal/cli.Version=$(VERSION)
 BIN     := bin/wsmon
 UIDIST  := internal/webui/dist/index.html
 
-.PHONY: all build ui run test test-go vet fuzz bench clean
+.PHONY: all build ui run test test-go vet fuzz bench clean testservers
 
 all: build
 
@@ -31,11 +31,27 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 
-# Every test: vet, gofmt, unit + integration tests with the race detector,
-# browser end-to-end tests in headless Chromium (WSMON_CHROMIUM or
-# /usr/bin/chromium), PostgreSQL store tests when WSMON_TEST_PG_DSN is set.
-test: ui vet
-	$(GO) test -race -timeout 15m ./...
+# The real servers the protocol tests talk to: npm packages of each
+# test/servers/<name>/ (installed from its package-lock.json), and servers
+# built from the Go module proxy into bin/testservers/ (built once; delete
+# the file to rebuild). Debian's mosquitto, nats-server and rabbitmq-server
+# are used from the system; .ci/run installs them when missing.
+TESTSERVERS_NPM := $(patsubst %/package.json,%/node_modules/.installed,$(wildcard test/servers/*/package.json))
+TESTSERVERS_GO  :=
+testservers: $(TESTSERVERS_NPM) $(TESTSERVERS_GO)
+test/servers/%/node_modules/.installed: test/servers/%/package.json test/servers/%/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd test/servers/$* && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+		echo "npm not found: the $* protocol tests will skip"; \
+	fi
+
+# Every test: vet, gofmt, unit + integration tests with the race detector
+# (protocol adapters against real servers on loopback), browser end-to-end
+# tests in headless Chromium (WSMON_CHROMIUM or /usr/bin/chromium),
+# PostgreSQL store tests when WSMON_TEST_PG_DSN is set.
+test: ui vet testservers
+	$(GO) test -race -timeout 25m ./...
 
 # Fuzz the parsers; inputs that fail are kept under testdata/fuzz as seeds.
 FUZZ = -fuzztime 30s -fuzzminimizetime 5s
@@ -50,5 +66,5 @@ bench: build
 	./$(BIN) bench
 
 clean:
-	rm -rf bin web/node_modules
+	rm -rf bin web/node_modules test/servers/*/node_modules
 	find internal/webui/dist -mindepth 1 ! -name .gitignore -delete
