@@ -1,0 +1,86 @@
+package stomp
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/wsmon/wsmon/internal/protocol"
+)
+
+// FuzzStomp feeds arbitrary bytes to a connected session, whole and cut
+// into chunks (sizes from cuts), over plain WebSocket or SockJS: Feed and
+// Decode never panic, the chunking never changes the records, every record
+// decodes as a MESSAGE, and Decode is deterministic, also on the raw input.
+func FuzzStomp(f *testing.F) {
+	f.Add([]byte(message("/topic/chat", "1", `{"user":"a","text":"hi"}`)+"\n"), []byte{3, 9}, false)
+	f.Add([]byte("\n\r\nMESSAGE\r\ndestination:/topic/a\\cb\r\n\r\nhi\x00\nRECEIPT\nreceipt-id:1\n\n\x00"), []byte{1}, false)
+	f.Add([]byte("MESSAGE\ncontent-length:5\n\na\x00b\x00c\x00MESSAGE\n\n\x00"), []byte{7, 1, 2}, false)
+	f.Add([]byte("ERROR\nmessage:Access refused\n\n\x00"), []byte{}, false)
+	f.Add([]byte(sockjsArrayOf(message("/topic/chat", "1", "你好"), "\n")), []byte{}, true)
+	f.Add([]byte("h"), []byte{}, true)
+	f.Add([]byte(`c[3000,"Go away!"]`), []byte{}, true)
+	f.Fuzz(func(t *testing.T, data, cuts []byte, sockjs bool) {
+		a := mustNew(t, protocol.Config{Options: protocol.Options{"sockjs": sockjs, "ack": "client", "user_header": "x-user"}})
+		run := func(chunks [][]byte) ([]string, error) {
+			s, _ := open(t, a)
+			var out protocol.Output
+			if sockjs {
+				if err := s.Feed(protocol.Frame{Data: []byte("o")}, &out); err != nil {
+					t.Fatal(err)
+				}
+				out.Reset()
+				if err := s.Feed(protocol.Frame{Data: []byte(sockjsArrayOf(connected12))}, &out); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := s.Feed(protocol.Frame{Data: []byte(connected12)}, &out); err != nil {
+				t.Fatal(err)
+			}
+			var recs []string
+			for _, c := range chunks {
+				out.Reset()
+				err := s.Feed(protocol.Frame{Data: c}, &out)
+				for _, r := range out.Records {
+					recs = append(recs, string(r.Data))
+				}
+				if err != nil {
+					return recs, err
+				}
+			}
+			return recs, nil
+		}
+		whole, errWhole := run([][]byte{data})
+		var chunks [][]byte
+		if sockjs {
+			chunks = [][]byte{data} // a SockJS frame is whole by definition
+		} else {
+			rest := data
+			for _, c := range cuts {
+				n := min(int(c)%16+1, len(rest))
+				chunks = append(chunks, rest[:n])
+				rest = rest[n:]
+			}
+			if len(rest) > 0 {
+				chunks = append(chunks, rest)
+			}
+		}
+		cut, errCut := run(chunks)
+		if errWhole == nil && errCut == nil && !slices.Equal(whole, cut) {
+			t.Fatalf("records whole %q, chunked %q", whole, cut)
+		}
+		if !slices.Equal(whole[:min(len(whole), len(cut))], cut[:min(len(whole), len(cut))]) {
+			t.Fatalf("records whole %q, chunked %q (errors %v, %v)", whole, cut, errWhole, errCut)
+		}
+		for _, r := range whole {
+			evs := a.Decode(protocol.Frame{Data: []byte(r)})
+			if len(evs) != 1 || evs[0].Reason != "" {
+				t.Fatalf("record %q decodes to %v", r, evs)
+			}
+		}
+		d1 := a.Decode(protocol.Frame{Data: data})
+		d2 := a.Decode(protocol.Frame{Data: slices.Clone(data)})
+		if fmt.Sprint(d1) != fmt.Sprint(d2) {
+			t.Fatalf("Decode not deterministic: %v, %v", d1, d2)
+		}
+	})
+}
