@@ -13,6 +13,7 @@ import (
 	"github.com/wsmon/wsmon/internal/protocol/graphqlws"
 	"github.com/wsmon/wsmon/internal/protocol/nats"
 	"github.com/wsmon/wsmon/internal/protocol/raw"
+	"github.com/wsmon/wsmon/internal/protocol/signalr"
 	"github.com/wsmon/wsmon/internal/protocol/socketio"
 )
 
@@ -26,6 +27,7 @@ func specs() []protocol.Spec {
 		socketio.Spec(),
 		graphqlws.Spec(),
 		nats.Spec(),
+		signalr.Spec(),
 		raw.Spec(), // last: auto's fallback
 	}
 }
