@@ -10,11 +10,14 @@ import (
 	"strings"
 
 	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/protocol/centrifugo"
 	"github.com/wsmon/wsmon/internal/protocol/graphqlws"
+	"github.com/wsmon/wsmon/internal/protocol/mqtt"
 	"github.com/wsmon/wsmon/internal/protocol/nats"
 	"github.com/wsmon/wsmon/internal/protocol/raw"
 	"github.com/wsmon/wsmon/internal/protocol/signalr"
 	"github.com/wsmon/wsmon/internal/protocol/socketio"
+	"github.com/wsmon/wsmon/internal/protocol/stomp"
 )
 
 // Auto is the name of the protocol that picks one of the others.
@@ -25,9 +28,12 @@ const Auto = "auto"
 func specs() []protocol.Spec {
 	return []protocol.Spec{
 		socketio.Spec(),
-		graphqlws.Spec(),
-		nats.Spec(),
+		stomp.Spec(),
+		mqtt.Spec(),
 		signalr.Spec(),
+		graphqlws.Spec(),
+		centrifugo.Spec(),
+		nats.Spec(),
 		raw.Spec(), // last: auto's fallback
 	}
 }
