@@ -53,7 +53,8 @@ test/servers/%/node_modules/.installed: test/servers/%/package.json test/servers
 test: ui vet testservers
 	$(GO) test -race -timeout 25m ./...
 
-# Fuzz the parsers; inputs that fail are kept under testdata/fuzz as seeds.
+# Fuzz the parsers (every protocol adapter's too); inputs that fail are kept
+# under testdata/fuzz as seeds.
 FUZZ = -fuzztime 30s -fuzzminimizetime 5s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalize$$' $(FUZZ) ./internal/message/
@@ -61,6 +62,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRawDecode$$' $(FUZZ) ./internal/message/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadFile$$' $(FUZZ) ./internal/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzFindInBlob$$' $(FUZZ) ./internal/search/
+	@for f in $$(grep -l '^func Fuzz' internal/protocol/*/*_test.go); do \
+		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9]*' $$f | cut -d' ' -f2); do \
+			echo "fuzz $$fn ./$$(dirname $$f)"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" $(FUZZ) ./$$(dirname $$f)/ || exit 1; \
+		done; \
+	done
 
 bench: build
 	./$(BIN) bench
