@@ -84,7 +84,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 
 	var mon *Monitor
 	if mode == ModeMonitor || mode == ModeAll {
-		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ix}}
+		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ix}, Managed: mode == ModeAll}
 		if o.WrapIngestStore != nil {
 			mo.IngestStore = o.WrapIngestStore(st)
 		}
@@ -107,14 +107,16 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			}
 		}
 		status := storeStatus(st)
+		targets := storeTargets(st)
+		var manager web.TargetManager // none in a separate web process: target writes answer 409
 		var busy func() bool
 		if mon != nil {
-			status = monitorStatus(mon)
+			status, targets, manager = monitorStatus(mon), mon.TargetInfos, mon
 			// More than a few batches waiting in the journal: a burst.
 			busy = func() bool { return mon.Pipeline().Stats().Backlog > 20_000 }
 		}
 		handler := web.New(web.Options{
-			Store: queries{st, ix}, Hub: hub, Status: status, Logger: log, Version: o.Version, UI: webui.Handler(),
+			Store: queries{st, ix}, Hub: hub, Status: status, Targets: targets, Manager: manager, Logger: log, Version: o.Version, UI: webui.Handler(),
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy,
@@ -190,14 +192,14 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	return runErr
 }
 
-// monitorStatus reports the in-process runners' states.
+// monitorStatus reports the in-process targets' states (URLs redacted).
 func monitorStatus(m *Monitor) func(context.Context) []web.TargetStatus {
-	urls := m.URLs()
-	return func(context.Context) []web.TargetStatus {
-		var out []web.TargetStatus
-		for _, s := range m.Status() {
-			out = append(out, web.TargetStatus{Target: s.Target, URL: urls[s.Target], State: string(s.State), Since: s.Since,
-				Reconnects: s.Reconnects, LastMessageAt: s.LastMessageAt, LastError: s.LastError})
+	return func(ctx context.Context) []web.TargetStatus {
+		ts, _ := m.TargetInfos(ctx)
+		out := make([]web.TargetStatus, 0, len(ts))
+		for _, t := range ts {
+			out = append(out, web.TargetStatus{Target: t.Config.Name, URL: t.Config.URL, State: t.State, Since: t.Since,
+				Reconnects: t.Reconnects, LastMessageAt: t.LastMessageAt, LastError: t.LastError})
 		}
 		return out
 	}

@@ -7,8 +7,6 @@ package app
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -20,13 +18,15 @@ import (
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/journal"
 	"github.com/wsmon/wsmon/internal/live"
-	"github.com/wsmon/wsmon/internal/message"
-	"github.com/wsmon/wsmon/internal/protocol/registry"
+	"github.com/wsmon/wsmon/internal/protocol"
 	"github.com/wsmon/wsmon/internal/store"
 )
 
 // Monitor is the capture side of wsmon: runners -> journal -> pipeline ->
-// store, with live publishing and notifications.
+// store, with live publishing and notifications. Its set of targets is
+// dynamic: config.json's targets are the starting set, and targets are
+// added, changed, paused, resumed and removed at runtime (targets.go), each
+// with its own runner, backoff, sessions and status.
 type Monitor struct {
 	cfg      config.Config
 	log      *slog.Logger
@@ -35,8 +35,24 @@ type Monitor struct {
 	pipeline *ingest.Pipeline
 	msglog   *ingest.MessageLog
 	notifier *alert.Notifier
-	runners  []*capture.Runner
+	sink     ingest.Recorder
 	version  string
+	managed  bool
+
+	// ops serialises the management operations (which wait for runners to
+	// stop); mu guards the fields below and is never held while waiting.
+	ops      sync.Mutex
+	mu       sync.RWMutex
+	targets  map[string]*target
+	order    []string                  // target names, in the order they were added
+	decoders map[string]ingest.Decoder // read by the pipeline; kept after a removal so journaled records still decode
+	runCtx   context.Context           // nil until Run starts the runners
+	closed   bool                      // Run is stopping: no more runners
+	wake     chan struct{}             // something changed: write the status now
+
+	statusMu    sync.Mutex // one status writer at a time; a removal waits for it
+	lastWritten map[string]store.TargetStatus
+	lastFull    time.Time
 }
 
 // MonitorOptions are the parts a Monitor shares with the rest of the
@@ -51,27 +67,24 @@ type MonitorOptions struct {
 	// IngestStore, when set, is what the pipeline writes through instead
 	// of Store (fault injection: a slow, locked or full database).
 	IngestStore ingest.Store
+	// Managed says targets can be added and resumed while the monitor
+	// runs (the API is served by this process). Run then keeps running
+	// when every target has stopped; otherwise it returns.
+	Managed bool
 }
 
 // NewMonitor builds (but does not start) the capture side. It opens the
-// journal next to the database and prepares one runner per target.
+// journal next to the database and loads the targets: config.json's are
+// stored (source "config"), and every stored target is prepared, paused
+// ones without a runner. A bad config.json target is an error; a stored
+// API target that no longer builds (a protocol setting this version
+// rejects) is kept, stopped with the reason, so that it can be fixed.
 func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Monitor, error) {
-	m := &Monitor{cfg: cfg, log: o.Logger, store: o.Store, version: o.Version}
-	decoders := map[string]ingest.Decoder{}
-	targets := cfg.ResolvedTargets()
-	for _, t := range targets {
-		fm, err := message.ParseFieldMap(t.FieldMap)
-		if err != nil {
-			return nil, fmt.Errorf("target %s: field_map: %w", t.Name, err)
-		}
-		adapter, why, err := registry.New(t.Protocol, t.AdapterConfig())
-		if err != nil {
-			return nil, fmt.Errorf("target %s: %w", t.Name, err)
-		}
-		if why != "" {
-			o.Logger.Info("protocol auto", "target", t.Name, "picked", adapter.Name(), "why", why)
-		}
-		decoders[t.Name] = ingest.Decoder{Adapter: adapter, Normalizer: message.NewNormalizer(fm, 0)}
+	m := &Monitor{cfg: cfg, log: o.Logger, store: o.Store, version: o.Version, managed: o.Managed,
+		targets: map[string]*target{}, decoders: map[string]ingest.Decoder{}, wake: make(chan struct{}, 1),
+		lastWritten: map[string]store.TargetStatus{}}
+	if err := m.loadTargets(ctx); err != nil {
+		return nil, err
 	}
 
 	// The journal continues after what the database has applied.
@@ -110,65 +123,57 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 	if o.IngestStore != nil {
 		ist = o.IngestStore
 	}
-	m.pipeline, err = ingest.New(ctx, ingest.Options{Journal: j, Store: ist, Decoders: decoders,
+	m.pipeline, err = ingest.New(ctx, ingest.Options{Journal: j, Store: ist, Lookup: m.decoder,
 		BatchSize: cfg.BatchSize, DedupWindow: cfg.DedupWindow.Duration(), Logger: o.Logger,
 		Publishers: pubs, Committers: commits})
 	if err != nil {
 		j.Close()
 		return nil, err
 	}
-	sink := ingest.Recorder{J: j}
-	for _, t := range targets {
-		m.runners = append(m.runners, capture.NewRunner(capture.Options{
-			Name:                 t.Name,
-			URL:                  t.URL,
-			Headers:              t.Headers,
-			Subprotocols:         t.Subprotocols,
-			CAFile:               t.CAFile,
-			InsecureSkipVerify:   t.InsecureSkipVerify,
-			ReadLimit:            t.ReadLimitBytes,
-			Adapter:              decoders[t.Name].Adapter,
-			SendOnConnect:        t.SendOnConnect,
-			KeepControl:          t.KeepControl,
-			Version:              o.Version,
-			ReconnectInterval:    cfg.ReconnectInterval.Duration(),
-			ReconnectMax:         cfg.ReconnectMaxInterval.Duration(),
-			StableAfter:          cfg.StableAfter.Duration(),
-			MaxReconnectAttempts: cfg.MaxReconnectAttempts,
-			PingInterval:         cfg.PingInterval.Duration(),
-			PongTimeout:          cfg.PongTimeout.Duration(),
-			Logger:               o.Logger,
-		}, sink))
-	}
+	m.sink = ingest.Recorder{J: j}
 	return m, nil
 }
 
-// Status returns every runner's status.
-func (m *Monitor) Status() []capture.Status {
-	out := make([]capture.Status, len(m.runners))
-	for i, r := range m.runners {
-		out[i] = r.Status()
+// runnerOptions are the capture options of target t.
+func (m *Monitor) runnerOptions(t config.Target, adapter protocol.Adapter) capture.Options {
+	cfg := m.cfg
+	return capture.Options{
+		Name:                 t.Name,
+		URL:                  t.URL,
+		Headers:              t.Headers,
+		Subprotocols:         t.Subprotocols,
+		CAFile:               t.CAFile,
+		InsecureSkipVerify:   t.InsecureSkipVerify,
+		ReadLimit:            t.ReadLimitBytes,
+		Adapter:              adapter,
+		SendOnConnect:        t.SendOnConnect,
+		KeepControl:          t.KeepControl,
+		Version:              m.version,
+		ReconnectInterval:    cfg.ReconnectInterval.Duration(),
+		ReconnectMax:         cfg.ReconnectMaxInterval.Duration(),
+		StableAfter:          cfg.StableAfter.Duration(),
+		MaxReconnectAttempts: cfg.MaxReconnectAttempts,
+		PingInterval:         cfg.PingInterval.Duration(),
+		PongTimeout:          cfg.PongTimeout.Duration(),
+		Logger:               m.log,
 	}
-	return out
-}
-
-// URLs returns each target's URL by name (for the dashboard's status card).
-func (m *Monitor) URLs() map[string]string {
-	out := map[string]string{}
-	for _, t := range m.cfg.ResolvedTargets() {
-		out[t.Name] = t.URL
-	}
-	return out
 }
 
 // Pipeline exposes the ingest counters.
 func (m *Monitor) Pipeline() *ingest.Pipeline { return m.pipeline }
 
-// Run captures until ctx is cancelled, then stops cleanly: runners close
-// their connections, the journal is closed and the pipeline writes
-// everything it holds. It returns an error when every runner gave up (the
-// error says why) or when the final flush failed; records that could not be
-// written stay in the journal for the next start.
+// Run captures until ctx is cancelled, then stops cleanly: every runner
+// closes its connection, the journal is closed and the pipeline writes
+// everything it holds. Runners come and go while it runs (targets.go).
+//
+// When the monitor is not managed (`wsmon monitor`: no API in this process
+// can add or resume a target, and a separate `wsmon web` refuses target
+// writes), no target can ever run again once every runner has stopped for
+// good (refused, gave up, bad configuration) or is paused; Run then stops
+// and returns why (the runners' errors, or that every target is paused). A
+// managed monitor (`wsmon all`) keeps running: a target can be resumed or
+// added from the dashboard. Run also returns the final flush's error;
+// records that could not be written stay in the journal for the next start.
 func (m *Monitor) Run(ctx context.Context) error {
 	pipeCtx, cancelPipe := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPipe()
@@ -184,20 +189,53 @@ func (m *Monitor) Run(ctx context.Context) error {
 		go m.backups(aux, time.Duration(m.cfg.AutoBackupHours*float64(time.Hour)))
 	}
 
-	var wg sync.WaitGroup
-	errs := make([]error, len(m.runners))
-	for i, r := range m.runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.Run(ctx); err != nil {
-				errs[i] = err
-				m.log.Error("capture stopped", "target", r.Status().Target, "error", err)
-			}
-		}()
+	m.mu.Lock()
+	m.runCtx = ctx
+	for _, name := range m.order {
+		if t := m.targets[name]; !t.paused && t.broken == "" {
+			m.startLocked(t)
+		}
 	}
-	wg.Wait() // all runners returned: ctx cancelled, or every one gave up
+	m.mu.Unlock()
+
+	var runErr error
+	tick := time.NewTicker(statusEvery)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-tick.C:
+		case <-m.wake:
+		}
+		m.writeStatus(ctx, false)
+		if !m.managed {
+			if over, err := m.nothingCanRun(); over {
+				runErr = err
+				break wait
+			}
+		}
+	}
 	cancelAux()
+
+	// Stop every runner (each ends its session), then write their final
+	// status for a separate web process.
+	m.ops.Lock()
+	m.mu.Lock()
+	m.closed = true
+	var runs []*runner
+	for _, t := range m.targets {
+		if t.run != nil {
+			runs = append(runs, t.run)
+		}
+	}
+	m.mu.Unlock()
+	m.ops.Unlock()
+	for _, r := range runs {
+		r.stop()
+	}
+	m.writeStatus(context.WithoutCancel(ctx), true)
 
 	// Clean stop: no more appends; the pipeline drains the journal.
 	if err := m.journal.Close(); err != nil {
@@ -222,7 +260,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 		return perr
 	}
 	if ctx.Err() == nil {
-		return errors.Join(errs...)
+		return runErr
 	}
 	return nil
 }

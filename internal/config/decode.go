@@ -33,6 +33,10 @@ func (e *Error) Error() string { return e.msg }
 func (e *Error) Unwrap() error { return e.err }
 
 // errorf builds an *Error for key; the message is made single-line.
+// Errorf returns an *Error for key with a one-line message (which, like
+// every message of this package, should start with the key).
+func Errorf(key string, format string, args ...any) *Error { return errorf(key, format, args...) }
+
 func errorf(key string, format string, args ...any) *Error {
 	return &Error{Key: key, msg: oneLine(fmt.Sprintf(format, args...))}
 }

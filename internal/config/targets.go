@@ -46,34 +46,91 @@ func (c Config) ResolvedTargets() []Target {
 	}
 	out := make([]Target, 0, len(c.Targets))
 	for _, t := range c.Targets {
-		if t.Protocol == "" {
-			t.Protocol = top.Protocol
-		}
-		if len(t.Headers) == 0 {
-			t.Headers = top.Headers
-		}
-		if len(t.Subprotocols) == 0 {
-			t.Subprotocols = top.Subprotocols
-		}
-		if len(t.SendOnConnect) == 0 {
-			t.SendOnConnect = top.SendOnConnect
-		}
-		if t.CAFile == "" {
-			t.CAFile = top.CAFile
-		}
-		t.InsecureSkipVerify = t.InsecureSkipVerify || top.InsecureSkipVerify
-		if len(t.FieldMap) == 0 {
-			t.FieldMap = top.FieldMap
-		}
-		if t.ReadLimitBytes == 0 {
-			t.ReadLimitBytes = top.ReadLimitBytes
-		}
-		if t.Name == "" {
-			t.Name = hostName(t.URL)
-		}
-		out = append(out, t.clone())
+		out = append(out, top.inherit(t))
 	}
 	return out
+}
+
+// ResolveTarget completes a target given at runtime (through the API) the
+// way ResolvedTargets completes a targets entry: its empty connection fields
+// take the top-level value, and without a name it is named after its URL's
+// host[:port]. The result shares no slices or maps with c or t.
+func (c Config) ResolveTarget(t Target) Target {
+	top := Target{Protocol: c.Protocol, Headers: c.Headers, Subprotocols: c.Subprotocols, SendOnConnect: c.SendOnConnect,
+		CAFile: c.CAFile, InsecureSkipVerify: c.InsecureSkipVerify, FieldMap: c.FieldMap, ReadLimitBytes: c.ReadLimitBytes}
+	return top.inherit(t)
+}
+
+// inherit fills t's empty connection fields from top (see ResolvedTargets).
+func (top Target) inherit(t Target) Target {
+	if t.Protocol == "" {
+		t.Protocol = top.Protocol
+	}
+	if len(t.Headers) == 0 {
+		t.Headers = top.Headers
+	}
+	if len(t.Subprotocols) == 0 {
+		t.Subprotocols = top.Subprotocols
+	}
+	if len(t.SendOnConnect) == 0 {
+		t.SendOnConnect = top.SendOnConnect
+	}
+	if t.CAFile == "" {
+		t.CAFile = top.CAFile
+	}
+	t.InsecureSkipVerify = t.InsecureSkipVerify || top.InsecureSkipVerify
+	if len(t.FieldMap) == 0 {
+		t.FieldMap = top.FieldMap
+	}
+	if t.ReadLimitBytes == 0 {
+		t.ReadLimitBytes = top.ReadLimitBytes
+	}
+	if t.Name == "" {
+		t.Name = hostName(t.URL)
+	}
+	return t.clone()
+}
+
+// CheckTarget checks a target given at runtime with the checks Validate
+// runs on a targets entry: a non-empty name, the URL, headers, field_map,
+// read_limit_bytes and the protocol settings (its adapter is built, so a
+// wrong subscribe entry or option is caught). t should be resolved
+// (ResolveTarget). The error is a *Error whose Key names the offending
+// setting without a prefix ("url", "options.qos").
+func CheckTarget(t Target) error {
+	if strings.TrimSpace(t.Name) == "" {
+		return errorf("name", "name: must not be empty")
+	}
+	if len(t.Name) > 200 || strings.ContainsAny(t.Name, "/\r\n\x00") {
+		return errorf("name", "name: at most 200 bytes, without / or line breaks")
+	}
+	if err := checkWSURL("url", t.URL); err != nil {
+		return err
+	}
+	if err := checkHeaders("headers", t.Headers); err != nil {
+		return err
+	}
+	if err := checkFieldMap("field_map", t.FieldMap); err != nil {
+		return err
+	}
+	if t.ReadLimitBytes != 0 {
+		if err := int64Range("read_limit_bytes", t.ReadLimitBytes, MinReadLimitBytes, MaxReadLimitBytes); err != nil {
+			return err
+		}
+	}
+	return checkProtocolSettings("", t)
+}
+
+// Redacted returns a copy of t that is safe to show and log: the URL's
+// password and credential-like query parameters, credential headers, auth
+// values and send_on_connect frames are masked (as in Config.Redacted).
+func (t Target) Redacted() Target {
+	r := t.clone()
+	r.URL = redactURL(t.URL)
+	r.Headers = redactHeaders(t.Headers)
+	r.SendOnConnect = redactFrames(t.SendOnConnect)
+	r.Auth = redactAuth(t.Auth)
+	return r
 }
 
 // hostName is the host[:port] of a URL, or the URL itself if it has none.

@@ -65,6 +65,10 @@ type Options struct {
 	Journal      *journal.Journal
 	Store        Store
 	Decoders     map[string]Decoder // by target name; unknown targets use the raw adapter
+	// Lookup, when set, is asked instead of Decoders, on the pipeline's
+	// goroutine, for every record: targets added at runtime are found
+	// there. It must be safe for concurrent use with whatever adds them.
+	Lookup func(target string) (Decoder, bool)
 	BatchSize    int                // max messages per transaction (default 5000)
 	DedupWindow  time.Duration      // how long a dedup key is remembered (default 1 h)
 	DedupMax     int                // how many dedup keys are remembered at most (default 200,000)
@@ -269,7 +273,13 @@ func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
 		return
 	}
 	p.frames.Add(1)
-	dec, ok := p.opts.Decoders[rec.Target]
+	var dec Decoder
+	var ok bool
+	if p.opts.Lookup != nil {
+		dec, ok = p.opts.Lookup(rec.Target)
+	} else {
+		dec, ok = p.opts.Decoders[rec.Target]
+	}
 	if !ok {
 		dec = p.raw
 	}

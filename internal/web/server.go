@@ -1,5 +1,5 @@
 // Package web owns wsmon's HTTP surface: the REST API (stats, messages,
-// search, context, users, sessions), the Server-Sent Events live stream,
+// search, context, users, sessions, targets), the Server-Sent Events live stream,
 // authentication, security headers, the OpenAPI description and the
 // embedded dashboard. Handlers return errors; one catalogue of API errors
 // is encoded in one place (errors.go).
@@ -43,6 +43,11 @@ type Options struct {
 	Store   Store
 	Hub     *live.Hub
 	Status  func(ctx context.Context) []TargetStatus
+	// Targets lists every target with its status (GET /api/targets).
+	Targets func(ctx context.Context) ([]TargetInfo, error)
+	// Manager changes targets at runtime; nil in a process without the
+	// monitor, where the target writes answer 409.
+	Manager TargetManager
 	Logger  *slog.Logger
 	Version string
 	// UI serves the dashboard; nil serves nothing but the API.
@@ -104,6 +109,12 @@ func (s *Server) routes() {
 	m.Handle("GET /api/search", s.api(s.handleSearch))
 	m.Handle("GET /api/users/{name}", s.api(s.handleUser))
 	m.Handle("GET /api/sessions", s.api(s.handleSessions))
+	m.Handle("GET /api/targets", s.api(s.handleTargets))
+	m.Handle("POST /api/targets", s.api(sameOrigin(s.handleAddTarget)))
+	m.Handle("PUT /api/targets/{name}", s.api(sameOrigin(s.handleUpdateTarget)))
+	m.Handle("POST /api/targets/{name}/pause", s.api(sameOrigin(s.targetAction(TargetManager.PauseTarget))))
+	m.Handle("POST /api/targets/{name}/resume", s.api(sameOrigin(s.targetAction(TargetManager.ResumeTarget))))
+	m.Handle("DELETE /api/targets/{name}", s.api(sameOrigin(s.targetAction(TargetManager.RemoveTarget))))
 	m.Handle("GET /api/live", s.api(s.handleLive))
 	m.Handle("GET /api/ui-config", s.api(s.handleUIConfig))
 	m.Handle("GET /api/openapi.json", s.api(s.handleOpenAPI))
