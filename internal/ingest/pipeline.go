@@ -62,16 +62,16 @@ type Decoder struct {
 
 // Options configure a Pipeline.
 type Options struct {
-	Journal      *journal.Journal
-	Store        Store
-	Decoders     map[string]Decoder // by target name; unknown targets use the raw adapter
+	Journal  *journal.Journal
+	Store    Store
+	Decoders map[string]Decoder // by target name; unknown targets use the raw adapter
 	// Lookup, when set, is asked instead of Decoders, on the pipeline's
 	// goroutine, for every record: targets added at runtime are found
 	// there. It must be safe for concurrent use with whatever adds them.
-	Lookup func(target string) (Decoder, bool)
-	BatchSize    int                // max messages per transaction (default 5000)
-	DedupWindow  time.Duration      // how long a dedup key is remembered (default 1 h)
-	DedupMax     int                // how many dedup keys are remembered at most (default 200,000)
+	Lookup       func(target string) (Decoder, bool)
+	BatchSize    int           // max messages per transaction (default 5000)
+	DedupWindow  time.Duration // how long a dedup key is remembered (default 1 h)
+	DedupMax     int           // how many dedup keys are remembered at most (default 200,000)
 	Publishers   []Publisher
 	Committers   []Committer
 	Logger       *slog.Logger

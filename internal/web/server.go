@@ -40,9 +40,9 @@ type TargetStatus struct {
 
 // Options configure the server.
 type Options struct {
-	Store   Store
-	Hub     *live.Hub
-	Status  func(ctx context.Context) []TargetStatus
+	Store  Store
+	Hub    *live.Hub
+	Status func(ctx context.Context) []TargetStatus
 	// Targets lists every target with its status (GET /api/targets).
 	Targets func(ctx context.Context) ([]TargetInfo, error)
 	// Manager changes targets at runtime; nil in a process without the
