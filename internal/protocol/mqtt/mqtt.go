@@ -62,6 +62,7 @@ type Adapter struct {
 	hasUser      bool
 	hasPass      bool
 	userProperty string // MQTT 5 user property naming the sender
+	text         bool   // payload_format "text": payloads are never parsed as JSON
 }
 
 // New builds an MQTT adapter from cfg: subscribe lists the topic filters
@@ -70,8 +71,9 @@ type Adapter struct {
 // client_id (default "wsmon-" and 12 random hex digits, new for every
 // target each time wsmon starts), qos (0 or 1, default 0), keepalive
 // (seconds, default 60; 0 turns keep-alive off), clean_session (default
-// true; false needs a client_id of your own) and user_property (MQTT 5: a
-// user property naming the sender).
+// true; false needs a client_id of your own), user_property (MQTT 5: a
+// user property naming the sender) and payload_format ("auto" or "text",
+// default "auto").
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
@@ -102,6 +104,7 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	a.keepAlive = uint16(r.Int("keepalive", 60, 0, 65535))
 	a.clean = r.Bool("clean_session", true)
 	a.userProperty = r.String("user_property", "")
+	a.text = r.OneOf("payload_format", "auto", "auto", "text") == "text"
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
@@ -297,9 +300,10 @@ func parsePublish(b []byte, v5 bool) (publish, error) {
 // are per-connection handshake numbers, never message ids. The record is a
 // binary packet, but a payload that is UTF-8 text is marked text
 // (Event.Binary false), so JSON or plain text chat reads as such; any other
-// payload is Binary. MQTT 5: a text/plain Content Type makes the payload
-// plain text, and with the user_property option, that user property is
-// the User. Raw is the whole packet.
+// payload is Binary. With payload_format "text", and in MQTT 5 for a
+// text/plain Content Type, the payload is plain text, never parsed as
+// JSON. MQTT 5: with the user_property option, that user property is the
+// User. Raw is the whole packet.
 //
 // A record that is not a readable PUBLISH gives one event holding it all
 // with Reason "bad_packet".
@@ -313,10 +317,11 @@ func (a *Adapter) Decode(rec protocol.Frame) []protocol.Event {
 		Payload: p.payload,
 		Raw:     rec.Data,
 		Binary:  !utf8.Valid(p.payload),
+		Text:    a.text,
 	}
 	if ct, ok := find(p.props, propContentType); ok {
 		mt, _, _ := strings.Cut(string(ct.s), ";")
-		ev.Text = strings.EqualFold(strings.TrimSpace(mt), "text/plain")
+		ev.Text = ev.Text || strings.EqualFold(strings.TrimSpace(mt), "text/plain")
 	}
 	if a.userProperty != "" {
 		for _, pr := range p.props {

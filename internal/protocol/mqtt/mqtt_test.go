@@ -179,6 +179,7 @@ func TestNewErrors(t *testing.T) {
 			c.Options = protocol.Options{"version": 3.0, "client_id": strings.Repeat("x", 24)}
 		}), "options.client_id: "},
 		{"kept session without client_id", base(func(c *protocol.Config) { c.Options = protocol.Options{"clean_session": false} }), "options.client_id: "},
+		{"bad payload_format", base(func(c *protocol.Config) { c.Options = protocol.Options{"payload_format": "json"} }), "options.payload_format: "},
 		{"user_property needs 5", base(func(c *protocol.Config) { c.Options = protocol.Options{"user_property": "sender"} }), "options.user_property: "},
 	}
 	for _, tt := range tests {
@@ -730,6 +731,20 @@ func TestDecodeProperties(t *testing.T) {
 				t.Errorf("events %v", evs)
 			}
 		})
+	}
+}
+
+func TestPayloadFormatText(t *testing.T) {
+	for _, v := range []float64{4, 5} {
+		a := mustNew(t, protocol.Config{Options: protocol.Options{"version": v, "payload_format": "text"}})
+		var props []byte
+		if v == 5 {
+			props = strProp(propContentType, "application/json")
+		}
+		evs := a.Decode(protocol.Frame{Binary: true, Data: pub(0, "chat/a", 0, props, `{"user":"mallory"}`)})
+		if len(evs) != 1 || !evs[0].Text || string(evs[0].Payload) != `{"user":"mallory"}` {
+			t.Errorf("version %v: %v", v, evs)
+		}
 	}
 }
 

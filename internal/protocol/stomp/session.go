@@ -217,6 +217,11 @@ func (s *session) handle(f *frame, raw []byte, binary bool, out *protocol.Output
 		if s.a.hostDefault && strings.Contains(strings.ToLower(reason), "virtual host") {
 			reason += fmt.Sprintf(" (wsmon sent host:%s, the URL's host; set options.host to the broker's virtual host, \"/\" for RabbitMQ's default)", s.a.host)
 		}
+		if rid, ok := f.get("receipt-id", s.version); ok {
+			if i, found := s.a.receiptIndex(rid); found {
+				return protocol.Refuse(Name, "subscription to %q refused: %s", s.a.destinations[i], reason)
+			}
+		}
 		if !s.connected || isRefusal(msg) {
 			return protocol.Refuse(Name, "%s", reason)
 		}
@@ -227,7 +232,10 @@ func (s *session) handle(f *frame, raw []byte, binary bool, out *protocol.Output
 	}
 }
 
-// onConnected negotiates the version and heart-beats and subscribes.
+// onConnected negotiates the version and heart-beats and subscribes to
+// every destination, SUBSCRIBE number i with id and receipt "sub-i": the
+// RECEIPT says the broker took it, and an ERROR naming the receipt is that
+// subscription's refusal.
 func (s *session) onConnected(f *frame, out *protocol.Output) error {
 	if s.connected {
 		return fmt.Errorf("stomp: second CONNECTED frame")
@@ -254,10 +262,12 @@ func (s *session) onConnected(f *frame, out *protocol.Output) error {
 	s.recvHB = negotiate(s.a.hbRecv, sx)
 	s.mu.Unlock()
 	for i, d := range s.a.destinations {
+		id := "sub-" + strconv.Itoa(i)
 		s.reply(out, encode(v, "SUBSCRIBE", [][2]string{
-			{"id", "sub-" + strconv.Itoa(i)},
+			{"id", id},
 			{"destination", d},
 			{"ack", s.a.ack},
+			{"receipt", id},
 		}, nil))
 	}
 	return nil

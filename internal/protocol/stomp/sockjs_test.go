@@ -110,7 +110,7 @@ func TestSockJSSession(t *testing.T) {
 	if err != nil || !s.Ready() {
 		t.Fatalf("CONNECTED: %v, ready %v", err, s.Ready())
 	}
-	if len(out.Replies) != 1 || sockjsUnwrap(t, out.Replies[0])[0] != "SUBSCRIBE\nid:sub-0\ndestination:/topic/chat\nack:auto\n\n\x00" {
+	if len(out.Replies) != 1 || sockjsUnwrap(t, out.Replies[0])[0] != "SUBSCRIBE\nid:sub-0\ndestination:/topic/chat\nack:auto\nreceipt:sub-0\n\n\x00" {
 		t.Fatalf("SUBSCRIBE replies %q", datas(out.Replies))
 	}
 

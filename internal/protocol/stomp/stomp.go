@@ -65,6 +65,7 @@ type Adapter struct {
 	hbRecv       int // heart-beat cy we want, ms
 	ack          string
 	userHeader   string
+	text         bool // payload_format "text": bodies are never parsed as JSON
 	sockjs       bool
 }
 
@@ -72,9 +73,9 @@ type Adapter struct {
 // (at least one); auth.username and auth.password are sent as login and
 // passcode; options are host (default the URL's host name), heart_beat
 // ("cx,cy" in ms, default "10000,10000"), ack (auto, client or
-// client-individual), user_header (a MESSAGE header naming the sender) and
-// sockjs (default: true when the URL path ends in
-// /<server>/<session>/websocket).
+// client-individual), user_header (a MESSAGE header naming the sender),
+// payload_format ("auto" or "text", default "auto") and sockjs (default:
+// true when the URL path ends in /<server>/<session>/websocket).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
@@ -117,10 +118,14 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	hb := r.String("heart_beat", "10000,10000")
 	a.ack = r.OneOf("ack", ackAuto, ackAuto, ackClient, ackClientIndivual)
 	a.userHeader = r.String("user_header", "")
+	a.text = r.OneOf("payload_format", "auto", "auto", "text") == "text"
 	_, auto := sockjsSuffix(u.Path)
 	a.sockjs = r.Bool("sockjs", auto)
 	if err := r.Err(); err != nil {
 		return nil, err
+	}
+	if strings.ContainsAny(a.userHeader, "\x00\r\n:") {
+		return nil, fmt.Errorf("options.user_header: must be a header name (no colons or line breaks), got %q", a.userHeader)
 	}
 	if strings.ContainsAny(a.host, "\x00\r\n") {
 		return nil, fmt.Errorf("options.host: must not hold NUL or line breaks")
@@ -194,9 +199,9 @@ func (a *Adapter) connectFrame() []byte {
 // Decode turns a MESSAGE frame record into its event: Room is the
 // destination header as sent ("/topic/chat"), ID the message-id header,
 // User the user_header option's header (if set and present), Payload the
-// body (content-length bytes when given). A text/plain content-type makes
-// the payload plain text (never parsed as JSON); otherwise the normaliser
-// reads JSON when the body looks like it. A body that is not UTF-8 is
+// body (content-length bytes when given). With payload_format "text", or a
+// text/plain content-type, the payload is plain text (never parsed as
+// JSON); otherwise the normaliser reads JSON when the body looks like it. A body that is not UTF-8 is
 // marked Binary. Raw is the whole frame.
 //
 // Header values are unescaped as STOMP 1.1/1.2 escape them; an undefined
@@ -211,7 +216,7 @@ func (a *Adapter) Decode(rec protocol.Frame) []protocol.Event {
 	if err != nil || string(f.command) != "MESSAGE" {
 		return []protocol.Event{{Payload: rec.Data, Raw: rec.Data, Binary: rec.Binary || !utf8.Valid(rec.Data), Reason: ReasonBadFrame}}
 	}
-	ev := protocol.Event{Payload: f.body, Raw: rec.Data, Binary: !utf8.Valid(f.body)}
+	ev := protocol.Event{Payload: f.body, Raw: rec.Data, Binary: !utf8.Valid(f.body), Text: a.text}
 	ev.Room, _ = f.get("destination", "")
 	ev.ID, _ = f.get("message-id", "")
 	if a.userHeader != "" {
@@ -221,6 +226,20 @@ func (a *Adapter) Decode(rec protocol.Frame) []protocol.Event {
 		ev.Text = true
 	}
 	return []protocol.Event{ev}
+}
+
+// receiptIndex returns the index of the destination whose SUBSCRIBE asked
+// for receipt id ("sub-<index>").
+func (a *Adapter) receiptIndex(id string) (int, bool) {
+	n, ok := strings.CutPrefix(id, "sub-")
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(n)
+	if err != nil || i < 0 || i >= len(a.destinations) || strconv.Itoa(i) != n {
+		return 0, false
+	}
+	return i, true
 }
 
 // isPlainText reports whether a content-type is text/plain (with any

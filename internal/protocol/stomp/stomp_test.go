@@ -128,6 +128,8 @@ func TestNewErrors(t *testing.T) {
 		{"heart_beat negative", protocol.Config{URL: "ws://h/ws", Subscribe: []string{"/topic/a"}, Options: protocol.Options{"heart_beat": "-1,0"}}, "options.heart_beat: "},
 		{"heart_beat words", protocol.Config{URL: "ws://h/ws", Subscribe: []string{"/topic/a"}, Options: protocol.Options{"heart_beat": "a,b"}}, "options.heart_beat: "},
 		{"heart_beat number", protocol.Config{URL: "ws://h/ws", Subscribe: []string{"/topic/a"}, Options: protocol.Options{"heart_beat": 1000.0}}, "options.heart_beat: "},
+		{"bad payload_format", protocol.Config{URL: "ws://h/ws", Subscribe: []string{"/topic/a"}, Options: protocol.Options{"payload_format": "json"}}, "options.payload_format: "},
+		{"user_header with colon", protocol.Config{URL: "ws://h/ws", Subscribe: []string{"/topic/a"}, Options: protocol.Options{"user_header": "a:b"}}, "options.user_header: "},
 		{"bad ack", protocol.Config{URL: "ws://h/ws", Subscribe: []string{"/topic/a"}, Options: protocol.Options{"ack": "manual"}}, "options.ack: "},
 		{"sockjs not bool", protocol.Config{URL: "ws://h/ws", Subscribe: []string{"/topic/a"}, Options: protocol.Options{"sockjs": "yes"}}, "options.sockjs: "},
 		{"user_header not string", protocol.Config{URL: "ws://h/ws", Subscribe: []string{"/topic/a"}, Options: protocol.Options{"user_header": true}}, "options.user_header: "},
@@ -192,15 +194,15 @@ func TestHandshake(t *testing.T) {
 		subscribe []string
 	}{
 		{"1.2 larger server", "10000,10000", "CONNECTED\nversion:1.2\nheart-beat:20000,30000\n\n\x00", 30 * time.Second, 20 * time.Second,
-			[]string{"SUBSCRIBE\nid:sub-0\ndestination:/topic/chat\nack:auto\n\n\x00", "SUBSCRIBE\nid:sub-1\ndestination:/queue/a\\cb\\\\c\nack:auto\n\n\x00"}},
+			[]string{"SUBSCRIBE\nid:sub-0\ndestination:/topic/chat\nack:auto\nreceipt:sub-0\n\n\x00", "SUBSCRIBE\nid:sub-1\ndestination:/queue/a\\cb\\\\c\nack:auto\nreceipt:sub-1\n\n\x00"}},
 		{"1.2 larger client", "10000,10000", "CONNECTED\nversion:1.2\nheart-beat:2000,2000\n\n\x00", 10 * time.Second, 10 * time.Second, nil},
 		{"server sends none", "10000,10000", "CONNECTED\nversion:1.2\nheart-beat:0,5000\n\n\x00", 10 * time.Second, 0, nil},
 		{"server wants none", "10000,10000", "CONNECTED\nversion:1.2\nheart-beat:5000,0\n\n\x00", 0, 10 * time.Second, nil},
 		{"no heart-beat header", "10000,10000", "CONNECTED\nversion:1.1\n\n\x00", 0, 0,
-			[]string{"SUBSCRIBE\nid:sub-0\ndestination:/topic/chat\nack:auto\n\n\x00", "SUBSCRIBE\nid:sub-1\ndestination:/queue/a\\cb\\\\c\nack:auto\n\n\x00"}},
+			[]string{"SUBSCRIBE\nid:sub-0\ndestination:/topic/chat\nack:auto\nreceipt:sub-0\n\n\x00", "SUBSCRIBE\nid:sub-1\ndestination:/queue/a\\cb\\\\c\nack:auto\nreceipt:sub-1\n\n\x00"}},
 		{"we want none", "0,0", "CONNECTED\nversion:1.2\nheart-beat:1000,1000\n\n\x00", 0, 0, nil},
 		{"1.0 has no escapes", "10000,10000", "CONNECTED\n\n\x00", 0, 0,
-			[]string{"SUBSCRIBE\nid:sub-0\ndestination:/topic/chat\nack:auto\n\n\x00", "SUBSCRIBE\nid:sub-1\ndestination:/queue/a:b\\c\nack:auto\n\n\x00"}},
+			[]string{"SUBSCRIBE\nid:sub-0\ndestination:/topic/chat\nack:auto\nreceipt:sub-0\n\n\x00", "SUBSCRIBE\nid:sub-1\ndestination:/queue/a:b\\c\nack:auto\nreceipt:sub-1\n\n\x00"}},
 		{"crlf", "1000,1000", "CONNECTED\r\nversion:1.2\r\nheart-beat:1000,1000\r\n\r\n\x00\r\n", time.Second, time.Second, nil},
 	}
 	for _, tt := range tests {
@@ -400,6 +402,10 @@ func TestErrorFrames(t *testing.T) {
 		{"body only", false, "ERROR\n\nno entry\x00", true, "no entry"},
 		{"transient", true, "ERROR\nmessage:Processing error\n\nconnection_forced\x00", false, "Processing error: connection_forced"},
 		{"shutdown", true, "ERROR\nmessage:Server shutdown\n\n\x00", false, "Server shutdown"},
+		{"receipt of a SUBSCRIBE", true, "ERROR\nmessage:Processing error\nreceipt-id:sub-0\n\nnope\x00", true,
+			`subscription to "/topic/chat" refused: Processing error: nope`},
+		{"receipt of nothing we sent", true, "ERROR\nmessage:Processing error\nreceipt-id:sub-7\n\nnope\x00", false, "Processing error: nope"},
+		{"receipt id not ours", true, "ERROR\nmessage:Processing error\nreceipt-id:sub-00\n\nnope\x00", false, "Processing error: nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -480,7 +486,7 @@ func TestSubscribeAckHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "SUBSCRIBE\nid:sub-0\ndestination:/topic/chat\nack:client-individual\n\n\x00"; len(out.Replies) != 1 || string(out.Replies[0].Data) != want {
+	if want := "SUBSCRIBE\nid:sub-0\ndestination:/topic/chat\nack:client-individual\nreceipt:sub-0\n\n\x00"; len(out.Replies) != 1 || string(out.Replies[0].Data) != want {
 		t.Errorf("replies %q, want %q", datas(out.Replies), want)
 	}
 }
@@ -615,6 +621,14 @@ func TestDecodeDetails(t *testing.T) {
 				t.Errorf("event %s, want %s", show(ev), show(tt.want))
 			}
 		})
+	}
+}
+
+func TestPayloadFormatText(t *testing.T) {
+	a := mustNew(t, protocol.Config{Options: protocol.Options{"payload_format": "text"}})
+	evs := a.Decode(protocol.Frame{Data: []byte(message("/topic/chat", "1", `{"user":"mallory"}`, "content-type", "application/json"))})
+	if len(evs) != 1 || !evs[0].Text {
+		t.Errorf("payload_format text: %v", evs)
 	}
 }
 
