@@ -156,7 +156,9 @@ func appendLen(b []byte, n int) []byte {
 	}
 }
 
-func mqttPacket(first byte, body []byte) []byte { return append(appendLen([]byte{first}, len(body)), body...) }
+func mqttPacket(first byte, body []byte) []byte {
+	return append(appendLen([]byte{first}, len(body)), body...)
+}
 
 func (p *publisher) read(t *testing.T) (byte, []byte) {
 	t.Helper()
