@@ -91,6 +91,38 @@ export interface Sessions {
   gaps: Gap[];
 }
 
+export interface TargetConfig {
+  name?: string;
+  url?: string;
+  protocol?: string;
+  subscribe?: string[] | null;
+  options?: Record<string, unknown> | null;
+  [key: string]: unknown;
+}
+
+export interface Target {
+  name: string;
+  url: string;
+  protocol: string;
+  subscribe: string[];
+  paused: boolean;
+  source: string;
+  state: string;
+  protocol_in_use: string;
+  last_error: string;
+  stopped: string;
+  since: string | null;
+  reconnects: number;
+  frames: number;
+  last_message_at: string | null;
+  config: TargetConfig;
+}
+
+export interface TargetList {
+  targets: Target[];
+  managed: boolean;
+}
+
 /** ApiError is a failed request: HTTP status (0 for network errors) and the server's error code. */
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
@@ -163,6 +195,16 @@ export function get<T>(path: string, params?: Params, signal?: AbortSignal): Pro
 /** post sends body as JSON. */
 export function post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
   return request<T>('POST', path, body, signal);
+}
+
+/** put sends body as JSON with PUT. */
+export function put<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  return request<T>('PUT', path, body, signal);
+}
+
+/** del sends DELETE (with a JSON content type: the server's CSRF guard asks for it). */
+export function del<T>(path: string, signal?: AbortSignal): Promise<T> {
+  return request<T>('DELETE', path, {}, signal);
 }
 
 /** isAbort reports whether e is the rejection of an aborted fetch. */

@@ -1,5 +1,5 @@
 // wsmon dashboard entry point: loads /api/ui-config, draws the navbar and
-// routes on the URL hash (#/, #/search, #/user/NAME, #/sessions). Each view
+// routes on the URL hash (#/, #/search, #/user/NAME, #/sessions, #/targets). Each view
 // gets an AbortSignal that fires when the route changes, which closes its
 // EventSource, timers, charts and pending requests.
 
@@ -11,6 +11,7 @@ import { dashboardView } from './views/dashboard';
 import { loginView } from './views/login';
 import { searchView } from './views/search';
 import { sessionsView } from './views/sessions';
+import { targetsView } from './views/targets';
 import { userView } from './views/user';
 
 export interface ViewContext {
@@ -35,7 +36,7 @@ function parseHash(): { path: string; params: URLSearchParams } {
 }
 
 function renderNav(path: string): void {
-  const link = (href: string, key: 'nav.dashboard' | 'nav.search' | 'nav.sessions', active: boolean, id: string) =>
+  const link = (href: string, key: 'nav.dashboard' | 'nav.search' | 'nav.sessions' | 'nav.targets', active: boolean, id: string) =>
     h('li', { class: 'nav-item' }, h('a', { class: 'nav-link' + (active ? ' active' : ''), href, id, 'aria-current': active ? 'page' : null }, t(key)));
   const other = lang() === 'zh' ? 'en' : 'zh';
   setChildren(nav,
@@ -46,6 +47,7 @@ function renderNav(path: string): void {
           link('#/', 'nav.dashboard', path === '/', 'nav-dashboard'),
           link('#/search', 'nav.search', path === '/search', 'nav-search'),
           link('#/sessions', 'nav.sessions', path === '/sessions', 'nav-sessions'),
+          link('#/targets', 'nav.targets', path === '/targets', 'nav-targets'),
         ]),
       h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'lang-switch', lang: other === 'zh' ? 'zh-CN' : 'en', title: t('nav.switchTitle'), 'data-lang': lang(), onclick: () => { setLang(other); route(); } }, t('nav.switch'))));
 }
@@ -67,6 +69,7 @@ function route(): void {
   if (path === '/') dashboardView(main, ctx);
   else if (path === '/search') searchView(main, ctx);
   else if (path === '/sessions') sessionsView(main, ctx);
+  else if (path === '/targets') targetsView(main, ctx);
   else if (user) {
     let name = user[1];
     try {

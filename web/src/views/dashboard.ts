@@ -14,8 +14,11 @@ import { LiveStream } from '../live';
 import { userHref } from '../msgrow';
 import type { ViewContext } from '../main';
 
-const stateClass: Record<string, string> = {
+export const stateClass: Record<string, string> = {
   connected: 'text-bg-success',
+  paused: 'text-bg-info',
+  refused: 'text-bg-danger',
+  gave_up: 'text-bg-danger',
   connecting: 'text-bg-warning',
   reconnecting: 'text-bg-warning',
   disconnected: 'text-bg-danger',
