@@ -14,6 +14,7 @@ import (
 	"github.com/wsmon/wsmon/internal/protocol/graphqlws"
 	"github.com/wsmon/wsmon/internal/protocol/mqtt"
 	"github.com/wsmon/wsmon/internal/protocol/nats"
+	"github.com/wsmon/wsmon/internal/protocol/phoenix"
 	"github.com/wsmon/wsmon/internal/protocol/raw"
 	"github.com/wsmon/wsmon/internal/protocol/signalr"
 	"github.com/wsmon/wsmon/internal/protocol/socketio"
@@ -33,6 +34,7 @@ func specs() []protocol.Spec {
 		signalr.Spec(),
 		graphqlws.Spec(),
 		centrifugo.Spec(),
+		phoenix.Spec(),
 		nats.Spec(),
 		raw.Spec(), // last: auto's fallback
 	}
