@@ -156,6 +156,11 @@ func (s *session) message(d []byte, out *protocol.Output) error {
 	case pConnectError:
 		out.Ctrl(false, d)
 		if st == nil {
+			if s.a.eio == 4 && h.ns == "/" && len(h.payload) > 0 && h.payload[0] == '"' {
+				// Only Socket.IO 2 speaks of a namespace it was not asked
+				// for, and only it gives the reason as a bare string.
+				return protocol.Refuse(Name, "the server speaks Socket.IO 2 (Engine.IO 3: it refused the main namespace unasked: %s); set options.eio to 3", errorMessage(h.payload))
+			}
 			return nil
 		}
 		return protocol.Refuse(Name, "namespace %s refused: %s", h.ns, errorMessage(h.payload))
@@ -195,18 +200,20 @@ func (s *session) message(d []byte, out *protocol.Output) error {
 	return nil
 }
 
-// connected handles a CONNECT from the server.
+// connected handles a CONNECT from the server. With Engine.IO 4 every
+// CONNECT has a sid (Socket.IO protocol 5); one without is a Socket.IO 2
+// server, which would never answer the way wsmon speaks to it.
 func (s *session) connected(h header, st *nsState) error {
-	if st == nil || st.connected {
-		return nil
-	}
 	var p struct {
 		SID *string `json:"sid"`
 		PID *string `json:"pid"`
 	}
 	hasSID := len(h.payload) > 0 && json.Unmarshal(h.payload, &p) == nil && p.SID != nil
 	if s.a.eio == 4 && !hasSID {
-		return protocol.Refuse(Name, "the server speaks Socket.IO 2 (Engine.IO 3: its CONNECT reply has no sid); set options.eio to 3")
+		return protocol.Refuse(Name, "the server speaks Socket.IO 2 (Engine.IO 3: its CONNECT for %s has no sid); set options.eio to 3", h.ns)
+	}
+	if st == nil || st.connected {
+		return nil
 	}
 	st.connected = true
 	st.recovery = p.PID != nil

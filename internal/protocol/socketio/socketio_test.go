@@ -299,10 +299,22 @@ func TestFeedEIO4Endings(t *testing.T) {
 		{in: `44/chat,{"message":"Invalid namespace"}`, ctrl: 1, err: "refuse:namespace /chat refused: Invalid namespace"},
 	})
 	// A Socket.IO 2 server answering eio 4.
+	run(t, mustNew(t, protocol.Config{Subscribe: []string{"/", "/chat"}}), []step{
+		{in: open3, ctrl: 1, replies: []string{"40", "40/chat,"}},
+		{in: `40`, ctrl: 1, err: "refuse:its CONNECT for / has no sid); set options.eio to 3"},
+	})
 	run(t, mustNew(t, protocol.Config{Subscribe: []string{"/chat"}}), []step{
 		{in: open3, ctrl: 1, replies: []string{"40/chat,"}},
-		{in: `40`, ctrl: 1},
-		{in: `40/chat,`, ctrl: 1, err: "refuse:set options.eio to 3"},
+		{in: `40`, ctrl: 1, err: "refuse:set options.eio to 3"},
+	})
+	run(t, mustNew(t, protocol.Config{Subscribe: []string{"/chat"}}), []step{
+		{in: open3, ctrl: 1, replies: []string{"40/chat,"}},
+		{in: `44"invalid token"`, ctrl: 1, err: "refuse:it refused the main namespace unasked: invalid token); set options.eio to 3"},
+	})
+	run(t, mustNew(t, protocol.Config{Subscribe: []string{"/chat"}}), []step{
+		{in: open4, ctrl: 1, replies: []string{"40/chat,"}},
+		{in: `44{"message":"not asked"}`, ctrl: 1},
+		{in: `40/chat,{"sid":"x"}`, ctrl: 1, ready: true},
 	})
 	run(t, mustNew(t, protocol.Config{Subscribe: []string{"/chat"}}), []step{
 		{in: `0{"sid":`, ctrl: 1, err: "bad Engine.IO open packet"},

@@ -34,11 +34,13 @@ module.exports = function run(socketio, version) {
 
   let acks = 0;
   const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
+    // Chunks are joined as bytes: decoding each alone would break a
+    // multi-byte character cut at a chunk boundary.
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       try {
-        handle(req, res, body);
+        handle(req, res, Buffer.concat(chunks).toString("utf8"));
       } catch (e) {
         res.writeHead(500, { "content-type": "text/plain" });
         res.end(String(e && e.stack ? e.stack : e));
