@@ -101,8 +101,8 @@ func CheckTarget(t Target) error {
 	if strings.TrimSpace(t.Name) == "" {
 		return errorf("name", "name: must not be empty")
 	}
-	if len(t.Name) > 200 || strings.ContainsAny(t.Name, "/\r\n\x00") {
-		return errorf("name", "name: at most 200 bytes, without / or line breaks")
+	if len(t.Name) > 200 || strings.ContainsAny(t.Name, "\r\n\x00") {
+		return errorf("name", "name: at most 200 bytes, without line breaks")
 	}
 	if err := checkWSURL("url", t.URL); err != nil {
 		return err

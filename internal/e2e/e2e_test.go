@@ -485,6 +485,7 @@ func TestDashboard(t *testing.T) {
 		{"Search", testSearch},
 		{"XSS", testXSS},
 		{"Language", testLanguage},
+		{"Targets", testTargets},
 		{"Screenshot", testScreenshot},
 	}
 	for _, tc := range tests {
@@ -724,6 +725,47 @@ func testLanguage(t *testing.T, b *browser) {
 			`JSON.stringify({lang: document.documentElement.lang, nav: document.querySelector('#nav-dashboard')?.textContent,
 				card: document.querySelector('#card-total .card-label')?.textContent, button: document.querySelector('#lang-switch')?.textContent})`)
 	}
+}
+
+// testTargets: a target added from the Targets page connects and is
+// listed with its name shown as text, pause shows it paused, and remove
+// takes it off the list.
+func testTargets(t *testing.T, b *browser) {
+	w := startWsmon(t)
+	tb := b.newTab(t)
+	tb.open(w.base+"/#/targets", "#targets-table")
+	name := `second<b id="injected">x</b>`
+	// row finds the table row of target name; click clicks its button.
+	row := jsCall(`(name) => [...document.querySelectorAll('#targets-table tbody tr')].find((r) => r.dataset.target === name) ?? null`, name)
+	click := func(action string) bool {
+		return eval[bool](tb, `(() => { const r = `+row+`; const b = r?.querySelector('button[data-action="`+action+`"]'); if (!b) return false; b.click(); return true; })()`)
+	}
+	table := `document.querySelector('#targets-table')?.textContent + ' | ' + (document.querySelector('#targets-alert')?.textContent ?? '')`
+	if !eval[bool](tb, jsCall(`(name, url) => {
+		document.getElementById('target-name').value = name;
+		document.getElementById('target-url').value = url;
+		document.getElementById('target-protocol').value = 'raw';
+		document.getElementById('target-submit').click();
+		return true;
+	}`, name, w.demo.URL())) {
+		t.Fatal("could not fill the add form")
+	}
+	tb.waitJS("the new target connected", `(`+row+`)?.dataset.state === 'connected'`, table)
+	if eval[bool](tb, `document.querySelector('#injected') !== null`) {
+		t.Fatal("a target name was parsed as HTML")
+	}
+	if got := eval[string](tb, `(`+row+`).querySelector('td').textContent`); got != name {
+		t.Fatalf("name cell %q, want %q", got, name)
+	}
+	if !click("pause") {
+		t.Fatal("no pause button")
+	}
+	tb.waitJS("the target paused", `(`+row+`)?.dataset.state === 'paused'`, table)
+	eval[bool](tb, `(window.confirm = () => true, true)`)
+	if !click("remove") {
+		t.Fatal("no remove button")
+	}
+	tb.waitJS("the target removed", `(`+row+`) === null && document.querySelectorAll('#targets-table tbody tr').length === 1`, table)
 }
 
 // testScreenshot saves a screenshot of the dashboard with traffic to
