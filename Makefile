@@ -37,8 +37,10 @@ vet:
 # the file to rebuild). Debian's mosquitto, nats-server and rabbitmq-server
 # are used from the system; .ci/run installs them when missing.
 TESTSERVERS_NPM := $(patsubst %/package.json,%/node_modules/.installed,$(wildcard test/servers/*/package.json))
-TESTSERVERS_GO  :=
+TESTSERVERS_GO  := bin/testservers/centrifugo
 testservers: $(TESTSERVERS_NPM) $(TESTSERVERS_GO)
+bin/testservers/centrifugo:
+	GOBIN=$(CURDIR)/bin/testservers GOFLAGS=-mod=mod $(GO) install github.com/centrifugal/centrifugo/v6@v6.9.1
 test/servers/%/node_modules/.installed: test/servers/%/package.json test/servers/%/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		cd test/servers/$* && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
