@@ -278,10 +278,10 @@ func TestFeedErrors(t *testing.T) {
 	}
 }
 
-// TestRecovery follows one channel over two connections: the second
+// TestFeedRecovery follows one channel over two connections: the second
 // subscribes from the last position the first saw, and the publications the
 // server recovers are one record decoding to one event each.
-func TestRecovery(t *testing.T) {
+func TestFeedRecovery(t *testing.T) {
 	a := mustNew(t, protocol.Config{Subscribe: []string{"chat"}})
 	s, _ := open(t, a)
 	pub := func(off, text string) string {

@@ -229,6 +229,8 @@ func TestChatSet(t *testing.T) {
 	s := startServer(t)
 	m := start(t, monitorConfig(t, s, "chat:room1", "chat:room2", "lobby:main"))
 	m.WaitConnected(t, 15*time.Second)
+	s.waitChannel(t, "chat:room1")
+	s.waitChannel(t, "chat:room2")
 	pub := dialClient(t, s, "42")
 	var want []testkit.Want
 	reasons := map[string]string{}
@@ -288,6 +290,7 @@ func TestHeartbeat(t *testing.T) {
 	s := startServer(t)
 	m := start(t, monitorConfig(t, s, "chat:a"))
 	m.WaitConnected(t, 15*time.Second)
+	s.waitChannel(t, "chat:a")
 	before := m.Status().TotalControl
 	time.Sleep(10 * time.Second)
 	st := m.Status()
@@ -317,6 +320,7 @@ func TestRecovery(t *testing.T) {
 	cfg.ReconnectInterval, cfg.ReconnectMaxInterval = 3, 3 // back in 1.5-3 s
 	m := start(t, cfg)
 	m.WaitConnected(t, 15*time.Second)
+	s.waitChannel(t, "chat:a")
 	s.publish(t, "chat:a", map[string]any{"user": "bob", "text": "live"})
 	m.WaitMessages(t, 1, 10*time.Second)
 	if _, err := s.api("disconnect", map[string]any{"user": "wsmon", "disconnect": map[string]any{"code": 3011, "reason": "force reconnect"}}); err != nil {
@@ -358,6 +362,7 @@ func TestRestart(t *testing.T) {
 	s := startServer(t)
 	m := start(t, monitorConfig(t, s, "chat:a"))
 	m.WaitConnected(t, 15*time.Second)
+	s.waitChannel(t, "chat:a")
 	s.publish(t, "chat:a", map[string]any{"user": "bob", "text": "before"})
 	m.WaitMessages(t, 1, 10*time.Second)
 	s.proc.Restart(t)
@@ -418,5 +423,25 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("%d reconnects, want none", st.Reconnects)
 			}
 		})
+	}
+}
+
+// TestAuto: protocol auto picks centrifugo from the /connection/websocket
+// path.
+func TestAuto(t *testing.T) {
+	s := startServer(t)
+	cfg := monitorConfig(t, s, "chat:a")
+	cfg.Protocol = "auto"
+	m := start(t, cfg)
+	m.WaitConnected(t, 15*time.Second)
+	s.waitChannel(t, "chat:a")
+	s.publish(t, "chat:a", map[string]any{"user": "bob", "text": "auto"})
+	m.WaitMessages(t, 1, 10*time.Second)
+	if err := m.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	testkit.CheckSet(t, m.Messages(t), []testkit.Want{{Content: "auto", User: "bob", Room: "chat:a"}})
+	if ss := m.Sessions(t); len(ss) != 1 || ss[0].Protocol != "centrifugo" {
+		t.Errorf("sessions %+v, want one centrifugo session", ss)
 	}
 }

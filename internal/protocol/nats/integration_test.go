@@ -326,3 +326,24 @@ func TestRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestAuto: protocol auto recognises nats-server by its INFO and captures
+// as nats, the peeked INFO starting the handshake.
+func TestAuto(t *testing.T) {
+	s := startNATS(t)
+	cfg := testkit.Config(t, s.url())
+	cfg.Protocol = "auto"
+	cfg.Subscribe = []string{"chat.>"}
+	cfg.Auth = map[string]string{"username": monUser, "password": monPass}
+	m := start(t, cfg)
+	m.WaitConnected(t, 15*time.Second)
+	s.publish(t, message{subject: "chat.a", payload: `{"user":"bob","text":"auto"}`})
+	m.WaitMessages(t, 1, 10*time.Second)
+	if err := m.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	testkit.CheckSet(t, m.Messages(t), []testkit.Want{{Content: "auto", User: "bob", Room: "chat.a"}})
+	if ss := m.Sessions(t); len(ss) != 1 || ss[0].Protocol != "nats" {
+		t.Errorf("sessions %+v, want one nats session", ss)
+	}
+}
