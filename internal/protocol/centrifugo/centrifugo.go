@@ -431,3 +431,22 @@ func (c *clientInfo) user() string {
 	}
 	return ""
 }
+
+// CloseError says what a WebSocket close code from the server means. Over
+// WebSocket, Centrifugo sends its disconnects as close frames (a bad
+// token is close 3500 "invalid token", a missing one 3501 "bad request"),
+// which only the capture runner sees; this is for it to ask. Codes
+// 3500-3999 and 4500-4999 ask clients not to reconnect: a *Refusal. Codes
+// 3000-3499 and 4000-4499 ask them to reconnect: a plain error. Others:
+// nil, the runner's own rules apply.
+func (*Adapter) CloseError(code int, reason string) error {
+	switch {
+	case code < 0:
+		return nil
+	case terminal(uint32(code)):
+		return protocol.Refuse(Name, "server closed with %d (%s): Centrifugo asks clients not to reconnect", code, reason)
+	case code >= 3000 && code < 5000:
+		return fmt.Errorf("centrifugo: server closed with %d (%s)", code, reason)
+	}
+	return nil
+}

@@ -460,3 +460,25 @@ func TestDecodeEnvelope(t *testing.T) {
 		t.Errorf("recovered with a bad publication: %+v", evs)
 	}
 }
+
+func TestCloseError(t *testing.T) {
+	a := mustNew(t, protocol.Config{})
+	for code, want := range map[int]string{
+		3500: "refusal", 3501: "refusal", 3503: "refusal", 3999: "refusal", 4500: "refusal", 4999: "refusal",
+		3000: "plain", 3001: "plain", 3011: "plain", 3012: "plain", 4000: "plain", 4499: "plain",
+		1000: "", 1006: "", 1008: "", 2999: "", 5000: "", -1: "",
+	} {
+		err := a.CloseError(code, "why")
+		var ref *protocol.Refusal
+		got := ""
+		switch {
+		case errors.As(err, &ref):
+			got = "refusal"
+		case err != nil:
+			got = "plain"
+		}
+		if got != want {
+			t.Errorf("CloseError(%d) = %v (%s), want %s", code, err, got, want)
+		}
+	}
+}

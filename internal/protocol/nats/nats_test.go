@@ -500,3 +500,33 @@ func TestDecodeOptionsAndEdges(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseError(t *testing.T) {
+	a := mustNew(t, protocol.Config{Subscribe: []string{"a"}})
+	tests := []struct {
+		code    int
+		reason  string
+		refusal bool
+		plain   bool
+	}{
+		{1008, "Authentication Failure", true, false},
+		{1008, "Authentication Expired", true, false},
+		{1008, "Credentials Revoked", true, false},
+		{1008, "Maximum Subscriptions Exceeded", true, false},
+		{1008, "Slow Consumer (Pending Bytes)", false, true},
+		{1008, "Slow Consumer (Write Deadline)", false, true},
+		{1008, "Maximum Connections Exceeded", false, true},
+		{1008, "Maximum Account Connections Exceeded", false, true},
+		{1008, "Authentication Timeout", false, true},
+		{1008, "something new", false, false},
+		{1001, "Server Shutdown", false, false},
+		{1006, "Stale Connection", false, false},
+	}
+	for _, tt := range tests {
+		err := a.CloseError(tt.code, tt.reason)
+		var ref *protocol.Refusal
+		if isRef := errors.As(err, &ref); isRef != tt.refusal || (err != nil && !isRef) != tt.plain {
+			t.Errorf("CloseError(%d, %q) = %v", tt.code, tt.reason, err)
+		}
+	}
+}

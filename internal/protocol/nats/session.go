@@ -198,3 +198,27 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// CloseError says what a WebSocket close code from the server means.
+// nats-server closes with 1008 (policy violation) for refusals and for
+// conditions that pass, and names the condition in the reason; this is
+// for the capture runner to ask. Credential and account failures are a
+// *Refusal; a slow consumer, connection limits and an authentication
+// timeout are a plain error (reconnect); anything else is nil, the
+// runner's own rules apply.
+func (*Adapter) CloseError(code int, reason string) error {
+	if code != 1008 {
+		return nil
+	}
+	l := strings.ToLower(reason)
+	switch {
+	case strings.Contains(l, "authentication failure"), strings.Contains(l, "authentication expired"),
+		strings.Contains(l, "revoked"), strings.Contains(l, "missing account"),
+		strings.Contains(l, "maximum subscriptions exceeded"):
+		return protocol.Refuse(Name, "server closed with %d: %s", code, reason)
+	case strings.Contains(l, "slow consumer"), strings.Contains(l, "connections exceeded"),
+		strings.Contains(l, "authentication timeout"), strings.Contains(l, "control line exceeded"):
+		return fmt.Errorf("nats: server closed with %d: %s", code, reason)
+	}
+	return nil
+}
