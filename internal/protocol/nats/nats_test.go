@@ -530,3 +530,28 @@ func TestCloseError(t *testing.T) {
 		}
 	}
 }
+
+// TestBigMessage reassembles a 1 MiB payload sent in 4 KiB frames, as
+// nats-server sends to browsers, and then lets the buffer go.
+func TestBigMessage(t *testing.T) {
+	s, _ := open(t, mustNew(t, protocol.Config{Subscribe: []string{"a"}}))
+	payload := strings.Repeat("長いメッセージ ", 1<<20/22)
+	op := msgOp("a", "", payload) + "PING\r\n"
+	var frames []string
+	for i := 0; i < len(op); i += 4096 {
+		frames = append(frames, op[i:min(i+4096, len(op))])
+	}
+	got, err := feed(t, s, append([]string{info}, frames...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.records) != 1 || got.records[0] != msgOp("a", "", payload) {
+		t.Fatalf("%d records", len(got.records))
+	}
+	if _, err := feed(t, s, "PONG\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if cap(s.buf) > keepBuf {
+		t.Errorf("idle session keeps %d bytes of buffer", cap(s.buf))
+	}
+}

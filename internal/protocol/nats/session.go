@@ -14,6 +14,9 @@ import (
 // big clusters list many URLs; nothing legitimate comes near this).
 const maxLine = 1 << 20
 
+// keepBuf is the most buffer capacity an idle session keeps.
+const keepBuf = 64 << 10
+
 // defaultMaxPayload is nats-server's default max_payload, used until INFO
 // says otherwise.
 const defaultMaxPayload = 1 << 20
@@ -46,6 +49,9 @@ func (s *session) Feed(f protocol.Frame, out *protocol.Output) error {
 	if s.off > 0 {
 		s.buf = s.buf[:copy(s.buf, s.buf[s.off:])]
 		s.off = 0
+	}
+	if len(s.buf) == 0 && cap(s.buf) > keepBuf {
+		s.buf = nil // do not hold on to the memory of one big message
 	}
 	p, buffered := f.Data, len(s.buf) > 0
 	if buffered {
