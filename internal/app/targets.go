@@ -189,12 +189,13 @@ func (m *Monitor) startLocked(t *target) {
 	r := capture.NewRunner(m.runnerOptions(t.cfg, m.decoders[t.cfg.Name].Adapter), m.sink)
 	run := &runner{r: r, cancel: cancel, done: make(chan struct{})}
 	t.run, t.last = run, nil
+	name := t.cfg.Name
 	go func() {
 		defer close(run.done)
 		defer m.poke()
 		run.err = r.Run(ctx)
 		if run.err != nil {
-			m.log.Error("capture stopped", "target", t.cfg.Name, "error", run.err)
+			m.log.Error("capture stopped", "target", name, "error", run.err)
 		}
 	}()
 }

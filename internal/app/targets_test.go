@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -230,4 +231,63 @@ func TestTargetsAtRuntime(t *testing.T) {
 		t.Fatalf("remove twice: %d", code)
 	}
 	waitFor(t, 10*time.Second, "web process no longer lists extra", func() bool { _, ok := listTargets(t, wbase)["extra"]; return !ok })
+}
+
+// TestTargetGaveUp: a target that gives up shows as gave_up, in this
+// process and in a separate web process; resume retries it; the other
+// target and the process keep running (wsmon all).
+func TestTargetGaveUp(t *testing.T) {
+	d := newDemo(t, nil)
+	cfg := testConfig(t, d.URL())
+	cfg.MaxReconnectAttempts = 2
+	h := start(t, ModeAll, cfg)
+	h.waitConnected()
+	base := "http://" + h.webAddr
+	ln := closedPort(t)
+	if code, body := call(t, "POST", base+"/api/targets", `{"name":"dead","url":"ws://`+ln+`/","protocol":"raw"}`); code != 201 {
+		t.Fatalf("add: %d %s", code, body)
+	}
+	waitState(t, base, "dead", "gave_up")
+	if x := listTargets(t, base)["dead"]; !strings.Contains(x.Stopped, "gave up") {
+		t.Fatalf("dead: %+v", x)
+	}
+	w := start(t, ModeWeb, cfg)
+	waitFor(t, 10*time.Second, "web process sees gave_up", func() bool { return listTargets(t, "http://"+w.webAddr)["dead"].State == "gave_up" })
+	if code, body := call(t, "POST", base+"/api/targets/dead/resume", ""); code != 200 {
+		t.Fatalf("resume: %d %s", code, body)
+	}
+	waitFor(t, 10*time.Second, "a retry", func() bool { return listTargets(t, base)["dead"].State != "gave_up" })
+	waitState(t, base, "dead", "gave_up")
+	if s := listTargets(t, base)["demo"].State; s != "connected" {
+		t.Fatalf("demo %s", s)
+	}
+}
+
+// TestMonitorExitsWhenNothingCanRun: `wsmon monitor` alone, whose only
+// target gives up, exits with the reason (no API in it can resume one).
+func TestMonitorExitsWhenNothingCanRun(t *testing.T) {
+	cfg := testConfig(t, "ws://"+closedPort(t)+"/")
+	cfg.MaxReconnectAttempts = 2
+	h := start(t, ModeMonitor, cfg)
+	select {
+	case err := <-h.done:
+		h.cancel()
+		h.cancel = nil
+		if err == nil || !strings.Contains(err.Error(), "gave up") {
+			t.Fatalf("monitor exited with %v, want gave up", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("monitor did not exit")
+	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }

@@ -11,7 +11,8 @@ import { t, tOr } from '../i18n';
 import type { ViewContext } from '../main';
 import { stateClass } from './dashboard';
 
-const protocols = ['auto', 'raw', 'socketio', 'graphql-ws', 'nats'];
+// The protocols of internal/protocol/registry; one this build lacks is refused by the server with a clear 400.
+const protocols = ['auto', 'raw', 'socketio', 'stomp', 'mqtt', 'signalr', 'phoenix', 'actioncable', 'graphql-ws', 'centrifugo', 'nats'];
 
 function errText(e: unknown): string {
   return e instanceof ApiError ? e.message : String(e);
