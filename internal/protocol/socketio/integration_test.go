@@ -59,9 +59,10 @@ func startServer(t *testing.T, version string, args ...string) *server {
 func (s *server) url() string { return fmt.Sprintf("ws://127.0.0.1:%d", s.port) }
 
 type stats struct {
-	Version string         `json:"version"`
-	Clients map[string]int `json:"clients"`
-	Acks    int            `json:"acks"`
+	Version   string         `json:"version"`
+	Clients   map[string]int `json:"clients"`
+	Acks      int            `json:"acks"`
+	Recovered int            `json:"recovered"`
 }
 
 func (s *server) get(path string, v any) error {
@@ -405,6 +406,53 @@ func TestRefusal(t *testing.T) {
 			}
 			if n := len(m.Sessions(t)); n != 1 {
 				t.Fatalf("%d sessions, want 1", n)
+			}
+		})
+	}
+}
+
+// TestResume: the server (connection state recovery on) drops the
+// connection and emits while wsmon is away; wsmon reconnects with the
+// namespace's pid and last offset, the server replays what was missed, and
+// everything is stored once. With options.recover false the missed events
+// are lost, as with a server without recovery.
+func TestResume(t *testing.T) {
+	for _, resume := range []bool{true, false} {
+		t.Run(fmt.Sprintf("recover=%v", resume), func(t *testing.T) {
+			srv := startServer(t, "v4", "--recovery")
+			cfg := testkit.Config(t, srv.url())
+			cfg.Protocol = "socketio"
+			cfg.Subscribe = []string{"/", "/chat"}
+			cfg.Options = map[string]any{"recover": resume}
+			m := start(t, cfg)
+			m.WaitConnected(t, 15*time.Second)
+			srv.waitClients(t, map[string]int{"/": 1, "/chat": 1})
+			srv.broadcast(t, []emit{{NS: "/chat", Event: "chat message", Args: []any{"before"}}})
+			m.WaitMessages(t, 1, 10*time.Second)
+
+			var missed []emit
+			want := []testkit.Want{{Content: "before", Room: "/chat"}}
+			for _, text := range testkit.ChatSet() {
+				missed = append(missed, emit{NS: "/chat", Event: "chat message", Args: []any{text}})
+				if resume {
+					want = append(want, testkit.Want{Content: stored(text), Room: "/chat"})
+				}
+			}
+			srv.post(t, "/drop", missed)
+			testkit.WaitFor(t, 10*time.Second, "a second session", func() bool { return len(m.Sessions(t)) >= 2 })
+			m.WaitConnected(t, 15*time.Second)
+			srv.waitClients(t, map[string]int{"/": 1, "/chat": 1})
+			srv.broadcast(t, []emit{{NS: "/chat", Event: "chat message", Args: []any{"after"}}})
+			want = append(want, testkit.Want{Content: "after", Room: "/chat"})
+			m.WaitMessages(t, len(want), 10*time.Second)
+			time.Sleep(300 * time.Millisecond)
+			if err := m.Stop(t); err != nil {
+				t.Fatal(err)
+			}
+			testkit.CheckSet(t, m.Messages(t), want)
+			// Only /chat resumes: / had no event, so no offset to resume from.
+			if got, wantN := srv.stats(t).Recovered, map[bool]int{true: 1, false: 0}[resume]; got != wantN {
+				t.Errorf("server recovered %d sockets, want %d", got, wantN)
 			}
 		})
 	}

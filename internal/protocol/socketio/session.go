@@ -132,7 +132,11 @@ func (s *session) open(d []byte, out *protocol.Output) error {
 			continue
 		}
 		s.waiting++
-		out.Reply(false, appendConnect(nil, n, s.a.connect[n]))
+		payload, resumed := s.a.connectPayload(n)
+		// A server resuming a session replays the missed events, with
+		// their offsets, before its CONNECT reply.
+		s.ns[n].recovery = resumed
+		out.Reply(false, appendConnect(nil, n, payload))
 	}
 	if s.a.eio == 3 && slices.Contains(s.a.namespaces, "/") {
 		s.waiting++ // the server's own 40
@@ -170,12 +174,16 @@ func (s *session) message(d []byte, out *protocol.Output) error {
 			return fmt.Errorf("socketio: the server disconnected namespace %s", h.ns)
 		}
 	case pEvent, pBinaryEvent:
-		keep := st != nil && st.connected
+		// Events may precede the CONNECT reply: a server resuming a
+		// session replays what was missed first (the reference client
+		// buffers them until connected).
+		keep := st != nil
 		if keep && s.a.events != nil {
 			if name, ok := firstString(h.payload); ok && !slices.Contains(s.a.events, name) {
 				keep = false
 			}
 		}
+		s.offset(h, st)
 		if h.typ == pBinaryEvent && h.attachments > 0 {
 			s.startBinary(d, h, keep)
 			return nil
@@ -216,9 +224,32 @@ func (s *session) connected(h header, st *nsState) error {
 		return nil
 	}
 	st.connected = true
-	st.recovery = p.PID != nil
+	st.recovery = st.recovery || p.PID != nil
+	if st.recovery && s.a.resume != nil {
+		s.a.resume.connected(h.ns, *p.PID)
+	}
 	s.waiting--
 	return nil
+}
+
+// offset notes, for connection state recovery, the offset an event of a
+// recovering namespace carries: its last argument, when it has no ack id
+// (the server adds none then) and that argument is a string.
+func (s *session) offset(h header, st *nsState) {
+	if st == nil || !st.recovery || h.ack >= 0 || s.a.resume == nil {
+		return
+	}
+	elems, err := splitArray(h.payload)
+	if err != nil || len(elems) < 2 {
+		return
+	}
+	last := h.payload[elems[len(elems)-1][0]:elems[len(elems)-1][1]]
+	if last[0] != '"' {
+		return
+	}
+	if off, ok := unquote(last); ok {
+		s.a.resume.received(h.ns, off)
+	}
 }
 
 // ackEvent answers an event that asked for an acknowledgement with an

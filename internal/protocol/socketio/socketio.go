@@ -7,8 +7,10 @@
 // server's pings (Engine.IO 4) or pings the server itself (Engine.IO 3),
 // acknowledges events that ask for it, reassembles binary events with their
 // attachments, and hands on every EVENT of a subscribed namespace as one
-// record. Decode turns a record into one chat event named after the Socket.IO
-// event. doc.md beside this file is the user's description.
+// record. With a server that has connection state recovery on, a
+// reconnect resumes the namespace's session so that missed events are
+// replayed. Decode turns a record into one chat event named after the
+// Socket.IO event. doc.md beside this file is the user's description.
 package socketio
 
 import (
@@ -20,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/wsmon/wsmon/internal/protocol"
 )
@@ -58,13 +61,83 @@ func Sniff(first protocol.Frame) bool {
 // Adapter is the Socket.IO adapter for one target. It is immutable and safe
 // for concurrent use.
 type Adapter struct {
-	eio        int               // 4 or 3
-	namespaces []string          // to connect to, in order
-	connect    map[string][]byte // CONNECT payload per namespace ("" none)
-	query      url.Values        // added to the URL (EIO and transport are set apart)
-	events     []string          // event names to store; nil: all
-	args       []string          // names of the event arguments by position; nil: default mapping
-	ack        bool              // answer events that ask for an ack
+	eio        int            // 4 or 3
+	namespaces []string       // to connect to, in order
+	payload    map[string]any // CONNECT payload (auth, connect_payload); nil: none
+	query      url.Values     // added to the URL (EIO and transport are set apart)
+	events     []string       // event names to store; nil: all
+	args       []string       // names of the event arguments by position; nil: default mapping
+	ack        bool           // answer events that ask for an ack
+
+	// resume is the one mutable part: where each namespace's stream stood
+	// when the last session ended, so that the next CONNECT can ask the
+	// server to replay what was missed (connection state recovery). nil
+	// when options.recover is false or with Engine.IO 3.
+	resume *positions
+}
+
+// positions are the connection state recovery positions of a target's
+// namespaces: the server's private session id (pid) and the offset of the
+// last event received. Sessions of the same target follow one another, but
+// the map is guarded anyway since Open and Feed run on different
+// goroutines.
+type positions struct {
+	mu sync.Mutex
+	ns map[string]position
+}
+
+type position struct{ pid, offset string }
+
+// get returns ns's position; ok when there is one to resume from.
+func (p *positions) get(ns string) (position, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pos, ok := p.ns[ns]
+	return pos, ok && pos.pid != "" && pos.offset != ""
+}
+
+// connected notes the pid the server gave ns; a new pid (a fresh server
+// session) makes the old offset meaningless.
+func (p *positions) connected(ns, pid string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pos := p.ns[ns]; pos.pid != pid {
+		p.ns[ns] = position{pid: pid}
+	}
+}
+
+// received notes the offset of the last event of ns.
+func (p *positions) received(ns, offset string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pos, ok := p.ns[ns]; ok {
+		pos.offset = offset
+		p.ns[ns] = pos
+	}
+}
+
+// connectPayload is the CONNECT payload for ns: the configured one, plus
+// the recovery position to resume from, if any (resumed).
+func (a *Adapter) connectPayload(ns string) (payload []byte, resumed bool) {
+	p := a.payload
+	if a.resume != nil {
+		if pos, ok := a.resume.get(ns); ok {
+			p = maps.Clone(p)
+			if p == nil {
+				p = map[string]any{}
+			}
+			p["pid"], p["offset"] = pos.pid, pos.offset
+			resumed = true
+		}
+	}
+	if p == nil {
+		return nil, false
+	}
+	b, err := json.Marshal(p)
+	if err != nil { // checked in New; cannot happen
+		return nil, false
+	}
+	return b, resumed
 }
 
 // New builds a Socket.IO adapter from cfg.
@@ -75,13 +148,14 @@ type Adapter struct {
 // (Socket.IO 2 has no CONNECT payload). Options: eio (4 or 3; default 4,
 // or the URL's EIO when it has one), events, args, ack (default true),
 // connect_payload (a JSON object, or a string holding one), query (extra
-// URL query, "a=1&b=2").
+// URL query, "a=1&b=2"), recover (default true: resume the server's
+// connection state recovery after a reconnect).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}
-	a := &Adapter{connect: map[string][]byte{}}
+	a := &Adapter{}
 
 	opts := maps.Clone(cfg.Options)
 	rawPayload, hasPayload := opts["connect_payload"]
@@ -96,6 +170,7 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	a.events = r.Strings("events")
 	a.args = r.Strings("args")
 	a.ack = r.Bool("ack", true)
+	resume := r.Bool("recover", true)
 	query := r.String("query", "")
 	// connect_payload is read here, but Err must know it, so mark it read.
 	r.String("connect_payload", "")
@@ -181,13 +256,18 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 		payload[c.key] = c.val
 	}
 	if len(payload) > 0 || hasPayload && rawPayload != nil {
-		b, err := json.Marshal(payload)
-		if err != nil {
+		for _, k := range []string{"pid", "offset"} {
+			if _, ok := payload[k]; ok && resume {
+				return nil, fmt.Errorf("options.connect_payload: %q is wsmon's with options.recover (connection state recovery)", k)
+			}
+		}
+		if _, err := json.Marshal(payload); err != nil {
 			return nil, fmt.Errorf("options.connect_payload: %v", err)
 		}
-		for _, ns := range a.namespaces {
-			a.connect[ns] = b
-		}
+		a.payload = payload
+	}
+	if resume && a.eio == 4 {
+		a.resume = &positions{ns: map[string]position{}}
 	}
 	return a, nil
 }

@@ -228,7 +228,7 @@ func TestFeedEIO4Handshake(t *testing.T) {
 		{in: open4, ctrl: 1, replies: []string{`40{"token":"sécret\"x"}`, `40/chat,{"token":"sécret\"x"}`}},
 		{in: "2", ctrl: 1, replies: []string{"3"}},
 		{in: `40{"sid":"s1"}`, ctrl: 1},
-		{in: `42/chat,["early","x"]`, ctrl: 1}, // not connected yet: not stored
+		{in: `42/chat,["early","x"]`, records: 1}, // before the reply (a resumed session's replay): stored
 		{in: `40/chat,{"sid":"s2"}`, ctrl: 1, ready: true},
 		{in: `40/chat,{"sid":"s2"}`, ctrl: 1, ready: true}, // duplicate: ignored
 		{in: "2", ctrl: 1, replies: []string{"3"}, ready: true},
@@ -249,6 +249,7 @@ func TestFeedEIO4Handshake(t *testing.T) {
 		{in: ``, ctrl: 1, ready: true},
 	})
 	want := []string{
+		`42/chat,["early","x"]`,
 		`42["chat message",{"user":"a","text":"hi"}]`,
 		`42/chat,["chat message","hi"]`,
 		`4212["ask",{"q":1}]`,
@@ -635,5 +636,63 @@ func TestContainerRoundTrip(t *testing.T) {
 	}
 	if _, err := parseContainer(append(rec, 0)); err == nil {
 		t.Fatal("trailing byte accepted")
+	}
+}
+
+func TestResume(t *testing.T) {
+	a := mustNew(t, protocol.Config{Subscribe: []string{"/", "/chat"}, Auth: protocol.Auth{Token: "t"}, Options: protocol.Options{"events": []any{"m"}}})
+	// Session 1: the server has recovery on (pid); offsets are noted.
+	run(t, a, []step{
+		{in: open4, ctrl: 1, replies: []string{`40{"token":"t"}`, `40/chat,{"token":"t"}`}},
+		{in: `40{"sid":"s1","pid":"p1"}`, ctrl: 1},
+		{in: `40/chat,{"sid":"s2","pid":"q1"}`, ctrl: 1, ready: true},
+		{in: `42["m","a","o1"]`, records: 1, ready: true},
+		{in: `42["other","b","o2"]`, ctrl: 1, ready: true}, // filtered, but received: its offset counts
+		{in: `423["m","c"]`, records: 1, replies: []string{"433[]"}, ready: true},
+		{in: `42["m",{"no":"offset"}]`, records: 1, ready: true},
+		{in: `42/chat,["m","x","r1"]`, records: 1, ready: true},
+		{in: "41/chat,", ctrl: 1, err: "disconnected namespace /chat"},
+	})
+	// Session 2 resumes both; the server recovers / (same pid), replaying
+	// what was missed before its reply, but starts /chat afresh (new pid).
+	recs := run(t, a, []step{
+		{in: open4, ctrl: 1, replies: []string{`40{"offset":"o2","pid":"p1","token":"t"}`, `40/chat,{"offset":"r1","pid":"q1","token":"t"}`}},
+		{in: `42["m","replayed","o2b"]`, records: 1},
+		{in: `40{"sid":"s1","pid":"p1"}`, ctrl: 1},
+		{in: `40/chat,{"sid":"s3","pid":"q2"}`, ctrl: 1, ready: true},
+		{in: `42["m","missed","o3"]`, records: 1, ready: true},
+		{in: "1", err: "closed"},
+	})
+	if ev := a.Decode(recs[0])[0]; string(ev.Payload) != "replayed" || ev.ID != "o2b" {
+		t.Fatalf("replayed event %+v", ev)
+	}
+	// Session 3: / from o3; /chat has no offset under its new pid yet.
+	run(t, a, []step{
+		{in: open4, ctrl: 1, replies: []string{`40{"offset":"o3","pid":"p1","token":"t"}`, `40/chat,{"token":"t"}`}},
+	})
+	for _, cfg := range []protocol.Config{
+		{Options: protocol.Options{"recover": false}},
+		{Options: protocol.Options{"eio": 3.0}, Subscribe: []string{"/chat"}},
+	} {
+		a := mustNew(t, cfg)
+		want := "40"
+		connected := `40{"sid":"s","pid":"p"}`
+		event := `42["m","a","o1"]`
+		if cfg.Subscribe != nil {
+			want, connected, event = "40/chat,", "40/chat,", `42/chat,["m","a","o1"]`
+		}
+		for range 2 {
+			run(t, a, []step{
+				{in: open4, ctrl: 1, replies: []string{want}},
+				{in: connected, ctrl: 1, ready: true},
+				{in: event, records: 1, ready: true},
+			})
+		}
+	}
+	if _, err := New(protocol.Config{URL: "ws://h/", Options: protocol.Options{"connect_payload": `{"pid":"x"}`}}); err == nil || !strings.HasPrefix(err.Error(), "options.connect_payload: \"pid\" is wsmon's") {
+		t.Fatalf("New = %v", err)
+	}
+	if _, err := New(protocol.Config{URL: "ws://h/", Options: protocol.Options{"recover": false, "connect_payload": `{"pid":"x"}`}}); err != nil {
+		t.Fatalf("New without recover = %v", err)
 	}
 }

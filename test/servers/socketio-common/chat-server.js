@@ -17,6 +17,10 @@
 //                    binary attachment. ack: emit to each socket with an
 //                    ack callback (counted in /stats acks).
 //   POST /kick?ns=/chat  disconnects every socket of that namespace (41).
+//   POST /drop       closes every client's connection (no 41: as a network
+//                    drop would), then emits the body's list as /broadcast
+//                    does, while the clients are away. With --recovery a
+//                    client that resumes gets them replayed.
 "use strict";
 
 const http = require("http");
@@ -33,6 +37,7 @@ module.exports = function run(socketio, version) {
   const v2 = version.startsWith("2.");
 
   let acks = 0;
+  let recovered = 0;
   const server = http.createServer((req, res) => {
     // Chunks are joined as bytes: decoding each alone would break a
     // multi-byte character cut at a chunk boundary.
@@ -69,6 +74,7 @@ module.exports = function run(socketio, version) {
       });
     }
     nsp.on("connection", (socket) => {
+      if (socket.recovered) recovered++;
       socket.on("disconnect", () => {});
     });
   }
@@ -99,10 +105,15 @@ module.exports = function run(socketio, version) {
     if (req.method === "GET" && url.pathname === "/stats") {
       const clients = {};
       for (const name of namespaces) clients[name] = sockets(io.of(name)).length;
-      return json(200, { version, clients, acks });
+      return json(200, { version, clients, acks, recovered });
     }
-    if (req.method === "POST" && url.pathname === "/broadcast") {
-      const items = JSON.parse(body);
+    if (req.method === "POST" && (url.pathname === "/broadcast" || url.pathname === "/drop")) {
+      const items = JSON.parse(body || "[]");
+      if (url.pathname === "/drop") {
+        const conns = new Set();
+        for (const name of namespaces) for (const s of sockets(io.of(name))) conns.add(s.conn);
+        for (const c of conns) c.close();
+      }
       let sent = 0;
       for (const it of items) {
         const nsp = io.of(it.ns || "/");
