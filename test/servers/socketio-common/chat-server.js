@@ -2,7 +2,7 @@
 // the Socket.IO 4 and 2 servers (each passes its own socket.io module).
 //
 //   node server.js --port N [--ping-interval MS] [--ping-timeout MS]
-//                  [--token SECRET] [--recovery]
+//                  [--token SECRET] [--recovery] [--path /socket.io]
 //
 // Namespaces "/" and "/chat" exist (any other is refused by Socket.IO
 // itself). With --token every namespace requires that token (Socket.IO 4:
@@ -57,6 +57,7 @@ module.exports = function run(socketio, version) {
     pingInterval: parseInt(opt("ping-interval", "25000"), 10),
     pingTimeout: parseInt(opt("ping-timeout", v2 ? "5000" : "20000"), 10),
     serveClient: false,
+    path: opt("path", "/socket.io"),
   };
   if (flag("recovery")) {
     opts.connectionStateRecovery = { maxDisconnectionDuration: 120000 };
