@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/capture"
+	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/testkit"
 )
 
@@ -127,7 +128,7 @@ func TestChatSet(t *testing.T) {
 			cfg.Protocol = "graphql-ws"
 			cfg.Subscribe = []string{tt.subscribe}
 			cfg.Auth = map[string]string{"token": "s3cret"}
-			m := testkit.Start(t, cfg)
+			m := startMonitor(t, cfg)
 			m.WaitConnected(t, 10*time.Second)
 			srv.waitSubscribed(t, tt.kind, 1)
 
@@ -174,7 +175,7 @@ func TestHeartbeat(t *testing.T) {
 			cfg := testkit.Config(t, srv.url(path))
 			cfg.Protocol = "graphql-ws"
 			cfg.Subscribe = []string{messageSub}
-			m := testkit.Start(t, cfg)
+			m := startMonitor(t, cfg)
 			m.WaitConnected(t, 10*time.Second)
 			kind := map[string]string{"/graphql": "graphql", "/legacy": "legacy"}[path]
 			srv.waitSubscribed(t, kind, 1)
@@ -199,7 +200,7 @@ func TestRestart(t *testing.T) {
 	cfg := testkit.Config(t, srv.url("/graphql"))
 	cfg.Protocol = "graphql-ws"
 	cfg.Subscribe = []string{messageSub}
-	m := testkit.Start(t, cfg)
+	m := startMonitor(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	srv.waitSubscribed(t, "graphql", 1)
 	srv.post(t, "/publish", []chat{{ID: "1", User: "a", Room: "r", Text: "before"}})
@@ -229,7 +230,7 @@ func TestServerComplete(t *testing.T) {
 			cfg := testkit.Config(t, srv.url(path))
 			cfg.Protocol = "graphql-ws"
 			cfg.Subscribe = []string{messageSub}
-			m := testkit.Start(t, cfg)
+			m := startMonitor(t, cfg)
 			m.WaitConnected(t, 10*time.Second)
 			srv.waitSubscribed(t, kind, 1)
 			srv.post(t, "/complete", nil)
@@ -269,7 +270,7 @@ func TestRefusal(t *testing.T) {
 			cfg.Protocol = "graphql-ws"
 			cfg.Subscribe = []string{tt.subscribe}
 			cfg.Auth = map[string]string{"token": tt.token}
-			m := testkit.Start(t, cfg)
+			m := startMonitor(t, cfg)
 			// (The runner enters StateStopped a moment before it sets
 			// Stopped: wait for the reason.)
 			testkit.WaitFor(t, 10*time.Second, "the target to stop", func() bool { return m.Status().Stopped != "" })
@@ -286,4 +287,14 @@ func TestRefusal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startMonitor starts wsmon and waits until its target's runner exists
+// (app calls Started before the monitor has started its runners, so
+// Status could be empty for a moment).
+func startMonitor(t *testing.T, cfg config.Config) *testkit.Monitor {
+	t.Helper()
+	m := testkit.Start(t, cfg)
+	testkit.WaitFor(t, 10*time.Second, "the target's runner", func() bool { return len(m.Statuses()) > 0 })
+	return m
 }
