@@ -89,8 +89,14 @@ func Start(t testing.TB, cfg config.Config) *Monitor {
 // Log returns what wsmon logged so far.
 func (m *Monitor) Log() string { return m.logs.String() }
 
-// Status is the first target's runner status.
-func (m *Monitor) Status() capture.Status { return m.mon.Status()[0] }
+// Status is the first target's runner status; the zero Status (State "")
+// while its runner has not started yet.
+func (m *Monitor) Status() capture.Status {
+	if st := m.mon.Status(); len(st) > 0 {
+		return st[0]
+	}
+	return capture.Status{}
+}
 
 // Statuses is every target's runner status.
 func (m *Monitor) Statuses() []capture.Status { return m.mon.Status() }
