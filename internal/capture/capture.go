@@ -29,6 +29,7 @@ import (
 
 	"github.com/wsmon/wsmon/internal/protocol"
 	"github.com/wsmon/wsmon/internal/protocol/raw"
+	"github.com/wsmon/wsmon/internal/protocol/registry"
 )
 
 // ReasonTooLarge is the Sink.Frame reason for a frame longer than the read
@@ -396,7 +397,17 @@ func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
 	if ctx.Err() == nil && errors.As(res.err, &ref) {
 		out.stop = res.err
 	}
-	if ctx.Err() == nil && res.closed && out.stop == nil {
+	classified := false
+	if cc, ok := registry.ForSession(r.adapter, res.protocol).(protocol.CloseClassifier); ok && ctx.Err() == nil && res.closed && out.stop == nil {
+		if err := cc.CloseError(res.code, res.reason); err != nil {
+			classified = true
+			out.err = err
+			if errors.As(err, &ref) {
+				out.stop = err
+			}
+		}
+	}
+	if ctx.Err() == nil && res.closed && out.stop == nil && !classified {
 		switch res.code {
 		case websocket.ClosePolicyViolation, 4401, 4403:
 			out.stop = &StopError{Code: res.code, Reason: res.reason}

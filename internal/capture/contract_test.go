@@ -163,3 +163,53 @@ func TestControlCountedAndKept(t *testing.T) {
 		}
 	}
 }
+
+// closeAdapter gives close codes its own meaning: 3500 is a refusal, 1008
+// a reason to reconnect.
+type closeAdapter struct{ testAdapter }
+
+func (*closeAdapter) CloseError(code int, reason string) error {
+	switch code {
+	case 3500:
+		return protocol.Refuse("test", "close %d %s", code, reason)
+	case websocket.ClosePolicyViolation:
+		return errors.New("slow consumer")
+	}
+	return nil
+}
+
+// TestAdapterClassifiesCloseCodes: the adapter's CloseError decides before
+// the runner's own close-code rules.
+func TestAdapterClassifiesCloseCodes(t *testing.T) {
+	for _, tt := range []struct {
+		code     int
+		stops    bool
+		contains string
+	}{
+		{3500, true, "close 3500 invalid token"},
+		{websocket.ClosePolicyViolation, false, "slow consumer"},
+		{4403, true, "4403"}, // nil from the adapter: the runner's rule
+	} {
+		var upgrades atomic.Int32
+		_, u := newServer(t, false, func(w http.ResponseWriter, r *http.Request) {
+			c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			upgrades.Add(1)
+			serverClose(c, tt.code, "invalid token")
+		})
+		rn := start(t, Options{URL: u, Adapter: &closeAdapter{}, MaxReconnectAttempts: 0}, &recSink{})
+		if tt.stops {
+			err := rn.wait(t, 3*time.Second)
+			if err == nil || !strings.Contains(err.Error(), tt.contains) {
+				t.Errorf("code %d: Run = %v, want %q", tt.code, err, tt.contains)
+			}
+			continue
+		}
+		waitFor(t, 3*time.Second, "reconnects", func() bool { return upgrades.Load() >= 3 })
+		if st := rn.r.Status(); !strings.Contains(st.LastError, tt.contains) {
+			t.Errorf("code %d: last error %q, want %q", tt.code, st.LastError, tt.contains)
+		}
+	}
+}

@@ -172,6 +172,16 @@ type Session interface {
 	Tick(now time.Time, out *Output) error
 }
 
+// CloseClassifier is implemented by adapters whose protocol gives WebSocket
+// close codes its own meaning (Centrifugo's 3500-3999 "do not reconnect",
+// graphql-ws 4400-4499). The runner asks it about every close frame from
+// the server before its own rules: a *Refusal stops the target, another
+// error reconnects (overriding the runner's stop on 1008, 4401 and 4403),
+// nil leaves the close to the runner's rules.
+type CloseClassifier interface {
+	CloseError(code int, reason string) error
+}
+
 // Refusal is the error of a server that refused wsmon for good: bad
 // credentials, a refused namespace or subscription, a close without
 // reconnect. The runner stops the target instead of reconnecting.
