@@ -403,13 +403,6 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "bad signature" {
-				// Centrifugo answers with WebSocket close code 3500, which
-				// only the capture runner sees; it does not yet treat
-				// Centrifugo's terminal codes (3500-3999, 4500-4999) as
-				// refusals and reconnects instead.
-				t.Skip("needs the runner to stop on Centrifugo's terminal close codes")
-			}
 			cfg := monitorConfig(t, s, tt.channels...)
 			cfg.Auth = map[string]string{"token": tt.token}
 			m := start(t, cfg)
