@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"sync"
 	"time"
 
@@ -36,8 +35,9 @@ func newAuto(cfg protocol.Config) (protocol.Adapter, string, error) {
 	return au, "decided per connection from the accepted subprotocol or the server's first frame, else raw", nil
 }
 
-// autoAdapter offers every protocol's subprotocols and picks after the
-// upgrade. The adapters it picks are built once and kept.
+// autoAdapter picks after the upgrade, from the accepted subprotocol (one
+// the operator offered) or the server's first frame. The adapters it picks
+// are built once and kept.
 type autoAdapter struct {
 	cfg   protocol.Config
 	mu    sync.Mutex
@@ -70,17 +70,12 @@ func (a *autoAdapter) sub(name string) protocol.Adapter {
 	return ad
 }
 
-// Prepare offers every protocol's subprotocols after the configured ones.
-func (a *autoAdapter) Prepare(_ context.Context, d *protocol.Dial) error {
-	for _, s := range specs() {
-		for _, p := range s.Subprotocols {
-			if !slices.Contains(d.Subprotocols, p) {
-				d.Subprotocols = append(d.Subprotocols, p)
-			}
-		}
-	}
-	return nil
-}
+// Prepare changes nothing. Auto does not offer the protocols'
+// subprotocols itself: many servers (Node's ws library among them) accept
+// the first subprotocol a client offers whatever it is, so an offered
+// "v12.stomp" would be accepted by a Socket.IO or plain JSON server and
+// prove nothing. Only the subprotocols the operator configured are offered.
+func (*autoAdapter) Prepare(context.Context, *protocol.Dial) error { return nil }
 
 // Open picks the protocol: the accepted subprotocol's, else the one whose
 // Sniff recognises the first frame (waiting at most SniffWait for it),

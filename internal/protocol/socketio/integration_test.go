@@ -471,14 +471,6 @@ func TestAuto(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "sniff" {
-				// Node's ws (under engine.io) accepts the first subprotocol a
-				// client offers, and auto offers them all: it then picks
-				// STOMP from the "accepted" v12.stomp before the open packet
-				// is looked at. To be enabled once auto prefers the first
-				// frame over a subprotocol the server merely echoed.
-				t.Skip("auto trusts the subprotocol socket.io's ws server echoes (reported)")
-			}
 			srv := startServer(t, "v4", "--path", tt.serverPath)
 			cfg := testkit.Config(t, srv.url()+tt.urlPath)
 			cfg.Protocol = "auto"
