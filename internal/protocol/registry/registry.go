@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/protocol/actioncable"
 	"github.com/wsmon/wsmon/internal/protocol/centrifugo"
 	"github.com/wsmon/wsmon/internal/protocol/graphqlws"
 	"github.com/wsmon/wsmon/internal/protocol/mqtt"
@@ -35,6 +36,7 @@ func specs() []protocol.Spec {
 		graphqlws.Spec(),
 		centrifugo.Spec(),
 		phoenix.Spec(),
+		actioncable.Spec(),
 		nats.Spec(),
 		raw.Spec(), // last: auto's fallback
 	}
