@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/wsmon/wsmon/internal/capture"
 	"github.com/wsmon/wsmon/internal/config"
@@ -179,7 +182,26 @@ func TestHeartbeat(t *testing.T) {
 			m.WaitConnected(t, 10*time.Second)
 			kind := map[string]string{"/graphql": "graphql", "/legacy": "legacy"}[path]
 			srv.waitSubscribed(t, kind, 1)
+			var silent *websocket.Conn
+			if path == "/graphql" {
+				silent = silentClient(t, srv.url(path))
+			}
 			time.Sleep(4 * time.Second)
+			if silent != nil {
+				// The client that never read (so never answered a ping)
+				// was dropped by the same server.
+				silent.SetReadDeadline(time.Now().Add(2 * time.Second))
+				for {
+					_, _, err := silent.ReadMessage()
+					if err == nil {
+						continue
+					}
+					if ne, ok := err.(net.Error); ok && ne.Timeout() {
+						t.Error("the client that does not answer pings is still connected")
+					}
+					break
+				}
+			}
 			srv.post(t, "/publish", []chat{{ID: "1", User: "bob", Room: "lobby", Text: "still here"}})
 			m.WaitMessages(t, 1, 10*time.Second)
 			if err := m.Stop(t); err != nil {
@@ -191,6 +213,21 @@ func TestHeartbeat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// silentClient connects and initialises, then reads nothing (so it
+// answers no WebSocket ping).
+func silentClient(t *testing.T, url string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Sec-WebSocket-Protocol": {"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"connection_init"}`)); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // TestRestart: the server is killed and started again on the same port;
