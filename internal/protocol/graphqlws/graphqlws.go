@@ -38,14 +38,16 @@ const (
 	SubprotocolLegacy    = "graphql-ws"
 )
 
-// Spec is the graphql-ws registry entry. The server does not speak first,
-// and no URL path is typical enough to claim, so only the subprotocols
-// identify it.
+// Spec is the graphql-ws registry entry. The server does not speak first
+// and, offered no subprotocol, closes the socket (4406, or 1002 for legacy
+// servers): auto recognises GraphQL by the /graphql path (Apollo, Yoga,
+// Hasura's /v1/graphql, gqlgen) and then offers both subprotocols.
 func Spec() protocol.Spec {
 	return protocol.Spec{
 		Name:         Name,
 		New:          New,
 		Subprotocols: []string{SubprotocolLegacy, SubprotocolTransport},
+		Paths:        []string{"/graphql"},
 	}
 }
 

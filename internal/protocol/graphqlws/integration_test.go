@@ -215,6 +215,27 @@ func TestHeartbeat(t *testing.T) {
 	}
 }
 
+// TestAuto: protocol auto recognises the /graphql path (the server
+// speaks only when spoken to in a subprotocol it accepts) and captures.
+func TestAuto(t *testing.T) {
+	srv := startServer(t)
+	cfg := testkit.Config(t, srv.url("/graphql"))
+	cfg.Protocol = "auto"
+	cfg.Subscribe = []string{messageSub}
+	m := startMonitor(t, cfg)
+	m.WaitConnected(t, 10*time.Second)
+	srv.waitSubscribed(t, "graphql", 1)
+	srv.post(t, "/publish", []chat{{ID: "1", User: "a", Room: "r", Text: "auto"}})
+	m.WaitMessages(t, 1, 10*time.Second)
+	if err := m.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	testkit.CheckSet(t, m.Messages(t), []testkit.Want{{Content: "auto", User: "a", Room: "r"}})
+	if st := m.Status(); st.Protocol != "graphql-ws" {
+		t.Errorf("protocol %q", st.Protocol)
+	}
+}
+
 // silentClient connects and initialises, then reads nothing (so it
 // answers no WebSocket ping).
 func silentClient(t *testing.T, url string) *websocket.Conn {
