@@ -51,7 +51,9 @@ func startSockJS(t *testing.T, args ...string) *sockjsServer {
 	return s
 }
 
-func (s *sockjsServer) url(path string) string { return fmt.Sprintf("ws://127.0.0.1:%d%s", s.port, path) }
+func (s *sockjsServer) url(path string) string {
+	return fmt.Sprintf("ws://127.0.0.1:%d%s", s.port, path)
+}
 
 type sockjsStats struct{ Connections, Subscriptions, Connects int }
 
