@@ -870,22 +870,35 @@ func classifyJSON(raw []byte) Type {
 //
 // Anything else is TypeOther.
 func classify[T string | []byte](v T) Type {
-	var buf [24]byte
-	if len(v) > len(buf) {
-		return TypeOther
-	}
+	// Lower case, with '_' for ' ' and '-' and before an upper-case letter
+	// that follows a lower-case one (camelCase: ReceiveMessage ->
+	// receive_message).
+	var buf [32]byte
+	n := 0
 	for i := 0; i < len(v); i++ {
 		c := v[i]
+		if n == len(buf) {
+			return TypeOther
+		}
 		switch {
 		case c >= 'A' && c <= 'Z':
+			if i > 0 && v[i-1] >= 'a' && v[i-1] <= 'z' {
+				buf[n] = '_'
+				if n++; n == len(buf) {
+					return TypeOther
+				}
+			}
 			c += 'a' - 'A'
 		case c == ' ' || c == '-':
 			c = '_'
 		}
-		buf[i] = c
+		buf[n] = c
+		n++
 	}
-	switch string(buf[:len(v)]) {
-	case "chat", "message", "msg", "text", "say", "chat_message", "new_message", "broadcast":
+	switch string(buf[:n]) {
+	case "chat", "message", "msg", "text", "say", "chat_message", "new_message", "broadcast",
+		"new_msg", "chat_msg", "shout", "receive_message", "send_message", "message_created",
+		"message_sent", "room_message", "public_message", "post", "comment", "danmaku", "bullet":
 		return TypeChat
 	case "system", "notice", "announcement", "info", "server", "welcome", "error":
 		return TypeSystem

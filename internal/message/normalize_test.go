@@ -356,3 +356,23 @@ func TestNormalizeConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyEventNames: protocol event names in camelCase or snake_case
+// (SignalR's ReceiveMessage, Phoenix's new_msg) classify like their words.
+func TestClassifyEventNames(t *testing.T) {
+	tests := []struct {
+		name string
+		want Type
+	}{
+		{"ReceiveMessage", TypeChat}, {"receive_message", TypeChat}, {"newMessage", TypeChat},
+		{"new_msg", TypeChat}, {"shout", TypeChat}, {"chat message", TypeChat},
+		{"UserJoined", TypeJoin}, {"user-left", TypeLeave}, {"SYSTEM", TypeSystem},
+		{"URLUpdate", TypeOther}, {"", TypeOther},
+		{"AVeryLongEventNameThatDoesNotFitTheBuffer", TypeOther},
+	}
+	for _, tt := range tests {
+		if got := classify(tt.name); got != tt.want {
+			t.Errorf("classify(%q) = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
