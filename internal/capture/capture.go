@@ -281,14 +281,14 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		return errors.New("capture: Run called more than once")
 	}
 	defer func() {
-		r.setState(StateStopped)
-		if err != nil {
+		if err != nil { // the reason first, so StateStopped is never seen without it
 			r.setError(err)
 			r.mu.Lock()
 			r.stopped = err.Error()
 			r.mu.Unlock()
 			r.log.Error("capture stopped", "err", err)
 		}
+		r.setState(StateStopped)
 	}()
 	if r.sink == nil {
 		return errors.New("capture: nil Sink")

@@ -93,16 +93,34 @@ func ForSession(a protocol.Adapter, protocol string) protocol.Adapter {
 	return a
 }
 
-// pathMatch returns the spec whose URL path marker appears in path.
+// pathMatch returns the spec whose URL path marker appears in path as
+// whole segments ("/cable" matches "/cable" and "/app/cable/x", not
+// "/cables").
 func pathMatch(path string) (protocol.Spec, string, bool) {
 	for _, s := range specs() {
 		for _, p := range s.Paths {
-			if strings.Contains(path, p) {
+			if segmentsContain(path, strings.TrimSuffix(p, "/")) {
 				return s, p, true
 			}
 		}
 	}
 	return protocol.Spec{}, "", false
+}
+
+// segmentsContain reports whether marker (starting with '/') occurs in
+// path followed by the end or a '/'.
+func segmentsContain(path, marker string) bool {
+	for i := 0; ; {
+		j := strings.Index(path[i:], marker)
+		if j < 0 {
+			return false
+		}
+		end := i + j + len(marker)
+		if end == len(path) || path[end] == '/' {
+			return true
+		}
+		i += j + 1
+	}
 }
 
 // subprotocolMatch returns the spec that owns the accepted subprotocol.

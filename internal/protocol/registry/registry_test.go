@@ -50,7 +50,7 @@ func TestAutoPicks(t *testing.T) {
 		{"centrifugo path", "ws://h/connection/websocket", []string{"chat"}, &fakeConn{}, "centrifugo", "/connection/websocket"},
 		{"mqtt subprotocol", "ws://h/ws", []string{"chat/#"}, &fakeConn{sub: "mqtt"}, "mqtt", "subprotocol mqtt"},
 		{"stomp subprotocol", "ws://h/ws", []string{"/topic/chat"}, &fakeConn{sub: "v12.stomp"}, "stomp", "subprotocol v12.stomp"},
-		{"graphql subprotocol", "ws://h/graphql", []string{"subscription { m { text } }"}, &fakeConn{sub: "graphql-transport-ws"}, "graphql-ws", "subprotocol graphql-transport-ws"},
+		{"graphql subprotocol", "ws://h/api/subscriptions", []string{"subscription { m { text } }"}, &fakeConn{sub: "graphql-transport-ws"}, "graphql-ws", "subprotocol graphql-transport-ws"},
 		{"nats first frame", "ws://h/", []string{"chat.>"}, &fakeConn{frames: []protocol.Frame{{Binary: true, Data: []byte("INFO {\"server_id\":\"x\",\"max_payload\":1048576}\r\n")}}}, "nats", "first frame"},
 		{"engine.io first frame", "ws://h/ws", nil, &fakeConn{frames: []protocol.Frame{{Data: []byte(`0{"sid":"a","upgrades":[],"pingInterval":25000,"pingTimeout":20000}`)}}}, "socketio", "first frame"},
 		{"json chat is raw", "ws://h/ws/chat", nil, &fakeConn{frames: []protocol.Frame{{Data: []byte(`{"user":"a","text":"INFO {"}`)}}}, "raw", "matched no protocol"},
@@ -120,5 +120,18 @@ func TestUnknownProtocol(t *testing.T) {
 	_, _, err := New("socketioo", protocol.Config{})
 	if err == nil || !strings.HasPrefix(err.Error(), "protocol: unknown protocol") || !strings.Contains(err.Error(), "socketio") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestPathMatchWholeSegments(t *testing.T) {
+	for path, want := range map[string]string{
+		"/socket.io/": "socketio", "/socket.io": "socketio", "/app/socket.io/x": "socketio",
+		"/cable": "actioncable", "/cables": "", "/mqtt": "mqtt", "/mqttchat": "", "/ws/chat": "",
+		"/connection/websocket": "centrifugo", "/connection/websockets": "",
+	} {
+		s, _, ok := pathMatch(path)
+		if got := s.Name; !ok && want != "" || ok && got != want {
+			t.Errorf("pathMatch(%q) = %q %v, want %q", path, got, ok, want)
+		}
 	}
 }
