@@ -544,3 +544,19 @@ func (a *Adapter) Decode(rec protocol.Frame) []protocol.Event {
 	}
 	return []protocol.Event{ev}
 }
+
+// CloseError gives graphql-ws close codes their meaning (both variants use
+// the same codes): 4400 (invalid message) and 4406 (subprotocol not
+// acceptable) would recur on every retry, so they stop the target like
+// 4401 and 4403; 4408 (init timeout), 4409 (subscriber already exists) and
+// 4429 (too many init requests, not rate limiting) reconnect with the
+// normal backoff. Other codes follow the runner's rules.
+func (*Adapter) CloseError(code int, reason string) error {
+	switch code {
+	case 4400, 4401, 4403, 4406:
+		return protocol.Refuse(Name, "server closed with %d: %s", code, reason)
+	case 4408, 4409, 4429:
+		return fmt.Errorf("graphql-ws: server closed with %d: %s", code, reason)
+	}
+	return nil
+}

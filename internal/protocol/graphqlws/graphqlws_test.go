@@ -398,3 +398,21 @@ func TestDecode(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseError(t *testing.T) {
+	var a Adapter
+	for code, want := range map[int]string{4400: "refusal", 4406: "refusal", 4401: "refusal", 4408: "retry", 4429: "retry", 1000: "", 1011: ""} {
+		err := a.CloseError(code, "x")
+		var ref *protocol.Refusal
+		got := ""
+		switch {
+		case errors.As(err, &ref):
+			got = "refusal"
+		case err != nil:
+			got = "retry"
+		}
+		if got != want {
+			t.Errorf("CloseError(%d) = %v, want %s", code, err, want)
+		}
+	}
+}
