@@ -37,10 +37,16 @@ vet:
 # the file to rebuild). Debian's mosquitto, nats-server and rabbitmq-server
 # are used from the system; .ci/run installs them when missing.
 TESTSERVERS_NPM := $(patsubst %/package.json,%/node_modules/.installed,$(wildcard test/servers/*/package.json))
-TESTSERVERS_GO  := bin/testservers/centrifugo
+TESTSERVERS_GO  := bin/testservers/centrifugo bin/testservers/anycable-go
 testservers: $(TESTSERVERS_NPM) $(TESTSERVERS_GO)
 bin/testservers/centrifugo:
 	GOBIN=$(CURDIR)/bin/testservers GOFLAGS=-mod=mod $(GO) install github.com/centrifugal/centrifugo/v6@v6.9.1
+# AnyCable (an ActionCable server), built inside its downloaded module: a
+# plain `go install` of it is refused by the module proxy here.
+bin/testservers/anycable-go:
+	@mkdir -p bin/testservers
+	cd "$$(GOFLAGS=-mod=mod $(GO) mod download -json github.com/anycable/anycable-go@v1.5.6 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')" && \
+		GOFLAGS=-mod=mod $(GO) build -trimpath -o $(CURDIR)/bin/testservers/anycable-go ./cmd/anycable-go
 test/servers/%/node_modules/.installed: test/servers/%/package.json test/servers/%/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		cd test/servers/$* && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
