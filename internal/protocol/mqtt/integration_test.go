@@ -223,6 +223,7 @@ func dialPublisher(t *testing.T, b *broker, v5 bool, user, pass string) *publish
 type msg struct {
 	topic, payload      string
 	qos                 byte
+	retain              bool
 	contentType, sender string
 }
 
@@ -244,7 +245,11 @@ func (p *publisher) publish(t *testing.T, m msg) {
 		body = append(appendLen(body, len(props)), props...)
 	}
 	body = append(body, m.payload...)
-	if _, err := p.c.Write(mqttPacket(0x30|m.qos<<1, body)); err != nil {
+	first := 0x30 | m.qos<<1
+	if m.retain {
+		first |= 0x01
+	}
+	if _, err := p.c.Write(mqttPacket(first, body)); err != nil {
 		t.Fatal(err)
 	}
 	if m.qos == 1 {
@@ -422,6 +427,40 @@ func TestRestart(t *testing.T) {
 	testkit.CheckSet(t, m.Messages(t), []testkit.Want{{Content: "before", User: "a", Room: "chat/a"}, {Content: "after", User: "a", Room: "chat/b"}})
 	if ss := m.Sessions(t); len(ss) < 2 {
 		t.Errorf("sessions = %+v, want a second one after the restart", ss)
+	}
+}
+
+// TestRetained: the message mosquitto retained for a topic is replayed at
+// every subscription; with retained "keep" it is stored, with "skip" it is
+// not (MQTT 5: the broker is asked not to send it; 3.1.1: it arrives with
+// the RETAIN flag and is control), while live messages are stored.
+func TestRetained(t *testing.T) {
+	for _, tt := range []struct {
+		version float64
+		mode    string
+	}{{4, "keep"}, {4, "skip"}, {5, "keep"}, {5, "skip"}} {
+		t.Run(fmt.Sprint(tt.version, " ", tt.mode), func(t *testing.T) {
+			b := startBroker(t, brokerOpts{})
+			p := dialPublisher(t, b, false, "", "")
+			p.publish(t, msg{topic: "chat/a", payload: `{"user":"a","text":"retained"}`, qos: 1, retain: true})
+			cfg := testkit.Config(t, b.url())
+			cfg.Protocol = "mqtt"
+			cfg.Subscribe = []string{"chat/#"}
+			cfg.Options = map[string]any{"version": tt.version, "retained": tt.mode}
+			m := testkit.Start(t, cfg)
+			waitSubscribed(t, m, 0, 1)
+			p.publish(t, msg{topic: "chat/a", payload: `{"user":"a","text":"live"}`, qos: 1})
+			want := []testkit.Want{{Content: "live", User: "a", Room: "chat/a"}}
+			if tt.mode == "keep" {
+				want = append(want, testkit.Want{Content: "retained", User: "a", Room: "chat/a"})
+			}
+			m.WaitMessages(t, len(want), 10*time.Second)
+			time.Sleep(300 * time.Millisecond)
+			if err := m.Stop(t); err != nil {
+				t.Fatal(err)
+			}
+			testkit.CheckSet(t, m.Messages(t), want)
+		})
 	}
 }
 

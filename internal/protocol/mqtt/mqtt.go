@@ -63,6 +63,7 @@ type Adapter struct {
 	hasPass      bool
 	userProperty string // MQTT 5 user property naming the sender
 	text         bool   // payload_format "text": payloads are never parsed as JSON
+	skipRetained bool   // retained "skip": messages replayed from the broker's store are control
 }
 
 // New builds an MQTT adapter from cfg: subscribe lists the topic filters
@@ -72,8 +73,10 @@ type Adapter struct {
 // target each time wsmon starts), qos (0 or 1, default 0), keepalive
 // (seconds, default 60; 0 turns keep-alive off), clean_session (default
 // true; false needs a client_id of your own), user_property (MQTT 5: a
-// user property naming the sender) and payload_format ("auto" or "text",
-// default "auto").
+// user property naming the sender), payload_format ("auto" or "text",
+// default "auto") and retained ("keep" or "skip", default "keep": whether
+// the retained message a broker replays on every subscription is
+// recorded).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
@@ -105,6 +108,7 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	a.clean = r.Bool("clean_session", true)
 	a.userProperty = r.String("user_property", "")
 	a.text = r.OneOf("payload_format", "auto", "auto", "text") == "text"
+	a.skipRetained = r.OneOf("retained", "keep", "keep", "skip") == "skip"
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
@@ -245,7 +249,11 @@ func (a *Adapter) subscribePacket(i int) []byte {
 		b = append(b, 0) // no properties
 	}
 	b = appendString(b, a.filters[i])
-	b = append(b, a.qos) // MQTT 5 options: no-local, retain-as-published, retain handling all 0
+	opts := a.qos // MQTT 5: no-local and retain-as-published 0
+	if a.version == 5 && a.skipRetained {
+		opts |= 2 << 4 // Retain Handling 2: do not send retained messages
+	}
+	b = append(b, opts)
 	return packet(typeSubscribe<<4|0x02, b)
 }
 

@@ -180,6 +180,7 @@ func TestNewErrors(t *testing.T) {
 		}), "options.client_id: "},
 		{"kept session without client_id", base(func(c *protocol.Config) { c.Options = protocol.Options{"clean_session": false} }), "options.client_id: "},
 		{"bad payload_format", base(func(c *protocol.Config) { c.Options = protocol.Options{"payload_format": "json"} }), "options.payload_format: "},
+		{"bad retained", base(func(c *protocol.Config) { c.Options = protocol.Options{"retained": "drop"} }), "options.retained: "},
 		{"user_property needs 5", base(func(c *protocol.Config) { c.Options = protocol.Options{"user_property": "sender"} }), "options.user_property: "},
 	}
 	for _, tt := range tests {
@@ -744,6 +745,46 @@ func TestPayloadFormatText(t *testing.T) {
 		evs := a.Decode(protocol.Frame{Binary: true, Data: pub(0, "chat/a", 0, props, `{"user":"mallory"}`)})
 		if len(evs) != 1 || !evs[0].Text || string(evs[0].Payload) != `{"user":"mallory"}` {
 			t.Errorf("version %v: %v", v, evs)
+		}
+	}
+}
+
+func TestRetainedFlag(t *testing.T) {
+	for _, v := range []float64{4, 5} {
+		for _, skip := range []bool{false, true} {
+			opts := protocol.Options{"version": v, "qos": 1.0}
+			if skip {
+				opts["retained"] = "skip"
+			}
+			a := mustNew(t, protocol.Config{Options: opts})
+			s, _ := open(t, a)
+			out, err := feed(t, s, connack(v == 5, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantOpts := byte(1)
+			if skip && v == 5 {
+				wantOpts |= 0x20
+			}
+			if sub := out.Replies[0].Data; sub[len(sub)-1] != wantOpts {
+				t.Errorf("version %v skip %v: subscription options %#x, want %#x", v, skip, sub[len(sub)-1], wantOpts)
+			}
+			var props []byte
+			if v == 5 {
+				props = []byte{}
+			}
+			retained := pub(1, "chat/a", 3, props, "old")
+			retained[0] |= 0x01
+			out, err = feed(t, s, retained)
+			if err != nil || len(out.Replies) != 1 {
+				t.Fatalf("retained: %v %+v", err, out)
+			}
+			if got := len(out.Records); got != map[bool]int{false: 1, true: 0}[skip] {
+				t.Errorf("version %v skip %v: %d records of a retained message", v, skip, got)
+			}
+			if out, err = feed(t, s, pub(0, "chat/a", 0, props, "live")); err != nil || len(out.Records) != 1 {
+				t.Errorf("live message: %v %+v", err, out)
+			}
 		}
 	}
 }

@@ -281,17 +281,23 @@ func (s *session) onPublish(pk []byte, out *protocol.Output) error {
 	} else if len(p.topic) == 0 {
 		return fmt.Errorf("mqtt: PUBLISH without a topic")
 	}
+	record := func() { out.Record(true, rec) }
+	if s.a.skipRetained && pk[0]&0x01 != 0 {
+		// The RETAIN flag is only set on a message replayed from the
+		// broker's store for a new subscription; live ones have it 0.
+		record = func() { out.Ctrl(true, pk) }
+	}
 	switch p.qos {
 	case 0:
-		out.Record(true, rec)
+		record()
 	case 1:
-		out.Record(true, rec)
+		record()
 		out.Reply(true, ackPacket(typePuback, p.pid))
 	case 2:
 		// Recorded once: a resent PUBLISH (before our PUBREC reached the
 		// broker) is only acknowledged again.
 		if !s.qos2[p.pid] {
-			out.Record(true, rec)
+			record()
 			if s.qos2 == nil {
 				s.qos2 = map[uint16]bool{}
 			}
