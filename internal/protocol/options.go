@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -122,6 +123,20 @@ func (r *OptionReader) Strings(key string) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// Object returns the JSON-object option key (a copy), or nil when absent.
+func (r *OptionReader) Object(key string) map[string]any {
+	v, ok := r.get(key)
+	if !ok {
+		return nil
+	}
+	m, isObj := v.(map[string]any)
+	if !isObj {
+		r.fail(key, "must be a JSON object, got %v", v)
+		return nil
+	}
+	return maps.Clone(m)
 }
 
 // OneOf returns the string option key, which must be one of allowed, or

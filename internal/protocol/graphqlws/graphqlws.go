@@ -18,7 +18,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,28 +72,15 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	if cfg.Auth.Username != "" || cfg.Auth.Password != "" {
 		return nil, fmt.Errorf("auth: graphql-ws uses only auth.token (sent in connection_init as Authorization: Bearer <token>); put other credentials in options.init_payload")
 	}
-	// init_payload is an object, which the option reader has no type for:
-	// it is taken out and checked here, the rest goes through the reader.
-	opts := maps.Clone(cfg.Options)
-	initRaw, hasInit := opts["init_payload"]
-	delete(opts, "init_payload")
-	r := opts.Read()
+	r := cfg.Options.Read()
 	variant := r.OneOf("variant", "auto", "auto", SubprotocolTransport, SubprotocolLegacy)
+	payload := r.Object("init_payload")
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	a := &Adapter{}
 	if variant != "auto" {
 		a.variant = variant
-	}
-
-	var payload map[string]any
-	if hasInit && initRaw != nil {
-		p, ok := initRaw.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("options.init_payload: must be a JSON object, got %v", initRaw)
-		}
-		payload = maps.Clone(p)
 	}
 	if cfg.Auth.Token != "" {
 		if payload == nil {

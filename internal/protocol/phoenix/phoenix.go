@@ -79,29 +79,21 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 		}
 		a.topics = append(a.topics, t)
 	}
-	// join_payload is an object, which the option reader has no type for:
-	// it is taken out and checked here.
-	opts := maps.Clone(cfg.Options)
-	joinRaw := opts["join_payload"]
-	delete(opts, "join_payload")
-	r := opts.Read()
+	r := cfg.Options.Read()
 	a.vsn = r.OneOf("vsn", "2.0.0", "2.0.0", "1.0.0")
 	a.v1 = a.vsn == "1.0.0"
 	a.heartbeat = r.Seconds("heartbeat_interval", 30*time.Second, 1, 3600)
 	a.presence = r.Bool("presence", false)
 	a.tokenParam = r.String("token_param", "token")
+	join := r.Object("join_payload")
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
-	join := map[string]any{}
-	if joinRaw != nil {
-		m, ok := joinRaw.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("options.join_payload: must be a JSON object, got %v", joinRaw)
+	if join == nil {
+		join = map[string]any{}
+		if a.token != "" {
+			join["token"] = a.token
 		}
-		join = m
-	} else if a.token != "" {
-		join["token"] = a.token
 	}
 	var err error
 	if a.joinBody, err = json.Marshal(join); err != nil {

@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -82,12 +81,7 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	if cfg.Auth.Username != "" || cfg.Auth.Password != "" {
 		return nil, fmt.Errorf("auth: signalr uses only auth.token (a bearer token for negotiate and the socket)")
 	}
-	// argument_names is an object, which the option reader has no type
-	// for: it is taken out and checked here.
-	opts := maps.Clone(cfg.Options)
-	namesRaw := opts["argument_names"]
-	delete(opts, "argument_names")
-	r := opts.Read()
+	r := cfg.Options.Read()
 	a := &Adapter{
 		token:         cfg.Auth.Token,
 		tokenQuery:    r.Bool("token_query", true),
@@ -100,14 +94,11 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 		}
 		a.targets = append(a.targets, strings.ToLower(t))
 	}
+	m := r.Object("argument_names")
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
-	if namesRaw != nil {
-		m, ok := namesRaw.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("options.argument_names: must be an object of target -> list of names, got %v", namesRaw)
-		}
+	if m != nil {
 		a.argNames = map[string][]string{}
 		for target, v := range m {
 			l, ok := v.([]any)

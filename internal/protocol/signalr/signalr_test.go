@@ -54,7 +54,7 @@ func TestNewErrors(t *testing.T) {
 		{"ping_interval", protocol.Config{Options: protocol.Options{"ping_interval": 0.5}}, "options.ping_interval: must be a number of seconds between 1 and 3600"},
 		{"skip_negotiate", protocol.Config{Options: protocol.Options{"skip_negotiate": "yes"}}, "options.skip_negotiate: must be true or false"},
 		{"token_query", protocol.Config{Options: protocol.Options{"token_query": 1.0}}, "options.token_query: must be true or false"},
-		{"argument_names type", protocol.Config{Options: protocol.Options{"argument_names": []any{"user"}}}, "options.argument_names: must be an object"},
+		{"argument_names type", protocol.Config{Options: protocol.Options{"argument_names": []any{"user"}}}, "options.argument_names: must be a JSON object"},
 		{"argument_names list", protocol.Config{Options: protocol.Options{"argument_names": map[string]any{"ReceiveMessage": "user"}}}, "options.argument_names: ReceiveMessage: must be a non-empty list"},
 		{"argument_names element", protocol.Config{Options: protocol.Options{"argument_names": map[string]any{"ReceiveMessage": []any{"user", 2.0}}}}, "options.argument_names: ReceiveMessage: must be a list of strings"},
 		{"unknown option", protocol.Config{Options: protocol.Options{"hub": "chat"}}, "options.hub: unknown option"},
