@@ -1,6 +1,8 @@
 package web
 
 import (
+	"github.com/wsmon/wsmon/internal/protocol/registry"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,7 +88,7 @@ func (s *Server) handleTargets(w http.ResponseWriter, r *http.Request) error {
 				LastMessageAt: jsonTime(t.LastMessageAt), Config: t.Config})
 		}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"targets": out, "managed": s.opts.Manager != nil})
+	return writeJSON(w, http.StatusOK, map[string]any{"targets": out, "managed": s.opts.Manager != nil, "protocols": registry.Names()})
 }
 
 // errNotManaged answers a target write in a process without the monitor.

@@ -121,6 +121,8 @@ export interface Target {
 export interface TargetList {
   targets: Target[];
   managed: boolean;
+  /** every protocol name this build speaks ("auto" first) */
+  protocols: string[];
 }
 
 /** ApiError is a failed request: HTTP status (0 for network errors) and the server's error code. */

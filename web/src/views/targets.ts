@@ -11,8 +11,6 @@ import { t, tOr } from '../i18n';
 import type { ViewContext } from '../main';
 import { stateClass } from './dashboard';
 
-// The protocols of internal/protocol/registry; one this build lacks is refused by the server with a clear 400.
-const protocols = ['auto', 'raw', 'socketio', 'stomp', 'mqtt', 'signalr', 'phoenix', 'actioncable', 'graphql-ws', 'centrifugo', 'nats'];
 
 function errText(e: unknown): string {
   return e instanceof ApiError ? e.message : String(e);
@@ -32,7 +30,7 @@ export function targetsView(root: HTMLElement, ctx: ViewContext): void {
     get<TargetList>('/api/targets', undefined, ctx.signal)
       .then((data) => {
         render(body, data, act);
-        if (!formSlot.firstChild && data.managed) formSlot.appendChild(addForm(say, load));
+        if (!formSlot.firstChild && data.managed) formSlot.appendChild(addForm(say, load, data.protocols ?? ['auto']));
         if (!data.managed && !alert.firstChild) setChildren(alert, h('div', { class: 'alert alert-info py-2', id: 'targets-readonly' }, t('targets.readOnly')));
       })
       .catch((e) => {
@@ -97,7 +95,7 @@ function render(body: HTMLElement, data: TargetList, act: (name: string, a: 'pau
           h('tbody', null, rows)))));
 }
 
-function addForm(say: (kind: 'success' | 'danger', msg: string) => void, reload: () => void): HTMLElement {
+function addForm(say: (kind: 'success' | 'danger', msg: string) => void, reload: () => void, protocols: string[]): HTMLElement {
   const field = (id: string, label: string, input: HTMLElement) =>
     h('div', { class: 'col-12 col-md-6' }, h('label', { class: 'form-label small', for: id }, label), input);
   const name = h('input', { class: 'form-control form-control-sm', id: 'target-name', name: 'name', autocomplete: 'off' });
