@@ -216,6 +216,15 @@ func (s *session) run(ctx context.Context, d *dialSetup) sessionResult {
 		ws.NetConn().Close()
 	}
 
+	// A session that became ready and ended at once is still established:
+	// look at ready first when both happened.
+	done := false
+	select {
+	case <-s.ready:
+	case err = <-readerDone:
+		done = true
+	case <-hctx.Done():
+	}
 	select {
 	case <-s.ready:
 		res.established = true
@@ -223,15 +232,22 @@ func (s *session) run(ctx context.Context, d *dialSetup) sessionResult {
 		s.r.setState(StateConnected)
 		s.log.Info("connected", "protocol", res.protocol, "subprotocol", ws.Subprotocol(), "picked_because", why)
 		for i, m := range s.r.opts.SendOnConnect {
+			if done {
+				break // the connection has already ended
+			}
 			if err := s.write(ctx, outMsg{data: []byte(m)}); err != nil {
 				s.fail(fmt.Errorf("send_on_connect message %d: %w", i+1, err))
 				break
 			}
 		}
-		err = <-readerDone
-	case err = <-readerDone:
-		err = fmt.Errorf("handshake: %w", err)
-	case <-hctx.Done():
+		if !done {
+			err = <-readerDone
+		}
+	default:
+		if done {
+			err = fmt.Errorf("handshake: %w", err)
+			break
+		}
 		if ctx.Err() == nil {
 			s.fail(fmt.Errorf("handshake: the %s session was not ready within %s", res.protocol, s.r.opts.HandshakeTimeout))
 		}
