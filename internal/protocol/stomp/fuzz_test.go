@@ -19,6 +19,8 @@ func FuzzStomp(f *testing.F) {
 	f.Add([]byte("ERROR\nmessage:Access refused\n\n\x00"), []byte{}, false)
 	f.Add([]byte(sockjsArrayOf(message("/topic/chat", "1", "你好"), "\n")), []byte{}, true)
 	f.Add([]byte("h"), []byte{}, true)
+	m := message("/topic/chat", "1", "one")
+	f.Add([]byte(sockjsArrayOf(m[:10], m[10:]+m[:5], m[5:])), []byte{}, true)
 	f.Add([]byte(`c[3000,"Go away!"]`), []byte{}, true)
 	f.Fuzz(func(t *testing.T, data, cuts []byte, sockjs bool) {
 		a := mustNew(t, protocol.Config{Options: protocol.Options{"sockjs": sockjs, "ack": "client", "user_header": "x-user"}})
@@ -70,6 +72,33 @@ func FuzzStomp(f *testing.F) {
 		}
 		if !slices.Equal(whole[:min(len(whole), len(cut))], cut[:min(len(whole), len(cut))]) {
 			t.Fatalf("records whole %q, chunked %q (errors %v, %v)", whole, cut, errWhole, errCut)
+		}
+		if sockjs {
+			// The messages of a SockJS array are the STOMP stream: a plain
+			// session fed them one per frame records the same.
+			if kind, msgs, err := parseSockJS(data); err == nil && kind == sockjsArray && errWhole == nil {
+				plain := mustNew(t, protocol.Config{Options: protocol.Options{"ack": "client", "user_header": "x-user"}})
+				ps, _ := open(t, plain)
+				var out protocol.Output
+				if err := ps.Feed(protocol.Frame{Data: []byte(connected12)}, &out); err != nil {
+					t.Fatal(err)
+				}
+				var recs []string
+				var perr error
+				for _, m := range msgs {
+					out.Reset()
+					perr = ps.Feed(protocol.Frame{Data: []byte(m)}, &out)
+					for _, r := range out.Records {
+						recs = append(recs, string(r.Data))
+					}
+					if perr != nil {
+						break
+					}
+				}
+				if perr == nil && !slices.Equal(recs, whole) {
+					t.Fatalf("SockJS records %q, plain %q", whole, recs)
+				}
+			}
 		}
 		for _, r := range whole {
 			evs := a.Decode(protocol.Frame{Data: []byte(r)})

@@ -114,11 +114,12 @@ func (s *session) Feed(f protocol.Frame, out *protocol.Output) error {
 	if !s.opened {
 		return fmt.Errorf("stomp: SockJS message before the open frame")
 	}
+	// The messages are one piece of the STOMP stream, handed on in one
+	// call: stream compacts its buffer only between calls, as records of
+	// the call may alias it.
 	n := len(out.Records) + len(out.Control)
-	for _, m := range msgs {
-		if err := s.stream([]byte(m), false, out); err != nil {
-			return err
-		}
+	if err := s.stream([]byte(strings.Join(msgs, "")), false, out); err != nil {
+		return err
 	}
 	if len(out.Records)+len(out.Control) == n {
 		out.Ctrl(f.Binary, f.Data) // only part of a frame, or nothing
@@ -130,7 +131,7 @@ func (s *session) Feed(f protocol.Frame, out *protocol.Output) error {
 // completed. Frames are parsed straight from data when nothing is pending;
 // the rest of an incomplete frame is kept in s.buf. s.buf is compacted at
 // the start of the next call, never during one, because the records and
-// control frames of this call may alias it.
+// control frames of this call may alias it: call it once per Feed.
 func (s *session) stream(data []byte, binary bool, out *protocol.Output) error {
 	if s.off > 0 {
 		s.buf = s.buf[:copy(s.buf, s.buf[s.off:])]

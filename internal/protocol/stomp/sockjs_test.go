@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,36 @@ func TestSockJSSession(t *testing.T) {
 	}
 	if len(out.Control) != 1 {
 		t.Errorf("close frame not control: %+v", out)
+	}
+}
+
+// TestSockJSSplitMessages: one SockJS array whose messages end a pending
+// frame and start the next (the STOMP stream runs across messages).
+func TestSockJSSplitMessages(t *testing.T) {
+	a := mustNew(t, protocol.Config{Options: protocol.Options{"sockjs": true}})
+	s, _ := open(t, a)
+	for _, f := range []string{"o", sockjsArrayOf(connected12)} {
+		if _, err := feed(t, s, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m1 := message("/topic/chat", "1", strings.Repeat("one ", 50))
+	m2 := message("/queue/other", "2", strings.Repeat("two ", 50))
+	m3 := message("/topic/chat", "3", "three")
+	var recs []string
+	for _, f := range []string{
+		sockjsArrayOf(m1[:30]),
+		sockjsArrayOf(m1[30:100], m1[100:], m2[:20], m2[20:40]),
+		sockjsArrayOf(m2[40:], m3, "\n"),
+	} {
+		out, err := feed(t, s, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, datas(out.Records)...)
+	}
+	if want := []string{m1, m2, m3}; !slices.Equal(recs, want) {
+		t.Fatalf("records %q, want %q", recs, want)
 	}
 }
 
