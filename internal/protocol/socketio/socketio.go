@@ -10,7 +10,7 @@
 // record. With a server that has connection state recovery on, a
 // reconnect resumes the namespace's session so that missed events are
 // replayed. Decode turns a record into one chat event named after the
-// Socket.IO event. doc.md beside this file is the user's description.
+// Socket.IO event. docs/protocols.md has the user's description.
 package socketio
 
 import (
