@@ -40,8 +40,8 @@ const serverConfig = `{
   "http_server": {"address": "127.0.0.1", "port": %d},
   "client": {
     "token": {"hmac_secret_key": %q},
-    "ping_interval": "2s",
-    "pong_timeout": "1s",
+    "ping_interval": %q,
+    "pong_timeout": %q,
     "allowed_origins": ["*"]
   },
   "http_api": {"key": %q},
@@ -56,11 +56,18 @@ const serverConfig = `{
 
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerPings(t, "2s", "1s")
+}
+
+// startServerPings starts a server that pings every ping and drops a
+// client whose pong takes longer than pong.
+func startServerPings(t *testing.T, ping, pong string) *server {
+	t.Helper()
 	bin := testkit.NeedBinary(t, "centrifugo")
 	s := &server{port: testkit.FreePort(t)}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(serverConfig, s.port, hmacSecret, apiKey)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(serverConfig, s.port, hmacSecret, ping, pong, apiKey)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.proc = testkit.StartProcess(t, testkit.Proc{
@@ -309,6 +316,30 @@ func TestHeartbeat(t *testing.T) {
 	if ss := m.Sessions(t); len(ss) != 1 {
 		t.Errorf("sessions %+v, want 1", ss)
 	}
+}
+
+// TestHeartbeatDefaults: with Centrifugo's default pings (every 25 s, pong
+// within 8 s, else close 3012 "no pong") a connection idle for 60 s stays
+// up. Long-running (skipped with -short), runs in CI.
+func TestHeartbeatDefaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("idles 60 s")
+	}
+	s := startServerPings(t, "25s", "8s")
+	m := start(t, monitorConfig(t, s, "chat:a"))
+	m.WaitConnected(t, 15*time.Second)
+	s.waitChannel(t, "chat:a")
+	time.Sleep(60 * time.Second)
+	st := m.Status()
+	if st.State != capture.StateConnected || st.Reconnects != 0 || st.Session != 1 {
+		t.Fatalf("after idling 60 s: %+v", st)
+	}
+	s.publish(t, "chat:a", map[string]any{"user": "bob", "text": "after 60 s"})
+	m.WaitMessages(t, 1, 10*time.Second)
+	if err := m.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	testkit.CheckSet(t, m.Messages(t), []testkit.Want{{Content: "after 60 s", User: "bob", Room: "chat:a"}})
 }
 
 // TestRecovery: the server disconnects wsmon (asking it to reconnect);

@@ -401,6 +401,34 @@ func TestHeartbeat(t *testing.T) {
 	}
 }
 
+// TestHeartbeatDefaultKeepalive: with the default keep-alive (60 s, so
+// mosquitto drops a client that sends nothing for 90 s) a connection idle
+// for 100 s stays up: wsmon's PINGREQs carry it. Long-running (skipped with
+// -short), runs in CI.
+func TestHeartbeatDefaultKeepalive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("idles 100 s")
+	}
+	b := startBroker(t, brokerOpts{})
+	cfg := testkit.Config(t, b.url())
+	cfg.Protocol = "mqtt"
+	cfg.Subscribe = []string{"chat/#"}
+	cfg.PingInterval, cfg.PongTimeout = 60, 120
+	m := testkit.Start(t, cfg)
+	waitSubscribed(t, m, 0, 1)
+	time.Sleep(100 * time.Second)
+	dialPublisher(t, b, false, "", "").publish(t, msg{topic: "chat/a", payload: `{"user":"bob","text":"after 100 s"}`})
+	m.WaitMessages(t, 1, 10*time.Second)
+	st := m.Status()
+	if err := m.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	testkit.CheckSet(t, m.Messages(t), []testkit.Want{{Content: "after 100 s", User: "bob", Room: "chat/a"}})
+	if ss := m.Sessions(t); len(ss) != 1 || st.Reconnects != 0 {
+		t.Errorf("sessions = %+v, reconnects %d: want 1 session", ss, st.Reconnects)
+	}
+}
+
 // TestRestart: the broker is killed and started again on the same ports
 // (without persistence: it forgets every subscription); the target
 // reconnects, subscribes again and captures.
