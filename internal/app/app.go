@@ -199,7 +199,7 @@ func monitorStatus(m *Monitor) func(context.Context) []web.TargetStatus {
 		out := make([]web.TargetStatus, 0, len(ts))
 		for _, t := range ts {
 			out = append(out, web.TargetStatus{Target: t.Config.Name, URL: t.Config.URL, State: t.State, Since: t.Since,
-				Reconnects: t.Reconnects, LastMessageAt: t.LastMessageAt, LastError: t.LastError})
+				Reconnects: t.Reconnects, LastMessageAt: t.LastMessageAt, LastError: t.LastError, Protocol: t.ProtocolInUse})
 		}
 		return out
 	}
@@ -218,7 +218,7 @@ func storeStatus(st *store.Store) func(context.Context) []web.TargetStatus {
 		for _, se := range sessions { // newest first
 			t, ok := seen[se.Target]
 			if !ok {
-				t = &web.TargetStatus{Target: se.Target, URL: se.URL, State: "disconnected", Since: se.DisconnectedAt, LastError: se.Error}
+				t = &web.TargetStatus{Target: se.Target, URL: se.URL, State: "disconnected", Since: se.DisconnectedAt, LastError: se.Error, Protocol: se.Protocol}
 				if se.DisconnectedAt.IsZero() {
 					t.State, t.Since = "connected", se.ConnectedAt
 				}

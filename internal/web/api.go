@@ -270,6 +270,7 @@ type TargetStatusJS struct {
 	Reconnects    int      `json:"reconnects"`
 	LastMessageAt jsonTime `json:"last_message_at"`
 	LastError     string   `json:"last_error"`
+	Protocol      string   `json:"protocol"`
 }
 
 func (s *Server) monitorJSON(r *http.Request) []TargetStatusJS {
@@ -279,7 +280,7 @@ func (s *Server) monitorJSON(r *http.Request) []TargetStatusJS {
 	}
 	for _, t := range s.opts.Status(r.Context()) {
 		out = append(out, TargetStatusJS{Target: t.Target, URL: t.URL, State: t.State, Since: jsonTime(t.Since),
-			Reconnects: t.Reconnects, LastMessageAt: jsonTime(t.LastMessageAt), LastError: t.LastError})
+			Reconnects: t.Reconnects, LastMessageAt: jsonTime(t.LastMessageAt), LastError: t.LastError, Protocol: t.Protocol})
 	}
 	return out
 }

@@ -36,6 +36,7 @@ type TargetStatus struct {
 	Reconnects    int       `json:"reconnects"`
 	LastMessageAt time.Time `json:"last_message_at"`
 	LastError     string    `json:"last_error"`
+	Protocol      string    `json:"protocol"` // protocol of the current or last session ("" before the first)
 }
 
 // Options configure the server.

@@ -22,6 +22,8 @@ export interface MonitorStatus {
   reconnects: number;
   last_message_at: string | null;
   last_error: string;
+  /** protocol of the current or last session ("" before the first) */
+  protocol: string;
 }
 
 export interface Stats {
