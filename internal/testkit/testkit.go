@@ -1,5 +1,6 @@
 // Package testkit runs wsmon in tests the way production composes it
-// (app.Run in monitor mode: capture runners, journal, pipeline, SQLite)
+// (app.Run in the recommended mode, all: capture runners, journal,
+// pipeline, SQLite, index, live hub and the web server on a loopback port)
 // against real servers started by the tests, and checks what was stored.
 // It is imported only by _test files; nothing in the product uses it.
 package testkit
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,14 +44,16 @@ func Config(t testing.TB, url string) config.Config {
 
 // Monitor is a running wsmon monitor.
 type Monitor struct {
-	cfg    config.Config
-	mon    *app.Monitor
-	cancel context.CancelFunc
-	done   chan error
-	logs   *logBuffer
+	cfg     config.Config
+	mon     *app.Monitor
+	webAddr string
+	cancel  context.CancelFunc
+	done    chan error
+	logs    *logBuffer
 }
 
-// Start validates cfg and runs wsmon in monitor mode until the test ends
+// Start validates cfg and runs wsmon in mode all (capture and dashboard,
+// the web server on a free 127.0.0.1 port) until the test ends
 // (or Stop). The log is printed when the test fails, or always with
 // WSMON_TEST_LOG set.
 func Start(t testing.TB, cfg config.Config) *Monitor {
@@ -63,12 +67,16 @@ func Start(t testing.TB, cfg config.Config) *Monitor {
 		w = io.MultiWriter(m.logs, os.Stderr)
 	}
 	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	started := make(chan struct{})
 	go func() {
-		m.done <- app.Run(ctx, app.ModeMonitor, cfg, app.Options{Logger: logger, Version: "test",
-			Started: func(r app.Running) { m.mon = r.Monitor; close(started) }})
+		m.done <- app.Run(ctx, app.ModeAll, cfg, app.Options{Logger: logger, Version: "test", Listener: ln,
+			Started: func(r app.Running) { m.mon, m.webAddr = r.Monitor, r.WebAddr; close(started) }})
 	}()
 	select {
 	case <-started:
@@ -85,6 +93,9 @@ func Start(t testing.TB, cfg config.Config) *Monitor {
 	})
 	return m
 }
+
+// WebAddr is the dashboard's address (host:port on 127.0.0.1).
+func (m *Monitor) WebAddr() string { return m.webAddr }
 
 // Log returns what wsmon logged so far.
 func (m *Monitor) Log() string { return m.logs.String() }
