@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/jsontok"
 	"github.com/wsmon/wsmon/internal/protocol"
 )
 
@@ -29,6 +30,10 @@ type Adapter struct {
 	hbEvery  time.Duration
 	control  [][]byte
 }
+
+// maxSplitDepth bounds the nesting Decode looks into; deeper frames are
+// not split (normalisation then reports them as too deep).
+const maxSplitDepth = 256
 
 // Default is the raw adapter with every setting at its default: JSON or
 // text, one message per frame (batches and NDJSON split), no heartbeat.
@@ -145,7 +150,7 @@ func (a *Adapter) decodeOne(f protocol.Frame) []protocol.Event {
 	}
 	evs := decodeJSON(f)
 	if a.jsonOnly && !f.Binary {
-		if t := rawTrim(f.Data); len(t) == 0 || (t[0] != '{' && t[0] != '[') {
+		if t := jsontok.Trim(f.Data); len(t) == 0 || (t[0] != '{' && t[0] != '[') {
 			evs[0].Reason = "bad_json"
 		}
 	}
@@ -163,7 +168,7 @@ func (a *Adapter) decodeOne(f protocol.Frame) []protocol.Event {
 //     surrounding whitespace (so without "\r"). A pretty-printed document is
 //     one valid JSON value and is therefore never split by lines.
 //
-// A frame with more than maxRawSplitDepth levels of nesting is not split.
+// A frame with more than maxSplitDepth levels of nesting is not split.
 func decodeJSON(f protocol.Frame) []protocol.Event {
 	if !f.Binary {
 		if evs := splitJSON(f.Data); evs != nil {
@@ -176,13 +181,13 @@ func decodeJSON(f protocol.Frame) []protocol.Event {
 // splitJSON returns the events of a batch or NDJSON frame, or nil when the
 // frame is one event.
 func splitJSON(d []byte) []protocol.Event {
-	t := rawTrim(d)
+	t := jsontok.Trim(d)
 	if len(t) == 0 {
 		return nil
 	}
 	switch t[0] {
 	case '[':
-		if rawValid(t) {
+		if jsontok.Valid(t, maxSplitDepth) {
 			return splitArray(t)
 		}
 	case '{':
@@ -191,7 +196,7 @@ func splitJSON(d []byte) []protocol.Event {
 		if bytes.IndexByte(t, '\n') < 0 {
 			return nil
 		}
-		if rawValid(t) {
+		if jsontok.Valid(t, maxSplitDepth) {
 			return nil
 		}
 	default:
@@ -204,25 +209,25 @@ func splitJSON(d []byte) []protocol.Event {
 // objects, else nil.
 func splitArray(t []byte) []protocol.Event {
 	n := 0
-	for i := rawSkipSpace(t, 1); i < len(t) && t[i] != ']'; n++ {
+	for i := jsontok.SkipSpace(t, 1); i < len(t) && t[i] != ']'; n++ {
 		if t[i] != '{' {
 			return nil
 		}
-		i = rawSkipSpace(t, rawValueEnd(t, i))
+		i = jsontok.SkipSpace(t, jsontok.ValueEnd(t, i))
 		if i < len(t) && t[i] == ',' {
-			i = rawSkipSpace(t, i+1)
+			i = jsontok.SkipSpace(t, i+1)
 		}
 	}
 	if n == 0 {
 		return nil
 	}
 	evs := make([]protocol.Event, 0, n)
-	for i := rawSkipSpace(t, 1); i < len(t) && t[i] != ']'; {
-		e := rawValueEnd(t, i)
+	for i := jsontok.SkipSpace(t, 1); i < len(t) && t[i] != ']'; {
+		e := jsontok.ValueEnd(t, i)
 		evs = append(evs, protocol.Event{Payload: t[i:e], Raw: t[i:e]})
-		i = rawSkipSpace(t, e)
+		i = jsontok.SkipSpace(t, e)
 		if i < len(t) && t[i] == ',' {
-			i = rawSkipSpace(t, i+1)
+			i = jsontok.SkipSpace(t, i+1)
 		}
 	}
 	return evs
@@ -235,11 +240,11 @@ func splitLines(t []byte) []protocol.Event {
 	for rest := t; len(rest) > 0; {
 		line, tail, _ := bytes.Cut(rest, []byte{'\n'})
 		rest = tail
-		line = rawTrim(line)
+		line = jsontok.Trim(line)
 		if len(line) == 0 {
 			continue
 		}
-		if (line[0] != '{' && line[0] != '[') || !rawValid(line) {
+		if (line[0] != '{' && line[0] != '[') || !jsontok.Valid(line, maxSplitDepth) {
 			return nil
 		}
 		n++
@@ -251,7 +256,7 @@ func splitLines(t []byte) []protocol.Event {
 	for rest := t; len(rest) > 0; {
 		line, tail, _ := bytes.Cut(rest, []byte{'\n'})
 		rest = tail
-		if line = rawTrim(line); len(line) > 0 {
+		if line = jsontok.Trim(line); len(line) > 0 {
 			evs = append(evs, protocol.Event{Payload: line, Raw: line})
 		}
 	}

@@ -2,7 +2,6 @@ package raw
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -82,24 +81,6 @@ func raws(evs []protocol.Event) []string {
 func within(sub, b []byte) bool {
 	i := cap(b) - cap(sub)
 	return len(sub) > 0 && i >= 0 && i < len(b) && &b[i] == &sub[0]
-}
-
-func TestRawValid(t *testing.T) {
-	tests := []string{
-		``, ` `, `{}`, `[]`, `{"a":1}`, `{"a":1,}`, `[1,]`, `[1 2]`, `{"a" 1}`, `{a:1}`, `"\u12"`, `"\u1234"`,
-		`"\x"`, "\"\t\"", `01`, `-0`, `-`, `1.`, `1.5e`, `1.5e+3`, `1E5`, `tru`, `true`, `nul`, `null `,
-		`{"a":[1,{"b":null}]}`, `[[]]`, `[[],]`, `{"a":{}}`, `{"a":{},"b":[]}`, `[}`, `{]`, `"a`, `{"a":"b"}x`,
-		strings.Repeat("[", maxRawSplitDepth) + strings.Repeat("]", maxRawSplitDepth),
-	}
-	for _, in := range tests {
-		if got, want := rawValid([]byte(in)), json.Valid([]byte(in)); got != want {
-			t.Errorf("rawValid(%q) = %v, want %v", in, got, want)
-		}
-	}
-	deep := strings.Repeat("[", maxRawSplitDepth+1) + strings.Repeat("]", maxRawSplitDepth+1)
-	if rawValid([]byte(deep)) {
-		t.Errorf("rawValid accepted %d levels", maxRawSplitDepth+1)
-	}
 }
 
 func mustNew(t testing.TB, cfg protocol.Config) *Adapter {

@@ -1,6 +1,8 @@
 package socketio
 
 import (
+	"github.com/wsmon/wsmon/internal/jsontok"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -102,7 +104,7 @@ func (a *Adapter) decodePacket(p []byte, atts [][]byte, flags byte) protocol.Eve
 	case '"':
 		ev.Name, _ = unquote(name)
 	default:
-		if numEnd(name, 0) != len(name) {
+		if jsontok.NumberEnd(name, 0) != len(name) {
 			ev.Payload, ev.Reason = h.payload, ReasonBadPacket
 			return ev
 		}

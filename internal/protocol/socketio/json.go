@@ -1,6 +1,8 @@
 package socketio
 
 import (
+	"github.com/wsmon/wsmon/internal/jsontok"
+
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,15 +18,6 @@ var (
 	errBadJSON = errors.New("bad JSON")
 	errTooDeep = errors.New("JSON nested too deep")
 )
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func skipSpace(d []byte, i int) int {
-	for i < len(d) && isSpace(d[i]) {
-		i++
-	}
-	return i
-}
 
 // scanner walks one JSON value in d, validating it, and copies it to out
 // (when out is non-nil) with every Socket.IO binary placeholder
@@ -78,97 +71,21 @@ func (s *scanner) lit(i int, w string) (int, error) {
 }
 
 func (s *scanner) num(i int) (int, error) {
-	e := numEnd(s.d, i)
+	e := jsontok.NumberEnd(s.d, i)
 	if e < 0 {
 		return 0, errBadJSON
 	}
 	s.emit(s.d[i:e])
 	return e, nil
-}
-
-// numEnd returns the end of the JSON number at d[i], or -1.
-func numEnd(d []byte, i int) int {
-	digits := func(i int) int {
-		j := i
-		for j < len(d) && d[j] >= '0' && d[j] <= '9' {
-			j++
-		}
-		return j
-	}
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && d[i] >= '1' && d[i] <= '9':
-		i = digits(i)
-	default:
-		return -1
-	}
-	if i < len(d) && d[i] == '.' {
-		j := digits(i + 1)
-		if j == i+1 {
-			return -1
-		}
-		i = j
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		j := digits(i)
-		if j == i {
-			return -1
-		}
-		i = j
-	}
-	return i
 }
 
 func (s *scanner) str(i int) (int, error) {
-	e := strEnd(s.d, i)
+	e := jsontok.StringEnd(s.d, i)
 	if e < 0 {
 		return 0, errBadJSON
 	}
 	s.emit(s.d[i:e])
 	return e, nil
-}
-
-// strEnd returns the end of the JSON string starting with the quote at
-// d[i], or -1 when it is not a valid string token (bad escape, control
-// character, no closing quote).
-func strEnd(d []byte, i int) int {
-	for i++; i < len(d); i++ {
-		switch c := d[i]; {
-		case c == '"':
-			return i + 1
-		case c < 0x20:
-			return -1
-		case c == '\\':
-			i++
-			if i >= len(d) {
-				return -1
-			}
-			switch d[i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if len(d)-i < 5 {
-					return -1
-				}
-				for _, h := range d[i+1 : i+5] {
-					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return -1
-					}
-				}
-				i += 4
-			default:
-				return -1
-			}
-		}
-	}
-	return -1
 }
 
 func (s *scanner) array(i, depth int) (int, error) {
@@ -205,7 +122,7 @@ func (s *scanner) array(i, depth int) (int, error) {
 
 // space copies the whitespace at d[i:] and returns its end.
 func (s *scanner) space(i int) int {
-	e := skipSpace(s.d, i)
+	e := jsontok.SkipSpace(s.d, i)
 	s.emit(s.d[i:e])
 	return e
 }
@@ -330,12 +247,12 @@ func appendString(out, s []byte) []byte {
 // else) and returns the byte ranges of its elements.
 func splitArray(d []byte) ([][2]int, error) {
 	s := scanner{d: d}
-	i := skipSpace(d, 0)
+	i := jsontok.SkipSpace(d, 0)
 	if i >= len(d) || d[i] != '[' {
 		return nil, errBadJSON
 	}
 	var elems [][2]int
-	j := skipSpace(d, i+1)
+	j := jsontok.SkipSpace(d, i+1)
 	if j < len(d) && d[j] == ']' {
 		j++
 	} else {
@@ -345,7 +262,7 @@ func splitArray(d []byte) ([][2]int, error) {
 				return nil, err
 			}
 			elems = append(elems, [2]int{j, e})
-			j = skipSpace(d, e)
+			j = jsontok.SkipSpace(d, e)
 			if j >= len(d) {
 				return nil, errBadJSON
 			}
@@ -356,10 +273,10 @@ func splitArray(d []byte) ([][2]int, error) {
 			if d[j] != ',' {
 				return nil, errBadJSON
 			}
-			j = skipSpace(d, j+1)
+			j = jsontok.SkipSpace(d, j+1)
 		}
 	}
-	if skipSpace(d, j) != len(d) {
+	if jsontok.SkipSpace(d, j) != len(d) {
 		return nil, errBadJSON
 	}
 	return elems, nil
@@ -391,22 +308,22 @@ func unquote(t []byte) (string, bool) {
 // firstString returns the first element of the JSON array d when it is a
 // string (decoded) or a number (as written), without validating the rest.
 func firstString(d []byte) (string, bool) {
-	i := skipSpace(d, 0)
+	i := jsontok.SkipSpace(d, 0)
 	if i >= len(d) || d[i] != '[' {
 		return "", false
 	}
-	i = skipSpace(d, i+1)
+	i = jsontok.SkipSpace(d, i+1)
 	if i >= len(d) {
 		return "", false
 	}
 	if d[i] == '"' {
-		e := strEnd(d, i)
+		e := jsontok.StringEnd(d, i)
 		if e < 0 {
 			return "", false
 		}
 		return unquote(d[i:e])
 	}
-	if e := numEnd(d, i); e > 0 {
+	if e := jsontok.NumberEnd(d, i); e > 0 {
 		return string(d[i:e]), true
 	}
 	return "", false

@@ -1,58 +1,60 @@
-package raw
+// Package jsontok owns the JSON token scanning the protocol adapters share:
+// whitespace, strings, numbers, whole values and a validator, working on
+// byte offsets without allocating or decoding. Nothing here recurses, so a
+// hostile document costs linear time and bounded stack. (internal/message
+// keeps its own scanner, fused with field detection on the ingest hot
+// path.)
+package jsontok
 
 import "bytes"
 
-// The raw adapter needs just enough JSON to decide whether a frame splits
-// cleanly: a validator and a value skipper. They are deliberately separate
-// from internal/message's scanner (message imports protocol, so protocol
-// cannot import it). Neither recurses.
+// MaxDepth is the deepest nesting Valid can check; deeper documents are
+// reported invalid.
+const MaxDepth = 512
 
-// maxRawSplitDepth bounds the nesting Decode looks into; deeper frames are
-// not split (normalisation then reports them as too deep).
-const maxRawSplitDepth = 256
+// IsSpace reports whether c is JSON whitespace.
+func IsSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
-// rawIsSpace reports whether c is JSON whitespace.
-func rawIsSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
-
-// rawSkipSpace returns the first offset at or after i that is not JSON
+// SkipSpace returns the first offset at or after i that is not JSON
 // whitespace.
-func rawSkipSpace(d []byte, i int) int {
-	for i < len(d) && rawIsSpace(d[i]) {
+func SkipSpace(d []byte, i int) int {
+	for i < len(d) && IsSpace(d[i]) {
 		i++
 	}
 	return i
 }
 
-// rawTrim trims JSON whitespace (not Unicode spaces) from both ends of d.
-func rawTrim(d []byte) []byte {
+// Trim trims JSON whitespace (not Unicode spaces) from both ends of d.
+func Trim(d []byte) []byte {
 	i, j := 0, len(d)
-	for i < j && rawIsSpace(d[i]) {
+	for i < j && IsSpace(d[i]) {
 		i++
 	}
-	for j > i && rawIsSpace(d[j-1]) {
+	for j > i && IsSpace(d[j-1]) {
 		j--
 	}
 	return d[i:j]
 }
 
-// rawValid reports whether d is exactly one valid JSON value (surrounding
-// whitespace allowed) nested at most maxRawSplitDepth deep. It agrees with
-// encoding/json.Valid below that depth.
-func rawValid(d []byte) bool {
-	var stack [maxRawSplitDepth / 64]uint64 // 1 bit per open container: 1 = object
+// Valid reports whether d is exactly one valid JSON value (surrounding
+// whitespace allowed) nested at most maxDepth (capped at MaxDepth) deep. It
+// agrees with encoding/json.Valid below that depth.
+func Valid(d []byte, maxDepth int) bool {
+	maxDepth = min(maxDepth, MaxDepth)
+	var stack [MaxDepth / 64]uint64 // 1 bit per open container: 1 = object
 	depth := 0
 	isObj := func() bool { return stack[(depth-1)>>6]&(1<<uint((depth-1)&63)) != 0 }
-	i := rawSkipSpace(d, 0)
+	i := SkipSpace(d, 0)
 	for {
 		if i >= len(d) {
 			return false
 		}
 		switch c := d[i]; c {
 		case '{', '[':
-			if depth == maxRawSplitDepth {
+			if depth >= maxDepth {
 				return false
 			}
-			i = rawSkipSpace(d, i+1)
+			i = SkipSpace(d, i+1)
 			if i < len(d) && d[i] == c+2 { // the matching '}' or ']'
 				i++
 				break
@@ -65,13 +67,13 @@ func rawValid(d []byte) bool {
 			}
 			depth++
 			if c == '{' {
-				if i = rawKey(d, i); i < 0 {
+				if i = key(d, i); i < 0 {
 					return false
 				}
 			}
 			continue
 		case '"':
-			if i = rawString(d, i); i < 0 {
+			if i = StringEnd(d, i); i < 0 {
 				return false
 			}
 		case 't', 'f', 'n':
@@ -89,12 +91,12 @@ func rawValid(d []byte) bool {
 			}
 			i += len(lit)
 		default:
-			if i = rawNumber(d, i); i < 0 {
+			if i = NumberEnd(d, i); i < 0 {
 				return false
 			}
 		}
 		for {
-			i = rawSkipSpace(d, i)
+			i = SkipSpace(d, i)
 			if depth == 0 {
 				return i == len(d)
 			}
@@ -103,9 +105,9 @@ func rawValid(d []byte) bool {
 			}
 			obj := isObj()
 			if c := d[i]; c == ',' {
-				i = rawSkipSpace(d, i+1)
+				i = SkipSpace(d, i+1)
 				if obj {
-					if i = rawKey(d, i); i < 0 {
+					if i = key(d, i); i < 0 {
 						return false
 					}
 				}
@@ -120,23 +122,23 @@ func rawValid(d []byte) bool {
 	}
 }
 
-// rawKey validates `"key":` at d[i] and returns where the value starts, or -1.
-func rawKey(d []byte, i int) int {
+// key validates `"key":` at d[i] and returns where the value starts, or -1.
+func key(d []byte, i int) int {
 	if i >= len(d) || d[i] != '"' {
 		return -1
 	}
-	if i = rawString(d, i); i < 0 {
+	if i = StringEnd(d, i); i < 0 {
 		return -1
 	}
-	if i = rawSkipSpace(d, i); i >= len(d) || d[i] != ':' {
+	if i = SkipSpace(d, i); i >= len(d) || d[i] != ':' {
 		return -1
 	}
-	return rawSkipSpace(d, i+1)
+	return SkipSpace(d, i+1)
 }
 
-// rawString validates the string opening at d[i] and returns the offset past
+// StringEnd validates the string opening at d[i] and returns the offset past
 // its closing quote, or -1.
-func rawString(d []byte, i int) int {
+func StringEnd(d []byte, i int) int {
 	for j := i + 1; j < len(d); {
 		for j < len(d) && d[j] >= 0x20 && d[j] != '"' && d[j] != '\\' {
 			j++
@@ -176,9 +178,9 @@ func rawString(d []byte, i int) int {
 	return -1
 }
 
-// rawNumber validates the number at d[i] and returns the offset past it, or
+// NumberEnd validates the number at d[i] and returns the offset past it, or
 // -1.
-func rawNumber(d []byte, i int) int {
+func NumberEnd(d []byte, i int) int {
 	digits := func(j int) int {
 		for j < len(d) && d[j] >= '0' && d[j] <= '9' {
 			j++
@@ -219,9 +221,9 @@ func rawNumber(d []byte, i int) int {
 	return i
 }
 
-// rawStringEnd returns the offset past the closing quote of the string
-// opening at d[i] in a document rawValid accepted, or len(d).
-func rawStringEnd(d []byte, i int) int {
+// stringEndValid returns the offset past the closing quote of the string
+// opening at d[i] in a document Valid accepted, or len(d).
+func stringEndValid(d []byte, i int) int {
 	for j := i + 1; j < len(d); j++ {
 		// Short strings (keys) are cheaper to walk than to IndexByte.
 		for n := 0; n < 16 && j < len(d) && d[j] != '"'; n++ {
@@ -248,18 +250,18 @@ func rawStringEnd(d []byte, i int) int {
 	return len(d)
 }
 
-// rawValueEnd returns the offset past the value starting at d[i] of a
-// document rawValid accepted (len(d) if it runs off the end).
-func rawValueEnd(d []byte, i int) int {
+// ValueEnd returns the offset past the value starting at d[i] of a
+// document Valid accepted (len(d) if it runs off the end).
+func ValueEnd(d []byte, i int) int {
 	switch d[i] {
 	case '"':
-		return rawStringEnd(d, i)
+		return stringEndValid(d, i)
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(d); j++ {
 			switch d[j] {
 			case '"':
-				j = rawStringEnd(d, j) - 1
+				j = stringEndValid(d, j) - 1
 			case '{', '[':
 				depth++
 			case '}', ']':
@@ -271,7 +273,7 @@ func rawValueEnd(d []byte, i int) int {
 		return len(d)
 	}
 	j := i
-	for j < len(d) && d[j] != ',' && d[j] != '}' && d[j] != ']' && !rawIsSpace(d[j]) {
+	for j < len(d) && d[j] != ',' && d[j] != '}' && d[j] != ']' && !IsSpace(d[j]) {
 		j++
 	}
 	return j
