@@ -23,6 +23,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -101,7 +102,7 @@ type Options struct {
 	ReconnectInterval    time.Duration // backoff base; default 5 s
 	ReconnectMax         time.Duration // backoff cap; default 60 s (never below ReconnectInterval)
 	StableAfter          time.Duration // a connection up this long resets the backoff; default 30 s
-	MaxReconnectAttempts int           // consecutive failed connection attempts before Run gives up; 0 = forever
+	MaxReconnectAttempts int           // consecutive failed connection attempts before Run gives up (local resource errors such as EMFILE not counted); 0 = forever
 	PingInterval         time.Duration // our WebSocket pings; default 20 s
 	PongTimeout          time.Duration // silence (no frame, ping or pong) after which the connection is dead; default 60 s
 	HandshakeTimeout     time.Duration // bounds Prepare's HTTP steps, the upgrade and, separately, the protocol handshake (Open until Ready); default 10 s
@@ -275,7 +276,10 @@ func (r *Runner) setError(err error) {
 // returns a *StopError when the server refuses wsmon (close code 1008, 4401
 // or 4403, or HTTP 401/403 at the upgrade), a *GaveUpError after
 // MaxReconnectAttempts consecutive failed attempts, and a plain error for
-// bad configuration. Errors do not name the target. Run may be called once.
+// bad configuration. An attempt that failed for lack of a local resource
+// (EMFILE, ENFILE, ENOMEM, ENOBUFS) backs off like any other but does not
+// count toward MaxReconnectAttempts. Errors do not name the target. Run may
+// be called once.
 func (r *Runner) Run(ctx context.Context) (err error) {
 	if !r.started.CompareAndSwap(false, true) {
 		return errors.New("capture: Run called more than once")
@@ -313,9 +317,15 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		if out.err != nil {
 			r.setError(out.err)
 		}
-		if out.established {
+		local := !out.established && isLocalResourceError(out.err)
+		switch {
+		case out.established:
 			failures = 0
-		} else {
+		case local:
+			// This process ran out of descriptors or memory (a flood of
+			// dashboard connections, say): the target is not at fault, and
+			// giving up would leave it stopped after the flood is gone.
+		default:
 			failures++
 			if n := r.opts.MaxReconnectAttempts; n > 0 && failures >= n {
 				return &GaveUpError{Attempts: failures, Last: out.err}
@@ -324,7 +334,12 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		bo.ended(out.established, out.uptime)
 		delay := bo.next(out.slowDown)
 		r.setState(StateDisconnected)
-		r.log.Warn("disconnected", "err", out.err, "retry_in", delay.Round(time.Millisecond), "failures", failures)
+		if local {
+			r.log.Error("connection attempt failed for lack of a local resource (open files, memory); not counted toward max_reconnect_attempts",
+				"err", out.err, "retry_in", delay.Round(time.Millisecond), "failures", failures)
+		} else {
+			r.log.Warn("disconnected", "err", out.err, "retry_in", delay.Round(time.Millisecond), "failures", failures)
+		}
 		if !sleep(ctx, delay) {
 			return nil
 		}
@@ -332,6 +347,19 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		r.reconnects++
 		r.mu.Unlock()
 	}
+}
+
+// isLocalResourceError reports whether err is this process or machine
+// running out of a resource (file descriptors, memory, socket buffers)
+// rather than the target failing: such attempts are retried with backoff
+// but never counted toward MaxReconnectAttempts.
+func isLocalResourceError(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // outcome is how one connection attempt ended.
