@@ -84,7 +84,8 @@ type Options struct {
 type Stats struct {
 	Frames       int64  // frames read from the journal
 	Messages     int64  // messages committed
-	Duplicates   int64  // messages dropped as duplicates
+	Duplicates   int64  // messages dropped as duplicates (replays of a message already stored)
+	IDCollisions int64  // messages stored although an earlier one had the same payload id (other content)
 	Abnormal     int64  // messages stored with a Reason
 	Batches      int64  // batches committed
 	FailedWrites int64  // failed batch attempts (each retried)
@@ -99,10 +100,12 @@ type Pipeline struct {
 	opts                                              Options
 	log                                               *slog.Logger
 	dedup                                             *dedup
+	ids                                               *dedup // payload-id keys → dedup key, for id collisions
 	nextID                                            int64
 	raw                                               Decoder
 	sessions                                          map[int64]string // protocol by session id (pipeline goroutine only)
 	frames, messages, dups, abnormal, batches, failed atomic.Int64
+	collisions                                        atomic.Int64
 	applied                                           atomic.Uint64
 	mu                                                sync.Mutex
 	lastErr                                           string
@@ -136,6 +139,7 @@ func New(ctx context.Context, opts Options) (*Pipeline, error) {
 		opts:     opts,
 		log:      opts.Logger.With("component", "ingest"),
 		dedup:    newDedup(opts.DedupWindow, opts.DedupMax),
+		ids:      newDedup(opts.DedupWindow, opts.DedupMax),
 		raw:      Decoder{Adapter: raw.Default(), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)},
 		sessions: map[int64]string{},
 	}
@@ -169,7 +173,7 @@ func (p *Pipeline) Stats() Stats {
 	last := p.lastErr
 	p.mu.Unlock()
 	st := Stats{
-		Frames: p.frames.Load(), Messages: p.messages.Load(), Duplicates: p.dups.Load(),
+		Frames: p.frames.Load(), Messages: p.messages.Load(), Duplicates: p.dups.Load(), IDCollisions: p.collisions.Load(),
 		Abnormal: p.abnormal.Load(), Batches: p.batches.Load(), FailedWrites: p.failed.Load(),
 		AppliedSeq: p.applied.Load(), LastError: last,
 	}
@@ -309,6 +313,13 @@ func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
 				continue
 			}
 			m.DedupKey = key
+			// A payload id seen before with other content is an id
+			// collision, not a replay: stored, and counted.
+			if ik, ok := dec.Normalizer.IDKey(&m); ok {
+				if prev, seen := p.ids.swap(ik, key, m.ReceivedAt); seen && prev != key {
+					p.collisions.Add(1)
+				}
+			}
 		}
 		if m.Reason != "" {
 			p.abnormal.Add(1)

@@ -38,7 +38,14 @@ func (h *fnv64a) field(s string) {
 // DedupKey returns the key identifying m for duplicate suppression (the
 // same message seen twice, e.g. replayed by the server after a reconnect),
 // and whether m has one:
-//   - with an ExtID, the key covers (Target, ExtID);
+//   - with a delivery id (DeliveryID: the protocol's own message id, such as
+//     STOMP's message-id or Centrifugo's offset), the key covers
+//     (Target, ExtID): the id identifies the message on its own;
+//   - with an id from the payload, it covers (Target, ExtID, SentAt in
+//     milliseconds, User, Room, Content): payload ids are not trusted to be
+//     unique (servers put room or thread ids there), so a message is a
+//     duplicate only when its content is the same too (see IDKey for the
+//     id alone);
 //   - else with a non-zero SentAt, it covers (Target, SentAt in milliseconds,
 //     User, Content);
 //   - else there is no key (0, false): a message with neither id nor time
@@ -50,10 +57,16 @@ func (h *fnv64a) field(s string) {
 func (n *Normalizer) DedupKey(m *Message) (uint64, bool) {
 	h := fnv64a(fnvOffset64)
 	switch {
+	case m.ExtID != "" && m.DeliveryID:
+		return idKey(m), true
 	case m.ExtID != "":
 		h.field(m.Target)
-		h.field("id")
+		h.field("pid")
 		h.field(m.ExtID)
+		h.u64(uint64(sentMilli(m)))
+		h.field(m.User)
+		h.field(m.Room)
+		h.field(m.Content)
 	case !m.SentAt.IsZero():
 		h.field(m.Target)
 		h.field("t")
@@ -64,4 +77,32 @@ func (n *Normalizer) DedupKey(m *Message) (uint64, bool) {
 		return 0, false
 	}
 	return uint64(h), true
+}
+
+// IDKey returns the key of m's payload id alone, (Target, ExtID), and
+// whether m has a payload id (an ExtID that is not a delivery id). Two
+// messages with the same IDKey and different DedupKeys share an id but not
+// their content: an id collision, both are stored. A delivery id's DedupKey
+// is this same key.
+func (n *Normalizer) IDKey(m *Message) (uint64, bool) {
+	if m.ExtID == "" || m.DeliveryID {
+		return 0, false
+	}
+	return idKey(m), true
+}
+
+func idKey(m *Message) uint64 {
+	h := fnv64a(fnvOffset64)
+	h.field(m.Target)
+	h.field("id")
+	h.field(m.ExtID)
+	return uint64(h)
+}
+
+// sentMilli is m.SentAt in Unix milliseconds, 0 when unknown.
+func sentMilli(m *Message) int64 {
+	if m.SentAt.IsZero() {
+		return 0
+	}
+	return m.SentAt.UnixMilli()
 }

@@ -36,9 +36,22 @@ func TestDedupKey(t *testing.T) {
 		}
 		return h.Sum64()
 	}
-	idKey := key(Message{Target: "demo", ExtID: "m-123"})
+	idKey := key(Message{Target: "demo", ExtID: "m-123", DeliveryID: true})
 	if want := ref("demo", "id", "m-123"); idKey != want {
 		t.Errorf("id key = %#x, want %#x", idKey, want)
+	}
+	if k, ok := n.IDKey(&Message{Target: "demo", ExtID: "m-123"}); !ok || k != idKey {
+		t.Errorf("payload id's IDKey = %#x, %v; want the delivery id's key %#x", k, ok, idKey)
+	}
+	if _, ok := n.IDKey(&Message{Target: "demo", ExtID: "m-123", DeliveryID: true}); ok {
+		t.Error("a delivery id has an IDKey")
+	}
+	pidKey := key(Message{Target: "demo", ExtID: "m-123", SentAt: at, User: "小明", Room: "r", Content: "hi"})
+	if want := ref("demo", "pid", "m-123", at.UnixMilli(), "小明", "r", "hi"); pidKey != want {
+		t.Errorf("payload id key = %#x, want %#x", pidKey, want)
+	}
+	if got, want := key(Message{Target: "demo", ExtID: "m-123"}), ref("demo", "pid", "m-123", int64(0), "", "", ""); got != want {
+		t.Errorf("payload id key without time = %#x, want %#x", got, want)
 	}
 	timeKey := key(Message{Target: "demo", SentAt: at, User: "小明", Content: "hi"})
 	if want := ref("demo", "t", at.UnixMilli(), "小明", "hi"); timeKey != want {
@@ -57,9 +70,15 @@ func TestDedupKey(t *testing.T) {
 		a, b Message
 		same bool
 	}{
-		{"same id, other fields differ", Message{Target: "t", ExtID: "1", Content: "a", ID: 1}, Message{Target: "t", ExtID: "1", Content: "b", ID: 2, ReceivedAt: at}, true},
-		{"same id, other target", Message{Target: "t", ExtID: "1"}, Message{Target: "u", ExtID: "1"}, false},
-		{"length prefix", Message{Target: "ab", ExtID: "c"}, Message{Target: "a", ExtID: "bc"}, false},
+		{"same delivery id, other fields differ", Message{Target: "t", ExtID: "1", DeliveryID: true, Content: "a", ID: 1}, Message{Target: "t", ExtID: "1", DeliveryID: true, Content: "b", ID: 2, ReceivedAt: at}, true},
+		{"same delivery id, other target", Message{Target: "t", ExtID: "1", DeliveryID: true}, Message{Target: "u", ExtID: "1", DeliveryID: true}, false},
+		{"length prefix", Message{Target: "ab", ExtID: "c", DeliveryID: true}, Message{Target: "a", ExtID: "bc", DeliveryID: true}, false},
+		{"same payload id, other content", Message{Target: "t", ExtID: "1", Content: "a"}, Message{Target: "t", ExtID: "1", Content: "b"}, false},
+		{"same payload id, other user", Message{Target: "t", ExtID: "1", User: "a", Content: "c"}, Message{Target: "t", ExtID: "1", User: "b", Content: "c"}, false},
+		{"same payload id, other room", Message{Target: "t", ExtID: "1", Room: "a"}, Message{Target: "t", ExtID: "1", Room: "b"}, false},
+		{"same payload id, other time", Message{Target: "t", ExtID: "1", SentAt: at}, Message{Target: "t", ExtID: "1", SentAt: at.Add(time.Second)}, false},
+		{"same payload id and content, other arrival", Message{Target: "t", ExtID: "1", SentAt: at, User: "u", Room: "r", Content: "c", ID: 1}, Message{Target: "t", ExtID: "1", SentAt: at, User: "u", Room: "r", Content: "c", ID: 2, ReceivedAt: at}, true},
+		{"payload id vs delivery id", Message{Target: "t", ExtID: "1"}, Message{Target: "t", ExtID: "1", DeliveryID: true}, false},
 		{"same time user content", Message{Target: "t", SentAt: at, User: "u", Content: "c"}, Message{Target: "t", SentAt: at.Add(400 * time.Microsecond), User: "u", Content: "c", Room: "x"}, true},
 		{"time zone does not matter", Message{Target: "t", SentAt: at, User: "u"}, Message{Target: "t", SentAt: at.In(time.FixedZone("x", 3600)), User: "u"}, true},
 		{"other ms", Message{Target: "t", SentAt: at, User: "u"}, Message{Target: "t", SentAt: at.Add(time.Millisecond), User: "u"}, false},

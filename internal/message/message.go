@@ -45,7 +45,8 @@ type Message struct {
 	Content    string // human-readable text of the message
 	Raw        []byte // the frame (or the part of a batched frame) exactly as received
 	Binary     bool   // Raw came from a binary frame
-	ExtID      string // the message's own id from the payload, "" if none
+	ExtID      string // the message's own id (the protocol's delivery id, or the payload's), "" if none
+	DeliveryID bool   // ExtID is the protocol's own delivery id (protocol.Event.ID), unique by itself; false: a payload field, not trusted to be unique
 	Reason     string // non-empty when the frame was abnormal (see Reason* constants)
 	DedupKey   uint64 // duplicate-detection key set by ingest, 0 = none
 }

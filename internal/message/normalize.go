@@ -55,17 +55,18 @@ func NewNormalizer(fm FieldMap, maxDepth int) *Normalizer {
 	return n
 }
 
-// Normalize fills m's User, Room, Type, Content, SentAt, ExtID, Reason, Raw
-// and Binary from ev, overwriting what was there; every other field (Target,
-// SessionID, ReceivedAt, ID, DedupKey) is the caller's and left alone. It
-// never panics and never modifies ev's bytes; m's strings do not alias them.
-// Raw is ev.Raw (ev.Payload when ev.Raw is nil).
+// Normalize fills m's User, Room, Type, Content, SentAt, ExtID, DeliveryID,
+// Reason, Raw and Binary from ev, overwriting what was there; every other
+// field (Target, SessionID, ReceivedAt, ID, DedupKey) is the caller's and
+// left alone. It never panics and never modifies ev's bytes; m's strings do
+// not alias them. Raw is ev.Raw (ev.Payload when ev.Raw is nil).
 //
 // What the protocol envelope says: ev.Text makes the payload plain text
 // (never parsed as JSON); ev.User is the user when the payload names none;
-// ev.ID, the message's own id from the envelope, wins over the payload's;
-// ev.Room is the room when the payload names none; ev.Reason is an
-// abnormality the adapter found (kept unless the caller set one).
+// ev.ID, the protocol's own delivery id, wins over the payload's id and
+// sets DeliveryID; ev.Room is the room when the payload names none;
+// ev.Reason is an abnormality the adapter found (kept unless the caller set
+// one).
 //
 // Reason: a Reason already set by the caller (e.g. ReasonTooLarge for a
 // truncated frame) is kept, and the payload is still read as far as it goes.
@@ -162,8 +163,10 @@ func (n *Normalizer) Normalize(ev protocol.Event, m *Message) {
 	if m.User == "" {
 		m.User = cleanString(ev.User)
 	}
+	m.DeliveryID = false
 	if ev.ID != "" {
 		m.ExtID = cleanString(ev.ID)
+		m.DeliveryID = true
 	}
 	m.Reason = reason
 }

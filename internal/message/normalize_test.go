@@ -376,3 +376,27 @@ func TestClassifyEventNames(t *testing.T) {
 		}
 	}
 }
+
+// TestNormalizeDeliveryID: only the envelope's id (the protocol's own
+// delivery id) is marked DeliveryID; a payload's id is not, and the mark
+// does not survive into the next message.
+func TestNormalizeDeliveryID(t *testing.T) {
+	n := NewNormalizer(FieldMap{}, 0)
+	tests := []struct {
+		ev       protocol.Event
+		id       string
+		delivery bool
+	}{
+		{protocol.Event{Payload: []byte(`{"id":"room-1","text":"a"}`)}, "room-1", false},
+		{protocol.Event{Payload: []byte(`{"id":"room-1","text":"a"}`), ID: "chan:epoch:7"}, "chan:epoch:7", true},
+		{protocol.Event{Payload: []byte(`plain`), ID: "m-1"}, "m-1", true},
+		{protocol.Event{Payload: []byte(`{"text":"a"}`)}, "", false},
+	}
+	var m Message
+	for _, tt := range tests {
+		n.Normalize(tt.ev, &m)
+		if m.ExtID != tt.id || m.DeliveryID != tt.delivery {
+			t.Errorf("%q (ID %q): ExtID %q DeliveryID %v; want %q %v", tt.ev.Payload, tt.ev.ID, m.ExtID, m.DeliveryID, tt.id, tt.delivery)
+		}
+	}
+}
