@@ -121,6 +121,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy,
 		})
+		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts})
 		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() { serveErr <- srv.Serve(ln) }()
 		log.Info("dashboard listening", "url", "http://"+ln.Addr().String())
@@ -264,4 +265,11 @@ func zoneName(loc *time.Location) string {
 	}
 	abbr, _ := time.Now().In(loc).Zone()
 	return abbr
+}
+
+// isLoopbackAddr reports whether a listener's address accepts connections
+// from this machine only.
+func isLoopbackAddr(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }

@@ -68,6 +68,9 @@ type Config struct {
 	WebUser           string `json:"web_user"`             // basic-auth user (with web_password)
 	WebPassword       string `json:"web_password"`         // basic-auth password
 	WebInsecureNoAuth bool   `json:"web_insecure_no_auth"` // allow a non-loopback bind without authentication (loud opt-out)
+	// WebAllowedHosts are host names, beyond the loopback ones, accepted in
+	// the Host header (a loopback bind refuses any other: DNS rebinding).
+	WebAllowedHosts []string `json:"web_allowed_hosts"`
 }
 
 // Target is one monitored WebSocket endpoint. Empty connection fields

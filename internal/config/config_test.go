@@ -455,6 +455,12 @@ func TestWebExposure(t *testing.T) {
 		{"basic auth", func(c *Config) { c.WebHost, c.WebUser, c.WebPassword = "0.0.0.0", "u", "p" }, ""},
 		{"half basic auth", func(c *Config) { c.WebHost, c.WebUser = "0.0.0.0", "u" }, `web_password: must be set when web_user is set`},
 		{"explicit opt-out", func(c *Config) { c.WebHost, c.WebInsecureNoAuth = "0.0.0.0", true }, ""},
+		{"allowed hosts", func(c *Config) { c.WebAllowedHosts = []string{"monitor.lan", "10.0.0.2", "[fd00::1]"} }, ""},
+		{"allowed host with port", func(c *Config) { c.WebAllowedHosts = []string{"monitor.lan:8001"} },
+			`web_allowed_hosts[0]: "monitor.lan:8001" must be a bare host name or IP address (no port)`},
+		{"allowed host URL", func(c *Config) { c.WebAllowedHosts = []string{"ok", "http://monitor.lan"} },
+			`web_allowed_hosts[1]: "http://monitor.lan" must be a bare host name or IP address (no scheme, port, path or wildcard)`},
+		{"allowed host empty", func(c *Config) { c.WebAllowedHosts = []string{""} }, `web_allowed_hosts[0]: "" is empty`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ func (c Config) Redacted() Config {
 	r.SendOnConnect = redactFrames(c.SendOnConnect)
 	r.NotificationKeywords = slices.Clone(c.NotificationKeywords)
 	r.Subprotocols = slices.Clone(c.Subprotocols)
+	r.WebAllowedHosts = slices.Clone(c.WebAllowedHosts)
 	r.FieldMap = maps.Clone(c.FieldMap)
 	r.Auth = redactAuth(c.Auth)
 	r.Options = maps.Clone(c.Options)

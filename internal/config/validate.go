@@ -161,11 +161,33 @@ func (c Config) Validate() error {
 			}
 			return errorf("web_host", "web_host: binding %s exposes the dashboard to other machines; set web_token (or web_user and web_password), or set web_insecure_no_auth to true to allow it without authentication", displayPath(c.WebHost))
 		},
+		func() error {
+			for i, h := range c.WebAllowedHosts {
+				if err := checkHostName(h); err != nil {
+					return errorf("web_allowed_hosts", "web_allowed_hosts[%d]: %s %v", i, quoteShort(h), err)
+				}
+			}
+			return nil
+		},
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkHostName checks a web_allowed_hosts entry: a host name or IP address
+// as it appears in a Host header, without scheme, port or path.
+func checkHostName(h string) error {
+	switch {
+	case h == "":
+		return errors.New("is empty")
+	case strings.ContainsAny(h, "/@?#*, \t\r\n"):
+		return errors.New("must be a bare host name or IP address (no scheme, port, path or wildcard)")
+	case strings.Contains(strings.Trim(h, "[]"), ":") && net.ParseIP(strings.Trim(h, "[]")) == nil:
+		return errors.New("must be a bare host name or IP address (no port)")
 	}
 	return nil
 }

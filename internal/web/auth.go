@@ -7,9 +7,33 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 )
+
+// Access configures the checks made on every request before
+// authentication. Set it with Server.SetAccess before serving.
+type Access struct {
+	// LoopbackBind is true when the server listens only on a loopback
+	// address: requests must then name a loopback host (localhost,
+	// *.localhost, 127.0.0.0/8, [::1]) or one of AllowedHosts in their Host
+	// header, so a DNS-rebinding page cannot read the archive.
+	LoopbackBind bool
+	// AllowedHosts (web_allowed_hosts) are further host names accepted in
+	// the Host header, compared without the port and case-insensitively.
+	// When set, the Host check also applies to a non-loopback bind.
+	AllowedHosts []string
+}
+
+// SetAccess sets the pre-authentication checks; call it before the server
+// handles requests.
+func (s *Server) SetAccess(a Access) {
+	s.auth.access = a
+	s.auth.log = s.log
+}
 
 // auth checks every request when a token or a user/password is
 // configured. Credentials are accepted as a bearer token, as HTTP basic
@@ -19,12 +43,15 @@ import (
 type auth struct {
 	token, user, password string
 	cookieKey             []byte // HMAC key for the session cookie, random per process
+	access                Access
+	log                   *slog.Logger
 }
 
 const cookieName = "wsmon_session"
 
 func newAuth(token, user, password string) *auth {
-	a := &auth{token: token, user: user, password: password, cookieKey: make([]byte, 32)}
+	a := &auth{token: token, user: user, password: password, cookieKey: make([]byte, 32),
+		log: slog.Default().With("component", "web")}
 	if _, err := rand.Read(a.cookieKey); err != nil {
 		panic("crypto/rand failed: " + err.Error())
 	}
@@ -71,8 +98,42 @@ func openPath(r *http.Request) bool {
 		(r.Method == http.MethodGet && !strings.HasPrefix(p, "/api/"))
 }
 
+// hostAllowed reports whether the request's Host header names this server
+// under Access: any host unless the bind is loopback or AllowedHosts is
+// set; then only loopback names and AllowedHosts.
+func (a *auth) hostAllowed(r *http.Request) bool {
+	if !a.access.LoopbackBind && len(a.access.AllowedHosts) == 0 {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
+		return true
+	}
+	for _, h := range a.access.AllowedHosts {
+		if strings.EqualFold(strings.TrimSuffix(h, "."), host) {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *auth) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.hostAllowed(r) {
+			a.log.Warn("refused a request for an unknown host name (add it to web_allowed_hosts if it is yours)",
+				"host", trunc(r.Host, 100), "remote", r.RemoteAddr)
+			writeJSON(w, http.StatusMisdirectedRequest, map[string]any{"error": map[string]string{"code": "unknown_host",
+				"message": "this server does not answer for that host name; add it to web_allowed_hosts if it is yours"}})
+			return
+		}
 		if a.check(r) || openPath(r) {
 			next.ServeHTTP(w, r)
 			return
@@ -105,4 +166,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: a.cookieValue(), Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	return writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// trunc cuts s to at most n bytes for a log line.
+func trunc(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

@@ -276,3 +276,49 @@ func TestAuthOddPaths(t *testing.T) {
 		}
 	}
 }
+
+// A loopback bind answers only requests that name a loopback host or an
+// allowed one: a DNS-rebinding page (Host: evil.example) reads nothing.
+func TestHostCheck(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		name   string
+		access Access
+		host   string
+		want   int
+	}{
+		{"loopback name", Access{LoopbackBind: true}, "localhost:8001", 200},
+		{"loopback name, no port", Access{LoopbackBind: true}, "LOCALHOST", 200},
+		{"sub.localhost", Access{LoopbackBind: true}, "app.localhost:8001", 200},
+		{"127.0.0.1", Access{LoopbackBind: true}, "127.0.0.1:8001", 200},
+		{"127.1.2.3", Access{LoopbackBind: true}, "127.1.2.3", 200},
+		{"[::1]", Access{LoopbackBind: true}, "[::1]:8001", 200},
+		{"rebinding", Access{LoopbackBind: true}, "evil.example:8001", 421},
+		{"rebinding, no port", Access{LoopbackBind: true}, "evil.example", 421},
+		{"localhost lookalike", Access{LoopbackBind: true}, "localhost.evil.example", 421},
+		{"other IP", Access{LoopbackBind: true}, "192.168.1.5:8001", 421},
+		{"empty Host", Access{LoopbackBind: true}, "", 421},
+		{"allowed host", Access{LoopbackBind: true, AllowedHosts: []string{"Monitor.lan"}}, "monitor.lan:8001", 200},
+		{"allowed host, others refused", Access{LoopbackBind: true, AllowedHosts: []string{"monitor.lan"}}, "evil.example", 421},
+		{"public bind: any host", Access{}, "evil.example", 200},
+		{"public bind with allowed_hosts", Access{AllowedHosts: []string{"chat.example.com"}}, "evil.example", 421},
+		{"public bind with allowed_hosts, match", Access{AllowedHosts: []string{"chat.example.com"}}, "chat.example.com", 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := f.server(nil)
+			s.SetAccess(c.access)
+			for _, path := range []string{"/api/stats", "/healthz", "/api/ui-config"} {
+				r := httptest.NewRequest("GET", path, nil)
+				r.Host = c.host
+				w := httptest.NewRecorder()
+				s.ServeHTTP(w, r)
+				if w.Code != c.want {
+					t.Errorf("GET %s Host %q: status %d, want %d: %.200s", path, c.host, w.Code, c.want, w.Body.String())
+				}
+				if c.want == 421 && (strings.Contains(w.Body.String(), "total_messages") || !strings.Contains(w.Body.String(), `"unknown_host"`)) {
+					t.Errorf("refused body %.200s", w.Body.String())
+				}
+			}
+		})
+	}
+}
