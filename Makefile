@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRawDecode$$' $(FUZZ) ./internal/message/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadFile$$' $(FUZZ) ./internal/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzFindInBlob$$' $(FUZZ) ./internal/search/
+	$(GO) test -run '^$$' -fuzz '^FuzzJournalRecover$$' $(FUZZ) ./internal/journal/
 	$(GO) test -run '^$$' -fuzz '^FuzzValid$$' $(FUZZ) ./internal/jsontok/
 	@for f in $$(grep -l '^func Fuzz' internal/protocol/*/*_test.go); do \
 		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9]*' $$f | cut -d' ' -f2); do \

@@ -38,6 +38,10 @@ type Monitor struct {
 	sink     ingest.Recorder
 	version  string
 	managed  bool
+	// orphansUpTo is the journal's last sequence at open: sessions up to
+	// it belong to earlier runs, and those still open once it is applied
+	// were cut by a crash.
+	orphansUpTo uint64
 
 	// ops serialises the management operations (which wait for runners to
 	// stop); mu guards the fields below and is never held while waiting.
@@ -101,6 +105,7 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 		return nil, err
 	}
 	m.journal = j
+	m.orphansUpTo = j.LastSeq()
 	var pubs []ingest.Publisher
 	if o.Hub != nil {
 		pubs = append(pubs, o.Hub)
@@ -182,6 +187,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 
 	aux, cancelAux := context.WithCancel(ctx)
 	defer cancelAux()
+	orphansDone := make(chan struct{})
+	go func() { defer close(orphansDone); m.closeOrphans(aux) }()
+	defer func() { cancelAux(); <-orphansDone }()
 	if m.notifier != nil {
 		go m.notifier.Run(aux)
 	}
@@ -285,5 +293,33 @@ func (m *Monitor) backups(ctx context.Context, every time.Duration) {
 				m.log.Warn("pruning backups", "error", err)
 			}
 		}
+	}
+}
+
+// closeOrphans closes the sessions an earlier run left open (it was killed
+// or crashed before their end records), at their last message, once the
+// pipeline has applied every record journaled before this start: then no
+// record of theirs can still come. Until then they may still get messages
+// or their end from the journal. Sessions of this run are never touched
+// (their ids are above the journal's position at start). Stopped early by
+// ctx, the next start does it.
+func (m *Monitor) closeOrphans(ctx context.Context) {
+	for m.pipeline.AppliedSeq() < m.orphansUpTo {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	closed, err := m.store.CloseOrphanSessions(ctx, int64(m.orphansUpTo))
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("closing sessions left open by the previous run", "error", err)
+		}
+		return
+	}
+	for _, se := range closed {
+		m.log.Info("closed a session left open by the previous run (crash or kill); the outage shows as a gap",
+			"target", se.Target, "session", se.ID, "closed_at", se.DisconnectedAt)
 	}
 }

@@ -12,23 +12,25 @@
 //	u32 length | u32 CRC-32C(payload) | payload
 //
 // and the payload is a fixed header followed by the frame bytes (see Record).
-// A torn tail (a crash mid-write) is detected by length or CRC and cut off at
-// open.
+// Each segment holds consecutive sequence numbers. Open checks every segment
+// that holds unapplied records: a torn tail (a crash mid-write) is cut off, and
+// a corrupt record in the middle is skipped, resynchronising on the next
+// valid record, with its bytes kept in quarantine/ (see recover.go).
 package journal
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -76,6 +78,7 @@ type Options struct {
 	SyncInterval  time.Duration // how often the file is fsynced (default 1 s)
 	MaxPending    int           // bytes buffered in memory before Append blocks (default 256 MiB)
 	SegmentSize   int64         // default 64 MiB
+	Logger        *slog.Logger  // where recovery reports corrupt records and torn tails (default slog.Default())
 }
 
 // Journal is an append-only, crash-safe record queue. Append is safe for
@@ -103,6 +106,9 @@ type Journal struct {
 	notify   chan struct{} // closed and replaced whenever durable advances
 	segments []uint64      // first seqs of existing segments, ascending
 
+	// Found corrupt by Open (see Corrupt).
+	corruptRecords, corruptBytes atomic.Int64
+
 	flushNow chan struct{}
 	done     chan struct{}
 	stopped  chan struct{}
@@ -125,6 +131,9 @@ func Open(dir string, next uint64, opts Options) (*Journal, error) {
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = segmentSize
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	if next == 0 {
 		next = 1
 	}
@@ -144,18 +153,15 @@ func Open(dir string, next uint64, opts Options) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
+	segs, lastSeq, validSize, err := j.recoverSegments(segs, next)
+	if err != nil {
+		return nil, err
+	}
 	j.segments = segs
 	last := uint64(0)
 	if len(segs) > 0 {
 		first := segs[len(segs)-1]
 		path := segmentPath(dir, first)
-		lastSeq, validSize, err := scanSegment(path)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.Truncate(path, validSize); err != nil {
-			return nil, fmt.Errorf("journal: cut torn tail of %s: %w", path, err)
-		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("journal: open %s: %w", path, err)
@@ -164,6 +170,13 @@ func Open(dir string, next uint64, opts Options) (*Journal, error) {
 		last = lastSeq
 		if last == 0 && first > 0 {
 			last = first - 1
+		}
+		if next > last+1 {
+			// Sequence numbers jump (the database is ahead of the journal):
+			// start a new segment, so that each segment holds consecutive
+			// sequence numbers, which recovery relies on.
+			_ = f.Close()
+			j.file = nil
 		}
 	}
 	j.nextSeq = max(next, last+1)
@@ -491,38 +504,4 @@ func listSegments(dir string) ([]uint64, error) {
 	}
 	sort.Slice(segs, func(a, b int) bool { return segs[a] < segs[b] })
 	return segs, nil
-}
-
-// scanSegment returns the last valid seq in a segment and the byte length of
-// its valid prefix.
-func scanSegment(path string) (lastSeq uint64, valid int64, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, 0, fmt.Errorf("journal: open %s: %w", path, err)
-	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
-	var hdr [headerSize]byte
-	var buf []byte
-	for {
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return lastSeq, valid, nil
-		}
-		l := int(binary.LittleEndian.Uint32(hdr[:]))
-		if l < fixedSize || l > maxRecord {
-			return lastSeq, valid, nil
-		}
-		if cap(buf) < l {
-			buf = make([]byte, l)
-		}
-		buf = buf[:l]
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return lastSeq, valid, nil
-		}
-		if crc32.Checksum(buf, castagnoli) != binary.LittleEndian.Uint32(hdr[4:]) {
-			return lastSeq, valid, nil
-		}
-		lastSeq = binary.LittleEndian.Uint64(buf)
-		valid += int64(headerSize + l)
-	}
 }

@@ -16,6 +16,9 @@ type dialect struct {
 	updateSessionEnd    string
 	addSessionMessages  string
 	sessionProtocol     string
+	openSessionsUpTo    string // open sessions with id <= ?: id, target, connected_at, messages
+	lastSessionMessage  string // received_at of a session's newest message (walks messages newest first: an orphan session's last message is near the end)
+	closeOrphanSession  string
 	setApplied          string
 	getApplied          string
 }
@@ -137,6 +140,9 @@ var sqliteDialect = &dialect{
 	upsertSessionStart:  `INSERT INTO sessions (id, target, url, connected_at, protocol) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 	updateSessionEnd:    `UPDATE sessions SET disconnected_at = ?, close_code = ?, close_reason = ?, error = ?, control_frames = ? WHERE id = ?`,
 	sessionProtocol:     `SELECT protocol FROM sessions WHERE id = ?`,
+	openSessionsUpTo:    `SELECT id, target, connected_at, messages FROM sessions WHERE disconnected_at IS NULL AND id <= ?`,
+	lastSessionMessage:  `SELECT received_at FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT 1`,
+	closeOrphanSession:  `UPDATE sessions SET disconnected_at = ?, error = ? WHERE id = ? AND disconnected_at IS NULL`,
 	addSessionMessages:  `UPDATE sessions SET messages = messages + ? WHERE id = ?`,
 	setApplied:          `UPDATE ingest_state SET applied_seq = ? WHERE id = 1`,
 	getApplied:          `SELECT applied_seq FROM ingest_state WHERE id = 1`,

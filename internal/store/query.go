@@ -175,7 +175,7 @@ type Session struct {
 	Target         string
 	URL            string
 	ConnectedAt    time.Time
-	DisconnectedAt time.Time // zero while connected (or if the process died)
+	DisconnectedAt time.Time // zero while connected (and after a crash, until the next start closes it: CloseOrphanSessions)
 	CloseCode      int
 	CloseReason    string
 	Messages       int64
