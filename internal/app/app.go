@@ -120,11 +120,15 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy,
+			Limits: web.Limits{MaxConnections: cfg.WebMaxConnections, MaxLiveClients: cfg.LiveMaxClients},
 		})
 		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts})
-		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-		go func() { serveErr <- srv.Serve(ln) }()
-		log.Info("dashboard listening", "url", "http://"+ln.Addr().String())
+		srv = handler.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+		limited := handler.Listener(ln)
+		go func() { serveErr <- srv.Serve(limited) }()
+		lim := handler.Limits()
+		log.Info("dashboard listening", "url", "http://"+ln.Addr().String(),
+			"max_connections", lim.MaxConnections, "live_max_clients", lim.MaxLiveClients)
 		if !webui.Built() {
 			log.Warn("dashboard UI not built into this binary: run `make` (needs Node.js and npm); the API works")
 		}

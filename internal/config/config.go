@@ -63,6 +63,9 @@ type Config struct {
 	DatabaseDSN    string  `json:"database_dsn"`       // PostgreSQL DSN when database_driver is postgres
 
 	// --- web extensions ---
+	WebMaxConnections int `json:"web_max_connections"` // open dashboard connections at once (more wait); 0 = half the open-file limit, at most 10,000
+	LiveMaxClients    int `json:"live_max_clients"`    // concurrent /api/live streams; more are answered 503. Default 2000
+
 	WebHost           string `json:"web_host"`             // bind address; default 127.0.0.1
 	WebToken          string `json:"web_token"`            // bearer token required on every request when set
 	WebUser           string `json:"web_user"`             // basic-auth user (with web_password)

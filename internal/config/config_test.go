@@ -77,6 +77,8 @@ func TestDefaultsLoadWithoutFile(t *testing.T) {
 		{"backup_keep", d.BackupKeep, 7},
 		{"database_driver", d.DatabaseDriver, "sqlite"},
 		{"web_host", d.WebHost, "127.0.0.1"},
+		{"web_max_connections", d.WebMaxConnections, 0},
+		{"live_max_clients", d.LiveMaxClients, 2000},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -349,6 +351,13 @@ func TestValidate(t *testing.T) {
 		{"dedup", func(c *Config) { c.DedupWindow = -1 }, `dedup_window: must be between 0 and 2592000 seconds, got -1`},
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, `log_format: must be text or json, got "xml"`},
 		{"batch size 0", func(c *Config) { c.BatchSize = 0 }, `batch_size: must be between 1 and 100000, got 0`},
+		{"web connections auto", func(c *Config) { c.WebMaxConnections = 0 }, ""},
+		{"web connections set", func(c *Config) { c.WebMaxConnections = 16 }, ""},
+		{"web connections few", func(c *Config) { c.WebMaxConnections = 15 },
+			`web_max_connections: must be 0 (half the open-file limit) or between 16 and 1000000, got 15`},
+		{"web connections negative", func(c *Config) { c.WebMaxConnections = -1 },
+			`web_max_connections: must be 0 (half the open-file limit) or between 16 and 1000000, got -1`},
+		{"live clients 0", func(c *Config) { c.LiveMaxClients = 0 }, `live_max_clients: must be between 1 and 1000000, got 0`},
 		{"batch size big", func(c *Config) { c.BatchSize = 100001 }, `batch_size: must be between 1 and 100000, got 100001`},
 		{"batch latency", func(c *Config) { c.BatchLatency = 0 }, `batch_latency: must be between 0.001 and 10 seconds, got 0`},
 		{"batch latency big", func(c *Config) { c.BatchLatency = 11 }, `batch_latency: must be between 0.001 and 10 seconds, got 11`},

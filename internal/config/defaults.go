@@ -44,6 +44,7 @@ func Defaults() Config {
 		BackupKeep:     7,
 		DatabaseDriver: "sqlite",
 
-		WebHost: "127.0.0.1",
+		WebHost:        "127.0.0.1",
+		LiveMaxClients: 2000,
 	}
 }

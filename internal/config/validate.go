@@ -27,6 +27,8 @@ const (
 	MinReadLimitBytes = 1 << 10 // 1 KiB
 	MaxReadLimitBytes = 1 << 30 // 1 GiB
 	MaxBatchSize      = 100000
+	MinWebConnections = 16      // web_max_connections, when set
+	MaxWebConnections = 1000000 // web_max_connections, live_max_clients
 	MaxMessagesLimit  = 1000000
 	maxIntervalSecs   = 3600           // reconnect_interval, web_refresh_interval, ping_interval
 	maxLongSecs       = 86400          // pong_timeout, reconnect_max_interval, stable_after
@@ -81,6 +83,14 @@ func (c Config) Validate() error {
 		func() error {
 			return secondsRange("web_refresh_interval", c.WebRefreshInterval, 1, true, maxIntervalSecs)
 		},
+		func() error {
+			if c.WebMaxConnections != 0 && (c.WebMaxConnections < MinWebConnections || c.WebMaxConnections > MaxWebConnections) {
+				return errorf("web_max_connections", "web_max_connections: must be 0 (half the open-file limit) or between %d and %d, got %d",
+					MinWebConnections, MaxWebConnections, c.WebMaxConnections)
+			}
+			return nil
+		},
+		func() error { return intRange("live_max_clients", c.LiveMaxClients, 1, MaxWebConnections) },
 
 		func() error { return c.checkTopTarget() },
 		func() error { return checkHeaders("headers", c.Headers) },

@@ -26,6 +26,10 @@ func errNotFound(msg string) *apiError { return &apiError{http.StatusNotFound, "
 func errUnauthorized() *apiError {
 	return &apiError{http.StatusUnauthorized, "unauthorized", "authentication required"}
 }
+func errTooManyLiveClients(n int) *apiError {
+	return &apiError{http.StatusServiceUnavailable, "too_many_live_clients",
+		fmt.Sprintf("the live stream already has %d clients (live_max_clients); try again later", n)}
+}
 
 // api adapts an error-returning handler: client errors are encoded as JSON
 // with their status; anything else is logged and answered 500 without

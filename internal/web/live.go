@@ -132,7 +132,8 @@ func (s *Server) cachedStats(r *http.Request, every time.Duration) ([]byte, erro
 // "status" (monitor states), "stats" (at most every refresh interval, when
 // messages arrived), "dropped" ({"missed": n} when this client fell behind
 // and messages were skipped). A client that cannot take writes is cut off;
-// it never slows ingest.
+// it never slows ingest. Beyond Limits.MaxLiveClients streams a new one is
+// answered 503 too_many_live_clients with Retry-After.
 func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.Hub == nil {
 		return &apiError{http.StatusServiceUnavailable, "unavailable", "live stream not available"}
@@ -149,9 +150,18 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		resume, _ = strconv.ParseInt(v, 10, 64)
 	}
+	if n := s.liveClients.Add(1); n > int64(s.opts.Limits.MaxLiveClients) {
+		s.liveClients.Add(-1)
+		w.Header().Set("Retry-After", "10")
+		return errTooManyLiveClients(s.opts.Limits.MaxLiveClients)
+	}
+	defer s.liveClients.Add(-1)
 
 	sub := s.opts.Hub.Subscribe(f, sseQueue)
 	defer sub.Close()
+	// The stream outlives the server's WriteTimeout: send sets a deadline
+	// of its own before every write. (net/http clears the read deadline
+	// itself while the handler runs.)
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsmon/wsmon/internal/live"
@@ -67,6 +68,10 @@ type Options struct {
 	Token    string // bearer token; "" = none
 	User     string // basic-auth user; "" = none
 	Password string
+
+	// Limits cap connections, live streams, timeouts and header sizes
+	// (zero fields: the defaults in limits.go).
+	Limits Limits
 }
 
 // Server is the HTTP handler of wsmon.
@@ -77,7 +82,8 @@ type Server struct {
 	auth    *auth
 	handler http.Handler
 
-	statsCache statsCache
+	statsCache  statsCache
+	liveClients atomic.Int64 // open /api/live streams, against Limits.MaxLiveClients
 }
 
 // New builds the server and its routes.
@@ -91,6 +97,7 @@ func New(opts Options) *Server {
 	if opts.RefreshInterval <= 0 {
 		opts.RefreshInterval = 5 * time.Second
 	}
+	opts.Limits = opts.Limits.withDefaults()
 	s := &Server{opts: opts, log: opts.Logger.With("component", "web"), mux: http.NewServeMux()}
 	s.auth = newAuth(opts.Token, opts.User, opts.Password)
 	s.routes()
