@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"fmt"
@@ -21,6 +20,12 @@ import (
 // goroutine of its own encodes and writes, so the log costs the database
 // writer nothing. The queue is bounded: a stuck disk eventually slows the
 // writer rather than growing memory.
+//
+// A failed write (a full disk) does not stop the log: the file is closed,
+// the lines not written are kept (up to msglogMaxPending bytes, then
+// dropped and counted; they are in the database) and written with the next
+// batch, after the file is reopened and a torn last line, if the failure
+// left one, is cut. The first failure is logged, and the recovery.
 type MessageLog struct {
 	dir   string
 	loc   *time.Location
@@ -29,9 +34,22 @@ type MessageLog struct {
 	done  chan struct{}
 	day   string
 	f     *os.File
-	w     *bufio.Writer
-	buf   []byte
+	// pending holds complete lines not yet in the file: a batch being
+	// encoded, or what a failed write left.
+	pending  []byte
+	pendingN int   // messages in pending
+	failing  error // the write error of the current outage, nil when writing
+	dropped  int64 // messages dropped from the log during the current outage
+	// write writes to the file (tests inject failures).
+	write func(f *os.File, b []byte) (int, error)
 }
+
+// msglogMaxPending bounds the lines kept while the log cannot be written,
+// and how much is encoded before a write.
+const (
+	msglogMaxPending = 8 << 20
+	msglogChunk      = 256 << 10
+)
 
 // NewMessageLog creates the directory if needed and starts the writer
 // goroutine; Close stops it.
@@ -45,7 +63,8 @@ func NewMessageLog(dir string, loc *time.Location, log *slog.Logger) (*MessageLo
 	if log == nil {
 		log = slog.Default()
 	}
-	l := &MessageLog{dir: dir, loc: loc, log: log, queue: make(chan []message.Message, 4), done: make(chan struct{})}
+	l := &MessageLog{dir: dir, loc: loc, log: log, queue: make(chan []message.Message, 4), done: make(chan struct{}),
+		write: (*os.File).Write}
 	go l.run()
 	return l, nil
 }
@@ -61,46 +80,134 @@ func (l *MessageLog) Committed(msgs []message.Message) error {
 func (l *MessageLog) run() {
 	defer close(l.done)
 	for msgs := range l.queue {
-		if err := l.write(msgs); err != nil {
-			l.log.Error("message log write failed; the messages are in the database", "error", err, "messages", len(msgs))
-		}
+		l.add(msgs)
 	}
 }
 
-// write appends the messages and flushes the file buffer.
-func (l *MessageLog) write(msgs []message.Message) error {
+// add encodes the messages and writes them.
+func (l *MessageLog) add(msgs []message.Message) {
 	for i := range msgs {
 		m := &msgs[i]
-		day := m.ReceivedAt.In(l.loc).Format("20060102")
-		if day != l.day || l.f == nil {
-			if err := l.open(day); err != nil {
-				return err
-			}
+		if day := m.ReceivedAt.In(l.loc).Format("20060102"); day != l.day {
+			l.flush()
+			l.drop() // lines of the previous day that could not be written
+			l.closeFile()
+			l.day = day
 		}
-		l.buf = appendMessageJSON(l.buf[:0], m)
-		l.buf = append(l.buf, '\n')
-		if _, err := l.w.Write(l.buf); err != nil {
-			return fmt.Errorf("message log: write: %w", err)
+		l.pending = appendMessageJSON(l.pending, m)
+		l.pending = append(l.pending, '\n')
+		l.pendingN++
+		switch {
+		case len(l.pending) < msglogChunk:
+		case l.failing == nil:
+			l.flush()
+		case len(l.pending) > msglogMaxPending:
+			l.drop()
 		}
 	}
-	if l.w != nil {
-		if err := l.w.Flush(); err != nil {
-			return fmt.Errorf("message log: write: %w", err)
-		}
+	l.flush()
+	if len(l.pending) > msglogMaxPending {
+		l.drop()
 	}
-	return nil
 }
 
-func (l *MessageLog) open(day string) error {
-	if err := l.closeFile(); err != nil {
-		return err
+// flush writes the pending lines, opening (and repairing) the file first if
+// needed. On failure it closes the file and keeps the lines not written.
+func (l *MessageLog) flush() {
+	if len(l.pending) == 0 {
+		return
 	}
-	path := filepath.Join(l.dir, "messages_"+day+".json")
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if l.f == nil {
+		if err := l.open(); err != nil {
+			l.fail(err)
+			return
+		}
+	}
+	n, err := l.write(l.f, l.pending)
+	if err != nil {
+		// The complete lines written are kept; the rest, including a
+		// line torn at n, is written again after the reopen cuts it.
+		k := bytes.LastIndexByte(l.pending[:n], '\n') + 1
+		l.pendingN -= bytes.Count(l.pending[:k], []byte{'\n'})
+		l.pending = l.pending[:copy(l.pending, l.pending[k:])]
+		l.closeFile()
+		l.fail(fmt.Errorf("message log: write: %w", err))
+		return
+	}
+	l.pending, l.pendingN = l.pending[:0], 0
+	if l.failing != nil {
+		l.log.Info("message log writes again", "file", l.f.Name(), "dropped_messages", l.dropped)
+		l.failing, l.dropped = nil, 0
+	}
+}
+
+// fail records a write failure, logged once per outage.
+func (l *MessageLog) fail(err error) {
+	if l.failing == nil {
+		l.log.Error("message log write failed; the messages are in the database, the log retries with the next batch",
+			"error", err, "pending_messages", l.pendingN)
+	}
+	l.failing = err
+}
+
+// drop gives up the pending lines (counted, and logged at the recovery).
+func (l *MessageLog) drop() {
+	if l.pendingN > 0 {
+		l.dropped += int64(l.pendingN)
+		l.log.Warn("message log: lines dropped (the messages are in the database)", "messages", l.pendingN, "error", l.failing)
+	}
+	l.pending, l.pendingN = l.pending[:0], 0
+}
+
+// open opens the day's file for appending. A last line without its
+// newline (torn by a failed write or a crash) is cut, or, if it cannot be
+// cut, terminated, so every line of the file stays one JSON object.
+func (l *MessageLog) open() error {
+	path := filepath.Join(l.dir, "messages_"+l.day+".json")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("message log: open %s: %w", path, err)
 	}
-	l.f, l.w, l.day = f, bufio.NewWriterSize(f, 256<<10), day
+	if err := repairTail(f); err != nil {
+		f.Close()
+		return fmt.Errorf("message log: repair %s: %w", path, err)
+	}
+	l.f = f
+	return nil
+}
+
+// repairTail cuts f after its last newline when its last byte is not one.
+func repairTail(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	var buf [64 << 10]byte
+	end := size
+	for end > 0 {
+		start := max(end-int64(len(buf)), 0)
+		b := buf[:end-start]
+		if _, err := f.ReadAt(b, start); err != nil {
+			return err
+		}
+		if end == size && b[len(b)-1] == '\n' {
+			return nil // intact
+		}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			end = start + int64(i) + 1
+			break
+		}
+		end = start
+	}
+	if end == size {
+		return nil // empty
+	}
+	if err := f.Truncate(end); err != nil {
+		// Cannot cut it: end it, so the next line starts on a line of its own.
+		_, werr := f.Write([]byte{'\n'})
+		return werr
+	}
 	return nil
 }
 
@@ -108,18 +215,20 @@ func (l *MessageLog) open(day string) error {
 func (l *MessageLog) Close() error {
 	close(l.queue)
 	<-l.done
-	return l.closeFile()
+	err := l.failing
+	l.drop()
+	if cerr := l.closeFile(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (l *MessageLog) closeFile() error {
 	if l.f == nil {
 		return nil
 	}
-	err := l.w.Flush()
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
-	}
-	l.f, l.w = nil, nil
+	err := l.f.Close()
+	l.f = nil
 	return err
 }
 
