@@ -100,7 +100,7 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 	if jdir == "" {
 		jdir = filepath.Dir(cfg.DatabasePath)
 	}
-	j, err := journal.Open(filepath.Join(jdir, "journal"), applied+1, journal.Options{})
+	j, err := journal.Open(filepath.Join(jdir, "journal"), applied+1, journal.Options{Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
