@@ -129,6 +129,9 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		lim := handler.Limits()
 		log.Info("dashboard listening", "url", "http://"+ln.Addr().String(),
 			"max_connections", lim.MaxConnections, "live_max_clients", lim.MaxLiveClients)
+		for _, w := range cfg.Warnings() {
+			log.Warn(w)
+		}
 		if !webui.Built() {
 			log.Warn("dashboard UI not built into this binary: run `make` (needs Node.js and npm); the API works")
 		}

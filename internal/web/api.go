@@ -102,21 +102,43 @@ func (p *params) int(name string, def, lo, hi int64) int64 {
 	return n
 }
 
+// Times in from/to lie in [minTime, maxTime): the zero time.Time means
+// "unbounded" to the store, so a year-1 bound must not slip through as none.
+var (
+	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 func (p *params) time(name string) time.Time {
 	v := p.str(name, 64)
 	if v == "" || p.err != nil {
 		return time.Time{}
 	}
+	t, ok := time.Time{}, false
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, v, p.loc); err == nil {
-			return t
+		var err error
+		if t, err = time.ParseInLocation(layout, v, p.loc); err == nil {
+			ok = true
+			break
 		}
 	}
-	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.UnixMilli(ms)
+	if !ok {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			p.err = errBadParam(name, "must be RFC 3339 (2026-01-02T15:04:05Z), a date or Unix milliseconds, got %q", v)
+			return time.Time{}
+		}
+		if ms < minTime.UnixMilli() || ms >= maxTime.UnixMilli() {
+			t = time.Time{} // out of range, refused below
+		} else {
+			t = time.UnixMilli(ms)
+		}
 	}
-	p.err = errBadParam(name, "must be RFC 3339 (2026-01-02T15:04:05Z), a date or Unix milliseconds, got %q", v)
-	return time.Time{}
+	if t.Before(minTime) || !t.Before(maxTime) {
+		p.err = errBadParam(name, "must be from 1970-01-01 to 9999-12-31, got %q", v)
+		return time.Time{}
+	}
+	return t
 }
 
 func (p *params) bool(name string) bool {

@@ -694,6 +694,14 @@ func TestBadParams(t *testing.T) {
 		{"/api/stats?from=garbage", "from"},
 		{"/api/stats?to=garbage", "to"},
 		{"/api/stats?from=2026-01-02&to=2026-01-01", "from"},
+		{"/api/stats?from=9999-12-31&to=0001-01-01", "to"},
+		{"/api/messages?from=9999-12-31&to=0001-01-01", "to"},
+		{"/api/stats?to=0001-01-01", "to"},
+		{"/api/stats?from=0001-01-02", "from"},
+		{"/api/stats?from=1969-12-31T23:59:59Z", "from"},
+		{"/api/stats?from=-1", "from"},
+		{"/api/stats?to=253402300800000", "to"}, // 10000-01-01
+		{"/api/stats?to=9223372036854775807", "to"},
 		{"/api/stats?target=" + long, "target"},
 		{"/api/sessions?limit=0", "limit"},
 		{"/api/sessions?limit=1001", "limit"},
@@ -702,19 +710,25 @@ func TestBadParams(t *testing.T) {
 		{"/api/live?type=bogus", "type"},
 		{"/api/live?user=" + long, "user"},
 	}
+	// In UTC, to=0001-01-01 is the zero time.Time the store reads as "no
+	// bound": every case is also run there.
+	utc := f.server(func(o *Options) { o.Location = time.UTC })
 	for _, c := range cases {
 		t.Run(c.path[:min(len(c.path), 60)], func(t *testing.T) {
-			var e apiErr
-			getJSON(t, h, c.path, http.StatusBadRequest, &e)
-			if e.Error.Code != "bad_param" || !strings.HasPrefix(e.Error.Message, c.param+": ") {
-				t.Errorf("error %+v, want bad_param naming %q", e.Error, c.param)
+			for _, h := range []http.Handler{h, utc} {
+				var e apiErr
+				getJSON(t, h, c.path, http.StatusBadRequest, &e)
+				if e.Error.Code != "bad_param" || !strings.HasPrefix(e.Error.Message, c.param+": ") {
+					t.Errorf("error %+v, want bad_param naming %q", e.Error, c.param)
+				}
 			}
 		})
 	}
 	// Limits at their bounds are accepted.
 	for _, p := range []string{"/api/messages?limit=1", "/api/messages?limit=500", "/api/search?q=a&limit=500",
 		"/api/sessions?limit=1000", "/api/messages/1/context?n=200", "/api/messages?before=0",
-		"/api/messages?from=2026-01-02T15:04", "/api/messages?from=2026-01-02T15:04:05.123456789%2B08:00"} {
+		"/api/messages?from=2026-01-02T15:04", "/api/messages?from=2026-01-02T15:04:05.123456789%2B08:00",
+		"/api/messages?from=1970-01-01T00:00:00Z&to=9999-12-31T23:59:59Z", "/api/messages?from=0"} {
 		getJSON(t, h, p, http.StatusOK, nil)
 	}
 	// Unknown API paths are JSON 404s.

@@ -77,10 +77,8 @@ func (a *auth) check(r *http.Request) bool {
 	if !a.enabled() {
 		return true
 	}
-	if h := r.Header.Get("Authorization"); h != "" {
-		if tok, ok := strings.CutPrefix(h, "Bearer "); ok && a.token != "" && eq(tok, a.token) {
-			return true
-		}
+	if tok, ok := bearer(r); ok && a.token != "" && eq(tok, a.token) {
+		return true
 	}
 	if u, p, ok := r.BasicAuth(); ok && a.user != "" && eq(u, a.user) && eq(p, a.password) {
 		return true
@@ -89,6 +87,18 @@ func (a *auth) check(r *http.Request) bool {
 		return true
 	}
 	return false
+}
+
+// bearer returns the token of an "Authorization: Bearer" header. The
+// scheme is case-insensitive (RFC 9110 §11.1) and may be followed by
+// several spaces.
+func bearer(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimLeft(tok, " ")
+	return tok, tok != ""
 }
 
 // open paths needed to show the login form.

@@ -107,9 +107,12 @@ func TestAuthBearerToken(t *testing.T) {
 			resp, body := send(t, c, srv.URL, e, bad...)
 			expectUnauthorized(t, what+" with "+bad[1], resp, body)
 		}
-		resp, _ = send(t, c, srv.URL, e, "Authorization", "Bearer "+testToken)
-		if resp.StatusCode != e.status {
-			t.Errorf("%s with the token: status %d, want %d", what, resp.StatusCode, e.status)
+		// The scheme is case-insensitive (RFC 9110 §11.1).
+		for _, scheme := range []string{"Bearer ", "bearer ", "BEARER ", "Bearer  "} {
+			resp, _ = send(t, c, srv.URL, e, "Authorization", scheme+testToken)
+			if resp.StatusCode != e.status {
+				t.Errorf("%s with %q + the token: status %d, want %d", what, scheme, resp.StatusCode, e.status)
+			}
 		}
 	}
 	// Open without credentials: what the login form needs.
