@@ -446,6 +446,8 @@ func TestProtocolSettings(t *testing.T) {
 }
 
 func TestWebExposure(t *testing.T) {
+	const weakToken = `web_token: too weak to expose the dashboard on 0.0.0.0: use at least 16 characters, not a repeated pattern (for example: openssl rand -hex 16)`
+	const weakPassword = `web_password: too weak to expose the dashboard on 0.0.0.0: use at least 12 characters, not a repeated pattern`
 	const exposed = `web_host: binding 0.0.0.0 exposes the dashboard to other machines; set web_token (or web_user and web_password), or set web_insecure_no_auth to true to allow it without authentication`
 	tests := []struct {
 		name   string
@@ -460,8 +462,17 @@ func TestWebExposure(t *testing.T) {
 		{"all interfaces", func(c *Config) { c.WebHost = "0.0.0.0" }, exposed},
 		{"v6 any", func(c *Config) { c.WebHost = "::" }, strings.Replace(exposed, "0.0.0.0", "::", 1)},
 		{"lan address", func(c *Config) { c.WebHost = "192.168.1.5" }, strings.Replace(exposed, "0.0.0.0", "192.168.1.5", 1)},
-		{"token", func(c *Config) { c.WebHost, c.WebToken = "0.0.0.0", "t" }, ""},
-		{"basic auth", func(c *Config) { c.WebHost, c.WebUser, c.WebPassword = "0.0.0.0", "u", "p" }, ""},
+		{"token", func(c *Config) { c.WebHost, c.WebToken = "0.0.0.0", "3f9c2a7e1b8d4c6f" }, ""},
+		{"basic auth", func(c *Config) { c.WebHost, c.WebUser, c.WebPassword = "0.0.0.0", "u", "correct horse" }, ""},
+		{"one-character token", func(c *Config) { c.WebHost, c.WebToken = "0.0.0.0", "t" }, weakToken},
+		{"15-character token", func(c *Config) { c.WebHost, c.WebToken = "0.0.0.0", "3f9c2a7e1b8d4c6" }, weakToken},
+		{"repeated token", func(c *Config) { c.WebHost, c.WebToken = "0.0.0.0", "abababababababababab" }, weakToken},
+		{"white-space token", func(c *Config) { c.WebHost, c.WebToken = "0.0.0.0", " " }, `web_token: must not start or end with white space`},
+		{"white-space token on loopback", func(c *Config) { c.WebToken = "   " }, `web_token: must not start or end with white space`},
+		{"padded token", func(c *Config) { c.WebToken = "3f9c2a7e1b8d4c6f\n" }, `web_token: must not start or end with white space`},
+		{"short token on loopback", func(c *Config) { c.WebToken = "t" }, ""},
+		{"weak password", func(c *Config) { c.WebHost, c.WebUser, c.WebPassword = "0.0.0.0", "u", "p" }, weakPassword},
+		{"weak token, opt-out", func(c *Config) { c.WebHost, c.WebToken, c.WebInsecureNoAuth = "0.0.0.0", "t", true }, ""},
 		{"half basic auth", func(c *Config) { c.WebHost, c.WebUser = "0.0.0.0", "u" }, `web_password: must be set when web_user is set`},
 		{"explicit opt-out", func(c *Config) { c.WebHost, c.WebInsecureNoAuth = "0.0.0.0", true }, ""},
 		{"allowed hosts", func(c *Config) { c.WebAllowedHosts = []string{"monitor.lan", "10.0.0.2", "[fd00::1]"} }, ""},

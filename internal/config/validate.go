@@ -166,7 +166,22 @@ func (c Config) Validate() error {
 			return nil
 		},
 		func() error {
-			if IsLoopback(c.WebHost) || c.WebToken != "" || c.WebUser != "" || c.WebInsecureNoAuth {
+			for _, k := range []struct{ key, v string }{{"web_token", c.WebToken}, {"web_password", c.WebPassword}} {
+				if k.v != "" && strings.TrimSpace(k.v) != k.v {
+					return errorf(k.key, "%s: must not start or end with white space", k.key)
+				}
+			}
+			if IsLoopback(c.WebHost) || c.WebInsecureNoAuth {
+				return nil
+			}
+			// Reachable from other machines: credentials must resist guessing.
+			if c.WebToken != "" && !strongEnough(c.WebToken, MinWebTokenLen) {
+				return errorf("web_token", "web_token: too weak to expose the dashboard on %s: use at least %d characters, not a repeated pattern (for example: openssl rand -hex 16)", displayPath(c.WebHost), MinWebTokenLen)
+			}
+			if c.WebPassword != "" && !strongEnough(c.WebPassword, MinWebPasswordLen) {
+				return errorf("web_password", "web_password: too weak to expose the dashboard on %s: use at least %d characters, not a repeated pattern", displayPath(c.WebHost), MinWebPasswordLen)
+			}
+			if c.WebToken != "" || c.WebUser != "" {
 				return nil
 			}
 			return errorf("web_host", "web_host: binding %s exposes the dashboard to other machines; set web_token (or web_user and web_password), or set web_insecure_no_auth to true to allow it without authentication", displayPath(c.WebHost))
@@ -186,6 +201,24 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Minimum lengths of web_token and web_password for a non-loopback bind.
+const (
+	MinWebTokenLen    = 16
+	MinWebPasswordLen = 12
+)
+
+// strongEnough reports whether a credential has at least min characters of
+// which at least min/3 differ (so "aaaaaaaaaaaaaaaa" and "abababab..." fail).
+func strongEnough(v string, min int) bool {
+	distinct := map[rune]bool{}
+	n := 0
+	for _, r := range v {
+		distinct[r] = true
+		n++
+	}
+	return n >= min && len(distinct) >= min/3
 }
 
 // checkHostName checks a web_allowed_hosts entry: a host name or IP address

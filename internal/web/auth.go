@@ -45,13 +45,14 @@ type auth struct {
 	cookieKey             []byte // HMAC key for the session cookie, random per process
 	access                Access
 	log                   *slog.Logger
+	throttle              *throttle // failed attempts per client address
 }
 
 const cookieName = "wsmon_session"
 
 func newAuth(token, user, password string) *auth {
 	a := &auth{token: token, user: user, password: password, cookieKey: make([]byte, 32),
-		log: slog.Default().With("component", "web")}
+		log: slog.Default().With("component", "web"), throttle: newThrottle()}
 	if _, err := rand.Read(a.cookieKey); err != nil {
 		panic("crypto/rand failed: " + err.Error())
 	}
@@ -73,20 +74,40 @@ func (a *auth) cookieValue() string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func (a *auth) check(r *http.Request) bool {
-	if !a.enabled() {
-		return true
+// cookieOK reports whether the request carries a valid session cookie.
+func (a *auth) cookieOK(r *http.Request) bool {
+	c, err := r.Cookie(cookieName)
+	return err == nil && eq(c.Value, a.cookieValue())
+}
+
+// credentials reports whether the request presents a bearer token or basic
+// credentials, and whether they are right.
+func (a *auth) credentials(r *http.Request) (presented, ok bool) {
+	if tok, has := bearer(r); has {
+		presented = true
+		ok = a.token != "" && eq(tok, a.token)
 	}
-	if tok, ok := bearer(r); ok && a.token != "" && eq(tok, a.token) {
-		return true
+	if u, p, has := r.BasicAuth(); has {
+		presented = true
+		ok = ok || (a.user != "" && eq(u, a.user) && eq(p, a.password))
 	}
-	if u, p, ok := r.BasicAuth(); ok && a.user != "" && eq(u, a.user) && eq(p, a.password) {
-		return true
+	return presented, ok
+}
+
+// failed records a failed credential check by r's client and logs a
+// warning (at most once a minute per client).
+func (a *auth) failed(r *http.Request, what string) {
+	ip := clientKey(r)
+	if warn, left := a.throttle.fail(ip); warn {
+		a.log.Warn("failed authentication; further failures from this address are limited", "what", what,
+			"client", ip.String(), "attempts_left", left, "path", trunc(r.URL.Path, 100))
 	}
-	if c, err := r.Cookie(cookieName); err == nil && eq(c.Value, a.cookieValue()) {
-		return true
-	}
-	return false
+}
+
+func errTooManyAttempts(w http.ResponseWriter) *apiError {
+	w.Header().Set("Retry-After", retryAfterS)
+	return &apiError{http.StatusTooManyRequests, "too_many_attempts",
+		"too many failed authentication attempts from this address; wait and retry"}
 }
 
 // bearer returns the token of an "Authorization: Bearer" header. The
@@ -144,9 +165,21 @@ func (a *auth) middleware(next http.Handler) http.Handler {
 				"message": "this server does not answer for that host name; add it to web_allowed_hosts if it is yours"}})
 			return
 		}
-		if a.check(r) || openPath(r) {
+		if !a.enabled() || openPath(r) || a.cookieOK(r) {
 			next.ServeHTTP(w, r)
 			return
+		}
+		if presented, _ := a.credentials(r); presented {
+			if a.throttle.blocked(clientKey(r)) {
+				e := errTooManyAttempts(w)
+				writeJSON(w, e.Status, map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+				return
+			}
+			if _, ok := a.credentials(r); ok {
+				next.ServeHTTP(w, r)
+				return
+			}
+			a.failed(r, "credentials")
 		}
 		if a.user != "" {
 			w.Header().Set("WWW-Authenticate", `Basic realm="wsmon", charset="UTF-8"`)
@@ -167,10 +200,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return errBadParam("body", "expected JSON {\"token\"} or {\"user\",\"password\"}")
 	}
 	a := s.auth
+	if a.enabled() && a.throttle.blocked(clientKey(r)) {
+		return errTooManyAttempts(w)
+	}
 	ok := !a.enabled() ||
 		(a.token != "" && body.Token != "" && eq(body.Token, a.token)) ||
 		(a.user != "" && eq(body.User, a.user) && eq(body.Password, a.password))
 	if !ok {
+		a.failed(r, "login")
 		return errUnauthorized()
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: a.cookieValue(), Path: "/", HttpOnly: true,

@@ -86,7 +86,7 @@ func expectUnauthorized(t *testing.T, what string, resp *http.Response, body []b
 
 func TestAuthBearerToken(t *testing.T) {
 	f := newFixture(t)
-	srv := httptest.NewServer(f.server(func(o *Options) { o.Token = testToken; o.UI = webui.Handler() }))
+	srv := httptest.NewServer(unthrottled(f.server(func(o *Options) { o.Token = testToken; o.UI = webui.Handler() })))
 	defer srv.Close()
 	c := srv.Client()
 	for _, e := range apiEndpoints(f) {
@@ -131,6 +131,13 @@ func TestAuthBearerToken(t *testing.T) {
 	}
 }
 
+// unthrottled lifts the limit on failed attempts, for tests that fail on
+// purpose many times from one address.
+func unthrottled(s *Server) *Server {
+	s.auth.throttle.burst = 1e9
+	return s
+}
+
 func basic(user, pass string) string {
 	r := httptest.NewRequest("GET", "/", nil)
 	r.SetBasicAuth(user, pass)
@@ -139,7 +146,7 @@ func basic(user, pass string) string {
 
 func TestAuthBasic(t *testing.T) {
 	f := newFixture(t)
-	srv := httptest.NewServer(f.server(func(o *Options) { o.User = "admin"; o.Password = "pa:ss wörd" }))
+	srv := httptest.NewServer(unthrottled(f.server(func(o *Options) { o.User = "admin"; o.Password = "pa:ss wörd" })))
 	defer srv.Close()
 	c := srv.Client()
 	for _, e := range apiEndpoints(f) {
