@@ -122,7 +122,8 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy,
 			Limits: web.Limits{MaxConnections: cfg.WebMaxConnections, MaxLiveClients: cfg.LiveMaxClients},
 		})
-		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts})
+		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts,
+			TrustedProxies: cfg.TrustedProxyPrefixes()})
 		srv = handler.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 		limited := handler.Listener(ln)
 		go func() { serveErr <- srv.Serve(limited) }()

@@ -4,7 +4,11 @@
 // validation that stops start-up with one clear line naming the bad key.
 package config
 
-import "time"
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
 
 // Config is the whole runtime configuration. The JSON names of the first
 // block are exactly the keys of the user's brief (README.zh.md); the rest are
@@ -74,6 +78,9 @@ type Config struct {
 	// WebAllowedHosts are host names, beyond the loopback ones, accepted in
 	// the Host header (a loopback bind refuses any other: DNS rebinding).
 	WebAllowedHosts []string `json:"web_allowed_hosts"`
+	// WebTrustedProxies are the IP addresses or CIDR ranges of reverse
+	// proxies whose X-Forwarded-Proto and X-Forwarded-For are believed.
+	WebTrustedProxies []string `json:"web_trusted_proxies"`
 }
 
 // Target is one monitored WebSocket endpoint. Empty connection fields
@@ -106,3 +113,28 @@ type Seconds float64
 
 // Duration converts to a time.Duration.
 func (s Seconds) Duration() time.Duration { return time.Duration(float64(s) * float64(time.Second)) }
+
+// TrustedProxyPrefixes returns web_trusted_proxies as prefixes (a bare
+// address is a /32 or /128). Entries Validate rejects are skipped.
+func (c Config) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range c.WebTrustedProxies {
+		if p, err := parseProxy(v); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseProxy(v string) (netip.Prefix, error) {
+	if strings.Contains(v, "/") {
+		p, err := netip.ParsePrefix(v)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

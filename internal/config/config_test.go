@@ -481,6 +481,9 @@ func TestWebExposure(t *testing.T) {
 		{"allowed host URL", func(c *Config) { c.WebAllowedHosts = []string{"ok", "http://monitor.lan"} },
 			`web_allowed_hosts[1]: "http://monitor.lan" must be a bare host name or IP address (no scheme, port, path or wildcard)`},
 		{"allowed host empty", func(c *Config) { c.WebAllowedHosts = []string{""} }, `web_allowed_hosts[0]: "" is empty`},
+		{"trusted proxies", func(c *Config) { c.WebTrustedProxies = []string{"10.0.0.1", "172.16.0.0/12", "fd00::/8"} }, ""},
+		{"trusted proxy name", func(c *Config) { c.WebTrustedProxies = []string{"proxy.lan"} },
+			`web_trusted_proxies[0]: "proxy.lan" must be an IP address or CIDR range (10.0.0.0/8)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

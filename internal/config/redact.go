@@ -35,6 +35,7 @@ func (c Config) Redacted() Config {
 	r.NotificationKeywords = slices.Clone(c.NotificationKeywords)
 	r.Subprotocols = slices.Clone(c.Subprotocols)
 	r.WebAllowedHosts = slices.Clone(c.WebAllowedHosts)
+	r.WebTrustedProxies = slices.Clone(c.WebTrustedProxies)
 	r.FieldMap = maps.Clone(c.FieldMap)
 	r.Auth = redactAuth(c.Auth)
 	r.Options = maps.Clone(c.Options)

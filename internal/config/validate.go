@@ -194,6 +194,14 @@ func (c Config) Validate() error {
 			}
 			return nil
 		},
+		func() error {
+			for i, v := range c.WebTrustedProxies {
+				if _, err := parseProxy(v); err != nil {
+					return errorf("web_trusted_proxies", "web_trusted_proxies[%d]: %s must be an IP address or CIDR range (10.0.0.0/8)", i, quoteShort(v))
+				}
+			}
+			return nil
+		},
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -12,6 +11,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Access configures the checks made on every request before
@@ -26,6 +27,11 @@ type Access struct {
 	// the Host header, compared without the port and case-insensitively.
 	// When set, the Host check also applies to a non-loopback bind.
 	AllowedHosts []string
+	// TrustedProxies (web_trusted_proxies) are the addresses of reverse
+	// proxies whose X-Forwarded-Proto and X-Forwarded-For are believed: the
+	// session cookie is then Secure when the proxy says https, and failed
+	// attempts are counted against the forwarded client.
+	TrustedProxies []netip.Prefix
 }
 
 // SetAccess sets the pre-authentication checks; call it before the server
@@ -42,7 +48,7 @@ func (s *Server) SetAccess(a Access) {
 // are constant-time; credentials are never logged.
 type auth struct {
 	token, user, password string
-	cookieKey             []byte // HMAC key for the session cookie, random per process
+	sessions              sessions
 	access                Access
 	log                   *slog.Logger
 	throttle              *throttle // failed attempts per client address
@@ -51,12 +57,8 @@ type auth struct {
 const cookieName = "wsmon_session"
 
 func newAuth(token, user, password string) *auth {
-	a := &auth{token: token, user: user, password: password, cookieKey: make([]byte, 32),
+	return &auth{token: token, user: user, password: password, sessions: sessions{m: map[[32]byte]time.Time{}, now: time.Now},
 		log: slog.Default().With("component", "web"), throttle: newThrottle()}
-	if _, err := rand.Read(a.cookieKey); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return a
 }
 
 func (a *auth) enabled() bool { return a.token != "" || a.user != "" }
@@ -67,17 +69,72 @@ func eq(a, b string) bool {
 	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
-// cookieValue is HMAC(key, "session"): valid for this process's life.
-func (a *auth) cookieValue() string {
-	m := hmac.New(sha256.New, a.cookieKey)
-	m.Write([]byte("wsmon session"))
-	return hex.EncodeToString(m.Sum(nil))
+// Sessions: each login gets a random 256-bit id, valid for sessionTTL or
+// until logout or restart. Only its SHA-256 is kept, so the map's timing
+// says nothing about valid ids. At most maxSessions live at once; the
+// oldest is dropped for a new one.
+const (
+	sessionTTL  = 24 * time.Hour
+	maxSessions = 10_000
+)
+
+type sessions struct {
+	mu  sync.Mutex
+	m   map[[32]byte]time.Time // hash of id -> expiry
+	now func() time.Time
+}
+
+// create returns a new session id.
+func (ss *sessions) create() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	id := hex.EncodeToString(b)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	now := ss.now()
+	if len(ss.m) >= maxSessions {
+		var oldest [32]byte
+		first := true
+		for h, exp := range ss.m {
+			if !exp.After(now) {
+				delete(ss.m, h)
+			} else if first || exp.Before(ss.m[oldest]) {
+				oldest, first = h, false
+			}
+		}
+		if len(ss.m) >= maxSessions {
+			delete(ss.m, oldest)
+		}
+	}
+	ss.m[sha256.Sum256([]byte(id))] = now.Add(sessionTTL)
+	return id
+}
+
+// valid reports whether id is a live session; an expired one is removed.
+func (ss *sessions) valid(id string) bool {
+	h := sha256.Sum256([]byte(id))
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	exp, ok := ss.m[h]
+	if ok && !exp.After(ss.now()) {
+		delete(ss.m, h)
+		return false
+	}
+	return ok
+}
+
+func (ss *sessions) end(id string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.m, sha256.Sum256([]byte(id)))
 }
 
 // cookieOK reports whether the request carries a valid session cookie.
 func (a *auth) cookieOK(r *http.Request) bool {
 	c, err := r.Cookie(cookieName)
-	return err == nil && eq(c.Value, a.cookieValue())
+	return err == nil && a.sessions.valid(c.Value)
 }
 
 // credentials reports whether the request presents a bearer token or basic
@@ -97,7 +154,7 @@ func (a *auth) credentials(r *http.Request) (presented, ok bool) {
 // failed records a failed credential check by r's client and logs a
 // warning (at most once a minute per client).
 func (a *auth) failed(r *http.Request, what string) {
-	ip := clientKey(r)
+	ip := a.client(r)
 	if warn, left := a.throttle.fail(ip); warn {
 		a.log.Warn("failed authentication; further failures from this address are limited", "what", what,
 			"client", ip.String(), "attempts_left", left, "path", trunc(r.URL.Path, 100))
@@ -108,6 +165,48 @@ func errTooManyAttempts(w http.ResponseWriter) *apiError {
 	w.Header().Set("Retry-After", retryAfterS)
 	return &apiError{http.StatusTooManyRequests, "too_many_attempts",
 		"too many failed authentication attempts from this address; wait and retry"}
+}
+
+// fromProxy reports whether r came from a trusted reverse proxy.
+func (a *auth) fromProxy(r *http.Request) bool {
+	ip := remoteIP(r)
+	for _, p := range a.access.TrustedProxies {
+		if ip.IsValid() && p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// overTLS reports whether the browser's connection is HTTPS: TLS to us,
+// or a trusted proxy's X-Forwarded-Proto: https.
+func (a *auth) overTLS(r *http.Request) bool {
+	return r.TLS != nil || (a.fromProxy(r) && strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https"))
+}
+
+// client is the address failed attempts are counted against: the
+// connection's, or behind a trusted proxy the last X-Forwarded-For entry
+// that is not itself a trusted proxy.
+func (a *auth) client(r *http.Request) netip.Addr {
+	ip := remoteIP(r)
+	if a.fromProxy(r) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			h, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break
+			}
+			ip = h.Unmap()
+			trusted := false
+			for _, p := range a.access.TrustedProxies {
+				trusted = trusted || p.Contains(ip)
+			}
+			if !trusted {
+				break
+			}
+		}
+	}
+	return clientKey(ip)
 }
 
 // bearer returns the token of an "Authorization: Bearer" header. The
@@ -125,7 +224,7 @@ func bearer(r *http.Request) (string, bool) {
 // open paths needed to show the login form.
 func openPath(r *http.Request) bool {
 	p := r.URL.Path
-	return p == "/api/login" || p == "/healthz" || p == "/api/ui-config" ||
+	return p == "/api/login" || p == "/api/logout" || p == "/healthz" || p == "/api/ui-config" ||
 		(r.Method == http.MethodGet && !strings.HasPrefix(p, "/api/"))
 }
 
@@ -170,7 +269,7 @@ func (a *auth) middleware(next http.Handler) http.Handler {
 			return
 		}
 		if presented, _ := a.credentials(r); presented {
-			if a.throttle.blocked(clientKey(r)) {
+			if a.throttle.blocked(a.client(r)) {
 				e := errTooManyAttempts(w)
 				writeJSON(w, e.Status, map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
 				return
@@ -188,9 +287,15 @@ func (a *auth) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// handleLogin checks {"token"} or {"user","password"} and sets the session
-// cookie (HttpOnly, SameSite=Strict).
+// handleLogin checks {"token"} or {"user","password"}, sent as JSON (a
+// form or text/plain body, which another site could post, is refused: login
+// CSRF), and sets a new session cookie: HttpOnly, SameSite=Strict, valid
+// for sessionTTL, Secure when the browser reached us over HTTPS.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	return sameOrigin(s.login)(w, r)
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Token    string `json:"token"`
 		User     string `json:"user"`
@@ -200,7 +305,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return errBadParam("body", "expected JSON {\"token\"} or {\"user\",\"password\"}")
 	}
 	a := s.auth
-	if a.enabled() && a.throttle.blocked(clientKey(r)) {
+	if a.enabled() && a.throttle.blocked(a.client(r)) {
 		return errTooManyAttempts(w)
 	}
 	ok := !a.enabled() ||
@@ -210,9 +315,22 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		a.failed(r, "login")
 		return errUnauthorized()
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: a.cookieValue(), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: a.sessions.create(), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: a.overTLS(r), MaxAge: int(sessionTTL.Seconds())})
 	return writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// handleLogout ends the request's session, if any, and clears the cookie.
+// Route: POST /api/logout (open, like /api/login).
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	return sameOrigin(func(w http.ResponseWriter, r *http.Request) error {
+		if c, err := r.Cookie(cookieName); err == nil {
+			s.auth.sessions.end(c.Value)
+		}
+		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true,
+			SameSite: http.SameSiteStrictMode, Secure: s.auth.overTLS(r), MaxAge: -1})
+		return writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	})(w, r)
 }
 
 // trunc cuts s to at most n bytes for a log line.

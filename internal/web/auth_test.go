@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -189,11 +190,28 @@ func TestLoginCookie(t *testing.T) {
 		{"empty token", `{"token":""}`, 401},
 		{"not JSON", `token=` + testToken, 400},
 		{"empty body", ``, 400},
+		// Only JSON: a form or text/plain body is what another site can
+		// post without a preflight (login CSRF).
+		{"form body", `token=` + testToken, 415},
+		{"text/plain JSON", `{"token":"` + testToken + `"}`, 415},
+		{"no content type", `{"token":"` + testToken + `"}`, 415},
+		{"JSON from another site", `{"token":"` + testToken + `"}`, 403},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			jar, _ := cookiejar.New(nil)
 			cl := &http.Client{Jar: jar, Transport: srv.Client().Transport}
-			resp, body := send(t, cl, srv.URL, endpoint{method: "POST", path: "/api/login", body: c.body})
+			hdr := []string{"Content-Type", "application/json"}
+			switch c.name {
+			case "form body":
+				hdr = []string{"Content-Type", "application/x-www-form-urlencoded"}
+			case "text/plain JSON":
+				hdr = []string{"Content-Type", "text/plain"}
+			case "no content type":
+				hdr = nil
+			case "JSON from another site":
+				hdr = append(hdr, "Origin", "https://evil.example")
+			}
+			resp, body := send(t, cl, srv.URL, endpoint{method: "POST", path: "/api/login", body: c.body}, hdr...)
 			if resp.StatusCode != c.status {
 				t.Fatalf("login: status %d %s, want %d", resp.StatusCode, body, c.status)
 			}
@@ -216,8 +234,9 @@ func TestLoginCookie(t *testing.T) {
 				}
 				return
 			}
-			if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.Value == "" {
-				t.Fatalf("session cookie %+v, want HttpOnly SameSite=Strict Path=/", session)
+			if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.Value == "" ||
+				session.MaxAge != int(sessionTTL.Seconds()) || session.Secure {
+				t.Fatalf("session cookie %+v, want HttpOnly SameSite=Strict Path=/ Max-Age=%v, not Secure over plain HTTP", session, sessionTTL)
 			}
 			if strings.Contains(session.Value, testToken) || strings.Contains(session.Value, "pw") {
 				t.Errorf("cookie carries the credential")
@@ -331,4 +350,103 @@ func TestHostCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Each login gets its own random session, which expires after sessionTTL
+// and ends at logout; the cookie is Secure over TLS or when a trusted proxy
+// says the browser used https.
+func TestLoginSessions(t *testing.T) {
+	f := newFixture(t)
+	s := f.server(func(o *Options) { o.Token = testToken })
+	s.SetAccess(Access{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s.auth.sessions.now = func() time.Time { return now }
+	login := func(from string, hdr ...string) *http.Cookie {
+		t.Helper()
+		r := httptest.NewRequest("POST", "/api/login", strings.NewReader(`{"token":"`+testToken+`"}`))
+		r.RemoteAddr = from + ":1234"
+		r.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		for _, c := range w.Result().Cookies() {
+			if c.Name == cookieName {
+				return c
+			}
+		}
+		t.Fatalf("login: %d %s, no cookie", w.Code, w.Body.String())
+		return nil
+	}
+	status := func(c *http.Cookie) int {
+		return do(t, s, "GET", "/api/stats", nil, "Cookie", c.Name+"="+c.Value).Code
+	}
+	a, b := login("192.0.2.1"), login("192.0.2.1")
+	if a.Value == b.Value || len(a.Value) < 64 {
+		t.Errorf("two logins gave %q and %q: want distinct random ids", a.Value, b.Value)
+	}
+	if status(a) != 200 || status(b) != 200 {
+		t.Fatalf("fresh sessions refused")
+	}
+	// Logout ends that session only.
+	r := httptest.NewRequest("POST", "/api/logout", strings.NewReader("{}"))
+	r.Header.Set("Content-Type", "application/json")
+	r.AddCookie(a)
+	w := httptest.NewRecorder()
+	s.api(s.handleLogout).ServeHTTP(w, r)
+	if w.Code != 200 || !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("logout: %d %v", w.Code, w.Header())
+	}
+	if status(a) != 401 || status(b) != 200 {
+		t.Errorf("after logout: a %d (want 401), b %d (want 200)", status(a), status(b))
+	}
+	now = now.Add(sessionTTL - time.Second)
+	if status(b) != 200 {
+		t.Errorf("session refused before its expiry")
+	}
+	now = now.Add(time.Second)
+	if status(b) != 401 {
+		t.Errorf("session accepted after %v", sessionTTL)
+	}
+	for _, c := range []struct {
+		name   string
+		from   string
+		hdr    []string
+		secure bool
+	}{
+		{"plain HTTP", "192.0.2.1", nil, false},
+		{"untrusted X-Forwarded-Proto", "192.0.2.1", []string{"X-Forwarded-Proto", "https"}, false},
+		{"trusted proxy, https", "10.1.2.3", []string{"X-Forwarded-Proto", "https"}, true},
+		{"trusted proxy, http", "10.1.2.3", []string{"X-Forwarded-Proto", "http"}, false},
+	} {
+		if got := login(c.from, c.hdr...).Secure; got != c.secure {
+			t.Errorf("%s: Secure %v, want %v", c.name, got, c.secure)
+		}
+	}
+	// Behind a trusted proxy, failures count against the forwarded client.
+	for range failBurst {
+		r := httptest.NewRequest("GET", "/api/stats", nil)
+		r.RemoteAddr = "10.1.2.3:1234"
+		r.Header.Set("X-Forwarded-For", "198.51.100.7, 10.9.9.9")
+		r.Header.Set("Authorization", "Bearer wrong")
+		s.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	r = httptest.NewRequest("GET", "/api/stats", nil)
+	r.RemoteAddr = "10.1.2.3:1234"
+	r.Header.Set("X-Forwarded-For", "198.51.100.8")
+	r.Header.Set("Authorization", "Bearer "+testToken)
+	if w := do2(s, r); w.Code != 200 {
+		t.Errorf("another client behind the same proxy: %d, want 200", w.Code)
+	}
+	r.Header.Set("X-Forwarded-For", "198.51.100.7")
+	if w := do2(s, r); w.Code != 429 {
+		t.Errorf("the failing client behind the proxy: %d, want 429", w.Code)
+	}
+}
+
+func do2(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
 }

@@ -446,7 +446,11 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 		{broken, "GET", "/api/live", "", 503, "/api/live"},
 	}
 	for _, c := range cases {
-		w := do(t, c.handler, c.method, c.path, strings.NewReader(c.body))
+		var hdr []string
+		if c.method == "POST" {
+			hdr = []string{"Content-Type", "application/json"}
+		}
+		w := do(t, c.handler, c.method, c.path, strings.NewReader(c.body), hdr...)
 		if w.Code != c.status {
 			t.Errorf("%s %s: status %d, want %d", c.method, c.path, w.Code, c.status)
 			continue

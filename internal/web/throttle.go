@@ -38,17 +38,18 @@ func newThrottle() *throttle {
 	return &throttle{m: map[netip.Addr]*bucket{}, now: time.Now, burst: failBurst}
 }
 
-// clientKey is the address failures are counted against.
-func clientKey(r *http.Request) netip.Addr {
+// remoteIP is the connection's peer address (invalid if unparsable).
+func remoteIP(r *http.Request) netip.Addr {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	ip = ip.Unmap().WithZone("")
+	ip, _ := netip.ParseAddr(host)
+	return ip.Unmap().WithZone("")
+}
+
+// clientKey is the key failures of ip are counted against: IPv6 per /64.
+func clientKey(ip netip.Addr) netip.Addr {
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		return p.Addr()
