@@ -327,6 +327,9 @@ func (s *Server) stats(r *http.Request, q store.StatsQuery) (apiStats, error) {
 	return out, nil
 }
 
+// maxStatsDays is the longest from/to range /api/stats accepts.
+const maxStatsDays = 3700
+
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) error {
 	p := s.params(r)
 	q := store.StatsQuery{From: p.time("from"), To: p.time("to"), Target: p.str("target", 256)}
@@ -335,6 +338,22 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
 		return errBadParam("from", "must be before to")
+	}
+	// The daily series has one entry per day of [from, to) (by default the
+	// last 30 days to tomorrow): cap it, or one request builds millions.
+	from, to := q.From, q.To
+	if from.IsZero() {
+		from = time.Now().AddDate(0, 0, -30)
+	}
+	if to.IsZero() {
+		to = time.Now().AddDate(0, 0, 1)
+	}
+	if to.Sub(from) > maxStatsDays*24*time.Hour {
+		name := "from"
+		if q.From.IsZero() {
+			name = "to"
+		}
+		return errBadParam(name, "the range of daily statistics is at most %d days (about 10 years); narrow from/to", maxStatsDays)
 	}
 	st, err := s.stats(r, q)
 	if err != nil {
