@@ -127,6 +127,7 @@ func (s *Server) routes() {
 	m.Handle("GET /api/ui-config", s.api(s.handleUIConfig))
 	m.Handle("GET /api/openapi.json", s.api(s.handleOpenAPI))
 	m.Handle("POST /api/login", s.api(s.handleLogin))
+	m.Handle("POST /api/logout", s.api(s.handleLogout))
 	m.Handle("GET /healthz", s.api(s.handleHealth))
 	m.Handle("GET /api/", s.api(func(w http.ResponseWriter, r *http.Request) error { return errNotFound("no such API endpoint") }))
 	if s.opts.UI != nil {
