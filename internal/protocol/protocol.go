@@ -199,6 +199,19 @@ func Refuse(protocol, format string, args ...any) error {
 	return &Refusal{Protocol: protocol, Reason: fmt.Sprintf(format, args...)}
 }
 
+// ParseURL parses a target's URL for an adapter's New, with errors that
+// start with the key: a URL that does not parse or has no host.
+func (c Config) ParseURL() (*url.URL, error) {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("url: %w", err)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("url: no host in %q", c.URL)
+	}
+	return u, nil
+}
+
 // Auth is the target's credentials, which each adapter maps to its
 // protocol's own mechanism.
 type Auth struct {

@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,12 +79,8 @@ type position struct {
 // recover (subscribe recoverably and recover missed publications after a
 // reconnect, default true).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
-	u, err := url.Parse(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("url: %w", err)
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("url: no host in %q", cfg.URL)
+	if _, err := cfg.ParseURL(); err != nil {
+		return nil, err
 	}
 	a := &Adapter{pos: map[string]position{}}
 	for i, c := range cfg.Subscribe {

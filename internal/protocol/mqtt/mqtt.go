@@ -15,7 +15,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -78,12 +77,8 @@ type Adapter struct {
 // the retained message a broker replays on every subscription is
 // recorded).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
-	u, err := url.Parse(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("url: %w", err)
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("url: no host in %q", cfg.URL)
+	if _, err := cfg.ParseURL(); err != nil {
+		return nil, err
 	}
 	a := &Adapter{}
 	if len(cfg.Subscribe) == 0 {

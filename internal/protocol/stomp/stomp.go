@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,12 +76,9 @@ type Adapter struct {
 // payload_format ("auto" or "text", default "auto") and sockjs (default:
 // true when the URL path ends in /<server>/<session>/websocket).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
-	u, err := url.Parse(cfg.URL)
+	u, err := cfg.ParseURL()
 	if err != nil {
-		return nil, fmt.Errorf("url: %w", err)
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("url: no host in %q", cfg.URL)
+		return nil, err
 	}
 	a := &Adapter{}
 	if len(cfg.Subscribe) == 0 {
