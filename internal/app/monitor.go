@@ -20,6 +20,7 @@ import (
 	"github.com/wsmon/wsmon/internal/live"
 	"github.com/wsmon/wsmon/internal/protocol"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/web"
 )
 
 // Monitor is the capture side of wsmon: runners -> journal -> pipeline ->
@@ -166,6 +167,15 @@ func (m *Monitor) runnerOptions(t config.Target, adapter protocol.Adapter) captu
 
 // Pipeline exposes the ingest counters.
 func (m *Monitor) Pipeline() *ingest.Pipeline { return m.pipeline }
+
+// IngestCounters are what /api/stats shows of the pipeline's and the
+// journal's counters.
+func (m *Monitor) IngestCounters() web.IngestCounters {
+	st := m.pipeline.Stats()
+	recs, bytes := m.journal.Corrupt()
+	return web.IngestCounters{Duplicates: st.Duplicates, IDCollisions: st.IDCollisions,
+		JournalCorruptRecords: recs, JournalCorruptBytes: bytes}
+}
 
 // Run captures until ctx is cancelled, then stops cleanly: every runner
 // closes its connection, the journal is closed and the pipeline writes

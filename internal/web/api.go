@@ -268,6 +268,7 @@ type apiStats struct {
 	TopUsers      []userCountJSON  `json:"top_users"`
 	Monitor       []TargetStatusJS `json:"monitor"`
 	TimeZone      string           `json:"time_zone"`
+	Ingest        *IngestCounters  `json:"ingest,omitempty"`
 }
 
 type dayJSON struct {
@@ -315,6 +316,10 @@ func (s *Server) stats(r *http.Request, q store.StatsQuery) (apiStats, error) {
 	out := apiStats{TotalMessages: st.Total, TodayMessages: st.Today, ActiveUsers: st.ActiveUsers,
 		Daily: []dayJSON{}, Hourly: make([]hourJSON, 24), TopUsers: []userCountJSON{},
 		Monitor: s.monitorJSON(r), TimeZone: s.opts.TimeZone}
+	if s.opts.Ingest != nil {
+		c := s.opts.Ingest()
+		out.Ingest = &c
+	}
 	for _, d := range st.Daily {
 		out.Daily = append(out.Daily, dayJSON{d.Date, d.Count})
 	}

@@ -852,3 +852,22 @@ func TestJSONEscapesHTML(t *testing.T) {
 		t.Errorf("body %s", w.Body.String())
 	}
 }
+
+// TestStatsIngestCounters: /api/stats shows the monitor's ingest counters
+// when it has a monitor, and no "ingest" without one.
+func TestStatsIngestCounters(t *testing.T) {
+	f := newFixture(t)
+	with := f.server(func(o *Options) {
+		o.Ingest = func() IngestCounters {
+			return IngestCounters{Duplicates: 3, IDCollisions: 1, JournalCorruptRecords: 2, JournalCorruptBytes: 70}
+		}
+	})
+	w := do(t, with, "GET", "/api/stats", nil)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"ingest":{"duplicates":3,"id_collisions":1,"journal_corrupt_records":2,"journal_corrupt_bytes":70}`) {
+		t.Errorf("with a monitor: %d %s", w.Code, w.Body.String())
+	}
+	w = do(t, f.server(nil), "GET", "/api/stats", nil)
+	if w.Code != 200 || strings.Contains(w.Body.String(), `"ingest"`) {
+		t.Errorf("without a monitor: %d %s", w.Code, w.Body.String())
+	}
+}

@@ -412,6 +412,11 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 		}
 	}
 	h := f.server(func(o *Options) { o.Status = status })
+	withIngest := f.server(func(o *Options) {
+		o.Ingest = func() IngestCounters {
+			return IngestCounters{Duplicates: 3, IDCollisions: 1, JournalCorruptRecords: 2, JournalCorruptBytes: 70}
+		}
+	})
 	authed := f.server(func(o *Options) { o.Token = testToken })
 	broken := New(Options{Store: failingStore{}, Logger: discardLogger()})
 	id := f.msgs[30].ID
@@ -423,6 +428,7 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 		specPath     string
 	}{
 		{h, "GET", "/api/stats", "", 200, "/api/stats"},
+		{withIngest, "GET", "/api/stats", "", 200, "/api/stats"},
 		{h, "GET", "/api/stats?target=beta&from=2020-01-01", "", 200, "/api/stats"},
 		{h, "GET", "/api/messages?raw=1&limit=500", "", 200, "/api/messages"},
 		{h, "GET", "/api/messages?limit=5", "", 200, "/api/messages"},

@@ -40,11 +40,23 @@ type TargetStatus struct {
 	Protocol      string    `json:"protocol"` // protocol of the current or last session ("" before the first)
 }
 
+// IngestCounters are the monitor's counts of what it did not store as new
+// messages, since it started.
+type IngestCounters struct {
+	Duplicates            int64 `json:"duplicates"`              // replays dropped (same message seen again)
+	IDCollisions          int64 `json:"id_collisions"`           // same payload id, other content: stored, and counted here
+	JournalCorruptRecords int64 `json:"journal_corrupt_records"` // records skipped as corrupt when the journal was opened
+	JournalCorruptBytes   int64 `json:"journal_corrupt_bytes"`   // their bytes, kept in journal/quarantine/
+}
+
 // Options configure the server.
 type Options struct {
 	Store  Store
 	Hub    *live.Hub
 	Status func(ctx context.Context) []TargetStatus
+	// Ingest reports the monitor's ingest counters; nil in a process
+	// without the monitor (GET /api/stats then has no "ingest").
+	Ingest func() IngestCounters
 	// Targets lists every target with its status (GET /api/targets).
 	Targets func(ctx context.Context) ([]TargetInfo, error)
 	// Manager changes targets at runtime; nil in a process without the
