@@ -99,9 +99,9 @@ func TestFramesPeekedInOpenAreFed(t *testing.T) {
 	if f := sink.of("frame"); f[0].data != "one" || f[1].data != "two" {
 		t.Errorf("frames = %+v", f)
 	}
-	if rn.r.Status().State != StateConnected {
-		t.Errorf("state %s", rn.r.Status().State)
-	}
+	// The state follows readiness on the Run goroutine, just after the
+	// frames are journaled.
+	waitFor(t, 3*time.Second, "connected", func() bool { return rn.r.Status().State == StateConnected })
 }
 
 // TestNotReadyTimesOut: a session that never becomes ready is ended after
