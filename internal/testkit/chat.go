@@ -39,6 +39,19 @@ func tenKB() string {
 	return b.String()
 }
 
+// StoredText is what wsmon keeps as the content of a sent text: the
+// normaliser removes NUL characters (the raw frame keeps them).
+func StoredText(text string) string { return strings.ReplaceAll(text, "\x00", "") }
+
+// StoredReason is the reason a stored text gets: "nul_bytes" when the
+// normaliser removed NULs from it, else "".
+func StoredReason(text string) string {
+	if strings.Contains(text, "\x00") {
+		return "nul_bytes"
+	}
+	return ""
+}
+
 // Want is one message a test expects to be stored.
 type Want struct {
 	Content string

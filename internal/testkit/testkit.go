@@ -85,6 +85,10 @@ func Start(t testing.TB, cfg config.Config) *Monitor {
 	case <-time.After(15 * time.Second):
 		t.Fatal("wsmon did not start")
 	}
+	// The monitor starts its runners after Started: wait for them, so
+	// Status and the waits below always see the configured targets.
+	want := len(cfg.ResolvedTargets())
+	WaitFor(t, 15*time.Second, "the targets' runners", func() bool { return len(m.mon.Status()) >= want })
 	t.Cleanup(func() {
 		m.stop()
 		if t.Failed() {

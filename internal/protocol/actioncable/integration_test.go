@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/testkit"
 )
 
@@ -91,10 +90,6 @@ func pubsub(stream string) string {
 	return fmt.Sprintf(`{"channel":"$pubsub","stream_name":%q}`, stream)
 }
 
-// stored is what wsmon keeps of a text: NUL characters are removed by
-// the normaliser (and the message marked nul_bytes).
-func stored(text string) string { return strings.ReplaceAll(text, "\x00", "") }
-
 var users = []string{"alice", "小明"}
 
 // TestChatSet: the fixed set broadcast to two streams, as objects and as
@@ -105,7 +100,7 @@ func TestChatSet(t *testing.T) {
 	cfg := testkit.Config(t, ac.url())
 	cfg.Protocol = "actioncable"
 	cfg.Subscribe = []string{pubsub("chat_lobby"), pubsub("chat_side")}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 
 	var objects, texts []any
@@ -114,7 +109,7 @@ func TestChatSet(t *testing.T) {
 		u := users[i%2]
 		objects = append(objects, map[string]any{"id": fmt.Sprint(i), "user": u, "text": text})
 		texts = append(texts, text)
-		want = append(want, testkit.Want{Content: stored(text), User: u, Room: "chat_lobby"}, testkit.Want{Content: stored(text), Room: "chat_side"})
+		want = append(want, testkit.Want{Content: testkit.StoredText(text), User: u, Room: "chat_lobby"}, testkit.Want{Content: testkit.StoredText(text), Room: "chat_side"})
 	}
 	ac.broadcast(t, "chat_lobby", objects...)
 	ac.broadcast(t, "chat_side", texts...)
@@ -137,7 +132,7 @@ func TestAuto(t *testing.T) {
 	cfg := testkit.Config(t, ac.url())
 	cfg.Protocol = "auto"
 	cfg.Subscribe = []string{pubsub("chat_lobby")}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	ac.broadcast(t, "chat_lobby", map[string]any{"user": "a", "text": "auto"})
 	m.WaitMessages(t, 1, 10*time.Second)
@@ -162,7 +157,7 @@ func TestIdle(t *testing.T) {
 	cfg.Protocol = "actioncable"
 	cfg.Subscribe = []string{pubsub("chat_lobby")}
 	cfg.Options = map[string]any{"stale_after": 1.5}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	time.Sleep(5 * time.Second)
 	ac.broadcast(t, "chat_lobby", map[string]any{"user": "bob", "text": "still here"})
@@ -188,7 +183,7 @@ func TestStale(t *testing.T) {
 	cfg.Protocol = "actioncable"
 	cfg.Subscribe = []string{pubsub("chat_lobby")}
 	cfg.Options = map[string]any{"stale_after": 1.5}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	px.Freeze()
 	start := time.Now()
@@ -281,7 +276,7 @@ func TestRestart(t *testing.T) {
 	cfg := testkit.Config(t, ac.url())
 	cfg.Protocol = "actioncable"
 	cfg.Subscribe = []string{pubsub("chat_lobby")}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	ac.broadcast(t, "chat_lobby", map[string]any{"user": "a", "text": "before"})
 	m.WaitMessages(t, 1, 10*time.Second)
@@ -317,7 +312,7 @@ func TestToken(t *testing.T) {
 	cfg.Subscribe = []string{pubsub("chat_lobby")}
 	cfg.Auth = map[string]string{"token": jwt("s3cret")}
 	cfg.Options = map[string]any{"token_param": "jid"}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	ac.broadcast(t, "chat_lobby", map[string]any{"user": "a", "text": "authenticated"})
 	m.WaitMessages(t, 1, 10*time.Second)
@@ -352,7 +347,7 @@ func TestRefusal(t *testing.T) {
 				cfg.Auth = map[string]string{"token": tt.token}
 			}
 			cfg.Options = map[string]any{"token_param": "jid"}
-			m := startMonitor(t, cfg)
+			m := testkit.Start(t, cfg)
 			testkit.WaitFor(t, 10*time.Second, "the target to stop", func() bool { return m.Status().Stopped != "" })
 			if st := m.Status(); !strings.Contains(st.Stopped, tt.reason) {
 				t.Errorf("stopped = %q, want it to contain %q", st.Stopped, tt.reason)
@@ -363,14 +358,4 @@ func TestRefusal(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startMonitor starts wsmon and waits until its target's runner exists
-// (app calls Started before the monitor has started its runners, so
-// Status could be empty for a moment).
-func startMonitor(t *testing.T, cfg config.Config) *testkit.Monitor {
-	t.Helper()
-	m := testkit.Start(t, cfg)
-	testkit.WaitFor(t, 10*time.Second, "the target's runner", func() bool { return len(m.Statuses()) > 0 })
-	return m
 }

@@ -193,27 +193,6 @@ func (cl *client) call(body string) {
 	}
 }
 
-// start runs wsmon with cfg and waits until its target is listed (the
-// monitor starts its runners asynchronously).
-func start(t *testing.T, cfg config.Config) *testkit.Monitor {
-	t.Helper()
-	m := testkit.Start(t, cfg)
-	testkit.WaitFor(t, 10*time.Second, "target listed", func() bool { return len(m.Statuses()) > 0 })
-	return m
-}
-
-// stored is what wsmon keeps of a text: the normaliser removes NUL
-// characters (and marks the message nul_bytes); the raw frame keeps them.
-func stored(text string) string { return strings.ReplaceAll(text, "\x00", "") }
-
-// wantReason is the reason a stored text gets.
-func wantReason(text string) string {
-	if strings.Contains(text, "\x00") {
-		return "nul_bytes"
-	}
-	return ""
-}
-
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
@@ -234,7 +213,7 @@ func monitorConfig(t *testing.T, s *server, channels ...string) config.Config {
 // (no ping, reply or wsmon's own join).
 func TestChatSet(t *testing.T) {
 	s := startServer(t)
-	m := start(t, monitorConfig(t, s, "chat:room1", "chat:room2", "lobby:main"))
+	m := testkit.Start(t, monitorConfig(t, s, "chat:room1", "chat:room2", "lobby:main"))
 	m.WaitConnected(t, 15*time.Second)
 	s.waitChannel(t, "chat:room1")
 	s.waitChannel(t, "chat:room2")
@@ -242,11 +221,11 @@ func TestChatSet(t *testing.T) {
 	var want []testkit.Want
 	reasons := map[string]string{}
 	for _, text := range testkit.ChatSet() {
-		reasons[stored(text)] = wantReason(text)
+		reasons[testkit.StoredText(text)] = testkit.StoredReason(text)
 		s.publish(t, "chat:room1", map[string]any{"user": "alice", "text": text})
 		pub.call(`"publish":{"channel":"chat:room2","data":` + jsonString(text) + `}`)
-		want = append(want, testkit.Want{Content: stored(text), User: "alice", Room: "chat:room1"},
-			testkit.Want{Content: stored(text), User: "42", Room: "chat:room2"})
+		want = append(want, testkit.Want{Content: testkit.StoredText(text), User: "alice", Room: "chat:room1"},
+			testkit.Want{Content: testkit.StoredText(text), User: "42", Room: "chat:room2"})
 	}
 	m.WaitMessages(t, len(want), 15*time.Second)
 	time.Sleep(300 * time.Millisecond) // anything extra would arrive now
@@ -270,7 +249,7 @@ func TestChatSet(t *testing.T) {
 // stored as a join and a leave of that user.
 func TestJoinLeave(t *testing.T) {
 	s := startServer(t)
-	m := start(t, monitorConfig(t, s, "lobby:main"))
+	m := testkit.Start(t, monitorConfig(t, s, "lobby:main"))
 	m.WaitConnected(t, 15*time.Second)
 	s.waitChannel(t, "lobby:main")
 	cl := dialClient(t, s, "42")
@@ -295,7 +274,7 @@ func TestHeartbeat(t *testing.T) {
 		t.Skip("idle wait")
 	}
 	s := startServer(t)
-	m := start(t, monitorConfig(t, s, "chat:a"))
+	m := testkit.Start(t, monitorConfig(t, s, "chat:a"))
 	m.WaitConnected(t, 15*time.Second)
 	s.waitChannel(t, "chat:a")
 	before := m.Status().TotalControl
@@ -326,7 +305,7 @@ func TestHeartbeatDefaults(t *testing.T) {
 		t.Skip("idles 60 s")
 	}
 	s := startServerPings(t, "25s", "8s")
-	m := start(t, monitorConfig(t, s, "chat:a"))
+	m := testkit.Start(t, monitorConfig(t, s, "chat:a"))
 	m.WaitConnected(t, 15*time.Second)
 	s.waitChannel(t, "chat:a")
 	time.Sleep(60 * time.Second)
@@ -349,7 +328,7 @@ func TestRecovery(t *testing.T) {
 	s := startServer(t)
 	cfg := monitorConfig(t, s, "chat:a")
 	cfg.ReconnectInterval, cfg.ReconnectMaxInterval = 3, 3 // back in 1.5-3 s
-	m := start(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 15*time.Second)
 	s.waitChannel(t, "chat:a")
 	s.publish(t, "chat:a", map[string]any{"user": "bob", "text": "live"})
@@ -391,7 +370,7 @@ func TestRecovery(t *testing.T) {
 // is not mistaken for a repeat of the old offset 1.
 func TestRestart(t *testing.T) {
 	s := startServer(t)
-	m := start(t, monitorConfig(t, s, "chat:a"))
+	m := testkit.Start(t, monitorConfig(t, s, "chat:a"))
 	m.WaitConnected(t, 15*time.Second)
 	s.waitChannel(t, "chat:a")
 	s.publish(t, "chat:a", map[string]any{"user": "bob", "text": "before"})
@@ -436,7 +415,7 @@ func TestRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := monitorConfig(t, s, tt.channels...)
 			cfg.Auth = map[string]string{"token": tt.token}
-			m := start(t, cfg)
+			m := testkit.Start(t, cfg)
 			// Wait for Stopped: State is also "stopped" before the runner starts.
 			testkit.WaitFor(t, 15*time.Second, "target stopped", func() bool { return m.Status().Stopped != "" })
 			st := m.Status()
@@ -456,7 +435,7 @@ func TestAuto(t *testing.T) {
 	s := startServer(t)
 	cfg := monitorConfig(t, s, "chat:a")
 	cfg.Protocol = "auto"
-	m := start(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 15*time.Second)
 	s.waitChannel(t, "chat:a")
 	s.publish(t, "chat:a", map[string]any{"user": "bob", "text": "auto"})

@@ -16,7 +16,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmon/wsmon/internal/capture"
-	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/testkit"
 )
 
@@ -102,10 +101,6 @@ func chatSet(room string) []chat {
 	return out
 }
 
-// stored is what wsmon keeps of a text: NUL characters are removed by
-// the normaliser (and the message marked nul_bytes).
-func stored(text string) string { return strings.ReplaceAll(text, "\x00", "") }
-
 const messageSub = "subscription OnMessage { message { id user room text } }"
 
 // TestChatSet: the fixed set, published through each protocol variant,
@@ -131,7 +126,7 @@ func TestChatSet(t *testing.T) {
 			cfg.Protocol = "graphql-ws"
 			cfg.Subscribe = []string{tt.subscribe}
 			cfg.Auth = map[string]string{"token": "s3cret"}
-			m := startMonitor(t, cfg)
+			m := testkit.Start(t, cfg)
 			m.WaitConnected(t, 10*time.Second)
 			srv.waitSubscribed(t, tt.kind, 1)
 
@@ -139,7 +134,7 @@ func TestChatSet(t *testing.T) {
 			srv.post(t, "/publish", msgs)
 			var want []testkit.Want
 			for _, c := range msgs {
-				w := testkit.Want{Content: stored(c.Text), Room: tt.wantRoom}
+				w := testkit.Want{Content: testkit.StoredText(c.Text), Room: tt.wantRoom}
 				if tt.wantUser {
 					w.User = c.User
 				}
@@ -178,7 +173,7 @@ func TestHeartbeat(t *testing.T) {
 			cfg := testkit.Config(t, srv.url(path))
 			cfg.Protocol = "graphql-ws"
 			cfg.Subscribe = []string{messageSub}
-			m := startMonitor(t, cfg)
+			m := testkit.Start(t, cfg)
 			m.WaitConnected(t, 10*time.Second)
 			kind := map[string]string{"/graphql": "graphql", "/legacy": "legacy"}[path]
 			srv.waitSubscribed(t, kind, 1)
@@ -222,7 +217,7 @@ func TestAuto(t *testing.T) {
 	cfg := testkit.Config(t, srv.url("/graphql"))
 	cfg.Protocol = "auto"
 	cfg.Subscribe = []string{messageSub}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	srv.waitSubscribed(t, "graphql", 1)
 	srv.post(t, "/publish", []chat{{ID: "1", User: "a", Room: "r", Text: "auto"}})
@@ -258,7 +253,7 @@ func TestRestart(t *testing.T) {
 	cfg := testkit.Config(t, srv.url("/graphql"))
 	cfg.Protocol = "graphql-ws"
 	cfg.Subscribe = []string{messageSub}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	srv.waitSubscribed(t, "graphql", 1)
 	srv.post(t, "/publish", []chat{{ID: "1", User: "a", Room: "r", Text: "before"}})
@@ -288,7 +283,7 @@ func TestServerComplete(t *testing.T) {
 			cfg := testkit.Config(t, srv.url(path))
 			cfg.Protocol = "graphql-ws"
 			cfg.Subscribe = []string{messageSub}
-			m := startMonitor(t, cfg)
+			m := testkit.Start(t, cfg)
 			m.WaitConnected(t, 10*time.Second)
 			srv.waitSubscribed(t, kind, 1)
 			srv.post(t, "/complete", nil)
@@ -328,7 +323,7 @@ func TestRefusal(t *testing.T) {
 			cfg.Protocol = "graphql-ws"
 			cfg.Subscribe = []string{tt.subscribe}
 			cfg.Auth = map[string]string{"token": tt.token}
-			m := startMonitor(t, cfg)
+			m := testkit.Start(t, cfg)
 			// (The runner enters StateStopped a moment before it sets
 			// Stopped: wait for the reason.)
 			testkit.WaitFor(t, 10*time.Second, "the target to stop", func() bool { return m.Status().Stopped != "" })
@@ -345,14 +340,4 @@ func TestRefusal(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startMonitor starts wsmon and waits until its target's runner exists
-// (app calls Started before the monitor has started its runners, so
-// Status could be empty for a moment).
-func startMonitor(t *testing.T, cfg config.Config) *testkit.Monitor {
-	t.Helper()
-	m := testkit.Start(t, cfg)
-	testkit.WaitFor(t, 10*time.Second, "the target's runner", func() bool { return len(m.Statuses()) > 0 })
-	return m
 }

@@ -275,11 +275,7 @@ func waitSubscribed(t *testing.T, m *testkit.Monitor, before int64, n int) {
 // just after testkit.Start returns).
 func waitTarget(t *testing.T, m *testkit.Monitor) {
 	t.Helper()
-	testkit.WaitFor(t, 10*time.Second, "the target's runner", func() bool { return len(m.Statuses()) > 0 })
 }
-
-// stored is what wsmon keeps of a text: the normaliser removes NULs.
-func stored(text string) string { return strings.ReplaceAll(text, "\x00", "") }
 
 func jsonDoc(v map[string]string) string {
 	b, _ := json.Marshal(v)
@@ -332,11 +328,11 @@ func TestChatSet(t *testing.T) {
 						doc["room"], room = "大厅", "大厅" // the document's room wins over the topic
 					}
 					p.publish(t, msg{topic: "chat/lobby", payload: jsonDoc(doc), qos: tt.qos})
-					want = append(want, testkit.Want{Content: stored(text), User: user, Room: room})
+					want = append(want, testkit.Want{Content: testkit.StoredText(text), User: user, Room: room})
 				}
 				if tt.text {
 					mm := msg{topic: "chat/plain/" + strconv.Itoa(i), payload: text, qos: tt.qos}
-					w := testkit.Want{Content: stored(text), Room: mm.topic}
+					w := testkit.Want{Content: testkit.StoredText(text), Room: mm.topic}
 					if v5 {
 						mm.contentType, mm.sender, w.User = "text/plain", user, user
 					}
@@ -354,7 +350,7 @@ func TestChatSet(t *testing.T) {
 			testkit.CheckSet(t, got, want)
 			for _, g := range got {
 				if g.Type != "chat" || g.ExtID != "" {
-					t.Errorf("%q stored as type %s ext_id %q", stored(g.Content)[:min(len(g.Content), 20)], g.Type, g.ExtID)
+					t.Errorf("%q stored as type %s ext_id %q", testkit.StoredText(g.Content)[:min(len(g.Content), 20)], g.Type, g.ExtID)
 				}
 			}
 			ss := m.Sessions(t)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/capture"
-	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/testkit"
 )
 
@@ -131,30 +130,9 @@ func monitor(t *testing.T, s *natsServer, subscribe []string, options map[string
 	cfg.Subscribe = subscribe
 	cfg.Auth = map[string]string{"username": monUser, "password": monPass}
 	cfg.Options = options
-	m := start(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 15*time.Second)
 	return m
-}
-
-// start runs wsmon with cfg and waits until its target is listed (the
-// monitor starts its runners asynchronously).
-func start(t *testing.T, cfg config.Config) *testkit.Monitor {
-	t.Helper()
-	m := testkit.Start(t, cfg)
-	testkit.WaitFor(t, 10*time.Second, "target listed", func() bool { return len(m.Statuses()) > 0 })
-	return m
-}
-
-// stored is what wsmon keeps of a text: the normaliser removes NUL
-// characters (and marks the message nul_bytes); the raw frame keeps them.
-func stored(text string) string { return strings.ReplaceAll(text, "\x00", "") }
-
-// wantReason is the reason a stored text gets.
-func wantReason(text string) string {
-	if strings.Contains(text, "\x00") {
-		return "nul_bytes"
-	}
-	return ""
 }
 
 func jsonString(s string) string {
@@ -172,13 +150,13 @@ func TestChatSet(t *testing.T) {
 	var want []testkit.Want
 	reasons := map[string]string{}
 	for i, text := range testkit.ChatSet() {
-		reasons[stored(text)] = wantReason(text)
+		reasons[testkit.StoredText(text)] = testkit.StoredReason(text)
 		doc := `{"user":"alice","text":` + jsonString(text) + `}`
 		msgs = append(msgs,
 			message{subject: "chat.room1", id: fmt.Sprintf("m-%d", i), payload: doc},
 			message{subject: "chat.room2", payload: doc})
-		want = append(want, testkit.Want{Content: stored(text), User: "alice", Room: "chat.room1"},
-			testkit.Want{Content: stored(text), User: "alice", Room: "chat.room2"})
+		want = append(want, testkit.Want{Content: testkit.StoredText(text), User: "alice", Room: "chat.room1"},
+			testkit.Want{Content: testkit.StoredText(text), User: "alice", Room: "chat.room2"})
 	}
 	msgs = append(msgs, message{subject: "other.room", payload: `{"user":"x","text":"not subscribed"}`})
 	s.publish(t, msgs...)
@@ -214,7 +192,7 @@ func TestPlainText(t *testing.T) {
 	var want []testkit.Want
 	for _, text := range testkit.ChatSet() {
 		msgs = append(msgs, message{subject: "chat.plain", payload: text})
-		want = append(want, testkit.Want{Content: stored(text), Room: "chat.plain"})
+		want = append(want, testkit.Want{Content: testkit.StoredText(text), Room: "chat.plain"})
 	}
 	s.publish(t, msgs...)
 	m.WaitMessages(t, len(want), 15*time.Second)
@@ -229,7 +207,7 @@ func TestPlainText(t *testing.T) {
 		for _, g := range got {
 			if string(g.Raw) == fmt.Sprintf("MSG chat.plain 1 %d\r\n%s\r\n", len(text), text) {
 				n++
-				if g.Reason != wantReason(text) || g.Type != "chat" {
+				if g.Reason != testkit.StoredReason(text) || g.Type != "chat" {
 					t.Errorf("%.30q: reason %q type %s", text, g.Reason, g.Type)
 				}
 			}
@@ -313,7 +291,7 @@ func TestRefusals(t *testing.T) {
 			cfg.Protocol = "nats"
 			cfg.Subscribe = tt.subscribe
 			cfg.Auth = tt.auth
-			m := start(t, cfg)
+			m := testkit.Start(t, cfg)
 			// Wait for Stopped: State is also "stopped" before the runner starts.
 			testkit.WaitFor(t, 15*time.Second, "target stopped", func() bool { return m.Status().Stopped != "" })
 			st := m.Status()
@@ -335,7 +313,7 @@ func TestAuto(t *testing.T) {
 	cfg.Protocol = "auto"
 	cfg.Subscribe = []string{"chat.>"}
 	cfg.Auth = map[string]string{"username": monUser, "password": monPass}
-	m := start(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 15*time.Second)
 	s.publish(t, message{subject: "chat.a", payload: `{"user":"bob","text":"auto"}`})
 	m.WaitMessages(t, 1, 10*time.Second)

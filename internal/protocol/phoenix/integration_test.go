@@ -7,7 +7,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/testkit"
 )
 
@@ -21,10 +20,6 @@ func startPhx(t *testing.T) *phxServer {
 	s.Start("127.0.0.1:0")
 	return s
 }
-
-// stored is what wsmon keeps of a text: NUL characters are removed by
-// the normaliser (and the message marked nul_bytes).
-func stored(text string) string { return strings.ReplaceAll(text, "\x00", "") }
 
 var users = []string{"alice", "小明"}
 
@@ -42,7 +37,7 @@ func TestChatSet(t *testing.T) {
 			cfg.Subscribe = []string{"room:lobby", "room:side"}
 			cfg.Auth = map[string]string{"token": "tok"}
 			cfg.Options = map[string]any{"vsn": vsn}
-			m := startMonitor(t, cfg)
+			m := testkit.Start(t, cfg)
 			m.WaitConnected(t, 10*time.Second)
 			testkit.WaitFor(t, 5*time.Second, "wsmon joined", func() bool { return phx.Joined("room:lobby") == 1 && phx.Joined("room:side") == 1 })
 
@@ -51,7 +46,7 @@ func TestChatSet(t *testing.T) {
 				u := users[i%2]
 				phx.Broadcast("room:lobby", "new_msg", map[string]any{"user": u, "body": text})
 				phx.Push("room:side", "shout", map[string]any{"name": u, "message": text})
-				want = append(want, testkit.Want{Content: stored(text), User: u, Room: "room:lobby"}, testkit.Want{Content: stored(text), User: u, Room: "room:side"})
+				want = append(want, testkit.Want{Content: testkit.StoredText(text), User: u, Room: "room:lobby"}, testkit.Want{Content: testkit.StoredText(text), User: u, Room: "room:side"})
 			}
 			phx.PresenceDiff("room:lobby", "alice", true)
 			if vsn == "2.0.0" {
@@ -80,7 +75,7 @@ func TestPresence(t *testing.T) {
 	cfg.Protocol = "phoenix"
 	cfg.Subscribe = []string{"room:lobby"}
 	cfg.Options = map[string]any{"presence": true}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	testkit.WaitFor(t, 5*time.Second, "wsmon joined", func() bool { return phx.Joined("room:lobby") == 1 })
 	phx.PresenceDiff("room:lobby", "小明", true)
@@ -105,7 +100,7 @@ func TestServerTimeout(t *testing.T) {
 	cfg.Protocol = "phoenix"
 	cfg.Subscribe = []string{"room:lobby"}
 	cfg.Options = map[string]any{"heartbeat_interval": 1.0}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	testkit.WaitFor(t, 5*time.Second, "wsmon joined", func() bool { return phx.Joined("room:lobby") == 1 })
 
@@ -140,7 +135,7 @@ func TestRejoin(t *testing.T) {
 			cfg := testkit.Config(t, phx.URL())
 			cfg.Protocol = "phoenix"
 			cfg.Subscribe = []string{"room:lobby"}
-			m := startMonitor(t, cfg)
+			m := testkit.Start(t, cfg)
 			m.WaitConnected(t, 10*time.Second)
 			testkit.WaitFor(t, 5*time.Second, "wsmon joined", func() bool { return phx.Joined("room:lobby") == 1 })
 			phx.End("room:lobby", event)
@@ -165,7 +160,7 @@ func TestRestart(t *testing.T) {
 	cfg := testkit.Config(t, phx.URL())
 	cfg.Protocol = "phoenix"
 	cfg.Subscribe = []string{"room:lobby"}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	testkit.WaitFor(t, 5*time.Second, "wsmon joined", func() bool { return phx.Joined("room:lobby") == 1 })
 	phx.Broadcast("room:lobby", "new_msg", map[string]any{"user": "a", "body": "before"})
@@ -205,7 +200,7 @@ func TestRefusal(t *testing.T) {
 				cfg.Subscribe = cfg.Subscribe[:1]
 			}
 			cfg.Auth = map[string]string{"token": tt.token}
-			m := startMonitor(t, cfg)
+			m := testkit.Start(t, cfg)
 			testkit.WaitFor(t, 10*time.Second, "the target to stop", func() bool { return m.Status().Stopped != "" })
 			if st := m.Status(); !strings.Contains(st.Stopped, tt.reason) {
 				t.Errorf("stopped = %q, want it to contain %q", st.Stopped, tt.reason)
@@ -216,14 +211,4 @@ func TestRefusal(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startMonitor starts wsmon and waits until its target's runner exists
-// (app calls Started before the monitor has started its runners, so
-// Status could be empty for a moment).
-func startMonitor(t *testing.T, cfg config.Config) *testkit.Monitor {
-	t.Helper()
-	m := testkit.Start(t, cfg)
-	testkit.WaitFor(t, 10*time.Second, "the target's runner", func() bool { return len(m.Statuses()) > 0 })
-	return m
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/testkit"
 )
 
@@ -25,10 +24,6 @@ func startHub(t *testing.T, token string) *hubServer {
 	s.Start("127.0.0.1:0")
 	return s
 }
-
-// stored is what wsmon keeps of a text: NUL characters are removed by
-// the normaliser (and the message marked nul_bytes).
-func stored(text string) string { return strings.ReplaceAll(text, "\x00", "") }
 
 var users = []string{"alice", "小明"}
 
@@ -47,7 +42,7 @@ func TestChatSet(t *testing.T) {
 			cfg.Subscribe = []string{"JoinGroup:lobby"}
 			cfg.Auth = map[string]string{"token": "tok"}
 			cfg.Options = map[string]any{"targets": []any{"ReceiveMessage", "ReceiveObject"}}
-			m := startMonitor(t, cfg)
+			m := testkit.Start(t, cfg)
 			m.WaitConnected(t, 10*time.Second)
 			testkit.WaitFor(t, 5*time.Second, "wsmon in group lobby", func() bool { return hub.Clients("lobby") == 1 })
 
@@ -57,7 +52,7 @@ func TestChatSet(t *testing.T) {
 				u := users[i%2]
 				classic = append(classic, []any{u, text})
 				objects = append(objects, []any{map[string]any{"id": fmt.Sprint(i), "user": u, "room": "lobby", "text": text}})
-				want = append(want, testkit.Want{Content: stored(text), User: u}, testkit.Want{Content: stored(text), User: u, Room: "lobby"})
+				want = append(want, testkit.Want{Content: testkit.StoredText(text), User: u}, testkit.Want{Content: testkit.StoredText(text), User: u, Room: "lobby"})
 			}
 			hub.Invoke("lobby", "ReceiveMessage", classic...)
 			hub.Invoke("lobby", "UserCount", []any{3})
@@ -89,7 +84,7 @@ func TestServerTimeout(t *testing.T) {
 	cfg := testkit.Config(t, hub.URL())
 	cfg.Protocol = "signalr"
 	cfg.Options = map[string]any{"ping_interval": 1.0}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	testkit.WaitFor(t, 5*time.Second, "wsmon connected to the hub", func() bool { return hub.Clients("") == 1 })
 
@@ -148,7 +143,7 @@ func TestRestart(t *testing.T) {
 	cfg.Protocol = "signalr"
 	cfg.Subscribe = []string{"JoinGroup:lobby"}
 	cfg.Auth = map[string]string{"token": "tok"}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	testkit.WaitFor(t, 5*time.Second, "wsmon in group lobby", func() bool { return hub.Clients("lobby") == 1 })
 	hub.Invoke("lobby", "ReceiveMessage", []any{"a", "before"})
@@ -178,7 +173,7 @@ func TestCloseAllowReconnect(t *testing.T) {
 	cfg := testkit.Config(t, hub.URL())
 	cfg.Protocol = "signalr"
 	cfg.Subscribe = []string{"JoinGroup:lobby"}
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	testkit.WaitFor(t, 5*time.Second, "wsmon in group lobby", func() bool { return hub.Clients("lobby") == 1 })
 	hub.Close("Server is shutting down.", true)
@@ -197,7 +192,7 @@ func TestRedirect(t *testing.T) {
 	hub := startHub(t, "service-token")
 	cfg := testkit.Config(t, "ws://"+hub.Addr()+"/redirect")
 	cfg.Protocol = "signalr"
-	m := startMonitor(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 10*time.Second)
 	testkit.WaitFor(t, 5*time.Second, "wsmon connected", func() bool { return hub.Clients("") == 1 })
 	hub.Invoke("", "ReceiveMessage", []any{"a", "redirected"})
@@ -231,7 +226,7 @@ func TestRefusal(t *testing.T) {
 			cfg.Protocol = "signalr"
 			cfg.Subscribe = tt.subscribe
 			cfg.Auth = map[string]string{"token": tt.token}
-			m := startMonitor(t, cfg)
+			m := testkit.Start(t, cfg)
 			if tt.close {
 				m.WaitConnected(t, 10*time.Second)
 				testkit.WaitFor(t, 5*time.Second, "wsmon connected", func() bool { return hub.Clients("") == 1 })
@@ -251,14 +246,4 @@ func TestRefusal(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startMonitor starts wsmon and waits until its target's runner exists
-// (app calls Started before the monitor has started its runners, so
-// Status could be empty for a moment).
-func startMonitor(t *testing.T, cfg config.Config) *testkit.Monitor {
-	t.Helper()
-	m := testkit.Start(t, cfg)
-	testkit.WaitFor(t, 10*time.Second, "the target's runner", func() bool { return len(m.Statuses()) > 0 })
-	return m
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/capture"
-	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/testkit"
 )
 
@@ -127,18 +126,6 @@ func (s *server) waitClients(t *testing.T, want map[string]int) {
 	})
 }
 
-// start runs wsmon on cfg and waits until its target is listed (the
-// monitor may report Started before its targets are loaded).
-func start(t *testing.T, cfg config.Config) *testkit.Monitor {
-	t.Helper()
-	m := testkit.Start(t, cfg)
-	testkit.WaitFor(t, 10*time.Second, "the target", func() bool { return len(m.Statuses()) > 0 })
-	return m
-}
-
-// stored is what wsmon keeps of a text: the normaliser removes NULs.
-func stored(text string) string { return strings.ReplaceAll(text, "\x00", "") }
-
 // eio is the options.eio a server version needs.
 func eio(version string) float64 {
 	if version == "v2" {
@@ -159,7 +146,7 @@ func TestChatSet(t *testing.T) {
 			cfg.Protocol = "socketio"
 			cfg.Subscribe = []string{"/", "/chat"}
 			cfg.Options = map[string]any{"eio": eio(version)}
-			m := start(t, cfg)
+			m := testkit.Start(t, cfg)
 			m.WaitConnected(t, 15*time.Second)
 			srv.waitClients(t, map[string]int{"/": 1, "/chat": 1})
 
@@ -170,8 +157,8 @@ func TestChatSet(t *testing.T) {
 					emit{NS: "/", Event: "chat message", Args: []any{map[string]any{"user": "alice", "room": "general", "text": text}}},
 					emit{NS: "/chat", Event: "chat message", Args: []any{text}})
 				want = append(want,
-					testkit.Want{Content: stored(text), User: "alice", Room: "general"},
-					testkit.Want{Content: stored(text), Room: "/chat"})
+					testkit.Want{Content: testkit.StoredText(text), User: "alice", Room: "general"},
+					testkit.Want{Content: testkit.StoredText(text), Room: "/chat"})
 			}
 			srv.broadcast(t, items)
 			m.WaitMessages(t, len(want), 15*time.Second)
@@ -210,7 +197,7 @@ func TestArgsBinaryAcks(t *testing.T) {
 			cfg.Protocol = "socketio"
 			cfg.Subscribe = []string{"/chat"}
 			cfg.Options = map[string]any{"eio": eio(version), "args": []any{"user", "content"}, "events": []any{"chat message", "file"}}
-			m := start(t, cfg)
+			m := testkit.Start(t, cfg)
 			m.WaitConnected(t, 15*time.Second)
 			srv.waitClients(t, map[string]int{"/chat": 1})
 
@@ -225,8 +212,8 @@ func TestArgsBinaryAcks(t *testing.T) {
 						"user": "carol", "room": "files", "text": map[string]any{"$buffer": base64.StdEncoding.EncodeToString([]byte(text))},
 					}}})
 				want = append(want,
-					testkit.Want{Content: stored(text), User: "bob", Room: "/chat"},
-					testkit.Want{Content: stored(text), User: "carol", Room: "files"})
+					testkit.Want{Content: testkit.StoredText(text), User: "bob", Room: "/chat"},
+					testkit.Want{Content: testkit.StoredText(text), User: "carol", Room: "files"})
 				if strings.ContainsFunc(text, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' }) {
 					// An attachment with a control character is binary, not
 					// text: it is stored as base64.
@@ -290,7 +277,7 @@ func idle(t *testing.T, srv *server, d time.Duration) {
 	cfg.Protocol = "socketio"
 	cfg.Subscribe = []string{"/chat"}
 	cfg.Options = map[string]any{"eio": eio(srv.versionDir())}
-	m := start(t, cfg)
+	m := testkit.Start(t, cfg)
 	m.WaitConnected(t, 15*time.Second)
 	srv.waitClients(t, map[string]int{"/chat": 1})
 	time.Sleep(d)
@@ -325,7 +312,7 @@ func TestRestart(t *testing.T) {
 			cfg.Protocol = "socketio"
 			cfg.Subscribe = []string{"/", "/chat"}
 			cfg.Options = map[string]any{"eio": eio(version)}
-			m := start(t, cfg)
+			m := testkit.Start(t, cfg)
 			m.WaitConnected(t, 15*time.Second)
 			srv.waitClients(t, map[string]int{"/": 1, "/chat": 1})
 			srv.broadcast(t, []emit{{NS: "/chat", Event: "chat message", Args: []any{"before"}}})
@@ -393,7 +380,7 @@ func TestRefusal(t *testing.T) {
 			if tt.token != "" {
 				cfg.Auth = map[string]string{"token": tt.token}
 			}
-			m := start(t, cfg)
+			m := testkit.Start(t, cfg)
 			if tt.want == "" {
 				m.WaitConnected(t, 15*time.Second)
 				return
@@ -424,7 +411,7 @@ func TestResume(t *testing.T) {
 			cfg.Protocol = "socketio"
 			cfg.Subscribe = []string{"/", "/chat"}
 			cfg.Options = map[string]any{"recover": resume}
-			m := start(t, cfg)
+			m := testkit.Start(t, cfg)
 			m.WaitConnected(t, 15*time.Second)
 			srv.waitClients(t, map[string]int{"/": 1, "/chat": 1})
 			srv.broadcast(t, []emit{{NS: "/chat", Event: "chat message", Args: []any{"before"}}})
@@ -435,7 +422,7 @@ func TestResume(t *testing.T) {
 			for _, text := range testkit.ChatSet() {
 				missed = append(missed, emit{NS: "/chat", Event: "chat message", Args: []any{text}})
 				if resume {
-					want = append(want, testkit.Want{Content: stored(text), Room: "/chat"})
+					want = append(want, testkit.Want{Content: testkit.StoredText(text), Room: "/chat"})
 				}
 			}
 			srv.post(t, "/drop", missed)
@@ -474,7 +461,7 @@ func TestAuto(t *testing.T) {
 			srv := startServer(t, "v4", "--path", tt.serverPath)
 			cfg := testkit.Config(t, srv.url()+tt.urlPath)
 			cfg.Protocol = "auto"
-			m := start(t, cfg)
+			m := testkit.Start(t, cfg)
 			m.WaitConnected(t, 15*time.Second)
 			srv.waitClients(t, map[string]int{"/": 1})
 			srv.broadcast(t, []emit{{Event: "chat message", Args: []any{map[string]any{"user": "ann", "text": "picked"}}}})

@@ -197,11 +197,7 @@ func waitSubscribed(t *testing.T, m *testkit.Monitor, before int64, n int) {
 // waitTarget waits until the monitor runs its target.
 func waitTarget(t *testing.T, m *testkit.Monitor) {
 	t.Helper()
-	testkit.WaitFor(t, 10*time.Second, "the target's runner", func() bool { return len(m.Statuses()) > 0 })
 }
-
-// stored is what wsmon keeps of a text: the normaliser removes NULs.
-func stored(text string) string { return strings.ReplaceAll(text, "\x00", "") }
 
 func jsonString(s string) string {
 	var b strings.Builder
@@ -248,8 +244,8 @@ func TestChatSet(t *testing.T) {
 				}
 				p.send(t, "/topic/chat", `{"user":`+jsonString(user)+roomField+`,"text":`+jsonString(text)+`}`, "content-type", "application/json")
 				p.send(t, "/topic/plain", text, "content-type", "text/plain;charset=UTF-8", "x-user", user)
-				want = append(want, testkit.Want{Content: stored(text), User: user, Room: room},
-					testkit.Want{Content: stored(text), User: user, Room: "/topic/plain"})
+				want = append(want, testkit.Want{Content: testkit.StoredText(text), User: user, Room: room},
+					testkit.Want{Content: testkit.StoredText(text), User: user, Room: "/topic/plain"})
 			}
 			p.send(t, "/topic/other", `{"user":"x","text":"not subscribed"}`)
 			m.WaitMessages(t, len(want), 15*time.Second)
@@ -262,7 +258,7 @@ func TestChatSet(t *testing.T) {
 			ids := map[string]bool{}
 			for _, g := range got {
 				if g.Type != "chat" || g.ExtID == "" || ids[g.ExtID] {
-					t.Errorf("%q stored as type %s ext_id %q", stored(g.Content)[:min(len(g.Content), 20)], g.Type, g.ExtID)
+					t.Errorf("%q stored as type %s ext_id %q", testkit.StoredText(g.Content)[:min(len(g.Content), 20)], g.Type, g.ExtID)
 				}
 				ids[g.ExtID] = true
 			}

@@ -133,8 +133,8 @@ func TestSockJSChatSet(t *testing.T) {
 				msgs = append(msgs,
 					sockjsMessage{Destination: "/topic/chat", Body: string(doc), Headers: map[string]string{"content-type": "application/json"}},
 					sockjsMessage{Destination: "/topic/plain", Body: text, Headers: map[string]string{"content-type": "text/plain", "x-user": user}})
-				want = append(want, testkit.Want{Content: stored(text), User: user, Room: "/topic/chat"},
-					testkit.Want{Content: stored(text), User: user, Room: "/topic/plain"})
+				want = append(want, testkit.Want{Content: testkit.StoredText(text), User: user, Room: "/topic/chat"},
+					testkit.Want{Content: testkit.StoredText(text), User: user, Room: "/topic/plain"})
 			}
 			msgs = append(msgs, sockjsMessage{Destination: "/topic/other", Body: `{"user":"x","text":"not subscribed"}`})
 			srv.publish(t, msgs...)
@@ -147,7 +147,7 @@ func TestSockJSChatSet(t *testing.T) {
 			testkit.CheckSet(t, got, want)
 			for _, g := range got {
 				if g.Type != "chat" || !strings.HasPrefix(g.ExtID, "m-") {
-					t.Errorf("%q stored as type %s ext_id %q", stored(g.Content)[:min(len(g.Content), 20)], g.Type, g.ExtID)
+					t.Errorf("%q stored as type %s ext_id %q", testkit.StoredText(g.Content)[:min(len(g.Content), 20)], g.Type, g.ExtID)
 				}
 			}
 			ss := m.Sessions(t)
