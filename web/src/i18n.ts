@@ -10,6 +10,8 @@ const en = {
   'nav.switch': '中文',
   'nav.switchTitle': 'Switch language',
   'nav.menu': 'Menu',
+  'nav.logout': 'Log out',
+  'nav.logoutFailed': 'Logging out failed: {msg}',
 
   'common.loading': 'Loading…',
   'common.error': 'Error: {msg}',
@@ -187,6 +189,8 @@ const zh: Record<Key, string> = {
   'nav.switch': 'English',
   'nav.switchTitle': '切换语言',
   'nav.menu': '菜单',
+  'nav.logout': '退出登录',
+  'nav.logoutFailed': '退出登录失败：{msg}',
 
   'common.loading': '加载中…',
   'common.error': '出错：{msg}',

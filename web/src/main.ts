@@ -1,9 +1,10 @@
-// wsmon dashboard entry point: loads /api/ui-config, draws the navbar and
-// routes on the URL hash (#/, #/search, #/user/NAME, #/sessions, #/targets). Each view
-// gets an AbortSignal that fires when the route changes, which closes its
+// wsmon dashboard entry point: loads /api/ui-config, draws the navbar (with
+// "Log out" when the server requires a login) and routes on the URL hash
+// (#/, #/search, #/user/NAME, #/sessions, #/targets). Each view gets an
+// AbortSignal that fires when the route changes, which closes its
 // EventSource, timers, charts and pending requests.
 
-import { ApiError, get, isAbort, onUnauthorized, UIConfig } from './api';
+import { ApiError, get, isAbort, onUnauthorized, post, UIConfig } from './api';
 import { h, setChildren } from './dom';
 import { applyLang, lang, setLang, t } from './i18n';
 import { closeContext } from './views/context';
@@ -26,6 +27,8 @@ let cfg: UIConfig = defaults;
 let current: AbortController | null = null;
 let loggedOut = false;
 const nav = h('nav', { class: 'navbar navbar-expand bg-body-tertiary border-bottom mb-3', id: 'navbar' });
+// Notices shown above every view: a failed logout.
+const notice = h('div', { class: 'container-fluid', id: 'app-notice' });
 const main = h('main', { class: 'container-fluid pb-4', id: 'view' });
 
 function parseHash(): { path: string; params: URLSearchParams } {
@@ -49,13 +52,32 @@ function renderNav(path: string): void {
           link('#/sessions', 'nav.sessions', path === '/sessions', 'nav-sessions'),
           link('#/targets', 'nav.targets', path === '/targets', 'nav-targets'),
         ]),
-      h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'lang-switch', lang: other === 'zh' ? 'zh-CN' : 'en', title: t('nav.switchTitle'), 'data-lang': lang(), onclick: () => { setLang(other); route(); } }, t('nav.switch'))));
+      h('div', { class: 'd-flex gap-2' },
+        cfg.auth && !loggedOut
+          ? h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'logout-button', onclick: logout }, t('nav.logout'))
+          : null,
+        h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'lang-switch', lang: other === 'zh' ? 'zh-CN' : 'en', title: t('nav.switchTitle'), 'data-lang': lang(), onclick: () => { setLang(other); route(); } }, t('nav.switch')))));
+}
+
+/** logout ends the cookie's session on the server, then shows the login form. */
+function logout(ev: Event): void {
+  const button = ev.currentTarget as HTMLButtonElement;
+  button.disabled = true;
+  notice.replaceChildren();
+  post('/api/logout', {})
+    .then(() => showLogin())
+    .catch((e) => {
+      button.disabled = false;
+      setChildren(notice, h('div', { class: 'alert alert-danger', id: 'logout-error', role: 'alert' },
+        t('nav.logoutFailed', { msg: e instanceof ApiError ? e.message : String(e) })));
+    });
 }
 
 function route(): void {
   current?.abort();
   closeContext();
   current = new AbortController();
+  notice.replaceChildren();
   if (loggedOut) {
     renderNav('');
     loginView(main);
@@ -92,7 +114,7 @@ function showLogin(): void {
 async function start(): Promise<void> {
   applyLang();
   const root = document.getElementById('app') ?? document.body;
-  setChildren(root, nav, main);
+  setChildren(root, nav, notice, main);
   onUnauthorized(showLogin);
   try {
     cfg = { ...defaults, ...(await get<UIConfig>('/api/ui-config')) };
