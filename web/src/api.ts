@@ -26,6 +26,32 @@ export interface MonitorStatus {
   protocol: string;
 }
 
+/**
+ * IngestCounters is the monitor's ingest health (GET /api/stats "ingest").
+ * Every field is optional: an older server sends only some of them, and a
+ * separate `wsmon web` sends no "ingest" at all.
+ */
+export interface IngestCounters {
+  /** replays dropped (the same message seen again) */
+  duplicates?: number;
+  /** same payload id with other content: stored, and counted */
+  id_collisions?: number;
+  /** records skipped as corrupt when the journal was opened */
+  journal_corrupt_records?: number;
+  journal_corrupt_bytes?: number;
+  /** why the journal cannot write to disk; "" (or absent) when healthy */
+  journal_error?: string;
+  /** RFC 3339 time the current journal error began */
+  journal_error_since?: string | null;
+  /** bytes waiting in memory for the disk */
+  journal_pending_bytes?: number;
+  /** most the journal holds in memory before it drops frames */
+  journal_memory_limit_bytes?: number;
+  /** frames not kept: the disk failed and the memory limit was reached */
+  dropped_frames?: number;
+  dropped_bytes?: number;
+}
+
 export interface Stats {
   total_messages: number;
   today_messages: number;
@@ -35,6 +61,8 @@ export interface Stats {
   top_users: { user: string; count: number }[];
   monitor: MonitorStatus[];
   time_zone: string;
+  /** absent where the monitor does not run (a separate wsmon web) */
+  ingest?: IngestCounters;
 }
 
 export interface UIConfig {

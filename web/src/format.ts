@@ -98,3 +98,17 @@ export function fromLocalInput(v: string): string {
   const d = new Date(v);
   return Number.isNaN(d.getTime()) ? '' : d.toISOString();
 }
+
+/** fmtBytes: "512 B", "1.5 KiB", "12 MiB" (binary units), "—" when absent. */
+export function fmtBytes(n: number | null | undefined): string {
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) return t('common.none');
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  const digits = u === 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2;
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(v) + ' ' + units[u];
+}

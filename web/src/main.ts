@@ -1,11 +1,12 @@
 // wsmon dashboard entry point: loads /api/ui-config, draws the navbar (with
-// "Log out" when the server requires a login) and routes on the URL hash
-// (#/, #/search, #/user/NAME, #/sessions, #/targets). Each view gets an
-// AbortSignal that fires when the route changes, which closes its
-// EventSource, timers, charts and pending requests.
+// "Log out" when the server requires a login) and the ingest-health banner,
+// and routes on the URL hash (#/, #/search, #/user/NAME, #/sessions,
+// #/targets). Each view gets an AbortSignal that fires when the route
+// changes, which closes its EventSource, timers, charts and pending requests.
 
 import { ApiError, get, isAbort, onUnauthorized, post, UIConfig } from './api';
 import { h, setChildren } from './dom';
+import { Health } from './health';
 import { applyLang, lang, setLang, t } from './i18n';
 import { closeContext } from './views/context';
 import { dashboardView } from './views/dashboard';
@@ -19,6 +20,8 @@ export interface ViewContext {
   cfg: UIConfig;
   params: URLSearchParams;
   signal: AbortSignal;
+  /** ingest health: views with fresh stats hand them to health.update */
+  health: Health;
 }
 
 const defaults: UIConfig = { version: '', web_refresh_interval: 5, max_messages_in_memory: 1000, time_zone: '', auth: false };
@@ -26,6 +29,7 @@ const defaults: UIConfig = { version: '', web_refresh_interval: 5, max_messages_
 let cfg: UIConfig = defaults;
 let current: AbortController | null = null;
 let loggedOut = false;
+const health = new Health();
 const nav = h('nav', { class: 'navbar navbar-expand bg-body-tertiary border-bottom mb-3', id: 'navbar' });
 // Notices shown above every view: a failed logout.
 const notice = h('div', { class: 'container-fluid', id: 'app-notice' });
@@ -56,7 +60,7 @@ function renderNav(path: string): void {
         cfg.auth && !loggedOut
           ? h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'logout-button', onclick: logout }, t('nav.logout'))
           : null,
-        h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'lang-switch', lang: other === 'zh' ? 'zh-CN' : 'en', title: t('nav.switchTitle'), 'data-lang': lang(), onclick: () => { setLang(other); route(); } }, t('nav.switch')))));
+        h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'lang-switch', lang: other === 'zh' ? 'zh-CN' : 'en', title: t('nav.switchTitle'), 'data-lang': lang(), onclick: () => { setLang(other); health.rerender(); route(); } }, t('nav.switch')))));
 }
 
 /** logout ends the cookie's session on the server, then shows the login form. */
@@ -79,13 +83,14 @@ function route(): void {
   current = new AbortController();
   notice.replaceChildren();
   if (loggedOut) {
+    health.stop();
     renderNav('');
     loginView(main);
     return;
   }
   const { path, params } = parseHash();
   renderNav(path);
-  const ctx: ViewContext = { cfg, params, signal: current.signal };
+  const ctx: ViewContext = { cfg, params, signal: current.signal, health };
   window.scrollTo(0, 0);
   const user = /^\/user\/(.+)$/.exec(path);
   if (path === '/') dashboardView(main, ctx);
@@ -114,7 +119,7 @@ function showLogin(): void {
 async function start(): Promise<void> {
   applyLang();
   const root = document.getElementById('app') ?? document.body;
-  setChildren(root, nav, notice, main);
+  setChildren(root, nav, health.el, notice, main);
   onUnauthorized(showLogin);
   try {
     cfg = { ...defaults, ...(await get<UIConfig>('/api/ui-config')) };
@@ -129,6 +134,7 @@ async function start(): Promise<void> {
   }
   window.addEventListener('hashchange', route);
   route();
+  if (!loggedOut) health.start(cfg.web_refresh_interval);
 }
 
 void start();

@@ -1,15 +1,16 @@
-// The dashboard (#/): summary cards, monitor status, charts, the active-user
-// leaderboard and the live message stream. Charts refresh from the "stats"
+// The dashboard (#/): summary cards, monitor status with the ingest counters,
+// charts, the active-user leaderboard and the live message stream. Charts refresh from the "stats"
 // events the server pushes on /api/live; only when those do not come does
 // it refetch /api/stats, at most every web_refresh_interval seconds and only
 // while messages arrive.
 
 import type { Chart } from 'chart.js';
-import { ApiError, get, isAbort, MonitorStatus, Stats } from '../api';
+import { ApiError, get, IngestCounters, isAbort, MonitorStatus, Stats } from '../api';
 import { barChart, lineChart, setSeries, Series } from '../charts';
 import { h, setChildren } from '../dom';
-import { fmtDay, fmtNum, fmtRel, fmtTime } from '../format';
-import { t, tOr } from '../i18n';
+import { fmtBytes, fmtDay, fmtNum, fmtRel, fmtTime } from '../format';
+import { num } from '../health';
+import { Key, t, tOr } from '../i18n';
 import { LiveStream } from '../live';
 import { userHref } from '../msgrow';
 import type { ViewContext } from '../main';
@@ -58,15 +59,43 @@ export function statusList(monitor: MonitorStatus[]): HTMLElement {
         m.last_error ? h('div', { class: 'small text-danger status-error', title: m.last_error }, t('status.lastError', { err: m.last_error })) : null)));
 }
 
+/**
+ * ingestSummary is the compact ingest-health line: duplicates dropped, id
+ * collisions, corrupt journal records skipped, frames dropped (a counter an
+ * older server does not send shows 0), and the bytes waiting for the disk
+ * when there are any. Counters that mean something was lost or damaged are
+ * coloured when not 0.
+ */
+export function ingestSummary(c: IngestCounters): HTMLElement {
+  const item = (name: string, key: Key, n: number, bad: string, title: string) =>
+    h('span', { class: 'ingest-counter' + (n > 0 && bad ? ' ' + bad : ''), dataset: { counter: name, value: String(n) }, title },
+      t(key, { n: fmtNum(n) }));
+  const pending = num(c.journal_pending_bytes);
+  return h('div', { class: 'd-flex flex-wrap column-gap-3 row-gap-1' },
+    h('span', { class: 'fw-semibold' }, t('health.title')),
+    item('duplicates', 'health.duplicates', num(c.duplicates), '', t('health.duplicatesTitle')),
+    item('id_collisions', 'health.idCollisions', num(c.id_collisions), 'text-warning-emphasis', t('health.idCollisionsTitle')),
+    item('journal_corrupt_records', 'health.corrupt', num(c.journal_corrupt_records), 'text-warning-emphasis',
+      t('health.corruptTitle', { bytes: fmtBytes(num(c.journal_corrupt_bytes)) })),
+    item('dropped_frames', 'health.dropped', num(c.dropped_frames), 'text-danger fw-semibold',
+      t('health.droppedTitle', { bytes: fmtBytes(num(c.dropped_bytes)) })),
+    pending > 0
+      ? h('span', { class: 'ingest-counter text-danger', dataset: { counter: 'journal_pending_bytes', value: String(pending) } },
+        t('health.pending', { bytes: fmtBytes(pending) }))
+      : null);
+}
+
 export function dashboardView(root: HTMLElement, ctx: ViewContext): void {
-  const { cfg, signal } = ctx;
+  const { cfg, signal, health } = ctx;
   const total = numberCard('card-total', t('card.total'));
   const active = numberCard('card-active', t('card.active'));
   const today = numberCard('card-today', t('card.today'));
   const statusBody = h('div', { class: 'card-body' }, h('span', { class: 'text-body-secondary small' }, t('common.loading')));
+  // Hidden until stats say the monitor runs here (no "ingest" in a separate wsmon web).
+  const ingest = h('div', { class: 'card-footer small text-body-secondary d-none', id: 'ingest-health' });
   const statusCard = h('div', { class: 'col-12 col-xl-6' },
     h('div', { class: 'card h-100', id: 'card-status' },
-      h('div', { class: 'card-header small text-body-secondary' }, t('card.status')), statusBody));
+      h('div', { class: 'card-header small text-body-secondary' }, t('card.status')), statusBody, ingest));
 
   const dailyCanvas = h('canvas', { id: 'chart-daily', role: 'img', 'aria-label': t('chart.daily') });
   const hourlyCanvas = h('canvas', { id: 'chart-hourly', role: 'img', 'aria-label': t('chart.hourly') });
@@ -118,8 +147,17 @@ export function dashboardView(root: HTMLElement, ctx: ViewContext): void {
     live.setTargets(m.map((x) => x.target));
   }
 
+  function renderIngest(c: IngestCounters | null) {
+    ingest.classList.toggle('d-none', !c);
+    if (c) setChildren(ingest, ingestSummary(c));
+    else ingest.replaceChildren();
+  }
+  health.subscribe(renderIngest, signal);
+  renderIngest(health.current());
+
   function renderStats(s: Stats) {
     error.replaceChildren();
+    health.update(s); // redraws the ingest line and the banner
     total.set(s.total_messages);
     active.set(s.active_users);
     today.set(s.today_messages);
