@@ -6,7 +6,8 @@
 // the summary cards, status, charts and leaderboard; a live message
 // arriving over the stream; search in Chinese and English with <mark>
 // highlighting; XSS payloads shown as literal text with nothing run; the
-// CSP header; the English/Chinese language switch; and, on request, a
+// CSP header; the English/Chinese language switch; logging in with a
+// web_token and out again; the ingest counters; and, on request, a
 // screenshot of the dashboard for the docs.
 //
 // Run them with

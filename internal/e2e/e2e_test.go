@@ -83,7 +83,9 @@ type wsmon struct {
 	base string // http://127.0.0.1:PORT
 }
 
-func startWsmon(t *testing.T) *wsmon {
+// startWsmon starts the demo server and wsmon; configure, if given,
+// changes wsmon's configuration before it is validated.
+func startWsmon(t *testing.T, configure ...func(*config.Config)) *wsmon {
 	t.Helper()
 	d := demo.New(demo.Options{Addr: "127.0.0.1:0", Rate: 0, Seed: 1})
 	if err := d.Start(); err != nil {
@@ -101,6 +103,9 @@ func startWsmon(t *testing.T) *wsmon {
 	cfg.ReconnectMaxInterval = 0.2
 	cfg.MaxReconnectAttempts = 0
 	cfg.AutoBackupHours = 0
+	for _, f := range configure {
+		f(&cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
