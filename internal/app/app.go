@@ -111,17 +111,18 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		var manager web.TargetManager // none in a separate web process: target writes answer 409
 		var busy func() bool
 		var ingest func() web.IngestCounters
+		var ready func(context.Context) []web.Check
 		if mon != nil {
 			status, targets, manager = monitorStatus(mon), mon.TargetInfos, mon
 			// More than a few batches waiting in the journal: a burst.
 			busy = func() bool { return mon.Pipeline().Stats().Backlog > 20_000 }
-			ingest = mon.IngestCounters
+			ingest, ready = mon.IngestCounters, mon.Ready
 		}
 		handler := web.New(web.Options{
 			Store: queries{st, ix}, Hub: hub, Status: status, Targets: targets, Manager: manager, Logger: log, Version: o.Version, UI: webui.Handler(),
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
-			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest,
+			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready,
 			Limits: web.Limits{MaxConnections: cfg.WebMaxConnections, MaxLiveClients: cfg.LiveMaxClients},
 		})
 		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts,

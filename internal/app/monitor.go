@@ -7,6 +7,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -101,7 +103,7 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 	if jdir == "" {
 		jdir = filepath.Dir(cfg.DatabasePath)
 	}
-	j, err := journal.Open(filepath.Join(jdir, "journal"), applied+1, journal.Options{Logger: o.Logger})
+	j, err := journal.Open(filepath.Join(jdir, "journal"), applied+1, journal.Options{Logger: o.Logger, MaxPending: int(cfg.JournalMemoryLimitBytes)})
 	if err != nil {
 		return nil, err
 	}
@@ -173,8 +175,45 @@ func (m *Monitor) Pipeline() *ingest.Pipeline { return m.pipeline }
 func (m *Monitor) IngestCounters() web.IngestCounters {
 	st := m.pipeline.Stats()
 	recs, bytes := m.journal.Corrupt()
-	return web.IngestCounters{Duplicates: st.Duplicates, IDCollisions: st.IDCollisions,
-		JournalCorruptRecords: recs, JournalCorruptBytes: bytes}
+	h := m.journal.Health()
+	c := web.IngestCounters{Duplicates: st.Duplicates, IDCollisions: st.IDCollisions,
+		JournalCorruptRecords: recs, JournalCorruptBytes: bytes,
+		JournalPendingBytes: int64(h.PendingBytes), JournalMemoryLimitBytes: int64(h.MaxPending),
+		DroppedFrames: h.DroppedFrames, DroppedBytes: h.DroppedBytes, DatabaseError: st.LastError}
+	if h.Err != nil {
+		c.JournalError = h.Err.Error()
+		c.JournalErrorSince = &h.Since
+	}
+	return c
+}
+
+// Ready reports the monitor's readiness checks (GET /readyz): the journal
+// writes to disk, and the database accepts the pipeline's writes.
+func (m *Monitor) Ready(ctx context.Context) []web.Check {
+	h := m.journal.Health()
+	j := web.Check{Name: "journal", OK: h.Err == nil}
+	if h.Err != nil {
+		j.Detail = fmt.Sprintf("writes failing since %s: %s", h.Since.UTC().Format(time.RFC3339), cause(h.Err))
+	}
+	st := m.pipeline.Stats()
+	d := web.Check{Name: "database", OK: st.LastError == ""}
+	if !d.OK {
+		d.Detail = "writes failing; records wait in the journal"
+	}
+	return []web.Check{j, d}
+}
+
+// cause is the innermost error: the system's reason (no space left on
+// device), without the file names a readiness probe has no business
+// seeing.
+func cause(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err.Error()
+		}
+		err = u
+	}
 }
 
 // Run captures until ctx is cancelled, then stops cleanly: every runner

@@ -44,6 +44,12 @@ const ReasonTooLarge = "too_large"
 // Options.KeepControl is set.
 const ReasonControl = "control"
 
+// ErrDropped is wrapped by a Sink.Frame error meaning the frame was not
+// kept and the sink has accounted for the loss (its journal cannot write
+// and its memory bound is reached): the reader goes on reading, so the
+// connection and its pings stay alive while the disk is full.
+var ErrDropped = errors.New("frame dropped")
+
 // Sink receives what a Runner captures. SessionStart and SessionEnd are
 // called from the goroutine running Run; Frame is called on the reader
 // goroutine. Calls for one Runner never overlap, but one Sink shared by
@@ -58,7 +64,9 @@ type Sink interface {
 	// message). reason is ReasonTooLarge when f.Data is a truncated
 	// prefix of a frame, ReasonControl for a kept control frame, else "".
 	// An error ends the session (it is recorded as the session's error) and
-	// the runner reconnects with backoff.
+	// the runner reconnects with backoff, except an error wrapping
+	// ErrDropped: the sink could not keep the frame and has recorded the
+	// loss itself, and the session goes on (the frame is not counted).
 	Frame(target string, session int64, at time.Time, f protocol.Frame, reason string) error
 	// SessionStart is called once per connection, after the upgrade and
 	// the adapter's Open, before any Frame. url has any password redacted;
@@ -153,6 +161,7 @@ type Status struct {
 	Frames        int64     // records journaled in that session
 	TotalFrames   int64     // records journaled over the Runner's life
 	TotalControl  int64     // control frames (heartbeats, acks, ...) over the Runner's life
+	TotalDropped  int64     // records the sink could not keep (ErrDropped) over the Runner's life
 	Stopped       string    // why Run returned for good (refused, gave up, bad configuration); "" while running
 }
 
@@ -169,6 +178,7 @@ type Runner struct {
 	frames       atomic.Int64
 	totalFrames  atomic.Int64
 	totalControl atomic.Int64
+	dropped      atomic.Int64
 	lastMsg      atomic.Int64 // unix nanoseconds; 0 = never
 
 	mu         sync.Mutex
@@ -242,6 +252,7 @@ func (r *Runner) Status() Status {
 	s.Frames = r.frames.Load()
 	s.TotalFrames = r.totalFrames.Load()
 	s.TotalControl = r.totalControl.Load()
+	s.TotalDropped = r.dropped.Load()
 	if ns := r.lastMsg.Load(); ns != 0 {
 		s.LastMessageAt = time.Unix(0, ns)
 	}

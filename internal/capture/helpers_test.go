@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -107,10 +108,12 @@ type event struct {
 }
 
 // recSink records every call. frameDelay simulates a slow journal;
-// failFrame makes the n-th Frame call (1-based) fail.
+// failFrame makes the n-th Frame call (1-based) fail; dropFrames makes
+// every Frame call from the dropFrames-th on report ErrDropped.
 type recSink struct {
 	frameDelay time.Duration
 	failFrame  int
+	dropFrames int
 
 	mu     sync.Mutex
 	events []event
@@ -127,6 +130,9 @@ func (s *recSink) Frame(target string, session int64, at time.Time, f protocol.F
 	s.calls++
 	if s.calls == s.failFrame {
 		return errors.New("disk full")
+	}
+	if s.dropFrames > 0 && s.calls >= s.dropFrames {
+		return fmt.Errorf("%w: journal full", ErrDropped)
 	}
 	s.events = append(s.events, event{kind: "frame", session: session, at: at,
 		data: string(f.Data), binary: f.Binary, reason: reason})

@@ -540,6 +540,36 @@ func TestSinkErrorEndsSessionAndReconnects(t *testing.T) {
 	}
 }
 
+// TestDroppedFramesKeepTheSession: a sink that reports ErrDropped (its
+// journal cannot write) does not end the session; dropped frames are not
+// counted as journaled but as dropped.
+func TestDroppedFramesKeepTheSession(t *testing.T) {
+	const n = 50
+	_, u := newServer(t, false, func(w http.ResponseWriter, r *http.Request) {
+		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		for i := range n {
+			c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, "m%d", i))
+		}
+		drain(c)
+	})
+	sink := &recSink{dropFrames: 11}
+	rn := start(t, Options{URL: u}, sink)
+	waitFor(t, 3*time.Second, "the dropped frames", func() bool { return rn.r.Status().TotalDropped == n-10 })
+	st := rn.r.Status()
+	if st.State != StateConnected || st.Session != 1 || st.Frames != 10 || st.TotalFrames != 10 {
+		t.Errorf("status = %+v", st)
+	}
+	if err := rn.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if ends := sink.of("end"); len(ends) != 1 || ends[0].errText != "" || ends[0].frames != 10 {
+		t.Errorf("session ends = %+v", ends)
+	}
+}
+
 func TestConfigErrorsReturnAtOnce(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -491,6 +491,10 @@ func (s *session) handle(ps protocol.Session, f protocol.Frame, at time.Time, tr
 func (s *session) record(f protocol.Frame, at time.Time, reason string) error {
 	r := s.r
 	if err := r.sink.Frame(r.opts.Name, s.id, at, f, reason); err != nil {
+		if errors.Is(err, ErrDropped) {
+			r.dropped.Add(1)
+			return nil
+		}
 		return fmt.Errorf("sink: %w", err)
 	}
 	if reason != ReasonControl {

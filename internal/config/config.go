@@ -53,18 +53,22 @@ type Config struct {
 	DedupWindow          Seconds `json:"dedup_window"`           // how far back duplicate detection looks; default 3600 s
 
 	// --- storage / ingest extensions ---
-	DataDir        string  `json:"data_dir"`           // directory for the journal; default: the database's directory
-	LogDir         string  `json:"log_dir"`            // runtime and per-day message logs; default "logs"
-	LogFormat      string  `json:"log_format"`         // "text" (default) or "json"
-	MessageLog     *bool   `json:"message_log"`        // write logs/messages_YYYYMMDD.json; default true
-	BatchSize      int     `json:"batch_size"`         // max messages per database transaction; default 5000
-	BatchLatency   Seconds `json:"batch_latency"`      // max wait before a partial batch is written; default 0.05 s
-	BackupKeep     int     `json:"backup_keep"`        // automatic backups kept; default 7
-	RetentionDays  int     `json:"retention_days"`     // delete messages older than this; 0 = keep forever
-	TimeZone       string  `json:"time_zone"`          // IANA zone for daily/hourly statistics; default the machine's
-	NotifyWebhook  string  `json:"notify_webhook_url"` // POST JSON here on a keyword match (http/https)
-	DatabaseDriver string  `json:"database_driver"`    // "sqlite" (default) or "postgres"
-	DatabaseDSN    string  `json:"database_dsn"`       // PostgreSQL DSN when database_driver is postgres
+	DataDir string `json:"data_dir"` // directory for the journal; default: the database's directory
+	// JournalMemoryLimitBytes bounds the frames held in memory while the
+	// journal cannot write to disk; past it frames are dropped, counted and
+	// recorded as a gap. Default 64 MiB.
+	JournalMemoryLimitBytes int64   `json:"journal_memory_limit_bytes"`
+	LogDir                  string  `json:"log_dir"`            // runtime and per-day message logs; default "logs"
+	LogFormat               string  `json:"log_format"`         // "text" (default) or "json"
+	MessageLog              *bool   `json:"message_log"`        // write logs/messages_YYYYMMDD.json; default true
+	BatchSize               int     `json:"batch_size"`         // max messages per database transaction; default 5000
+	BatchLatency            Seconds `json:"batch_latency"`      // max wait before a partial batch is written; default 0.05 s
+	BackupKeep              int     `json:"backup_keep"`        // automatic backups kept; default 7
+	RetentionDays           int     `json:"retention_days"`     // delete messages older than this; 0 = keep forever
+	TimeZone                string  `json:"time_zone"`          // IANA zone for daily/hourly statistics; default the machine's
+	NotifyWebhook           string  `json:"notify_webhook_url"` // POST JSON here on a keyword match (http/https)
+	DatabaseDriver          string  `json:"database_driver"`    // "sqlite" (default) or "postgres"
+	DatabaseDSN             string  `json:"database_dsn"`       // PostgreSQL DSN when database_driver is postgres
 
 	// --- web extensions ---
 	WebMaxConnections int `json:"web_max_connections"` // open dashboard connections at once (more wait); 0 = half the open-file limit, at most 10,000

@@ -7,6 +7,9 @@ const (
 	DefaultConfigPath = "config.json"
 	// DefaultReadLimitBytes is the default maximum WebSocket frame size.
 	DefaultReadLimitBytes = 16 << 20
+	// DefaultJournalMemoryLimitBytes is the default bound on frames held
+	// in memory while the journal's disk fails (journal.DefaultMaxPending).
+	DefaultJournalMemoryLimitBytes = 64 << 20
 )
 
 // Defaults returns the configuration used when nothing else is set: the
@@ -28,13 +31,14 @@ func Defaults() Config {
 		AutoBackupHours:      24,
 		WebRefreshInterval:   5,
 
-		Protocol:             "auto",
-		ReadLimitBytes:       DefaultReadLimitBytes,
-		PingInterval:         20,
-		PongTimeout:          60,
-		ReconnectMaxInterval: 60,
-		StableAfter:          30,
-		DedupWindow:          3600,
+		Protocol:                "auto",
+		ReadLimitBytes:          DefaultReadLimitBytes,
+		JournalMemoryLimitBytes: DefaultJournalMemoryLimitBytes,
+		PingInterval:            20,
+		PongTimeout:             60,
+		ReconnectMaxInterval:    60,
+		StableAfter:             30,
+		DedupWindow:             3600,
 
 		LogDir:         "logs",
 		LogFormat:      "text",

@@ -26,18 +26,21 @@ func MessageFields() []string { return []string{"user", "content", "type", "room
 const (
 	MinReadLimitBytes = 1 << 10 // 1 KiB
 	MaxReadLimitBytes = 1 << 30 // 1 GiB
-	MaxBatchSize      = 100000
-	MinWebConnections = 16      // web_max_connections, when set
-	MaxWebConnections = 1000000 // web_max_connections, live_max_clients
-	MaxMessagesLimit  = 1000000
-	maxIntervalSecs   = 3600           // reconnect_interval, web_refresh_interval, ping_interval
-	maxLongSecs       = 86400          // pong_timeout, reconnect_max_interval, stable_after
-	maxDedupSecs      = 30 * 86400     // dedup_window
-	maxBackupHours    = 24 * 366       // auto_backup_hours
-	maxRetentionDays  = 100 * 366      // retention_days
-	maxAttempts       = 1000000        // max_reconnect_attempts
-	minBatchLatency   = Seconds(0.001) // batch_latency
-	maxBatchLatency   = Seconds(10)
+
+	MinJournalMemoryBytes = 1 << 20 // 1 MiB
+	MaxJournalMemoryBytes = 4 << 30 // 4 GiB
+	MaxBatchSize          = 100000
+	MinWebConnections     = 16      // web_max_connections, when set
+	MaxWebConnections     = 1000000 // web_max_connections, live_max_clients
+	MaxMessagesLimit      = 1000000
+	maxIntervalSecs       = 3600           // reconnect_interval, web_refresh_interval, ping_interval
+	maxLongSecs           = 86400          // pong_timeout, reconnect_max_interval, stable_after
+	maxDedupSecs          = 30 * 86400     // dedup_window
+	maxBackupHours        = 24 * 366       // auto_backup_hours
+	maxRetentionDays      = 100 * 366      // retention_days
+	maxAttempts           = 1000000        // max_reconnect_attempts
+	minBatchLatency       = Seconds(0.001) // batch_latency
+	maxBatchLatency       = Seconds(10)
 )
 
 // Validate checks c with DefaultProtocols; see ValidateWith.
@@ -97,6 +100,9 @@ func (c Config) Validate() error {
 		func() error { return checkFieldMap("field_map", c.FieldMap) },
 		func() error {
 			return int64Range("read_limit_bytes", c.ReadLimitBytes, MinReadLimitBytes, MaxReadLimitBytes)
+		},
+		func() error {
+			return int64Range("journal_memory_limit_bytes", c.JournalMemoryLimitBytes, MinJournalMemoryBytes, MaxJournalMemoryBytes)
 		},
 		func() error { return c.checkTargets() },
 		func() error { return secondsRange("ping_interval", c.PingInterval, 0, false, maxIntervalSecs) },

@@ -271,6 +271,9 @@ func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
 		delete(p.sessions, rec.Session)
 		b.Ends = append(b.Ends, store.SessionEnd{ID: rec.Session, At: rec.At, CloseCode: se.Code, CloseReason: se.Reason, Error: se.Error, Control: se.Control})
 		return
+	case journal.KindGap:
+		p.addGap(b, rec)
+		return
 	case journal.KindFrame:
 	default:
 		p.log.Warn("unknown journal record kind", "kind", rec.Kind, "seq", rec.Seq)
@@ -328,6 +331,27 @@ func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
 		p.nextID++
 		b.Messages = append(b.Messages, m)
 	}
+}
+
+// addGap stores a journal gap record as a system message of its session,
+// at the time of the first dropped frame, so the loss is visible in the
+// stream, in search and in the session's history.
+func (p *Pipeline) addGap(b *store.Batch, rec *journal.Record) {
+	g, err := journal.DecodeGap(rec.Data)
+	if err != nil {
+		p.log.Warn("unreadable gap record", "seq", rec.Seq, "error", err)
+		g = journal.Gap{From: rec.At, To: rec.At, Error: err.Error()}
+	}
+	m := message.Message{
+		ID: p.nextID, Target: rec.Target, SessionID: rec.Session, ReceivedAt: g.From,
+		Type: message.TypeSystem, Reason: message.ReasonDropped,
+		Content: fmt.Sprintf("wsmon dropped %d frames (%d bytes) received between %s and %s: the journal could not write to disk (%s)",
+			g.Frames, g.Bytes, g.From.UTC().Format(time.RFC3339Nano), g.To.UTC().Format(time.RFC3339Nano), g.Error),
+		Raw: append([]byte(nil), rec.Data...),
+	}
+	p.nextID++
+	p.abnormal.Add(1)
+	b.Messages = append(b.Messages, m)
 }
 
 // sessionProtocol returns the protocol session id spoke: from its start

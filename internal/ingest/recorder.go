@@ -2,9 +2,11 @@ package ingest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/capture"
 	"github.com/wsmon/wsmon/internal/journal"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/protocol"
@@ -19,7 +21,10 @@ type Recorder struct {
 }
 
 // Frame journals one data frame. reason is message.ReasonTooLarge for a
-// frame cut at the read limit, else "".
+// frame cut at the read limit, message.ReasonControl for a kept control
+// frame, else "". A frame the journal dropped (journal.ErrFull: the disk
+// fails and its memory bound is reached; the journal records the gap) is
+// reported as capture.ErrDropped, so the session goes on.
 func (r Recorder) Frame(target string, session int64, at time.Time, f protocol.Frame, reason string) error {
 	var flags uint8
 	if f.Binary {
@@ -32,6 +37,9 @@ func (r Recorder) Frame(target string, session int64, at time.Time, f protocol.F
 		flags |= journal.FlagControl
 	}
 	_, err := r.J.Append(journal.Record{Kind: journal.KindFrame, Flags: flags, At: at, Target: target, Session: session, Data: f.Data})
+	if errors.Is(err, journal.ErrFull) {
+		return fmt.Errorf("%w: %w", capture.ErrDropped, err)
+	}
 	return err
 }
 

@@ -42,6 +42,7 @@ const (
 	KindFrame        Kind = 1 // a data frame from the socket
 	KindSessionStart Kind = 2 // a connection was established; Data is the URL
 	KindSessionEnd   Kind = 3 // a connection ended; Data is a JSON SessionEnd
+	KindGap          Kind = 4 // frames of a session were dropped; Data is a JSON Gap
 )
 
 // Flag bits of a record.
@@ -76,10 +77,23 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type Options struct {
 	FlushInterval time.Duration // how often buffered appends are written to the file (default 5 ms)
 	SyncInterval  time.Duration // how often the file is fsynced (default 1 s)
-	MaxPending    int           // bytes buffered in memory before Append blocks (default 256 MiB)
-	SegmentSize   int64         // default 64 MiB
-	Logger        *slog.Logger  // where recovery reports corrupt records and torn tails (default slog.Default())
+	// MaxPending bounds the bytes of frame records held in memory, not yet
+	// written (default DefaultMaxPending). Past it, Append waits while the
+	// disk is merely slow (up to StallTimeout) and drops the frame, with
+	// ErrFull, while writes fail (see Append).
+	MaxPending   int
+	StallTimeout time.Duration // longest an Append waits for a slow disk before dropping (default 10 s)
+	SegmentSize  int64         // default 64 MiB
+	Logger       *slog.Logger  // recovery reports, write and fsync failures (default slog.Default())
 }
+
+// DefaultMaxPending is Options.MaxPending's default: 64 MiB.
+const DefaultMaxPending = 64 << 20
+
+// pendingReserve is what session and gap records may add past MaxPending:
+// they are small and keep the session history whole while frames are
+// dropped.
+const pendingReserve = 4 << 20
 
 // Journal is an append-only, crash-safe record queue. Append is safe for
 // concurrent use; there is one reader at a time (NewReader).
@@ -88,12 +102,20 @@ type Journal struct {
 	opts Options
 
 	mu       sync.Mutex
-	cond     *sync.Cond // signalled when pending shrinks (Append waits on it when full)
-	pending  []byte     // encoded records not yet written
+	space    chan struct{} // closed and replaced when pending shrinks (a full Append waits on it)
+	pending  []byte        // encoded records not yet written
 	nextSeq  uint64
 	closed   bool
 	finished bool // Close has written everything: readers may report ErrEOF
-	writeErr error
+
+	// Disk health (under mu): the failing write's or fsync's error, since
+	// when, and what was dropped meanwhile, by session (recorded as gap
+	// records once a write succeeds again).
+	writeErr, syncErr error
+	failSince         time.Time
+	gaps              map[gapKey]*Gap
+	dropped           dropCount // since Open
+	droppedNow        dropCount // since the current failure began
 
 	// Written by the flusher only (under wmu), published under mu.
 	wmu      sync.Mutex
@@ -126,7 +148,10 @@ func Open(dir string, next uint64, opts Options) (*Journal, error) {
 		opts.SyncInterval = time.Second
 	}
 	if opts.MaxPending <= 0 {
-		opts.MaxPending = 256 << 20
+		opts.MaxPending = DefaultMaxPending
+	}
+	if opts.StallTimeout <= 0 {
+		opts.StallTimeout = 10 * time.Second
 	}
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = segmentSize
@@ -148,7 +173,8 @@ func Open(dir string, next uint64, opts Options) (*Journal, error) {
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
-	j.cond = sync.NewCond(&j.mu)
+	j.space = make(chan struct{})
+	j.gaps = map[gapKey]*Gap{}
 	segs, err := listSegments(dir)
 	if err != nil {
 		return nil, err
@@ -189,9 +215,19 @@ func Open(dir string, next uint64, opts Options) (*Journal, error) {
 func (j *Journal) Dir() string { return j.dir }
 
 // Append assigns the record the next sequence number, encodes it into the
-// in-memory buffer and returns the sequence. It does not wait for disk unless
-// MaxPending bytes are already waiting (the disk is failing or stalled); rec.Data
-// is copied, so the caller may reuse it.
+// in-memory buffer and returns the sequence; rec.Data is copied, so the
+// caller may reuse it. It does not wait for the disk unless MaxPending bytes
+// already wait to be written. Then, for a frame record:
+//
+//   - while writes or fsyncs fail (disk full, I/O error), Append returns at
+//     once an error wrapping ErrFull: the frame is dropped, counted, and
+//     recorded in a KindGap record for its session once a write succeeds
+//     again (see Health);
+//   - while the disk is merely slow, Append waits for space, at most
+//     StallTimeout, then drops the frame the same way.
+//
+// Session and gap records are taken past MaxPending, up to a small reserve,
+// so the session history stays whole while frames are dropped.
 func (j *Journal) Append(rec Record) (uint64, error) {
 	if len(rec.Target) > 0xffff {
 		return 0, fmt.Errorf("journal: target name too long")
@@ -201,17 +237,52 @@ func (j *Journal) Append(rec Record) (uint64, error) {
 		return 0, fmt.Errorf("journal: record of %d bytes too large", size)
 	}
 	j.mu.Lock()
-	for len(j.pending) > j.opts.MaxPending && !j.closed {
-		j.cond.Wait()
+	limit := j.opts.MaxPending
+	if rec.Kind != KindFrame {
+		limit += pendingReserve
+	}
+	var deadline *time.Timer
+	for len(j.pending) > limit && !j.closed {
+		failing := j.writeErr != nil || j.syncErr != nil
+		if !failing && deadline == nil {
+			deadline = time.NewTimer(j.opts.StallTimeout)
+			defer deadline.Stop()
+		}
+		if failing {
+			logDrop, err := j.dropLocked(&rec, size, j.failure())
+			j.mu.Unlock()
+			if logDrop != nil {
+				logDrop()
+			}
+			return 0, err
+		}
+		space := j.space
+		j.mu.Unlock()
+		select {
+		case <-space:
+			j.mu.Lock()
+		case <-deadline.C:
+			j.mu.Lock()
+			if len(j.pending) > limit && !j.closed {
+				// A write that neither fails nor finishes is a failure
+				// too, until a write succeeds.
+				after := j.setWriteErrLocked(fmt.Errorf("journal: disk stalled: no write finished in %s", j.opts.StallTimeout))
+				logDrop, err := j.dropLocked(&rec, size, j.failure())
+				j.mu.Unlock()
+				for _, f := range []func(){after, logDrop} {
+					if f != nil {
+						f()
+					}
+				}
+				return 0, err
+			}
+		}
 	}
 	if j.closed {
 		j.mu.Unlock()
 		return 0, ErrClosed
 	}
-	seq := j.nextSeq
-	j.nextSeq++
-	rec.Seq = seq
-	j.pending = appendRecord(j.pending, &rec)
+	seq := j.appendLocked(&rec)
 	big := len(j.pending) > 1<<20
 	j.mu.Unlock()
 	if big {
@@ -222,6 +293,20 @@ func (j *Journal) Append(rec Record) (uint64, error) {
 	}
 	return seq, nil
 }
+
+// appendLocked assigns rec the next sequence number and encodes it into
+// pending. j.mu is held.
+func (j *Journal) appendLocked(rec *Record) uint64 {
+	seq := j.nextSeq
+	j.nextSeq++
+	rec.Seq = seq
+	j.pending = appendRecord(j.pending, rec)
+	return seq
+}
+
+// ErrFull is wrapped by the error Append returns when it dropped a frame
+// because the journal could not write and its memory bound was reached.
+var ErrFull = errors.New("journal full: frame dropped")
 
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("journal: closed")
@@ -270,7 +355,7 @@ func (j *Journal) flusher() {
 	defer close(j.stopped)
 	tick := time.NewTicker(j.opts.FlushInterval)
 	defer tick.Stop()
-	lastSync := time.Now()
+	lastSync, lastTry, lastLog := time.Now(), time.Time{}, time.Time{}
 	var spare []byte
 	for {
 		stop := false
@@ -280,13 +365,21 @@ func (j *Journal) flusher() {
 		case <-j.done:
 			stop = true
 		}
+		if !stop && j.retryLater(lastTry, &lastLog) {
+			continue
+		}
+		lastTry = time.Now()
 		spare = j.flushOnce(spare)
 		if stop || time.Since(lastSync) >= j.opts.SyncInterval {
 			j.wmu.Lock()
+			var err error
 			if j.file != nil {
-				_ = j.file.Sync()
+				if err = j.file.Sync(); err != nil {
+					err = fmt.Errorf("journal: fsync %s: %w", j.file.Name(), err)
+				}
 			}
 			j.wmu.Unlock()
+			j.setSyncErr(err)
 			lastSync = time.Now()
 		}
 		if stop {
@@ -309,15 +402,24 @@ func (j *Journal) flushOnce(spare []byte) []byte {
 	j.mu.Unlock()
 
 	written, err := j.writeRecords(buf)
+	var after func() // logs, once j.mu is released
+	defer func() {
+		if after != nil {
+			after()
+		}
+	}()
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.cond.Broadcast()
+	if written > 0 {
+		close(j.space)
+		j.space = make(chan struct{})
+	}
 	if err != nil {
-		j.writeErr = err
 		j.pending = append(buf[written:len(buf):len(buf)], j.pending...)
+		after = j.setWriteErrLocked(err)
 		return nil
 	}
-	j.writeErr = nil
+	after = j.setWriteErrLocked(nil)
 	return buf[:0]
 }
 
@@ -351,7 +453,7 @@ func (j *Journal) writeRecords(buf []byte) (int, error) {
 			if w > 0 {
 				_ = j.file.Truncate(j.fileSize)
 			}
-			return written, fmt.Errorf("journal: write %s: %w", j.file.Name(), err)
+			return written, fmt.Errorf("journal: %w", err) // err names the file
 		}
 		j.fileSize += int64(n)
 		written += n
@@ -429,7 +531,8 @@ func (j *Journal) Close() error {
 		return nil
 	}
 	j.closed = true
-	j.cond.Broadcast()
+	close(j.space)
+	j.space = make(chan struct{})
 	j.mu.Unlock()
 	close(j.done)
 	<-j.stopped

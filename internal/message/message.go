@@ -30,6 +30,7 @@ const (
 	ReasonNUL         = "nul_bytes"     // text contained NUL bytes
 	ReasonBinary      = "binary"        // binary frame that is not UTF-8 text
 	ReasonControl     = "control"       // protocol control frame (heartbeat, ack), stored only with keep_control
+	ReasonDropped     = "dropped"       // a system message standing for frames wsmon received but could not keep (the journal's disk failed); Raw is the journal's gap record
 )
 
 // Message is one captured chat message, the unit stored, searched and shown.

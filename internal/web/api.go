@@ -451,3 +451,29 @@ func (s *Server) handleUIConfig(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
+
+// handleReady answers 200 {"status":"ready"} when every readiness check
+// passes, else 503 {"status":"not_ready"}, with the checks either way.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
+	var checks []Check
+	if s.opts.Ready != nil {
+		checks = s.opts.Ready(r.Context())
+	} else {
+		c := Check{Name: "database", OK: true}
+		if _, err := s.opts.Store.Sessions(r.Context(), "", 1); err != nil {
+			c.OK, c.Detail = false, "cannot be read"
+		}
+		checks = []Check{c}
+	}
+	status, code := "ready", http.StatusOK
+	for _, c := range checks {
+		if !c.OK {
+			status, code = "not_ready", http.StatusServiceUnavailable
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, code, struct {
+		Status string  `json:"status"`
+		Checks []Check `json:"checks"`
+	}{status, checks})
+}

@@ -853,6 +853,38 @@ func TestJSONEscapesHTML(t *testing.T) {
 	}
 }
 
+// TestReadyz: /readyz needs no credentials, answers 200 when every check
+// passes and 503 with the failing check otherwise; without a monitor it
+// checks that the database can be read.
+func TestReadyz(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name   string
+		checks []Check
+		code   int
+		body   string
+	}{
+		{"healthy", []Check{{Name: "journal", OK: true}, {Name: "database", OK: true}}, 200, `"status":"ready"`},
+		{"journal failing", []Check{{Name: "journal", Detail: "no space left on device"}, {Name: "database", OK: true}}, 503,
+			`{"status":"not_ready","checks":[{"name":"journal","ok":false,"detail":"no space left on device"},{"name":"database","ok":true}]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := f.server(func(o *Options) {
+				o.Token = "a-token-long-enough-1"
+				o.Ready = func(context.Context) []Check { return tc.checks }
+			})
+			w := do(t, h, "GET", "/readyz", nil)
+			if w.Code != tc.code || !strings.Contains(w.Body.String(), tc.body) {
+				t.Errorf("%d %s", w.Code, w.Body.String())
+			}
+		})
+	}
+	w := do(t, f.server(nil), "GET", "/readyz", nil)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `{"name":"database","ok":true}`) {
+		t.Errorf("without a monitor: %d %s", w.Code, w.Body.String())
+	}
+}
+
 // TestStatsIngestCounters: /api/stats shows the monitor's ingest counters
 // when it has a monitor, and no "ingest" without one.
 func TestStatsIngestCounters(t *testing.T) {
@@ -863,7 +895,7 @@ func TestStatsIngestCounters(t *testing.T) {
 		}
 	})
 	w := do(t, with, "GET", "/api/stats", nil)
-	if w.Code != 200 || !strings.Contains(w.Body.String(), `"ingest":{"duplicates":3,"id_collisions":1,"journal_corrupt_records":2,"journal_corrupt_bytes":70}`) {
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"ingest":{"duplicates":3,"id_collisions":1,"journal_corrupt_records":2,"journal_corrupt_bytes":70,`) {
 		t.Errorf("with a monitor: %d %s", w.Code, w.Body.String())
 	}
 	w = do(t, f.server(nil), "GET", "/api/stats", nil)

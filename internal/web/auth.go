@@ -221,10 +221,11 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// open paths needed to show the login form.
+// openPath reports the paths that need no credentials: those the login
+// form needs, the health and readiness probes, and the dashboard's files.
 func openPath(r *http.Request) bool {
 	p := r.URL.Path
-	return p == "/api/login" || p == "/api/logout" || p == "/healthz" || p == "/api/ui-config" ||
+	return p == "/api/login" || p == "/api/logout" || p == "/healthz" || p == "/readyz" || p == "/api/ui-config" ||
 		(r.Method == http.MethodGet && !strings.HasPrefix(p, "/api/"))
 }
 

@@ -47,6 +47,24 @@ type IngestCounters struct {
 	IDCollisions          int64 `json:"id_collisions"`           // same payload id, other content: stored, and counted here
 	JournalCorruptRecords int64 `json:"journal_corrupt_records"` // records skipped as corrupt when the journal was opened
 	JournalCorruptBytes   int64 `json:"journal_corrupt_bytes"`   // their bytes, kept in journal/quarantine/
+
+	// The journal's disk: while a write or fsync fails, JournalError says
+	// why and since when; what is held in memory is not durable.
+	JournalError            string     `json:"journal_error"`                 // "" while writes succeed
+	JournalErrorSince       *time.Time `json:"journal_error_since,omitempty"` // when the failure began
+	JournalPendingBytes     int64      `json:"journal_pending_bytes"`         // held in memory, not yet written
+	JournalMemoryLimitBytes int64      `json:"journal_memory_limit_bytes"`    // journal_memory_limit_bytes
+	DroppedFrames           int64      `json:"dropped_frames"`                // frames not kept: the journal could not write and its memory bound was reached (recorded as gap messages)
+	DroppedBytes            int64      `json:"dropped_bytes"`                 // their bytes
+	DatabaseError           string     `json:"database_error"`                // the last failed database write, "" once one succeeded
+}
+
+// Check is one readiness check of GET /readyz. Detail never holds secrets
+// or paths (the endpoint needs no authentication).
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Options configure the server.
@@ -57,6 +75,9 @@ type Options struct {
 	// Ingest reports the monitor's ingest counters; nil in a process
 	// without the monitor (GET /api/stats then has no "ingest").
 	Ingest func() IngestCounters
+	// Ready runs the readiness checks of GET /readyz (all must pass for
+	// 200); nil: only that the database can be read.
+	Ready func(ctx context.Context) []Check
 	// Targets lists every target with its status (GET /api/targets).
 	Targets func(ctx context.Context) ([]TargetInfo, error)
 	// Manager changes targets at runtime; nil in a process without the
@@ -141,6 +162,7 @@ func (s *Server) routes() {
 	m.Handle("POST /api/login", s.api(s.handleLogin))
 	m.Handle("POST /api/logout", s.api(s.handleLogout))
 	m.Handle("GET /healthz", s.api(s.handleHealth))
+	m.Handle("GET /readyz", s.api(s.handleReady))
 	m.Handle("GET /api/", s.api(func(w http.ResponseWriter, r *http.Request) error { return errNotFound("no such API endpoint") }))
 	if s.opts.UI != nil {
 		m.Handle("GET /", s.opts.UI)
