@@ -80,7 +80,8 @@ type wsmon struct {
 	t    *testing.T
 	demo *demo.Server
 	mon  *app.Monitor
-	base string // http://127.0.0.1:PORT
+	base string        // http://127.0.0.1:PORT
+	cfg  config.Config // as validated
 }
 
 // startWsmon starts the demo server and wsmon; configure, if given,
@@ -109,45 +110,8 @@ func startWsmon(t *testing.T, configure ...func(*config.Config)) *wsmon {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	w := &wsmon{t: t, demo: d}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, app.ModeAll, cfg, app.Options{
-			// No Version: the navbar then shows none (screenshots for the docs).
-			Logger: testLogger(), Listener: ln,
-			Started: func(r app.Running) {
-				w.mon, w.base = r.Monitor, "http://"+r.WebAddr
-				close(started)
-			},
-		})
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		cancel()
-		t.Fatalf("wsmon exited at start: %v", err)
-	case <-time.After(startTimeout):
-		cancel()
-		t.Fatal("wsmon did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("wsmon: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("wsmon did not stop within 30 s")
-		}
-	})
+	r := runApp(t, app.ModeAll, cfg)
+	w := &wsmon{t: t, demo: d, mon: r.Monitor, base: "http://" + r.WebAddr, cfg: cfg}
 	waitFor(t, "wsmon connected to the demo server", func() bool {
 		for _, s := range w.mon.Status() {
 			if s.State != "connected" {
@@ -157,6 +121,48 @@ func startWsmon(t *testing.T, configure ...func(*config.Config)) *wsmon {
 		return d.Clients() > 0
 	})
 	return w
+}
+
+// runApp runs wsmon in mode with cfg, on a free loopback port, until the
+// test ends.
+func runApp(t *testing.T, mode app.Mode, cfg config.Config) app.Running {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan app.Running, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, mode, cfg, app.Options{
+			// No Version: the navbar then shows none (screenshots for the docs).
+			Logger: testLogger(), Listener: ln,
+			Started: func(r app.Running) { started <- r },
+		})
+	}()
+	var r app.Running
+	select {
+	case r = <-started:
+	case err := <-done:
+		cancel()
+		t.Fatalf("wsmon %s exited at start: %v", mode, err)
+	case <-time.After(startTimeout):
+		cancel()
+		t.Fatalf("wsmon %s did not start", mode)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("wsmon %s: %v", mode, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("wsmon %s did not stop within 30 s", mode)
+		}
+	})
+	return r
 }
 
 // waitFor polls ok until it holds, failing the test after startTimeout.

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/wsmon/wsmon/internal/app"
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/webui"
 )
@@ -25,6 +27,7 @@ func TestDashboardHealth(t *testing.T) {
 	}{
 		{"Logout", testLogout},
 		{"IngestCounters", testIngestCounters},
+		{"WebOnly", testHealthWebOnly},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, b) })
@@ -173,4 +176,32 @@ func testIngestCounters(t *testing.T, b *browser) {
 		t.Errorf("dropped_frames in Chinese reads %q", got)
 	}
 	tb.do("switch back to English", chromedp.Click(chromedp.ID("lang-switch")))
+}
+
+// testHealthWebOnly: a separate `wsmon web` (no monitor, so no "ingest" in
+// its stats) shows no ingest line and no banner, and the page stops asking
+// for stats on views that do not show them.
+func testHealthWebOnly(t *testing.T, b *browser) {
+	w := startWsmon(t, fastStats)
+	w.burst(20)
+	r := runApp(t, app.ModeWeb, w.cfg)
+	base := "http://" + r.WebAddr
+	tb := b.newTab(t)
+	tb.openDashboard(base)
+	tb.waitJS("the cards to show the stored messages",
+		`Number(document.querySelector('#card-total .card-value')?.dataset.value) >= 20`,
+		`document.querySelector('#card-total')?.outerHTML ?? 'no #card-total'`)
+	if !eval[bool](tb, `document.querySelector('#ingest-health').classList.contains('d-none') && document.querySelector('#ingest-health').childElementCount === 0`) {
+		t.Errorf("ingest line shown without ingest counters: %s", eval[string](tb, `document.querySelector('#ingest-health').outerHTML`))
+	}
+	tb.do("open the search view", chromedp.Navigate(base+"/#/search"), chromedp.WaitVisible(chromedp.ID("search-input")))
+	since := eval[float64](tb, `performance.now()`)
+	time.Sleep(3500 * time.Millisecond) // three and a half refresh intervals
+	polls := eval[int](tb, jsCall(`(since) => performance.getEntriesByType('resource').filter((e) => e.startTime > since && new URL(e.name).pathname === '/api/stats').length`, since))
+	if polls != 0 {
+		t.Errorf("the search view fetched /api/stats %d times in 3.5 s from a server without ingest counters, want 0", polls)
+	}
+	if eval[bool](tb, `document.querySelector('#journal-banner') !== null`) {
+		t.Error("journal banner shown by a server without ingest counters")
+	}
 }

@@ -60,10 +60,18 @@ export class Health {
     return this.counters;
   }
 
-  /** update takes fresh stats from a view (a push or a fetch). */
+  /**
+   * update takes fresh stats from a view (a push or a fetch). Stats without
+   * "ingest" come from a process without the monitor (a separate wsmon web),
+   * which never has any: polling stops.
+   */
   update(s: Stats): void {
     this.last = Date.now();
     this.counters = s && typeof s.ingest === 'object' && s.ingest !== null ? s.ingest : null;
+    if (!this.counters) {
+      this.running = false;
+      clearTimeout(this.timer);
+    }
     this.render();
     for (const fn of this.listeners) fn(this.counters);
   }
