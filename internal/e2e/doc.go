@@ -7,8 +7,10 @@
 // arriving over the stream; search in Chinese and English with <mark>
 // highlighting; XSS payloads shown as literal text with nothing run; the
 // CSP header; the English/Chinese language switch; logging in with a
-// web_token and out again; the ingest counters; and, on request, a
-// screenshot of the dashboard for the docs.
+// web_token and out again; the ingest counters; the red banner while the
+// journal cannot write (the data directory on a tmpfs the test mounts and
+// fills: root only); and, on request, a screenshot of the dashboard for
+// the docs.
 //
 // Run them with
 //
@@ -20,7 +22,7 @@
 //   - WSMON_CHROMIUM: path or name of the browser to run; by default
 //     /usr/bin/chromium, else `chromium` on PATH.
 //   - WSMON_REQUIRE_BROWSER=1: fail instead of skip when no browser is
-//     found or the UI is not built (CI sets it).
+//     found, the UI is not built or a tmpfs cannot be mounted (CI sets it).
 //   - WSMON_SCREENSHOT=PATH: also save a full-page 1280x900 PNG of the
 //     dashboard with demo traffic to PATH (docs/dashboard.png is made
 //     that way); without it that test is skipped.

@@ -1,9 +1,18 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +24,8 @@ import (
 )
 
 // TestDashboardHealth covers the header's "Log out" and what the dashboard
-// shows of ingest health: the counters line.
+// shows of ingest health: the counters line, and the red banner on every
+// view while the journal cannot write to disk.
 func TestDashboardHealth(t *testing.T) {
 	if !webui.Built() {
 		skipOrFail(t, "UI not built: run make (or cd web && npm ci && npm run build)")
@@ -28,6 +38,7 @@ func TestDashboardHealth(t *testing.T) {
 		{"Logout", testLogout},
 		{"IngestCounters", testIngestCounters},
 		{"WebOnly", testHealthWebOnly},
+		{"JournalBanner", testJournalBanner},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, b) })
@@ -36,6 +47,22 @@ func TestDashboardHealth(t *testing.T) {
 
 // fastStats makes the dashboard refresh its stats every second.
 func fastStats(c *config.Config) { c.WebRefreshInterval = 1 }
+
+// waitJSWithin is waitJS with a longer bound, for what the server takes
+// seconds to notice (a full disk, its recovery).
+func (tb *tab) waitJSWithin(d time.Duration, what, expr, diag string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if eval[bool](tb, expr) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("waiting %v for %s\npage state: %s", d, what, eval[string](tb, diag))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
 
 // allowConsoleErrors keeps console errors containing substr from failing
 // the test (a 401 the test expects is logged as a failed resource load).
@@ -204,4 +231,143 @@ func testHealthWebOnly(t *testing.T, b *browser) {
 	if eval[bool](tb, `document.querySelector('#journal-banner') !== null`) {
 		t.Error("journal banner shown by a server without ingest counters")
 	}
+}
+
+// mountTmpfs mounts a tmpfs of size bytes on a new directory and returns
+// it; it is unmounted when the test ends (after what was started later
+// has stopped). It skips (or fails, under WSMON_REQUIRE_BROWSER=1) when
+// it cannot mount.
+func mountTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "needs root to mount a tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
+		skipOrFail(t, fmt.Sprintf("mount tmpfs: %v %s", err, bytes.TrimSpace(out)))
+	}
+	t.Cleanup(func() {
+		if err := exec.Command("umount", dir).Run(); err != nil {
+			exec.Command("umount", "-l", dir).Run()
+		}
+	})
+	return dir
+}
+
+// fill writes zeros to path until the filesystem is full (ENOSPC).
+func fill(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatalf("create filler: %v", err)
+	}
+	defer f.Close()
+	block := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(block); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("fill: %v", err)
+			}
+			return
+		}
+	}
+}
+
+// testJournalBanner: with the data directory on a small tmpfs that fills
+// up while the target sends, the journal's write error shows as a red
+// banner (on the dashboard and on other views, in both languages); past
+// the journal's memory limit (1 MiB here) frames are dropped and counted,
+// in the banner and in the ingest line; when space comes back the banner
+// goes away and the count of dropped frames stays.
+func testJournalBanner(t *testing.T, b *browser) {
+	const limit = 1 << 20
+	dir := mountTmpfs(t, 32<<20)
+	w := startWsmon(t, fastStats, func(c *config.Config) {
+		c.DatabasePath = filepath.Join(dir, "chat_monitor.db")
+		c.JournalMemoryLimitBytes = limit
+	})
+	tb := b.newTab(t)
+	tb.openDashboard(w.base)
+	tb.waitJS("the ingest line", `document.querySelector('#ingest-health [data-counter="dropped_frames"]')?.dataset.value === '0'`,
+		`document.querySelector('#card-status')?.outerHTML ?? 'no #card-status'`)
+	if eval[bool](tb, `document.querySelector('#journal-banner') !== null`) {
+		t.Fatal("journal banner shown before the disk is full")
+	}
+
+	// The target sends for the rest of the test: small messages, and 16 KiB
+	// ones while big is set (to reach the memory limit in a second).
+	var big atomic.Bool
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			pad := 200
+			if big.Load() {
+				pad = 16 << 10
+			}
+			w.chat("sender", fmt.Sprintf("message %d %s", i, strings.Repeat("x", pad)))
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-sent })
+
+	filler := filepath.Join(dir, "filler")
+	fill(t, filler)
+	t.Cleanup(func() { os.Remove(filler) })
+
+	banner := `document.querySelector('#journal-banner')`
+	diag := `JSON.stringify({banner: document.querySelector('#journal-banner')?.outerHTML ?? null,
+		ingest: document.querySelector('#ingest-health')?.textContent ?? null, hash: location.hash})`
+	tb.waitJSWithin(30*time.Second, "the journal banner on the dashboard", banner+` !== null`, diag)
+	errText := eval[string](tb, banner+`.dataset.error`)
+	if !strings.Contains(strings.ToLower(errText), "no space left") {
+		t.Errorf("journal error %q does not say the disk is full (ENOSPC)", errText)
+	}
+
+	big.Store(true)
+	tb.waitJSWithin(30*time.Second, "frames dropped in the banner and the ingest line",
+		banner+`?.dataset.dropped > 0 && document.querySelector('#ingest-health [data-counter="dropped_frames"]')?.dataset.value > 0`, diag)
+	big.Store(false)
+	text := eval[string](tb, banner+`.textContent`)
+	dropped := eval[int](tb, `Number(`+banner+`.dataset.dropped)`)
+	errText = eval[string](tb, banner+`.dataset.error`)
+	t.Logf("banner: %s", text)
+	want := regexp.MustCompile(`^Disk writes failing since \d\d:\d\d:\d\d: (.+)\. [\d.]+ (B|KiB|MiB) held in memory \(limit 1 MiB\); ([\d,]+) frames dropped\.$`)
+	if m := want.FindStringSubmatch(text); m == nil {
+		t.Errorf("banner reads %q, want %q", text, want)
+	} else if m[1] != errText || strings.ReplaceAll(m[3], ",", "") == "0" {
+		t.Errorf("banner reads %q: error %q (want %q), %s frames dropped (want > 0)", text, m[1], errText, m[3])
+	}
+	if dropped <= 0 {
+		t.Errorf("banner data-dropped = %d, want > 0", dropped)
+	}
+	if !eval[bool](tb, `document.querySelector('#ingest-health [data-counter="dropped_frames"]').classList.contains('text-danger')`) {
+		t.Error("dropped frames not shown in red in the ingest line")
+	}
+
+	tb.do("switch to Chinese", chromedp.Click(chromedp.ID("lang-switch")))
+	tb.waitJS("the banner in Chinese", banner+`?.textContent.includes('磁盘写入失败')`, diag)
+	zh := eval[string](tb, banner+`.textContent`)
+	if !strings.Contains(zh, "起磁盘写入失败："+errText) || !strings.Contains(zh, "（上限 1 MiB）") || !strings.Contains(zh, "帧。") {
+		t.Errorf("Chinese banner reads %q", zh)
+	}
+	tb.do("switch back to English", chromedp.Click(chromedp.ID("lang-switch")))
+
+	// Another view shows it too (it polls the stats itself).
+	tb.do("open the search view", chromedp.Navigate(w.base+"/#/search"), chromedp.WaitVisible(chromedp.ID("search-input")))
+	tb.waitJS("the journal banner on the search view", banner+` !== null`, diag)
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	tb.waitJSWithin(30*time.Second, "the banner to go once the disk has space", banner+` === null`, diag)
+	tb.do("back to the dashboard", chromedp.Navigate(w.base+"/#/"), chromedp.WaitVisible(chromedp.ID("live-list")))
+	tb.waitJS("no banner, and the dropped frames still counted",
+		jsCall(`(n) => document.querySelector('#journal-banner') === null &&
+			Number(document.querySelector('#ingest-health [data-counter="dropped_frames"]')?.dataset.value) >= n`, dropped), diag)
 }
