@@ -47,6 +47,7 @@ export class Health {
   private timer = 0;
   private running = false;
   private fetching: AbortController | null = null;
+  private banner: HTMLElement | null = null;
 
   constructor() {
     this.el = h('div', { class: 'container-fluid', id: 'health-banner-area' });
@@ -83,8 +84,8 @@ export class Health {
   }
 
   /**
-   * start fetches stats now and then whenever none came for intervalSeconds
-   * (web_refresh_interval).
+   * start fetches stats in a second, then whenever none came for
+   * intervalSeconds (web_refresh_interval).
    */
   start(intervalSeconds: number): void {
     if (this.running) return;
@@ -139,14 +140,24 @@ export class Health {
   private render(): void {
     const c = this.counters;
     if (!c || !journalError(c)) {
+      this.banner = null;
       this.el.replaceChildren();
       return;
     }
+    // One element for as long as the failure lasts, updated in place: a
+    // new role="alert" node on every refresh would be announced each time.
+    if (!this.banner) {
+      this.banner = h('div', { class: 'alert text-bg-danger border-0 fw-semibold journal-banner', id: 'journal-banner', role: 'alert' });
+      setChildren(this.el, this.banner);
+    }
+    const b = this.banner;
     const since = c.journal_error_since ?? '';
-    setChildren(this.el,
-      h('div', { class: 'alert text-bg-danger border-0 fw-semibold journal-banner', id: 'journal-banner', role: 'alert', title: since ? fmtTime(since) : null,
-        dataset: { error: journalError(c), dropped: String(num(c.dropped_frames)), pending: String(num(c.journal_pending_bytes)) } },
-        bannerText(c)));
+    b.title = since ? fmtTime(since) : '';
+    b.dataset.error = journalError(c);
+    b.dataset.dropped = String(num(c.dropped_frames));
+    b.dataset.pending = String(num(c.journal_pending_bytes));
+    const text = bannerText(c);
+    if (b.textContent !== text) b.textContent = text;
   }
 
   /** rerender redraws the banner (the language changed). */
