@@ -46,7 +46,11 @@ func TestMain(m *testing.M) {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := Run(ctx, ModeMonitor, cfg, Options{Version: "test-child"}); err != nil {
+		mode := ModeMonitor
+		if os.Getenv("WSMON_TEST_CHILD_MODE") == "all" {
+			mode = ModeAll
+		}
+		if err := Run(ctx, mode, cfg, Options{Version: "test-child"}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

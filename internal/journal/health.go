@@ -179,19 +179,16 @@ func (j *Journal) transitionLocked(was error) func() {
 	return nil
 }
 
-// retryLater reports whether the flusher should skip this tick: while the
-// disk fails, writes are retried every retryInterval, and the failure is
-// logged again every failureLogEvery.
-// lastLog is the flusher's note of the last such log.
-func (j *Journal) retryLater(lastTry time.Time, lastLog *time.Time) bool {
+// afterFlush tells the flusher whether to come back: retry while the disk
+// fails (every retryInterval; the failure is logged again every
+// failureLogEvery, lastLog being the flusher's note of the last such log),
+// or pending, when records wait to be written.
+func (j *Journal) afterFlush(lastLog *time.Time) (retry, pending bool) {
 	j.mu.Lock()
-	err, since, pending, dropped := j.failure(), j.failSince, len(j.pending), j.droppedNow
+	err, since, n, dropped := j.failure(), j.failSince, len(j.pending), j.droppedNow
 	j.mu.Unlock()
 	if err == nil {
-		return false
-	}
-	if time.Since(lastTry) < retryInterval {
-		return true
+		return false, n > 0
 	}
 	if lastLog.Before(since) {
 		*lastLog = since
@@ -199,7 +196,7 @@ func (j *Journal) retryLater(lastTry time.Time, lastLog *time.Time) bool {
 	if time.Since(*lastLog) >= failureLogEvery {
 		*lastLog = time.Now()
 		j.opts.Logger.Error("journal still failing", "error", err, "for", time.Since(since).Round(time.Second),
-			"pending_bytes", pending, "dropped_frames", dropped.frames, "dropped_bytes", dropped.bytes)
+			"pending_bytes", n, "dropped_frames", dropped.frames, "dropped_bytes", dropped.bytes)
 	}
-	return false
+	return true, n > 0
 }

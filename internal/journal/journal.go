@@ -131,7 +131,8 @@ type Journal struct {
 	// Found corrupt by Open (see Corrupt).
 	corruptRecords, corruptBytes atomic.Int64
 
-	flushNow chan struct{}
+	flushNow chan struct{} // pending is over 1 MiB: write now
+	work     chan struct{} // pending became non-empty: write within FlushInterval
 	done     chan struct{}
 	stopped  chan struct{}
 }
@@ -170,6 +171,7 @@ func Open(dir string, next uint64, opts Options) (*Journal, error) {
 		opts:     opts,
 		notify:   make(chan struct{}),
 		flushNow: make(chan struct{}, 1),
+		work:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
@@ -282,12 +284,19 @@ func (j *Journal) Append(rec Record) (uint64, error) {
 		j.mu.Unlock()
 		return 0, ErrClosed
 	}
+	wasEmpty := len(j.pending) == 0
 	seq := j.appendLocked(&rec)
 	big := len(j.pending) > 1<<20
 	j.mu.Unlock()
-	if big {
+	switch {
+	case big:
 		select {
 		case j.flushNow <- struct{}{}:
+		default:
+		}
+	case wasEmpty:
+		select {
+		case j.work <- struct{}{}:
 		default:
 		}
 	}
@@ -348,54 +357,90 @@ func decodePayload(buf []byte, r *Record) error {
 	return nil
 }
 
-// flusher writes pending bytes to the current segment every FlushInterval
-// and fsyncs every SyncInterval. It is the only goroutine touching files for
-// writing.
+// flusher writes pending bytes to the current segment FlushInterval after
+// the first append into an empty buffer (at once past 1 MiB), and fsyncs
+// SyncInterval after the first write since the last fsync. It is the only
+// goroutine touching files for writing. It sleeps while there is nothing
+// to do: an idle journal wakes no one.
 func (j *Journal) flusher() {
 	defer close(j.stopped)
-	tick := time.NewTicker(j.opts.FlushInterval)
-	defer tick.Stop()
-	lastSync, lastTry, lastLog := time.Now(), time.Time{}, time.Time{}
+	flushT, syncT := time.NewTimer(time.Hour), time.NewTimer(time.Hour)
+	flushT.Stop()
+	syncT.Stop()
+	flushArmed, syncArmed := false, false
+	var lastLog time.Time
 	var spare []byte
 	for {
 		stop := false
 		select {
-		case <-tick.C:
+		case <-j.work:
+			if !flushArmed {
+				flushT.Reset(j.opts.FlushInterval)
+				flushArmed = true
+			}
+			continue
+		case <-syncT.C:
+			syncArmed = false
+			j.sync()
+			continue
+		case <-flushT.C:
+			flushArmed = false
 		case <-j.flushNow:
 		case <-j.done:
 			stop = true
 		}
-		if !stop && j.retryLater(lastTry, &lastLog) {
-			continue
-		}
-		lastTry = time.Now()
-		spare = j.flushOnce(spare)
-		if stop || time.Since(lastSync) >= j.opts.SyncInterval {
-			j.wmu.Lock()
-			var err error
-			if j.file != nil {
-				if err = j.file.Sync(); err != nil {
-					err = fmt.Errorf("journal: fsync %s: %w", j.file.Name(), err)
-				}
-			}
-			j.wmu.Unlock()
-			j.setSyncErr(err)
-			lastSync = time.Now()
+		wrote := false
+		spare, wrote = j.flushOnce(spare)
+		if wrote && !syncArmed {
+			syncT.Reset(j.opts.SyncInterval)
+			syncArmed = true
 		}
 		if stop {
+			j.sync()
 			return
 		}
+		// Still failing, or appended to while writing: come back. A failed
+		// fsync is retried here too (nothing else would sync again when no
+		// write follows).
+		retry, pending := j.afterFlush(&lastLog)
+		if retry {
+			j.sync()
+		}
+		if !flushArmed && (retry || pending) {
+			d := j.opts.FlushInterval
+			if retry {
+				d = retryInterval
+			}
+			flushT.Reset(d)
+			flushArmed = true
+		}
 	}
+}
+
+// sync fsyncs the current segment and records the outcome.
+func (j *Journal) sync() {
+	j.wmu.Lock()
+	var err error
+	if j.file != nil {
+		if err = j.file.Sync(); err != nil {
+			err = fmt.Errorf("journal: fsync %s: %w", j.file.Name(), err)
+		}
+	}
+	j.wmu.Unlock()
+	j.setSyncErr(err)
 }
 
 // flushOnce swaps the pending buffer out and writes it. On a write error the
 // unwritten bytes are put back in front of newer appends and retried next
 // time.
-func (j *Journal) flushOnce(spare []byte) []byte {
+//
+// It returns the spare buffer for the next call and whether anything was
+// written.
+func (j *Journal) flushOnce(spare []byte) ([]byte, bool) {
 	j.mu.Lock()
 	if len(j.pending) == 0 {
 		j.mu.Unlock()
-		return spare
+		return spare, false
 	}
 	buf := j.pending
 	j.pending = spare[:0]
@@ -417,10 +462,10 @@ func (j *Journal) flushOnce(spare []byte) []byte {
 	if err != nil {
 		j.pending = append(buf[written:len(buf):len(buf)], j.pending...)
 		after = j.setWriteErrLocked(err)
-		return nil
+		return nil, written > 0
 	}
 	after = j.setWriteErrLocked(nil)
-	return buf[:0]
+	return buf[:0], true
 }
 
 // writeRecords writes whole records, starting a new segment when the current
