@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/config"
+	"github.com/wsmon/wsmon/internal/datadir"
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/live"
@@ -64,6 +65,15 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if mode == ModeMonitor || mode == ModeAll {
+		// One writer per data directory: a second monitor would append to
+		// the same journal and database.
+		lock, err := datadir.Acquire(string(mode), cfg.WriterDirs()...)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
 	st, err := store.Open(ctx, store.Options{Driver: cfg.DatabaseDriver, Path: cfg.DatabasePath, DSN: cfg.DatabaseDSN, Location: cfg.Location()})
 	if err != nil {

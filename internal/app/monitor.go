@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -99,11 +98,7 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 	if err != nil {
 		return nil, err
 	}
-	jdir := cfg.DataDir
-	if jdir == "" {
-		jdir = filepath.Dir(cfg.DatabasePath)
-	}
-	j, err := journal.Open(filepath.Join(jdir, "journal"), applied+1, journal.Options{Logger: o.Logger, MaxPending: int(cfg.JournalMemoryLimitBytes)})
+	j, err := journal.Open(cfg.JournalDir(), applied+1, journal.Options{Logger: o.Logger, MaxPending: int(cfg.JournalMemoryLimitBytes)})
 	if err != nil {
 		return nil, err
 	}

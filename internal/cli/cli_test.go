@@ -3,10 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wsmon/wsmon/internal/datadir"
 )
 
 func run(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
@@ -77,5 +80,31 @@ func TestMissingExplicitConfigFile(t *testing.T) {
 	code, _, stderr := run(t, t.TempDir(), "monitor", "--config", "nope.json")
 	if code != ExitUsage || !strings.Contains(stderr, "nope.json") {
 		t.Errorf("code %d stderr %q", code, stderr)
+	}
+}
+
+// TestWriterRefusedOnAHeldDataDirectory: while another process holds the
+// data directory, monitor, all and reindex exit at once (code 1) with one
+// line naming the holder; the database is not opened.
+func TestWriterRefusedOnAHeldDataDirectory(t *testing.T) {
+	dir := t.TempDir()
+	held, err := datadir.Acquire("all", filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	for _, mode := range []string{"monitor", "all", "reindex"} {
+		t.Run(mode, func(t *testing.T) {
+			code, _, stderr := run(t, dir, mode)
+			// The runtime log goes to stderr too; the last line is the error.
+			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+			want := fmt.Sprintf("wsmon: data directory %s is in use by another wsmon (pid %d, all, since ", filepath.Join(dir, "data"), os.Getpid())
+			if code != ExitError || !strings.HasPrefix(lines[len(lines)-1], want) {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "data", "chat_monitor.db")); err == nil {
+				t.Fatal("the database was opened")
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wsmon/wsmon/internal/bench"
 	"github.com/wsmon/wsmon/internal/config"
+	"github.com/wsmon/wsmon/internal/datadir"
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/store"
 )
@@ -51,7 +52,7 @@ func runBench(ctx context.Context, args []string, env Env) int {
 
 // runReindex rebuilds the search index and rollups from the messages.
 func runReindex(ctx context.Context, args []string, env Env) int {
-	fs := newFlagSet("reindex", "Rebuild the search index and the statistics rollups from the stored messages\n(run it while no wsmon monitor writes the database).", env)
+	fs := newFlagSet("reindex", "Rebuild the search index and the statistics rollups from the stored messages\n(a running monitor holds the data directory: stop it first).", env)
 	cfgPath := fs.String("config", "", "configuration file (default ./config.json if present)")
 	db := fs.String("db", "", "SQLite database file (database_path)")
 	if code, done := parse(fs, args); done {
@@ -66,6 +67,12 @@ func runReindex(ctx context.Context, args []string, env Env) int {
 		errorLine(env, err)
 		return ExitUsage
 	}
+	lock, err := datadir.Acquire("reindex", cfg.WriterDirs()...)
+	if err != nil {
+		errorLine(env, err)
+		return ExitError
+	}
+	defer lock.Release()
 	st, err := store.Open(ctx, store.Options{Driver: cfg.DatabaseDriver, Path: cfg.DatabasePath, DSN: cfg.DatabaseDSN, Location: cfg.Location()})
 	if err != nil {
 		errorLine(env, err)

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -98,11 +99,8 @@ func (top Target) inherit(t Target) Target {
 // (ResolveTarget). The error is a *Error whose Key names the offending
 // setting without a prefix ("url", "options.qos").
 func CheckTarget(t Target) error {
-	if strings.TrimSpace(t.Name) == "" {
-		return errorf("name", "name: must not be empty")
-	}
-	if len(t.Name) > 200 || strings.ContainsAny(t.Name, "\r\n\x00") {
-		return errorf("name", "name: at most 200 bytes, without line breaks")
+	if err := checkTargetName("name", t.Name); err != nil {
+		return err
 	}
 	if err := checkWSURL("url", t.URL); err != nil {
 		return err
@@ -119,6 +117,18 @@ func CheckTarget(t Target) error {
 		}
 	}
 	return checkProtocolSettings("", t)
+}
+
+// checkTargetName checks a target's name, from config.json or the API:
+// not empty, at most 200 bytes, no line break or NUL.
+func checkTargetName(key, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return errorf(key, "%s: must not be empty", key)
+	}
+	if len(name) > 200 || strings.ContainsAny(name, "\r\n\x00") {
+		return errorf(key, "%s: at most 200 bytes, without line breaks or NUL", key)
+	}
+	return nil
 }
 
 // Redacted returns a copy of t that is safe to show and log: the URL's
@@ -196,3 +206,24 @@ func (c Config) Location() *time.Location {
 // MessageLogEnabled reports whether the per-day message log
 // (logs/messages_YYYYMMDD.json) is written; message_log defaults to true.
 func (c Config) MessageLogEnabled() bool { return c.MessageLog == nil || *c.MessageLog }
+
+// JournalDir is the journal's directory: data_dir/journal, data_dir
+// being the database's directory when unset.
+func (c Config) JournalDir() string {
+	dir := c.DataDir
+	if dir == "" {
+		dir = filepath.Dir(c.DatabasePath)
+	}
+	return filepath.Join(dir, "journal")
+}
+
+// WriterDirs are the directories a writing process (monitor, all,
+// reindex) owns: the journal's data directory and, for SQLite, the
+// database's directory (the same one by default).
+func (c Config) WriterDirs() []string {
+	dirs := []string{filepath.Dir(c.JournalDir())}
+	if c.DatabaseDriver == "" || c.DatabaseDriver == "sqlite" {
+		dirs = append(dirs, filepath.Dir(c.DatabasePath))
+	}
+	return dirs
+}
