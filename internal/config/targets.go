@@ -120,10 +120,15 @@ func CheckTarget(t Target) error {
 }
 
 // checkTargetName checks a target's name, from config.json or the API:
-// not empty, at most 200 bytes, no line break or NUL.
+// not empty, at most 200 bytes, no line break or NUL, and not ".", ".."
+// or "/" (which /api/targets/{name} cannot name: net/http cleans the path
+// and never routes it there).
 func checkTargetName(key, name string) error {
 	if strings.TrimSpace(name) == "" {
 		return errorf(key, "%s: must not be empty", key)
+	}
+	if name == "." || name == ".." || name == "/" {
+		return errorf(key, "%s: must not be %s (it cannot be named in an API path)", key, quoteShort(name))
 	}
 	if len(name) > 200 || strings.ContainsAny(name, "\r\n\x00") {
 		return errorf(key, "%s: at most 200 bytes, without line breaks or NUL", key)

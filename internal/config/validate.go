@@ -407,6 +407,12 @@ func checkFieldMap(key string, m map[string]string) error {
 		if strings.TrimSpace(m[f]) == "" {
 			return errorf(key, "%s: path for %s must not be empty", key, quoteShort(f))
 		}
+		// As message.ParseFieldMap reads it: dotted keys, none empty.
+		for seg := range strings.SplitSeq(m[f], ".") {
+			if seg == "" {
+				return errorf(key, "%s: path %s for %s has an empty segment (a path is dotted keys, e.g. data.sender.nick)", key, quoteShort(m[f]), quoteShort(f))
+			}
+		}
 	}
 	return nil
 }
@@ -498,8 +504,8 @@ func (c Config) checkTargets() error {
 		if len(c.Targets) > 0 {
 			key = fmt.Sprintf("targets[%d].name", i)
 		}
-		if strings.TrimSpace(t.Name) == "" {
-			return errorf(key, "%s: must not be empty", key)
+		if err := checkTargetName(key, t.Name); err != nil {
+			return err
 		}
 		if j, dup := seen[t.Name]; dup {
 			return errorf(key, "%s: duplicate target name %s (same as targets[%d]); give each target a distinct name", key, quoteShort(t.Name), j)
