@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/wsmon/wsmon/internal/config"
@@ -80,7 +81,27 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		return err
 	}
 	defer st.Close()
+	// Every goroutine started below is waited for before the database
+	// closes; runCtx ends them when Run returns for any reason.
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
 	hub := live.NewHub(cfg.MaxMessagesInMemory, web.EncodeEvent)
+
+	// Listen first: a taken port fails before anything else is started.
+	var ln net.Listener
+	if mode == ModeWeb || mode == ModeAll {
+		ln = o.Listener
+		if ln == nil {
+			addr := net.JoinHostPort(cfg.WebHost, strconv.Itoa(cfg.WebPort))
+			ln, err = net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("web: listen on %s: %w (is another program using port %d? set web_port or --port)", addr, err, cfg.WebPort)
+			}
+		}
+		defer ln.Close() // Serve closes it too; this covers an error before Serve
+	}
 
 	// The index and rollups: written behind ingest by the monitor process,
 	// followed read-only by a separate web process.
@@ -105,17 +126,8 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	}
 
 	var srv *http.Server
-	var ln net.Listener
 	serveErr := make(chan error, 1)
-	if mode == ModeWeb || mode == ModeAll {
-		ln = o.Listener
-		if ln == nil {
-			addr := net.JoinHostPort(cfg.WebHost, strconv.Itoa(cfg.WebPort))
-			ln, err = net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("web: listen on %s: %w (is another program using port %d? set web_port or --port)", addr, err, cfg.WebPort)
-			}
-		}
+	if ln != nil {
 		status := storeStatus(st)
 		targets := storeTargets(st)
 		var manager web.TargetManager // none in a separate web process: target writes answer 409
@@ -153,7 +165,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	if mode == ModeWeb {
 		// A separate process: follow what the monitor writes.
 		tail := live.NewTailer(st, hub, 200*time.Millisecond, log)
-		go tail.Run(ctx)
+		bg.Go(func() { tail.Run(runCtx) })
 	}
 	if o.Started != nil {
 		addr := ""
@@ -165,11 +177,11 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 
 	monDone := make(chan error, 1)
 	if mon != nil && cfg.RetentionDays > 0 {
-		go retention(ixCtx, ix, cfg.RetentionDays, log)
+		bg.Go(func() { retention(ixCtx, ix, cfg.RetentionDays, log) })
 	}
 	if mon != nil {
 		go func() { ixDone <- ix.Run(ixCtx) }()
-		go func() { monDone <- mon.Run(ctx) }()
+		go func() { monDone <- mon.Run(runCtx) }()
 	}
 
 	var runErr error
@@ -195,12 +207,14 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		}
 	}
 	if srv != nil {
+		// Shutdown ends the live streams and waits for other requests.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close() // live streams do not end by themselves
+			srv.Close()
 		}
 		cancel()
 	}
+	cancelRun() // the web server may have failed while ctx still runs
 	if mon != nil {
 		if err := <-monDone; err != nil && runErr == nil && !errors.Is(err, context.Canceled) && mode == ModeMonitor {
 			runErr = err

@@ -234,11 +234,13 @@ func (m *Monitor) Run(ctx context.Context) error {
 	orphansDone := make(chan struct{})
 	go func() { defer close(orphansDone); m.closeOrphans(aux) }()
 	defer func() { cancelAux(); <-orphansDone }()
+	var auxRun sync.WaitGroup
+	defer func() { cancelAux(); auxRun.Wait() }()
 	if m.notifier != nil {
-		go m.notifier.Run(aux)
+		auxRun.Go(func() { m.notifier.Run(aux) })
 	}
 	if m.cfg.AutoBackupHours > 0 {
-		go m.backups(aux, time.Duration(m.cfg.AutoBackupHours*float64(time.Hour)))
+		auxRun.Go(func() { m.backups(aux, time.Duration(m.cfg.AutoBackupHours*float64(time.Hour))) })
 	}
 
 	m.mu.Lock()

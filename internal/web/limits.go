@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"log"
 	"log/slog"
 	"net"
@@ -81,9 +82,12 @@ func (l Limits) withDefaults() Limits {
 // HTTPServer returns the http.Server to run s with: every timeout set and
 // a header size limit. Serve it on s.Listener(ln), which caps connections.
 // errorLog receives net/http's own errors (nil: the standard logger).
+//
+// Its Shutdown also ends the live streams (they never finish on their own),
+// so a stop waits only for ordinary requests.
 func (s *Server) HTTPServer(errorLog *log.Logger) *http.Server {
 	l := s.opts.Limits
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: l.ReadHeaderTimeout,
 		ReadTimeout:       l.ReadTimeout,
@@ -92,6 +96,16 @@ func (s *Server) HTTPServer(errorLog *log.Logger) *http.Server {
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 		ErrorLog:          errorLog,
 	}
+	srv.RegisterOnShutdown(s.stopStreams)
+	return srv
+}
+
+// streamDone returns a channel closed when ctx ends or the server shuts
+// down, and the function that releases it (call it when the stream ends).
+func (s *Server) streamDone(ctx context.Context) (<-chan struct{}, func()) {
+	merged, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.streams, cancel)
+	return merged.Done(), func() { stop(); cancel() }
 }
 
 // Listener wraps ln so that at most Limits.MaxConnections connections are

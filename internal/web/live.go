@@ -221,13 +221,17 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 	defer tick.Stop()
 	keep := time.NewTicker(sseKeepalive)
 	defer keep.Stop()
+	// The stream ends when the client leaves or the server shuts down
+	// (http.Server.Shutdown does not end a handler by itself).
+	done, release := s.streamDone(r.Context())
+	defer release()
 	fresh := false // messages arrived since the last stats push
 	var lastWrite time.Time
 	var pending []live.Delivery
 	var picked []liveRef
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-done:
 			return nil
 		case d := <-sub.C():
 			// Pace the writes: a quiet stream goes out at once; in a burst
@@ -246,7 +250,7 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 			if wait > 0 {
 				select {
 				case <-time.After(wait):
-				case <-r.Context().Done():
+				case <-done:
 					return nil
 				}
 			}

@@ -117,6 +117,10 @@ type Server struct {
 
 	statsCache  statsCache
 	liveClients atomic.Int64 // open /api/live streams, against Limits.MaxLiveClients
+
+	// streams is cancelled when the HTTP server shuts down: live streams end.
+	streams     context.Context
+	stopStreams context.CancelFunc
 }
 
 // New builds the server and its routes.
@@ -132,6 +136,7 @@ func New(opts Options) *Server {
 	}
 	opts.Limits = opts.Limits.withDefaults()
 	s := &Server{opts: opts, log: opts.Logger.With("component", "web"), mux: http.NewServeMux()}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.auth = newAuth(opts.Token, opts.User, opts.Password)
 	s.routes()
 	s.handler = securityHeaders(s.auth.middleware(s.mux))
