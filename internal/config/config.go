@@ -56,7 +56,7 @@ type Config struct {
 	DataDir string `json:"data_dir"` // directory for the journal; default: the database's directory
 	// JournalMemoryLimitBytes bounds the frames held in memory while the
 	// journal cannot write to disk; past it frames are dropped, counted and
-	// recorded as a gap. Default 64 MiB.
+	// recorded as a gap. Default 32 MiB.
 	JournalMemoryLimitBytes int64   `json:"journal_memory_limit_bytes"`
 	LogDir                  string  `json:"log_dir"`            // runtime and per-day message logs; default "logs"
 	LogFormat               string  `json:"log_format"`         // "text" (default) or "json"

@@ -9,7 +9,7 @@ const (
 	DefaultReadLimitBytes = 16 << 20
 	// DefaultJournalMemoryLimitBytes is the default bound on frames held
 	// in memory while the journal's disk fails (journal.DefaultMaxPending).
-	DefaultJournalMemoryLimitBytes = 64 << 20
+	DefaultJournalMemoryLimitBytes = 32 << 20
 )
 
 // Defaults returns the configuration used when nothing else is set: the

@@ -87,8 +87,8 @@ type Options struct {
 	Logger       *slog.Logger  // recovery reports, write and fsync failures (default slog.Default())
 }
 
-// DefaultMaxPending is Options.MaxPending's default: 64 MiB.
-const DefaultMaxPending = 64 << 20
+// DefaultMaxPending is Options.MaxPending's default: 32 MiB, a quarter of the default soft memory limit (128 MiB).
+const DefaultMaxPending = 32 << 20
 
 // pendingReserve is what session and gap records may add past MaxPending:
 // they are small and keep the session history whole while frames are
