@@ -16,6 +16,7 @@ import (
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/live"
+	"github.com/wsmon/wsmon/internal/metrics"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/web"
 	"github.com/wsmon/wsmon/internal/webui"
@@ -113,12 +114,24 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	ixCtx, stopIx := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopIx()
 
+	// Metrics are served with the dashboard (GET /metrics); what a scrape
+	// reads is set once the monitor and the web server exist.
+	var met *metrics.Metrics
+	var handler *web.Server
+	snap := func() metrics.Snapshot { return metrics.Snapshot{} }
 	var mon *Monitor
 	if mode == ModeMonitor || mode == ModeAll {
 		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ix}, Managed: mode == ModeAll}
+		var ist ingest.Store = st
 		if o.WrapIngestStore != nil {
-			mo.IngestStore = o.WrapIngestStore(st)
+			ist = o.WrapIngestStore(st)
 		}
+		if ln != nil {
+			met = metrics.New(func() metrics.Snapshot { return snap() })
+			mo.Committers = append(mo.Committers, met)
+			ist = timedStore{ist, met.ObserveBatch}
+		}
+		mo.IngestStore = ist
 		mon, err = NewMonitor(ctx, cfg, mo)
 		if err != nil {
 			return err
@@ -140,15 +153,19 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			busy = func() bool { return mon.Pipeline().Stats().Backlog > 20_000 }
 			ingest, ready = mon.IngestCounters, mon.Ready
 		}
-		handler := web.New(web.Options{
+		if met == nil {
+			met = metrics.New(func() metrics.Snapshot { return snap() })
+		}
+		handler = web.New(web.Options{
 			Store: queries{st, ix}, Hub: hub, Status: status, Targets: targets, Manager: manager, Logger: log, Version: o.Version, UI: webui.Handler(),
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
-			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready,
+			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready, Metrics: met.Handler(),
 			Limits: web.Limits{MaxConnections: cfg.WebMaxConnections, MaxLiveClients: cfg.LiveMaxClients},
 		})
 		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts,
 			TrustedProxies: cfg.TrustedProxyPrefixes()})
+		snap = snapshot(mon, st, ix, &handler)
 		srv = handler.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 		limited := handler.Listener(ln)
 		go func() { serveErr <- srv.Serve(limited) }()

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/journal"
 	"github.com/wsmon/wsmon/internal/live"
+	"github.com/wsmon/wsmon/internal/metrics"
 	"github.com/wsmon/wsmon/internal/protocol"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/web"
@@ -195,7 +197,20 @@ func (m *Monitor) Ready(ctx context.Context) []web.Check {
 	if !d.OK {
 		d.Detail = "writes failing; records wait in the journal"
 	}
-	return []web.Check{j, d}
+	// Targets: informational (a target that is down does not make the
+	// process unready); counts only, no names.
+	byState := map[string]int{}
+	for _, t := range m.metricTargets() {
+		byState[t.State]++
+	}
+	var parts []string
+	for _, st := range metrics.States {
+		if n := byState[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	tc := web.Check{Name: "targets", OK: true, Detail: strings.Join(parts, ", ")}
+	return []web.Check{j, d, tc}
 }
 
 // cause is the innermost error: the system's reason (no space left on

@@ -452,6 +452,15 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// handleMetrics serves the Prometheus exposition.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Metrics == nil {
+		return errNotFound("no metrics in this process")
+	}
+	s.opts.Metrics.ServeHTTP(w, r)
+	return nil
+}
+
 // handleReady answers 200 {"status":"ready"} when every readiness check
 // passes, else 503 {"status":"not_ready"}, with the checks either way.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {

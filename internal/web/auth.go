@@ -226,7 +226,7 @@ func bearer(r *http.Request) (string, bool) {
 func openPath(r *http.Request) bool {
 	p := r.URL.Path
 	return p == "/api/login" || p == "/api/logout" || p == "/healthz" || p == "/readyz" || p == "/api/ui-config" ||
-		(r.Method == http.MethodGet && !strings.HasPrefix(p, "/api/"))
+		(r.Method == http.MethodGet && !strings.HasPrefix(p, "/api/") && p != "/metrics")
 }
 
 // hostAllowed reports whether the request's Host header names this server

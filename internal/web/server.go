@@ -75,6 +75,9 @@ type Options struct {
 	// Ingest reports the monitor's ingest counters; nil in a process
 	// without the monitor (GET /api/stats then has no "ingest").
 	Ingest func() IngestCounters
+	// Metrics serves GET /metrics (Prometheus text format), behind the
+	// same authentication as the API; nil answers 404.
+	Metrics http.Handler
 	// Ready runs the readiness checks of GET /readyz (all must pass for
 	// 200); nil: only that the database can be read.
 	Ready func(ctx context.Context) []Check
@@ -143,6 +146,9 @@ func New(opts Options) *Server {
 	return s
 }
 
+// LiveClients is the number of open /api/live streams.
+func (s *Server) LiveClients() int64 { return s.liveClients.Load() }
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
@@ -168,6 +174,7 @@ func (s *Server) routes() {
 	m.Handle("POST /api/logout", s.api(s.handleLogout))
 	m.Handle("GET /healthz", s.api(s.handleHealth))
 	m.Handle("GET /readyz", s.api(s.handleReady))
+	m.Handle("GET /metrics", s.api(s.handleMetrics))
 	m.Handle("GET /api/", s.api(func(w http.ResponseWriter, r *http.Request) error { return errNotFound("no such API endpoint") }))
 	if s.opts.UI != nil {
 		m.Handle("GET /", s.opts.UI)
