@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/wsmon/wsmon/internal/jsontok"
 )
 
 var zhWords = strings.Fields(`你好 谢谢 订单 发货 退款 客服 紧急 重要 问题 已经 今天 明天 晚上 游戏 王者 开黑 组队 队友 上分 
@@ -99,11 +101,11 @@ func (c *Corpus) Next() (frame []byte) {
 	b = append(b, `","type":"`...)
 	b = append(b, typ...)
 	b = append(b, `","user":`...)
-	b = strconv.AppendQuote(b, user)
+	b = jsontok.AppendString(b, user)
 	b = append(b, `,"room":`...)
-	b = strconv.AppendQuote(b, room)
+	b = jsontok.AppendString(b, room)
 	b = append(b, `,"content":`...)
-	b = appendJSONString(b, content)
+	b = jsontok.AppendString(b, content)
 	b = append(b, `,"timestamp":`...)
 	b = strconv.AppendInt(b, c.ts, 10)
 	b = append(b, '}')
@@ -132,21 +134,6 @@ func (c *Corpus) sentence() string {
 		}
 	}
 	return sb.String()
-}
-
-// appendJSONString quotes s for JSON (strconv.Quote is not JSON for all
-// inputs; the corpus is plain text, so only quotes and backslashes matter).
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }
 
 // Vocabulary returns every word the corpus uses (for query generation).

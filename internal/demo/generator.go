@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -77,7 +79,7 @@ func newGenerator(seed int64, users int) *generator {
 	g.idPrefix = strconv.FormatUint(g.rng.Uint64()&0xffffffff|1<<32, 16)[1:] + "-"
 
 	for _, r := range lines(rooms) {
-		g.rooms = append(g.rooms, string(appendEscaped(nil, r)))
+		g.rooms = append(g.rooms, escaped(r))
 	}
 	g.emojis = lines(emojis)
 	for _, table := range []string{chatPhrasesZH, chatPhrasesEN, chatPhrasesMixed} {
@@ -96,7 +98,7 @@ func newGenerator(seed int64, users int) *generator {
 			name += "_" + strconv.Itoa(round+1)
 		}
 		g.users = append(g.users, simUser{
-			esc:  string(appendEscaped(nil, name)),
+			esc:  escaped(name),
 			room: g.rng.IntN(len(g.rooms)),
 		})
 		// Half the users are online from the start, so there is chat at
@@ -135,7 +137,7 @@ func parseTemplate(s string) template {
 			if end := strings.IndexByte(s, '}'); end > 0 {
 				if sl, ok := names[s[:end+1]]; ok {
 					if lit != "" {
-						t = append(t, part{lit: string(appendEscaped(nil, lit))})
+						t = append(t, part{lit: escaped(lit)})
 						lit = ""
 					}
 					t = append(t, part{slot: sl})
@@ -149,7 +151,7 @@ func parseTemplate(s string) template {
 		s = s[size:]
 	}
 	if lit != "" {
-		t = append(t, part{lit: string(appendEscaped(nil, lit))})
+		t = append(t, part{lit: escaped(lit)})
 	}
 	return t
 }
@@ -249,23 +251,26 @@ func appendTail(dst []byte, ts int64) []byte {
 	return append(dst, '}')
 }
 
+// chatMessage is the wire form of a message whose user, room and content
+// are arbitrary strings, in the field order of every demo message.
+type chatMessage struct {
+	ID        string `json:"id"`
+	Seq       int64  `json:"seq"`
+	Type      string `json:"type"`
+	User      string `json:"user"`
+	Room      string `json:"room"`
+	Content   string `json:"content"`
+	Timestamp int64  `json:"timestamp"`
+}
+
 // appendMessage appends a complete message whose user, room and content are
 // arbitrary (unescaped) strings, such as a chat message sent by a client.
 func (g *generator) appendMessage(dst []byte, seq int64, typ, user, room, content string, ts int64) []byte {
-	dst = append(dst, `{"id":"`...)
-	dst = append(dst, g.idPrefix...)
-	dst = strconv.AppendInt(dst, seq, 10)
-	dst = append(dst, `","seq":`...)
-	dst = strconv.AppendInt(dst, seq, 10)
-	dst = append(dst, `,"type":"`...)
-	dst = appendEscaped(dst, typ)
-	dst = append(dst, `","user":"`...)
-	dst = appendEscaped(dst, user)
-	dst = append(dst, `","room":"`...)
-	dst = appendEscaped(dst, room)
-	dst = append(dst, `","content":"`...)
-	dst = appendEscaped(dst, content)
-	return appendTail(dst, ts)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(chatMessage{ID: g.idPrefix + strconv.FormatInt(seq, 10), Seq: seq, Type: typ, User: user, Room: room, Content: content, Timestamp: ts})
+	return append(dst, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...)
 }
 
 // appendTemplate appends t with its slots filled, JSON-escaped.
@@ -317,55 +322,14 @@ func appendTwoDigits(dst []byte, v int) []byte {
 	return append(dst, byte('0'+v/10), byte('0'+v%10))
 }
 
-// appendEscaped appends s as the inside of a JSON string, escaped exactly as
-// encoding/json does with HTML escaping off: quotes, backslashes and control
-// characters are escaped, U+2028/U+2029 become \u2028/\u2029 and invalid
-// UTF-8 becomes \ufffd.
-func appendEscaped(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	return append(dst, s[start:]...)
+// escaped returns s JSON-escaped, without the quotes, as encoding/json
+// writes it with HTML escaping off. The generator escapes its phrase
+// tables, names and rooms once, at start.
+func escaped(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	q := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	return string(q[1 : len(q)-1])
 }

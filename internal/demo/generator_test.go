@@ -8,7 +8,10 @@ import (
 	"unicode/utf8"
 )
 
-func TestAppendEscapedMatchesEncodingJSON(t *testing.T) {
+// TestAppendMessage: a message built from arbitrary strings (a client's
+// chat) is one valid JSON object in the demo's field order that decodes
+// back to them (invalid UTF-8 as U+FFFD), with no HTML escaping.
+func TestAppendMessage(t *testing.T) {
 	tests := []string{
 		"",
 		"plain ascii",
@@ -18,18 +21,22 @@ func TestAppendEscapedMatchesEncodingJSON(t *testing.T) {
 		"<script>alert('x')</script> & more",
 		"line sep \u2028 para sep \u2029",
 		"invalid \xff utf8 \xe4\xb8 truncated",
-		"\xed\xa0\x80 surrogate half",
 	}
-	for _, s := range tests {
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(s); err != nil {
-			t.Fatal(err)
+	g := newGenerator(3, 10)
+	for i, s := range tests {
+		raw := g.appendMessage([]byte("x"), int64(i), typeChat, s, "room "+s, s, 1700000000000)[1:]
+		if !bytes.HasPrefix(raw, []byte(`{"id":"`+g.idPrefix)) || bytes.Contains(raw, []byte(`\u003c`)) {
+			t.Errorf("appendMessage(%q) = %s", s, raw)
 		}
-		got := `"` + string(appendEscaped(nil, s)) + `"` + "\n"
-		if got != want.String() {
-			t.Errorf("appendEscaped(%q) = %s, encoding/json gives %s", s, got, want.String())
+		var m wireMsg
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("appendMessage(%q) = %s: %v", s, raw, err)
+		}
+		want := string([]rune(s)) // each invalid byte becomes U+FFFD
+		if m.Seq != int64(i) || m.Type != typeChat || m.User != want || m.Room != "room "+want || m.Content != want || m.Timestamp != 1700000000000 {
+			t.Errorf("appendMessage(%q) decodes to %+v", s, m)
 		}
 	}
 }

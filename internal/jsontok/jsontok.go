@@ -1,22 +1,35 @@
-// Package jsontok owns the JSON token scanning the protocol adapters share:
-// whitespace, strings, numbers, whole values and a validator, working on
-// byte offsets without allocating or decoding. Nothing here recurses, so a
-// hostile document costs linear time and bounded stack. (internal/message
-// keeps its own scanner, fused with field detection on the ingest hot
-// path.)
+// Package jsontok is wsmon's one fast JSON scanner, shared by message
+// normalisation and the protocol adapters: a validator that can report a
+// root object's members as it passes them (Validate), token scanning
+// (whitespace, strings, numbers, whole values), allocation-free iterators
+// over the members of objects and the elements of arrays, string decoding
+// and compaction that follow encoding/json byte for byte, and the one JSON
+// string escaper (AppendString). It works on byte offsets and never
+// recurses, so a hostile document costs linear time and bounded stack.
+//
+// encoding/json decoding a chat frame into map[string]any costs
+// microseconds and dozens of allocations; the ingest hot path needs a
+// handful of string values, so it validates once and then walks the
+// validated bytes. Code where speed does not matter uses encoding/json.
+//
+// Two layers, two trust levels:
+//   - Validate, Valid, StringEnd and NumberEnd check everything (RFC 8259
+//     grammar, like encoding/json: UTF-8 inside strings is not checked).
+//   - ValueEnd and the iterators (ObjIter, ArrIter) assume the bytes they
+//     walk were accepted by Validate, up to a limit. They stay in bounds and
+//     terminate on any input, but give meaningful answers only on validated
+//     bytes. Every iterator stops at the first member or element that does
+//     not end, delimiter included, before its limit, which is what makes
+//     partial extraction from a truncated document safe.
 package jsontok
 
-import "bytes"
-
-// MaxDepth is the deepest nesting Valid can check; deeper documents are
-// reported invalid.
-const MaxDepth = 512
+import "encoding/binary"
 
 // IsSpace reports whether c is JSON whitespace.
 func IsSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
 // SkipSpace returns the first offset at or after i that is not JSON
-// whitespace.
+// whitespace, or len(d).
 func SkipSpace(d []byte, i int) int {
 	for i < len(d) && IsSpace(d[i]) {
 		i++
@@ -36,245 +49,135 @@ func Trim(d []byte) []byte {
 	return d[i:j]
 }
 
-// Valid reports whether d is exactly one valid JSON value (surrounding
-// whitespace allowed) nested at most maxDepth (capped at MaxDepth) deep. It
-// agrees with encoding/json.Valid below that depth.
-func Valid(d []byte, maxDepth int) bool {
-	maxDepth = min(maxDepth, MaxDepth)
-	var stack [MaxDepth / 64]uint64 // 1 bit per open container: 1 = object
-	depth := 0
-	isObj := func() bool { return stack[(depth-1)>>6]&(1<<uint((depth-1)&63)) != 0 }
-	i := SkipSpace(d, 0)
-	for {
-		if i >= len(d) {
-			return false
-		}
-		switch c := d[i]; c {
-		case '{', '[':
-			if depth >= maxDepth {
-				return false
-			}
-			i = SkipSpace(d, i+1)
-			if i < len(d) && d[i] == c+2 { // the matching '}' or ']'
-				i++
-				break
-			}
-			w, bit := depth>>6, uint64(1)<<uint(depth&63)
-			if c == '{' {
-				stack[w] |= bit
-			} else {
-				stack[w] &^= bit
-			}
-			depth++
-			if c == '{' {
-				if i = key(d, i); i < 0 {
-					return false
-				}
-			}
-			continue
-		case '"':
-			if i = StringEnd(d, i); i < 0 {
-				return false
-			}
-		case 't', 'f', 'n':
-			var lit []byte
-			switch c {
-			case 't':
-				lit = []byte("true")
-			case 'f':
-				lit = []byte("false")
-			default:
-				lit = []byte("null")
-			}
-			if !bytes.HasPrefix(d[i:], lit) {
-				return false
-			}
-			i += len(lit)
-		default:
-			if i = NumberEnd(d, i); i < 0 {
-				return false
-			}
-		}
-		for {
-			i = SkipSpace(d, i)
-			if depth == 0 {
-				return i == len(d)
-			}
-			if i >= len(d) {
-				return false
-			}
-			obj := isObj()
-			if c := d[i]; c == ',' {
-				i = SkipSpace(d, i+1)
-				if obj {
-					if i = key(d, i); i < 0 {
-						return false
-					}
-				}
-				break
-			} else if (obj && c == '}') || (!obj && c == ']') {
-				depth--
-				i++
-				continue
-			}
-			return false
-		}
-	}
-}
-
-// key validates `"key":` at d[i] and returns where the value starts, or -1.
-func key(d []byte, i int) int {
-	if i >= len(d) || d[i] != '"' {
-		return -1
-	}
-	if i = StringEnd(d, i); i < 0 {
-		return -1
-	}
-	if i = SkipSpace(d, i); i >= len(d) || d[i] != ':' {
-		return -1
-	}
-	return SkipSpace(d, i+1)
-}
-
-// StringEnd validates the string opening at d[i] and returns the offset past
-// its closing quote, or -1.
+// StringEnd validates the string whose opening quote is d[i] and returns
+// the offset past its closing quote, or -1.
 func StringEnd(d []byte, i int) int {
-	for j := i + 1; j < len(d); {
+	if e, ok := scanString(d, i); ok {
+		return e
+	}
+	return -1
+}
+
+// NumberEnd validates the number starting at d[i] and returns the offset
+// past it, or -1.
+func NumberEnd(d []byte, i int) int {
+	if e, ok := scanNumber(d, i); ok {
+		return e
+	}
+	return -1
+}
+
+// scanString validates the string whose opening quote is d[i] and returns
+// the offset just past its closing quote, or, when it is bad, the offset of
+// the problem.
+func scanString(d []byte, i int) (int, bool) {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	j := i + 1
+	for {
+		// Eight bytes at a time while none is '"', '\\' or a control
+		// character (the "has zero byte" / "has byte less than" word tricks).
+		for j+8 <= len(d) {
+			w := binary.LittleEndian.Uint64(d[j:])
+			q := w ^ (ones * '"')
+			b := w ^ (ones * '\\')
+			if ((w-ones*0x20)&^w|(q-ones)&^q|(b-ones)&^b)&highs != 0 {
+				break
+			}
+			j += 8
+		}
 		for j < len(d) && d[j] >= 0x20 && d[j] != '"' && d[j] != '\\' {
 			j++
 		}
 		if j >= len(d) {
-			return -1
+			return j, false
 		}
-		switch c := d[j]; {
-		case c == '"':
-			return j + 1
-		case c == '\\':
+		switch d[j] {
+		case '"':
+			return j + 1, true
+		case '\\':
 			if j+1 >= len(d) {
-				return -1
+				return j + 1, false
 			}
 			switch d[j+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				j += 2
 			case 'u':
-				if j+6 > len(d) {
-					return -1
-				}
-				for _, h := range d[j+2 : j+6] {
-					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-						return -1
-					}
+				if _, ok := hex4(d[j+2:]); !ok {
+					return j + 2, false
 				}
 				j += 6
 			default:
-				return -1
+				return j + 1, false
 			}
-		case c < 0x20:
-			return -1
-		default:
-			j++
+		default: // control character
+			return j, false
 		}
 	}
-	return -1
 }
 
-// NumberEnd validates the number at d[i] and returns the offset past it, or
-// -1.
-func NumberEnd(d []byte, i int) int {
-	digits := func(j int) int {
-		for j < len(d) && d[j] >= '0' && d[j] <= '9' {
-			j++
-		}
-		return j
-	}
-	if i < len(d) && d[i] == '-' {
-		i++
+// scanNumber validates the number starting at d[i] and returns the offset
+// just past it, or, when it is bad, the offset of the problem.
+func scanNumber(d []byte, i int) (int, bool) {
+	j := i
+	if j < len(d) && d[j] == '-' {
+		j++
 	}
 	switch {
-	case i >= len(d):
-		return -1
-	case d[i] == '0':
-		i++
-	case d[i] >= '1' && d[i] <= '9':
-		i = digits(i + 1)
+	case j >= len(d):
+		return j, false
+	case d[j] == '0':
+		j++
+	case d[j] >= '1' && d[j] <= '9':
+		j = skipDigits(d, j+1)
 	default:
-		return -1
+		return j, false
 	}
-	if i < len(d) && d[i] == '.' {
-		j := digits(i + 1)
-		if j == i+1 {
-			return -1
+	if j < len(d) && d[j] == '.' {
+		k := skipDigits(d, j+1)
+		if k == j+1 {
+			return k, false
 		}
-		i = j
+		j = k
 	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+	if j < len(d) && (d[j] == 'e' || d[j] == 'E') {
+		j++
+		if j < len(d) && (d[j] == '+' || d[j] == '-') {
+			j++
+		}
+		k := skipDigits(d, j)
+		if k == j {
+			return k, false
+		}
+		j = k
+	}
+	return j, true
+}
+
+func skipDigits(d []byte, i int) int {
+	for i < len(d) && d[i] >= '0' && d[i] <= '9' {
 		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		j := digits(i)
-		if j == i {
-			return -1
-		}
-		i = j
 	}
 	return i
 }
 
-// stringEndValid returns the offset past the closing quote of the string
-// opening at d[i] in a document Valid accepted, or len(d).
-func stringEndValid(d []byte, i int) int {
-	for j := i + 1; j < len(d); j++ {
-		// Short strings (keys) are cheaper to walk than to IndexByte.
-		for n := 0; n < 16 && j < len(d) && d[j] != '"'; n++ {
-			j++
-		}
-		if j >= len(d) {
-			break
-		}
-		if d[j] != '"' {
-			k := bytes.IndexByte(d[j:], '"')
-			if k < 0 {
-				break
-			}
-			j += k
-		}
-		p := j - 1 // the quote is escaped after an odd run of backslashes
-		for p > i && d[p] == '\\' {
-			p--
-		}
-		if (j-1-p)%2 == 0 {
-			return j + 1
-		}
+// hex4 decodes the four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
 	}
-	return len(d)
-}
-
-// ValueEnd returns the offset past the value starting at d[i] of a
-// document Valid accepted (len(d) if it runs off the end).
-func ValueEnd(d []byte, i int) int {
-	switch d[i] {
-	case '"':
-		return stringEndValid(d, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(d); j++ {
-			switch d[j] {
-			case '"':
-				j = stringEndValid(d, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
 		}
-		return len(d)
+		r = r<<4 | rune(c)
 	}
-	j := i
-	for j < len(d) && d[j] != ',' && d[j] != '}' && d[j] != ']' && !IsSpace(d[j]) {
-		j++
-	}
-	return j
+	return r, true
 }

@@ -57,15 +57,6 @@ func BenchmarkEncodingJSON(b *testing.B) {
 	}
 }
 
-func BenchmarkValidateJSON(b *testing.B) {
-	data := []byte(demoFrame)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		validateJSON(data, DefaultMaxDepth, nil)
-	}
-}
-
 func BenchmarkDedupKey(b *testing.B) {
 	n := NewNormalizer(FieldMap{}, 0)
 	var m Message

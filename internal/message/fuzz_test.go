@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/wsmon/wsmon/internal/jsontok"
 	"github.com/wsmon/wsmon/internal/protocol"
 	"github.com/wsmon/wsmon/internal/protocol/raw"
 )
@@ -51,7 +52,7 @@ func nesting(d []byte) int {
 	for i := 0; i < len(d); i++ {
 		switch d[i] {
 		case '"':
-			i = stringEnd(d, i) - 1
+			i = jsontok.ValueEnd(d, i) - 1
 		case '{', '[':
 			depth++
 			max = maxInt(max, depth)
@@ -98,7 +99,7 @@ func FuzzNormalize(f *testing.F) {
 		}
 
 		clean := utf8.Valid(data) && bytes.IndexByte(data, 0) < 0
-		root := skipSpace(data, 0)
+		root := jsontok.SkipSpace(data, 0)
 		isDoc := root < len(data) && (data[root] == '{' || data[root] == '[')
 		valid := json.Valid(data)
 		switch {

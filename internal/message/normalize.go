@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wsmon/wsmon/internal/jsontok"
 	"github.com/wsmon/wsmon/internal/protocol"
 )
 
@@ -145,14 +146,14 @@ func (n *Normalizer) Normalize(ev protocol.Event, m *Message) {
 			reason = orReason(reason, ReasonNUL)
 			d = bytes.ReplaceAll(d, []byte{0}, nil)
 		}
-		if root := skipSpace(d, 0); !ev.Text && root < len(d) && (d[root] == '{' || d[root] == '[') {
+		if root := jsontok.SkipSpace(d, 0); !ev.Text && root < len(d) && (d[root] == '{' || d[root] == '[') {
 			reason = n.normalizeJSON(d, root, ev.Name, m, reason)
 		} else {
 			m.Content = string(d)
 			switch {
 			case ev.Name != "":
 				m.Type = classify(ev.Name)
-			case skipSpace(d, 0) < len(d):
+			case jsontok.SkipSpace(d, 0) < len(d):
 				m.Type = TypeChat
 			}
 		}
@@ -225,11 +226,11 @@ func (n *Normalizer) normalizeJSON(d []byte, root int, evName string, m *Message
 	if d[root] == '{' {
 		onMember = c.member
 	}
-	res, limit := validateJSON(d, n.maxDepth, onMember)
+	res, limit := jsontok.Validate(d, n.maxDepth, onMember)
 	switch res {
-	case scanOK:
+	case jsontok.OK:
 		limit = len(d)
-	case scanTooDeep:
+	case jsontok.TooDeep:
 		reason = orReason(reason, ReasonTooDeep)
 	default:
 		reason = orReason(reason, ReasonBadJSON)
@@ -276,7 +277,7 @@ func (n *Normalizer) normalizeJSON(d []byte, root int, evName string, m *Message
 	var spans [numFields][2]int
 	nul := false
 	for _, f := range [...]field{fUser, fContent, fRoom, fID} {
-		if f == fContent && res != scanOK {
+		if f == fContent && res != jsontok.OK {
 			continue
 		}
 		start := len(b)
@@ -295,7 +296,7 @@ func (n *Normalizer) normalizeJSON(d []byte, root int, evName string, m *Message
 	m.User = all[spans[fUser][0]:spans[fUser][1]]
 	m.Room = all[spans[fRoom][0]:spans[fRoom][1]]
 	m.ExtID = all[spans[fID][0]:spans[fID][1]]
-	if res == scanOK {
+	if res == jsontok.OK {
 		m.Content = all[spans[fContent][0]:spans[fContent][1]]
 	} else {
 		m.Content = string(d)
@@ -307,7 +308,7 @@ func (n *Normalizer) normalizeJSON(d []byte, root int, evName string, m *Message
 		m.Type = classifyJSON(d[p.s+1 : p.e-1])
 	case evName != "":
 		m.Type = classify(evName)
-	case res == scanOK && m.Content != "":
+	case res == jsontok.OK && m.Content != "":
 		m.Type = TypeChat
 	default:
 		m.Type = TypeOther
@@ -323,7 +324,7 @@ type rootMembers struct {
 	mapped [numFields]span // by field: the member named by the first path segment; e == 0: none
 }
 
-// member is validateJSON's onMember callback.
+// member is jsontok.Validate's onMember callback.
 func (c *rootMembers) member(key []byte, vs, ve int) {
 	if c.n.detect {
 		c.top.record(key, vs, ve)
@@ -341,9 +342,9 @@ func (n *Normalizer) detectFields(d []byte, root, limit int, top *keyTable, pick
 	var hint pick // type from a leading string in a top-level array
 	if d[root] == '[' {
 		doc := -1
-		it := newArrIter(d, root, limit)
+		it := jsontok.NewArrIter(d, root, limit)
 		for i := 0; ; i++ {
-			s, e, ok := it.next()
+			s, e, ok := it.Next()
 			if !ok {
 				break
 			}
@@ -556,9 +557,9 @@ func keyMask(lo, hi int) uint64 { return (uint64(1)<<uint(hi) - 1) &^ (uint64(1)
 // fill records the detection keys of the object at d[obj] (nothing when obj
 // is -1). The last of duplicate keys wins.
 func (t *keyTable) fill(d []byte, obj, limit int) {
-	it := newObjIter(d, obj, limit)
+	it := jsontok.NewObjIter(d, obj, limit)
 	for {
-		key, s, e, ok := it.next()
+		key, s, e, ok := it.Next()
 		if !ok {
 			return
 		}
@@ -576,11 +577,11 @@ func (t *keyTable) record(key []byte, s, e int) {
 
 // rawKeySlot is keySlot for a raw (possibly escaped) key.
 func rawKeySlot(key []byte) int {
-	if k := keySlot(key); k >= 0 || !hasBackslash(key) {
+	if k := keySlot(key); k >= 0 || !jsontok.HasEscapes(key) {
 		return k
 	}
 	var buf [32]byte
-	u, _ := appendUnescaped(buf[:0], key)
+	u, _ := jsontok.AppendUnescaped(buf[:0], key)
 	return keySlot(u)
 }
 
@@ -634,11 +635,11 @@ func valueTime(d []byte, s, e int) (time.Time, bool) {
 		return numberTime(d[s:e])
 	case c == '"' && e-s <= 66:
 		body := d[s+1 : e-1]
-		if !hasBackslash(body) {
+		if !jsontok.HasEscapes(body) {
 			return textTime(body)
 		}
 		var buf [64]byte
-		u, _ := appendUnescaped(buf[:0], body)
+		u, _ := jsontok.AppendUnescaped(buf[:0], body)
 		return textTime(u)
 	}
 	return time.Time{}, false
@@ -719,16 +720,16 @@ func roomNameRank(k []byte) int {
 // the object at d[obj].
 func nameMember(d []byte, obj, limit int, rank func([]byte) int) pick {
 	best, bestRank := pick{}, 1<<30
-	it := newObjIter(d, obj, limit)
+	it := jsontok.NewObjIter(d, obj, limit)
 	for {
-		key, s, e, ok := it.next()
+		key, s, e, ok := it.Next()
 		if !ok {
 			return best
 		}
 		r := rank(key)
-		if r < 0 && hasBackslash(key) {
+		if r < 0 && jsontok.HasEscapes(key) {
 			var buf [32]byte
-			u, _ := appendUnescaped(buf[:0], key)
+			u, _ := jsontok.AppendUnescaped(buf[:0], key)
 			r = rank(u)
 		}
 		if r < 0 || r > bestRank {
@@ -746,7 +747,7 @@ func nameMember(d []byte, obj, limit int, rank func([]byte) int) pick {
 // lookupPath follows segs from the value at d[root] and returns the span of
 // the value found (the root value itself when segs is empty).
 func lookupPath(d []byte, root, limit int, segs []string) (s, e int, ok bool) {
-	s, e = root, valueEnd(d, root)
+	s, e = root, jsontok.ValueEnd(d, root)
 	if len(segs) > 0 {
 		e = -1 // a truncated root still has members to look in
 	}
@@ -757,9 +758,9 @@ func lookupPath(d []byte, root, limit int, segs []string) (s, e int, ok bool) {
 		switch d[s] {
 		case '{':
 			found := false
-			it := newObjIter(d, s, limit)
+			it := jsontok.NewObjIter(d, s, limit)
 			for {
-				key, vs, ve, more := it.next()
+				key, vs, ve, more := it.Next()
 				if !more {
 					break
 				}
@@ -775,10 +776,10 @@ func lookupPath(d []byte, root, limit int, segs []string) (s, e int, ok bool) {
 			if !isIdx {
 				return 0, 0, false
 			}
-			it := newArrIter(d, s, limit)
+			it := jsontok.NewArrIter(d, s, limit)
 			found := false
 			for i := 0; ; i++ {
-				vs, ve, more := it.next()
+				vs, ve, more := it.Next()
 				if !more {
 					break
 				}
@@ -802,11 +803,11 @@ func keyEquals(raw []byte, name string) bool {
 	if string(raw) == name {
 		return true
 	}
-	if len(raw) <= len(name) || !hasBackslash(raw) {
+	if len(raw) <= len(name) || !jsontok.HasEscapes(raw) {
 		return false // escapes only make the raw form longer
 	}
 	var buf [64]byte
-	u, _ := appendUnescaped(buf[:0], raw)
+	u, _ := jsontok.AppendUnescaped(buf[:0], raw)
 	return string(u) == name
 }
 
@@ -830,14 +831,14 @@ func index(seg string) (int, bool) {
 func appendPick(b, d []byte, p pick) (out []byte, nul bool) {
 	switch p.kind {
 	case pickString:
-		if s := d[p.s+1 : p.e-1]; !hasBackslash(s) {
+		if s := d[p.s+1 : p.e-1]; !jsontok.HasEscapes(s) {
 			return append(b, s...), false // d is valid UTF-8 without NULs
 		}
-		return appendUnescaped(b, d[p.s+1:p.e-1])
+		return jsontok.AppendUnescaped(b, d[p.s+1:p.e-1])
 	case pickLiteral:
 		return append(b, d[p.s:p.e]...), false
 	case pickCompact:
-		return appendCompact(b, d[p.s:p.e]), false
+		return jsontok.AppendCompact(b, d[p.s:p.e]), false
 	}
 	return b, false
 }
@@ -855,11 +856,11 @@ func dropNUL(b []byte) []byte {
 
 // classifyJSON classifies a raw JSON string body (escapes allowed).
 func classifyJSON(raw []byte) Type {
-	if !hasBackslash(raw) {
+	if !jsontok.HasEscapes(raw) {
 		return classify(raw)
 	}
 	var buf [64]byte
-	u, _ := appendUnescaped(buf[:0], raw)
+	u, _ := jsontok.AppendUnescaped(buf[:0], raw)
 	return classify(u)
 }
 

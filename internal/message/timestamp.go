@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/wsmon/wsmon/internal/jsontok"
 )
 
 // Magnitude thresholds telling the unit of a numeric epoch timestamp apart.
@@ -34,7 +36,7 @@ func numberTime(b []byte) (time.Time, bool) {
 		}
 		return unitTime(int64(v), 0), true
 	}
-	if end, ok := scanNumber(b, 0); !ok || end != len(b) {
+	if jsontok.NumberEnd(b, 0) != len(b) {
 		return time.Time{}, false
 	}
 	// A plain decimal "I.F" is converted exactly, without floating point.

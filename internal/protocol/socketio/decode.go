@@ -139,7 +139,7 @@ func (a *Adapter) mapArgs(args [][]byte) (payload []byte, text bool) {
 			if len(b) > 1 {
 				b = append(b, ',')
 			}
-			b = appendString(b, []byte(n))
+			b = jsontok.AppendString(b, n)
 			b = append(b, ':')
 			b = append(b, args[i]...)
 		}

@@ -198,7 +198,7 @@ func (s *scanner) object(i, depth int) (int, error) {
 // LF), else {"_binary":true,"size":N,"base64":"..."}.
 func appendAttachment(out, att []byte) []byte {
 	if isText(att) {
-		return appendString(out, att)
+		return jsontok.AppendString(out, att)
 	}
 	out = append(out, `{"_binary":true,"size":`...)
 	out = strconv.AppendInt(out, int64(len(att)), 10)
@@ -216,31 +216,6 @@ func isText(b []byte) bool {
 		}
 	}
 	return utf8.Valid(b)
-}
-
-// appendString appends s as a JSON string, escaping only what JSON
-// requires (quote, backslash, control characters), so that the text reads
-// as itself.
-func appendString(out, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	out = append(out, '"')
-	for _, c := range s {
-		switch {
-		case c == '"' || c == '\\':
-			out = append(out, '\\', c)
-		case c == '\n':
-			out = append(out, '\\', 'n')
-		case c == '\r':
-			out = append(out, '\\', 'r')
-		case c == '\t':
-			out = append(out, '\\', 't')
-		case c < 0x20:
-			out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			out = append(out, c)
-		}
-	}
-	return append(out, '"')
 }
 
 // splitArray validates the JSON array d (surrounding space allowed, nothing
