@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wsmon/wsmon/internal/jsontok"
 	"github.com/wsmon/wsmon/internal/message"
 )
 
@@ -238,7 +239,7 @@ func appendMessageJSON(b []byte, m *message.Message) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, m.ID, 10)
 	b = append(b, `,"target":`...)
-	b = AppendJSONString(b, m.Target)
+	b = jsontok.AppendString(b, m.Target)
 	b = append(b, `,"received_at":"`...)
 	b = m.ReceivedAt.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, '"')
@@ -248,16 +249,16 @@ func appendMessageJSON(b []byte, m *message.Message) []byte {
 		b = append(b, '"')
 	}
 	b = append(b, `,"user":`...)
-	b = AppendJSONString(b, m.User)
+	b = jsontok.AppendString(b, m.User)
 	b = append(b, `,"room":`...)
-	b = AppendJSONString(b, m.Room)
+	b = jsontok.AppendString(b, m.Room)
 	b = append(b, `,"type":`...)
-	b = AppendJSONString(b, string(m.Type))
+	b = jsontok.AppendString(b, m.Type)
 	b = append(b, `,"content":`...)
-	b = AppendJSONString(b, m.Content)
+	b = jsontok.AppendString(b, m.Content)
 	if m.Reason != "" {
 		b = append(b, `,"reason":`...)
-		b = AppendJSONString(b, m.Reason)
+		b = jsontok.AppendString(b, m.Reason)
 	}
 	if rawIsJSON(m) {
 		// A frame that parsed as JSON is embedded as is: no escaping cost,
@@ -270,7 +271,7 @@ func appendMessageJSON(b []byte, m *message.Message) []byte {
 		b = append(b, '"')
 	} else {
 		b = append(b, `,"raw":`...)
-		b = AppendJSONString(b, string(m.Raw))
+		b = jsontok.AppendString(b, m.Raw)
 	}
 	return append(b, '}')
 }
@@ -281,56 +282,4 @@ func rawIsJSON(m *message.Message) bool {
 	r := m.Raw
 	return m.Reason == "" && !m.Binary && len(r) > 1 && (r[0] == '{' || r[0] == '[') &&
 		bytes.IndexByte(r, '\n') < 0 && bytes.IndexByte(r, '\r') < 0
-}
-
-const hexDigits = "0123456789abcdef"
-
-// AppendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
-// <, > and & are escaped so the output is safe to embed anywhere.
-func AppendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
