@@ -134,6 +134,37 @@ var sqliteDialect = &dialect{
 				updated_at  INTEGER NOT NULL
 			)`,
 		},
+		// 5: alert rules managed at runtime, and the alert history.
+		{
+			// config is the JSON of a rules.Rule; source as for targets.
+			`CREATE TABLE rules (
+				name       TEXT    PRIMARY KEY,
+				config     TEXT    NOT NULL,
+				source     TEXT    NOT NULL,
+				updated_at INTEGER NOT NULL
+			)`,
+			// One row per alert raised. message_id is set for alerts on a
+			// message; (rule, message_id) is unique so that a journal
+			// replay after a crash never records an alert twice.
+			// delivery says what the notifiers did with it.
+			`CREATE TABLE alerts (
+				id          INTEGER PRIMARY KEY,
+				rule        TEXT    NOT NULL,
+				rule_type   TEXT    NOT NULL,
+				target      TEXT    NOT NULL,
+				room        TEXT    NOT NULL DEFAULT '',
+				username    TEXT    NOT NULL DEFAULT '',
+				content     TEXT    NOT NULL DEFAULT '',
+				message_id  INTEGER,
+				detail      TEXT    NOT NULL,
+				at          INTEGER NOT NULL,
+				suppressed  INTEGER NOT NULL DEFAULT 0,
+				acked_at    INTEGER,
+				delivery    TEXT    NOT NULL DEFAULT ''
+			)`,
+			`CREATE INDEX alerts_at ON alerts (at)`,
+			`CREATE UNIQUE INDEX alerts_message ON alerts (rule, message_id) WHERE message_id IS NOT NULL`,
+		},
 	},
 	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
 	messageValues:       `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,

@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Alert is one stored alert (a rule hit).
+type Alert struct {
+	ID         int64
+	Rule       string
+	RuleType   string
+	Target     string
+	Room       string
+	User       string
+	Content    string
+	MessageID  int64 // 0: not about one message (rate, silence, connection)
+	Detail     string
+	At         time.Time
+	Suppressed int       // hits folded into this alert by the rule's cooldown
+	AckedAt    time.Time // zero: not acknowledged
+	Delivery   string    // what the notifiers did, e.g. "slack: sent; ops-webhook: failed: HTTP 500"
+}
+
+// AlertQuery filters ListAlerts. Zero fields do not filter.
+type AlertQuery struct {
+	Rule     string
+	Target   string
+	From, To time.Time // at in [From, To)
+	Unacked  bool
+	BeforeID int64 // page: alerts with a smaller id
+	Limit    int   // default 100, at most 1000
+}
+
+// InsertAlerts stores alerts and sets their IDs. An alert about a message
+// that this rule already alerted on (a journal replay) is skipped and its
+// ID left 0.
+func (s *Store) InsertAlerts(ctx context.Context, as []Alert) error {
+	if len(as) == 0 {
+		return nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: insert alerts: %w", err)
+	}
+	defer tx.Rollback()
+	for i := range as {
+		a := &as[i]
+		var msgID any
+		if a.MessageID != 0 {
+			msgID = a.MessageID
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (rule, rule_type, target, room, username, content, message_id, detail, at, suppressed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			a.Rule, a.RuleType, a.Target, a.Room, a.User, a.Content, msgID, a.Detail, a.At.UnixMilli(), a.Suppressed)
+		if err != nil {
+			return fmt.Errorf("store: insert alert: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			a.ID, _ = res.LastInsertId()
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: insert alerts: %w", err)
+	}
+	return nil
+}
+
+// SetAlertDelivery records what the notifiers did with alert id.
+func (s *Store) SetAlertDelivery(ctx context.Context, id int64, delivery string) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE alerts SET delivery = ? WHERE id = ?`, delivery, id); err != nil {
+		return fmt.Errorf("store: alert delivery: %w", err)
+	}
+	return nil
+}
+
+// AckAlerts acknowledges alerts by id (all unacknowledged ones up to
+// upTo when ids is empty and upTo > 0) and returns how many changed.
+func (s *Store) AckAlerts(ctx context.Context, ids []int64, upTo int64) (int64, error) {
+	now := time.Now().UnixMilli()
+	var res sql.Result
+	var err error
+	switch {
+	case len(ids) > 0:
+		ph := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+		args := []any{now}
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		res, err = s.w.ExecContext(ctx, `UPDATE alerts SET acked_at = ? WHERE acked_at IS NULL AND id IN (`+ph+`)`, args...)
+	case upTo > 0:
+		res, err = s.w.ExecContext(ctx, `UPDATE alerts SET acked_at = ? WHERE acked_at IS NULL AND id <= ?`, now, upTo)
+	default:
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: ack alerts: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// ListAlerts returns alerts newest first.
+func (s *Store) ListAlerts(ctx context.Context, q AlertQuery) ([]Alert, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if q.Rule != "" {
+		add("rule = ?", q.Rule)
+	}
+	if q.Target != "" {
+		add("target = ?", q.Target)
+	}
+	if !q.From.IsZero() {
+		add("at >= ?", q.From.UnixMilli())
+	}
+	if !q.To.IsZero() {
+		add("at < ?", q.To.UnixMilli())
+	}
+	if q.BeforeID > 0 {
+		add("id < ?", q.BeforeID)
+	}
+	if q.Unacked {
+		where = append(where, "acked_at IS NULL")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	sqlText := `SELECT id, rule, rule_type, target, room, username, content, COALESCE(message_id, 0), detail, at, suppressed, COALESCE(acked_at, 0), delivery FROM alerts`
+	if len(where) > 0 {
+		sqlText += " WHERE " + strings.Join(where, " AND ")
+	}
+	sqlText += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
+	return queryAll(ctx, s.r, "alerts", sqlText, args, func(r *sql.Rows, a *Alert) error {
+		var at, acked int64
+		err := r.Scan(&a.ID, &a.Rule, &a.RuleType, &a.Target, &a.Room, &a.User, &a.Content, &a.MessageID, &a.Detail, &at, &a.Suppressed, &acked, &a.Delivery)
+		a.At = time.UnixMilli(at)
+		if acked != 0 {
+			a.AckedAt = time.UnixMilli(acked)
+		}
+		return err
+	})
+}
+
+// UnackedAlerts counts the alerts not acknowledged yet.
+func (s *Store) UnackedAlerts(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM alerts WHERE acked_at IS NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count alerts: %w", err)
+	}
+	return n, nil
+}
+
+// RuleRow is one stored rule. Config is the JSON of a rules.Rule; the
+// store does not interpret it.
+type RuleRow struct {
+	Name      string
+	Config    []byte
+	Source    string // SourceConfig or SourceAPI
+	UpdatedAt time.Time
+}
+
+// Rules returns every stored rule, by name.
+func (s *Store) Rules(ctx context.Context) ([]RuleRow, error) {
+	return queryAll(ctx, s.r, "rules", `SELECT name, config, source, updated_at FROM rules ORDER BY name`, nil,
+		func(r *sql.Rows, t *RuleRow) error {
+			var cfg string
+			var upd int64
+			err := r.Scan(&t.Name, &cfg, &t.Source, &upd)
+			t.Config, t.UpdatedAt = []byte(cfg), time.UnixMilli(upd)
+			return err
+		})
+}
+
+// PutRule inserts or replaces a rule.
+func (s *Store) PutRule(ctx context.Context, r RuleRow) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO rules (name, config, source, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET config = excluded.config, source = excluded.source, updated_at = excluded.updated_at`,
+		r.Name, string(r.Config), r.Source, time.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("store: put rule: %w", err)
+	}
+	return nil
+}
+
+// DeleteRule removes a rule, or returns ErrNotFound.
+func (s *Store) DeleteRule(ctx context.Context, name string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM rules WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("store: delete rule: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
