@@ -123,29 +123,61 @@ func (s *Store) applyBatch(ctx context.Context, c driverConn, b *Batch) (err err
 	return nil
 }
 
+// insertBytes bounds the raw and content bytes bound to one INSERT
+// statement. The driver copies every bound string and blob into SQLite's
+// memory for the statement's execution, so 64 rows of 16 MiB frames would
+// need 2 GiB at once; with the bound a statement holds a few MiB of small
+// rows, or one large row alone (stored whole, whatever its size).
+const insertBytes = 4 << 20
+
 func (s *Store) insertMessages(ctx context.Context, c driverConn, msgs []message.Message) error {
+	var st driver.Stmt
+	prepared := 0 // rows of st's statement
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
+	args := make([]driver.NamedValue, 0, messageArgs*rowsPerInsert)
 	for len(msgs) > 0 {
-		n := min(len(msgs), rowsPerInsert)
-		q := s.insertSQL(n)
-		st, err := c.PrepareContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("store: prepare insert: %w", err)
-		}
-		args := make([]driver.NamedValue, 0, messageArgs*rowsPerInsert)
-		for len(msgs) >= n {
-			args = args[:0]
-			for k := range n {
-				args = appendMessageArgs(args, &msgs[k])
-			}
-			if _, err := st.(driver.StmtExecContext).ExecContext(ctx, args); err != nil {
+		n := rowsFitting(msgs)
+		if n != prepared {
+			if st != nil {
 				st.Close()
-				return fmt.Errorf("store: insert messages: %w", err)
+				st = nil
 			}
-			msgs = msgs[n:]
+			var err error
+			if st, err = c.PrepareContext(ctx, s.insertSQL(n)); err != nil {
+				return fmt.Errorf("store: prepare insert: %w", err)
+			}
+			prepared = n
 		}
-		st.Close()
+		args = args[:0]
+		for k := range n {
+			args = appendMessageArgs(args, &msgs[k])
+		}
+		_, err := st.(driver.StmtExecContext).ExecContext(ctx, args)
+		clear(args) // the statement's copies are gone: do not pin the rows
+		if err != nil {
+			return fmt.Errorf("store: insert messages: %w", err)
+		}
+		msgs = msgs[n:]
 	}
 	return nil
+}
+
+// rowsFitting is how many of msgs (at least one) go in the next INSERT:
+// at most rowsPerInsert rows and insertBytes of raw and content bytes.
+func rowsFitting(msgs []message.Message) int {
+	n, bytes := 0, 0
+	for n < len(msgs) && n < rowsPerInsert {
+		bytes += len(msgs[n].Raw) + len(msgs[n].Content)
+		if n > 0 && bytes > insertBytes {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // insertSQL returns the INSERT statement for n rows.
