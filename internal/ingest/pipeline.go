@@ -78,6 +78,41 @@ type Options struct {
 	RetryMin     time.Duration // first retry delay after a failed batch (default 100 ms)
 	RetryMax     time.Duration // retry delay cap (default 5 s)
 	ReleaseEvery time.Duration // how often applied journal segments are deleted (default 10 s)
+
+	// BatchBytes bounds the bytes of a batch's messages (see MessageBytes;
+	// default DefaultBatchBytes): a batch ends at BatchSize messages or
+	// BatchBytes bytes, whichever comes first. A message larger than
+	// BatchBytes is a batch of its own, stored whole.
+	BatchBytes int
+	// InFlightBytes bounds the bytes of the messages decoded but not yet
+	// through the writer (committed and handed to every Committer): the
+	// reader waits before handing over a batch that would exceed it
+	// (default DefaultInFlightBytes), and reads no further record while the
+	// bound is reached. A batch larger than the bound goes alone, when
+	// nothing else is in flight; so a stream of messages larger than the
+	// bound has one of them between the journal and the database at a
+	// time.
+	InFlightBytes int
+}
+
+// Byte bounds of the pipeline's defaults. With them a stream of frames at
+// the read limit (16 MiB, stored with their content: about 32 MiB a
+// message) holds one such message between the journal and the database
+// at a time, and small messages still go 5,000 to a transaction.
+const (
+	DefaultBatchBytes    = 8 << 20
+	DefaultInFlightBytes = 24 << 20
+)
+
+// messageOverhead is what a message costs beyond its strings and raw
+// bytes (the struct and its small fields), as MessageBytes counts it.
+const messageOverhead = 256
+
+// MessageBytes is the memory a decoded message holds, as the pipeline's
+// byte bounds count it: its raw frame, its content and its other strings,
+// plus a fixed overhead.
+func MessageBytes(m *message.Message) int {
+	return messageOverhead + len(m.Raw) + len(m.Content) + len(m.User) + len(m.Room) + len(m.ExtID) + len(m.Target)
 }
 
 // Stats are the pipeline's counters since start.
@@ -104,6 +139,7 @@ type Pipeline struct {
 	nextID                                            int64
 	raw                                               Decoder
 	sessions                                          map[int64]string // protocol by session id (pipeline goroutine only)
+	inflight                                          *budget          // bytes between reader and writer (see Options.InFlightBytes)
 	frames, messages, dups, abnormal, batches, failed atomic.Int64
 	collisions                                        atomic.Int64
 	applied                                           atomic.Uint64
@@ -116,6 +152,12 @@ type Pipeline struct {
 func New(ctx context.Context, opts Options) (*Pipeline, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 5000
+	}
+	if opts.BatchBytes <= 0 {
+		opts.BatchBytes = DefaultBatchBytes
+	}
+	if opts.InFlightBytes <= 0 {
+		opts.InFlightBytes = DefaultInFlightBytes
 	}
 	if opts.DedupWindow <= 0 {
 		opts.DedupWindow = time.Hour
@@ -142,6 +184,7 @@ func New(ctx context.Context, opts Options) (*Pipeline, error) {
 		ids:      newDedup(opts.DedupWindow, opts.DedupMax),
 		raw:      Decoder{Adapter: raw.Default(), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)},
 		sessions: map[int64]string{},
+		inflight: newBudget(int64(opts.InFlightBytes)),
 	}
 	applied, err := opts.Store.AppliedSeq(ctx)
 	if err != nil {
@@ -197,7 +240,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	defer r.Close()
 
-	batches := make(chan *store.Batch, 2)
+	batches := make(chan sized, 2)
 	writeErr := make(chan error, 1)
 	go func() { writeErr <- p.writer(ctx, batches) }()
 
@@ -210,14 +253,25 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return err
 }
 
-// reader turns journal records into batches. It stops when the journal is
-// closed and fully read (clean stop) and returns nil, or with the write
-// error that made the writer give up.
-func (p *Pipeline) reader(ctx context.Context, r *journal.Reader, out chan<- *store.Batch) error {
+// sized is a batch with the bytes of its messages (MessageBytes), which
+// the reader took from the in-flight budget and the writer gives back.
+type sized struct {
+	b     *store.Batch
+	bytes int64
+}
+
+// reader turns journal records into batches of at most BatchSize messages
+// and BatchBytes bytes, and hands them to the writer within the in-flight
+// budget. It stops when the journal is closed and fully read (clean stop)
+// and returns nil, or with the write error that made the writer give up.
+func (p *Pipeline) reader(ctx context.Context, r *journal.Reader, out chan<- sized) error {
 	// Waiting for new records does not end with ctx: a clean stop closes the
 	// journal, and the reader then drains it to ErrEOF.
 	wait := context.Background()
 	for {
+		// Decode nothing more while the writer holds the whole budget: a
+		// stream of large messages then has one in memory at a time.
+		p.inflight.waitRoom()
 		b := &store.Batch{Messages: make([]message.Message, 0, min(p.opts.BatchSize, 1024))}
 		rec, err := r.Next(wait)
 		if errors.Is(err, journal.ErrEOF) {
@@ -227,7 +281,8 @@ func (p *Pipeline) reader(ctx context.Context, r *journal.Reader, out chan<- *st
 			return err
 		}
 		p.add(b, &rec)
-		for len(b.Messages) < p.opts.BatchSize {
+		size := p.sizeFrom(b, 0)
+		for len(b.Messages) < p.opts.BatchSize && size < int64(p.opts.BatchBytes) {
 			rec, ok, err := r.TryNext()
 			if err != nil {
 				return err
@@ -235,23 +290,80 @@ func (p *Pipeline) reader(ctx context.Context, r *journal.Reader, out chan<- *st
 			if !ok {
 				break
 			}
+			n := len(b.Messages)
 			p.add(b, &rec)
+			size += p.sizeFrom(b, n)
 		}
+		// Wait for the writer to free room before the batch reaches anyone
+		// who keeps it (subscribers, the writer).
+		p.inflight.acquire(size)
 		for _, pub := range p.opts.Publishers {
 			pub.Publish(b.Messages)
 		}
 		select {
-		case out <- b:
+		case out <- sized{b, size}:
 		case <-ctx.Done():
 			// The writer may have given up (database down at shutdown);
 			// keep handing over only while it still runs.
 			select {
-			case out <- b:
+			case out <- sized{b, size}:
 			case <-time.After(100 * time.Millisecond):
+				p.inflight.release(size)
 				return nil
 			}
 		}
 	}
+}
+
+// sizeFrom is the MessageBytes of b's messages from index i on.
+func (p *Pipeline) sizeFrom(b *store.Batch, i int) int64 {
+	var n int64
+	for k := i; k < len(b.Messages); k++ {
+		n += int64(MessageBytes(&b.Messages[k]))
+	}
+	return n
+}
+
+// budget is a count of bytes in flight with a bound: acquire waits while
+// the bytes would exceed it, except when nothing is in flight (so a single
+// batch larger than the bound still goes).
+type budget struct {
+	mu        sync.Mutex
+	cond      *sync.Cond
+	used, max int64
+}
+
+func newBudget(max int64) *budget {
+	b := &budget{max: max}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// waitRoom waits until less than the bound is in flight.
+func (b *budget) waitRoom() {
+	b.mu.Lock()
+	for b.used >= b.max {
+		b.cond.Wait()
+	}
+	b.mu.Unlock()
+}
+
+// acquire takes n bytes, waiting until they fit or nothing is in flight.
+func (b *budget) acquire(n int64) {
+	b.mu.Lock()
+	for b.used > 0 && b.used+n > b.max {
+		b.cond.Wait()
+	}
+	b.used += n
+	b.mu.Unlock()
+}
+
+// release gives back n bytes taken by acquire.
+func (b *budget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.cond.Broadcast()
+	b.mu.Unlock()
 }
 
 // add decodes one journal record into the batch.
@@ -371,9 +483,12 @@ func (p *Pipeline) sessionProtocol(id int64) string {
 
 // writer applies batches in order, retrying a failed batch with backoff
 // until it is written or ctx is cancelled.
-func (p *Pipeline) writer(ctx context.Context, in <-chan *store.Batch) error {
+// Each batch's bytes go back to the in-flight budget once every Committer
+// has had it (or, when giving up, once it is dropped).
+func (p *Pipeline) writer(ctx context.Context, in <-chan sized) error {
 	lastRelease := time.Now()
-	for b := range in {
+	for sb := range in {
+		b := sb.b
 		delay := p.opts.RetryMin
 		for {
 			err := p.opts.Store.ApplyBatch(context.WithoutCancel(ctx), b)
@@ -389,7 +504,9 @@ func (p *Pipeline) writer(ctx context.Context, in <-chan *store.Batch) error {
 			case <-ctx.Done():
 				// Shutting down with an unwritable database: what is not
 				// written stays in the journal for the next start.
-				for range in {
+				p.inflight.release(sb.bytes)
+				for sb := range in {
+					p.inflight.release(sb.bytes)
 				}
 				return fmt.Errorf("ingest: stopped with unwritten records (kept in the journal): %w", err)
 			}
@@ -404,6 +521,7 @@ func (p *Pipeline) writer(ctx context.Context, in <-chan *store.Batch) error {
 				p.log.Warn("post-commit consumer failed", "error", err)
 			}
 		}
+		p.inflight.release(sb.bytes)
 		if time.Since(lastRelease) >= p.opts.ReleaseEvery {
 			if err := p.opts.Journal.Release(b.AppliedSeq); err != nil {
 				p.log.Warn("journal release failed", "error", err)
