@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/search"
@@ -37,7 +38,7 @@ type Store interface {
 	IndexSegments(ctx context.Context) ([]store.IndexSegment, error)
 	MaxSegment(ctx context.Context) (int64, error)
 	LoadRollups(ctx context.Context) ([]store.QuarterRow, []store.UserRow, error)
-	IndexRowsAfter(ctx context.Context, after int64, limit int) ([]store.IndexRow, error)
+	IndexRowsAfter(ctx context.Context, after int64, limit, maxBytes int) ([]store.IndexRow, bool, error)
 	WriteIndexFlush(ctx context.Context, f *store.IndexFlush) error
 	BucketBlobs(ctx context.Context, bucket int) ([]store.SegBlob, error)
 	IndexList(ctx context.Context, seg int64, gram uint64) ([]byte, error)
@@ -54,12 +55,32 @@ type Options struct {
 	FlushInterval time.Duration // or after this long with anything pending (default 2 min)
 	Buckets       int           // rows per segment (power of two, default 4096)
 	MaxQueued     int           // messages queued before falling back to reading the database (default 25,000)
+	// MaxQueuedBytes bounds the content bytes queued as well (default
+	// DefaultMaxQueuedBytes); past it the indexer reads from the database.
+	MaxQueuedBytes int
+	// FlushBytes writes a segment once the memory segment's posting lists
+	// take this many bytes, however few messages they hold (default
+	// DefaultFlushBytes): large or varied contents do not grow it unbounded.
+	FlushBytes int
 	// Follow makes a read-only indexer for a web process running apart
 	// from the monitor: it never writes, and before each query it reads
 	// what the monitor committed (and reloads when the monitor flushed).
 	Follow bool
 	Logger *slog.Logger
 }
+
+// Byte bounds of the indexer's defaults.
+const (
+	DefaultMaxQueuedBytes = 16 << 20
+	DefaultFlushBytes     = 32 << 20
+	// readBytes bounds the contents read back from the database at once
+	// (catching up, after a queue overflow, in a follower).
+	readBytes = 8 << 20
+	// gramChunk is how many bytes of a content are turned into grams at a
+	// time, so a 16 MiB content costs a few hundred KiB of scratch, not
+	// ~20 bytes per byte.
+	gramChunk = 16 << 10
+)
 
 // Indexer maintains and queries the search index and rollups.
 type Indexer struct {
@@ -71,8 +92,9 @@ type Indexer struct {
 	merging sync.Mutex // one merge at a time
 
 	qmu      sync.Mutex
-	queue    [][]message.Message
-	queued   int
+	queue    [][]queuedMsg
+	queued   int  // messages in queue
+	qbytes   int  // their content bytes
 	overflow bool // messages were not queued: read them from the database
 	wake     chan struct{}
 
@@ -105,6 +127,12 @@ func New(ctx context.Context, st Store, opts Options) (*Indexer, error) {
 	}
 	if opts.MaxQueued <= 0 {
 		opts.MaxQueued = 25_000
+	}
+	if opts.MaxQueuedBytes <= 0 {
+		opts.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if opts.FlushBytes <= 0 {
+		opts.FlushBytes = DefaultFlushBytes
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -155,7 +183,7 @@ func (ix *Indexer) catchUp(ctx context.Context) error {
 	for {
 		ix.mu.Lock()
 		more, err := ix.readRowsLocked(ctx, 10_000)
-		full := ix.mem.count >= ix.opts.FlushMessages
+		full := ix.memFull()
 		ix.mu.Unlock()
 		if err != nil {
 			return err
@@ -175,9 +203,10 @@ func (ix *Indexer) catchUp(ctx context.Context) error {
 }
 
 // readRowsLocked folds in up to limit messages with id > consumed from the
-// database; more reports that there may be others.
+// database, at most readBytes of content (one message at least); more
+// reports that there may be others.
 func (ix *Indexer) readRowsLocked(ctx context.Context, limit int) (more bool, err error) {
-	rows, err := ix.st.IndexRowsAfter(ctx, ix.consumed, limit)
+	rows, more, err := ix.st.IndexRowsAfter(ctx, ix.consumed, limit, readBytes)
 	if err != nil {
 		return false, err
 	}
@@ -185,19 +214,55 @@ func (ix *Indexer) readRowsLocked(ctx context.Context, limit int) (more bool, er
 		r := &rows[i]
 		ix.addLocked(r.ID, r.Target, r.ReceivedAt, r.User, r.Room, r.Type, r.Content)
 	}
-	return len(rows) == limit, nil
+	return more, nil
+}
+
+// readAllLocked folds in every message with id > consumed, a bounded
+// read at a time.
+func (ix *Indexer) readAllLocked(ctx context.Context) error {
+	for {
+		more, err := ix.readRowsLocked(ctx, 10_000)
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// memFull reports whether the memory segment is due for a flush by size.
+func (ix *Indexer) memFull() bool {
+	return ix.mem.count >= ix.opts.FlushMessages || ix.mem.bytes >= ix.opts.FlushBytes
+}
+
+// queuedMsg is what the indexer keeps of a committed message until it is
+// folded in: not its raw frame.
+type queuedMsg struct {
+	id                               int64
+	at                               time.Time
+	target, user, room, typ, content string
 }
 
 // Committed queues a committed batch (ingest.Committer). It never blocks:
-// past MaxQueued messages it notes an overflow, and the indexer reads the
-// missed messages from the database instead.
+// past MaxQueued messages or MaxQueuedBytes of content it notes an
+// overflow, and the indexer reads the missed messages from the database
+// instead. What is queued holds the messages' content, not their raw
+// frames.
 func (ix *Indexer) Committed(msgs []message.Message) error {
+	bytes := 0
+	for i := range msgs {
+		bytes += len(msgs[i].Content)
+	}
 	ix.qmu.Lock()
-	if ix.queued+len(msgs) > ix.opts.MaxQueued {
+	if ix.queued+len(msgs) > ix.opts.MaxQueued || (ix.queued > 0 && ix.qbytes+bytes > ix.opts.MaxQueuedBytes) {
 		ix.overflow = true
 	} else if !ix.overflow {
-		ix.queue = append(ix.queue, msgs)
+		q := make([]queuedMsg, len(msgs))
+		for i := range msgs {
+			m := &msgs[i]
+			q[i] = queuedMsg{id: m.ID, at: m.ReceivedAt, target: m.Target, user: m.User, room: m.Room, typ: string(m.Type), content: m.Content}
+		}
+		ix.queue = append(ix.queue, q)
 		ix.queued += len(msgs)
+		ix.qbytes += bytes
 	}
 	ix.qmu.Unlock()
 	select {
@@ -213,35 +278,28 @@ func (ix *Indexer) Committed(msgs []message.Message) error {
 func (ix *Indexer) drainLocked(ctx context.Context) error {
 	ix.qmu.Lock()
 	q, overflow := ix.queue, ix.overflow
-	ix.queue, ix.queued = nil, 0
+	ix.queue, ix.queued, ix.qbytes = nil, 0, 0
 	ix.qmu.Unlock()
 	if overflow {
 		// Batches were dropped: the database has them. Read until caught
 		// up, then accept batches again, then read once more so that a
 		// batch committed in between is not missed (duplicates are skipped
 		// by id).
-		for {
-			more, err := ix.readRowsLocked(ctx, 10_000)
-			if err != nil {
-				return err
-			}
-			if !more {
-				break
-			}
+		if err := ix.readAllLocked(ctx); err != nil {
+			return err
 		}
 		ix.qmu.Lock()
 		ix.overflow = false
 		ix.qmu.Unlock()
-		_, err := ix.readRowsLocked(ctx, 1<<30)
-		return err
+		return ix.readAllLocked(ctx)
 	}
 	for _, msgs := range q {
 		for i := range msgs {
 			m := &msgs[i]
-			if m.ID <= ix.consumed {
+			if m.id <= ix.consumed {
 				continue
 			}
-			ix.addLocked(m.ID, m.Target, m.ReceivedAt, m.User, m.Room, string(m.Type), m.Content)
+			ix.addLocked(m.id, m.target, m.at, m.user, m.room, m.typ, m.content)
 		}
 	}
 	return nil
@@ -251,6 +309,22 @@ func (ix *Indexer) drainLocked(ctx context.Context) error {
 func (ix *Indexer) addLocked(id int64, target string, at time.Time, user, room, typ, content string) {
 	if id <= ix.consumed {
 		return
+	}
+	// The content's grams go in gramChunk bytes at a time (cut at rune
+	// boundaries); each chunk after the first starts with the last rune of
+	// the one before, so the bigram across the cut is kept (a repeated
+	// gram of the same message is stored once).
+	for len(content) > gramChunk {
+		cut := gramChunk
+		for cut > 0 && !utf8.RuneStart(content[cut]) {
+			cut--
+		}
+		_, size := utf8.DecodeLastRuneInString(content[:cut])
+		var g []search.Gram
+		g, ix.scratchR = search.AppendGrams(ix.scratchG[:0], ix.scratchR, content[:cut])
+		ix.mem.addGrams(id, g)
+		ix.scratchG = g
+		content = content[cut-size:]
 	}
 	g := ix.scratchG[:0]
 	g, ix.scratchR = search.AppendGrams(g, ix.scratchR, content)
@@ -283,7 +357,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		}
 		ix.mu.Lock()
 		err := ix.drainLocked(ctx)
-		due := ix.mem.count >= ix.opts.FlushMessages ||
+		due := ix.memFull() ||
 			(ix.mem.count > 0 && time.Since(ix.lastFlush) >= ix.opts.FlushInterval)
 		ix.mu.Unlock()
 		if err != nil {
@@ -395,8 +469,7 @@ func (ix *Indexer) fresh(ctx context.Context) error {
 		}
 		ix.mu.Lock()
 		defer ix.mu.Unlock()
-		_, err = ix.readRowsLocked(ctx, 1<<30)
-		return err
+		return ix.readAllLocked(ctx)
 	}
 	ix.qmu.Lock()
 	pending := ix.queued > 0 || ix.overflow

@@ -15,7 +15,12 @@ type memSegment struct {
 	lists  []memList
 	lo, hi int64
 	count  int
+	bytes  int // about what idx, lists and their postings take (see FlushBytes)
 }
+
+// listOverhead is about what a new gram costs the memory segment besides
+// its postings: its map entry, its memList and the first buffer.
+const listOverhead = 64
 
 type memList struct {
 	buf  []byte
@@ -27,15 +32,22 @@ func newMemSegment() *memSegment {
 	return &memSegment{idx: make(map[search.Gram]int32)}
 }
 
+// add folds in message id (greater than every id so far) with its grams.
 func (m *memSegment) add(id int64, grams []search.Gram) {
+	m.addGrams(id, grams)
+	m.hi = id
+	m.count++
+}
+
+// addGrams adds grams of message id without counting the message: add
+// finishes it (a large content comes in several calls).
+func (m *memSegment) addGrams(id int64, grams []search.Gram) {
 	if m.count == 0 {
 		m.lo = id
 	}
 	for _, g := range grams {
-		m.list(g).push(id)
+		m.bytes += m.list(g).push(id)
 	}
-	m.hi = id
-	m.count++
 }
 
 // list returns gram's list, creating it.
@@ -45,18 +57,22 @@ func (m *memSegment) list(g search.Gram) *memList {
 		i = int32(len(m.lists))
 		m.idx[g] = i
 		m.lists = append(m.lists, memList{last: m.lo - 1})
+		m.bytes += listOverhead
 	}
 	return &m.lists[i]
 }
 
-// push appends id (>= the last one; a repeat within a message is skipped).
-func (l *memList) push(id int64) {
+// push appends id (>= the last one; a repeat within a message is skipped)
+// and returns the bytes it added.
+func (l *memList) push(id int64) int {
 	if l.last == id {
-		return
+		return 0
 	}
+	n := len(l.buf)
 	l.buf = binary.AppendUvarint(l.buf, uint64(id-l.last))
 	l.last = id
 	l.n++
+	return len(l.buf) - n
 }
 
 // ids decodes a list, ascending, appending to dst.
@@ -85,7 +101,7 @@ func (m *memSegment) absorb(o *memSegment) {
 		tmp = o.ids(&o.lists[oi], tmp[:0])
 		l := m.list(g)
 		for _, id := range tmp {
-			l.push(id)
+			m.bytes += l.push(id)
 		}
 	}
 	m.hi = o.hi

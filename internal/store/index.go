@@ -200,15 +200,33 @@ type IndexRow struct {
 	Content    string
 }
 
-// IndexRowsAfter returns up to limit messages with id > after, ascending.
-func (s *Store) IndexRowsAfter(ctx context.Context, after int64, limit int) ([]IndexRow, error) {
-	return queryAll(ctx, s.r, "index rows", `SELECT id, target, received_at, username, room, type, content FROM messages WHERE id > ? ORDER BY id LIMIT ?`,
-		[]any{after, limit}, func(r *sql.Rows, x *IndexRow) error {
-			var at int64
-			err := r.Scan(&x.ID, &x.Target, &at, &x.User, &x.Room, &x.Type, &x.Content)
-			x.ReceivedAt = time.UnixMilli(at)
-			return err
-		})
+// IndexRowsAfter returns up to limit messages with id > after, ascending,
+// and stops early once the contents read reach maxBytes (at least one row
+// is returned): reading back large messages costs bounded memory. more
+// reports that rows may follow (limit or maxBytes was reached).
+func (s *Store) IndexRowsAfter(ctx context.Context, after int64, limit, maxBytes int) (out []IndexRow, more bool, err error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, target, received_at, username, room, type, content FROM messages WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: index rows: %w", err)
+	}
+	defer rows.Close()
+	bytes := 0
+	for rows.Next() {
+		var x IndexRow
+		var at int64
+		if err := rows.Scan(&x.ID, &x.Target, &at, &x.User, &x.Room, &x.Type, &x.Content); err != nil {
+			return nil, false, fmt.Errorf("store: index rows: %w", err)
+		}
+		x.ReceivedAt = time.UnixMilli(at)
+		out = append(out, x)
+		if bytes += len(x.Content); bytes >= maxBytes {
+			return out, true, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("store: index rows: %w", err)
+	}
+	return out, len(out) == limit, nil
 }
 
 // PruneDelta is how many messages of one target, user and 15-minute bucket
