@@ -6,12 +6,18 @@
 //
 // A slow subscriber never slows ingest: Publish never blocks; a subscriber
 // whose queue is full misses messages and is told how many.
+//
+// Memory is bounded by bytes as well as by count: the hub keeps no raw
+// frames and at most MaxContent bytes of a message's content (the whole
+// message is in the database), the recent ring holds at most RecentBytes,
+// and a subscriber at most SubBytes of undelivered messages.
 package live
 
 import (
 	"encoding/json"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/wsmon/wsmon/internal/message"
 )
@@ -29,17 +35,79 @@ func (f Filter) Match(m *message.Message) bool {
 		(f.Room == "" || f.Room == m.Room)
 }
 
+// Byte bounds of the hub.
+const (
+	// MaxContent is the most of a message's content the hub keeps and
+	// subscribers get: a longer content is cut at a rune boundary and ends
+	// with Ellipsis. The live view shows the beginning of a huge message;
+	// the API serves all of it.
+	MaxContent = 16 << 10
+	// RecentBytes bounds the recent ring (max_messages_in_memory counts
+	// messages): the oldest go first when the ring's messages (by Size)
+	// take more.
+	RecentBytes = 16 << 20
+	// SubBytes bounds what one subscriber has received and not yet
+	// released (Sub.Done); past it deliveries are missed.
+	SubBytes = 8 << 20
+)
+
+// Ellipsis ends a content cut at MaxContent.
+const Ellipsis = "…"
+
+// Size is what the hub counts a message it holds as: its content and
+// other strings, its raw bytes (none once cut) and a fixed overhead.
+func Size(m *message.Message) int {
+	return 256 + len(m.Content) + len(m.Raw) + len(m.User) + len(m.Room) + len(m.Target) + len(m.ExtID)
+}
+
+// view returns what the hub keeps of msgs: msgs itself when every message
+// is small, else a copy in which each message over MaxContent bytes (raw
+// or content) has no raw frame and its content cut.
+func view(msgs []message.Message) []message.Message {
+	var out []message.Message
+	for i := range msgs {
+		m := &msgs[i]
+		if len(m.Content) <= MaxContent && len(m.Raw) <= MaxContent {
+			continue
+		}
+		if out == nil {
+			out = append([]message.Message(nil), msgs...)
+		}
+		out[i].Raw = nil
+		out[i].Content = cut(m.Content, MaxContent)
+	}
+	if out == nil {
+		return msgs
+	}
+	return out
+}
+
+// cut returns s when it has at most max bytes, else its longest prefix of
+// whole runes within max bytes followed by Ellipsis.
+func cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	k := max - len(Ellipsis)
+	for k > 0 && !utf8.RuneStart(s[k]) {
+		k--
+	}
+	return s[:k] + Ellipsis
+}
+
 // Hub distributes published messages to subscribers. Safe for concurrent use.
 type Hub struct {
 	mu     sync.Mutex
 	ring   []message.Message // recent messages, oldest at head
 	head   int
 	n      int
+	bytes  int // Size of the ring's messages
 	subs   map[*Sub]struct{}
 	encode func(*message.Message) []byte
 }
 
-// NewHub returns a hub that remembers the last recent messages. encode,
+// NewHub returns a hub that remembers the last recent messages (at most
+// RecentBytes of them). encode,
 // when not nil, renders a message for subscribers; each message is
 // encoded at most once however many subscribers receive it (see
 // Batch.Encoded).
@@ -56,11 +124,14 @@ func NewHub(recent int, encode func(*message.Message) []byte) *Hub {
 	return &Hub{ring: make([]message.Message, recent), subs: make(map[*Sub]struct{}), encode: encode}
 }
 
-// Batch is one published batch, shared by every subscriber.
+// Batch is one published batch, shared by every subscriber. Its messages
+// are what the hub keeps of the published ones (no raw frame, a content
+// of at most MaxContent bytes, for those that were larger).
 type Batch struct {
 	Msgs   []message.Message
 	encode func(*message.Message) []byte
 	enc    []atomic.Pointer[[]byte]
+	size   int // Size of every message, for subscribers without a filter
 }
 
 // Encoded returns the encoding of message i, computed on first use and
@@ -76,10 +147,12 @@ func (b *Batch) Encoded(i int) []byte {
 }
 
 // Delivery is what a subscriber receives: the messages of a batch that
-// pass its filter (Idx; nil means all), oldest first.
+// pass its filter (Idx; nil means all), oldest first. Bytes is what it
+// counts against the subscriber's SubBytes until Sub.Done.
 type Delivery struct {
-	B   *Batch
-	Idx []int32
+	B     *Batch
+	Idx   []int32
+	Bytes int
 }
 
 // Len is the number of messages delivered.
@@ -106,10 +179,20 @@ type Sub struct {
 	c      chan Delivery
 	mu     sync.Mutex
 	missed int64
+	held   int // Bytes of deliveries sent and not yet Done
 }
 
-// C delivers batches of matching messages, in order.
+// C delivers batches of matching messages, in order. Call Done with each
+// delivery once it is no longer used: a subscriber holding SubBytes of
+// deliveries misses the next ones.
 func (s *Sub) C() <-chan Delivery { return s.c }
+
+// Done releases a delivery received from C.
+func (s *Sub) Done(d Delivery) {
+	s.mu.Lock()
+	s.held -= d.Bytes
+	s.mu.Unlock()
+}
 
 // TakeMissed returns and resets the number of messages skipped since the
 // last call.
@@ -148,18 +231,24 @@ func (h *Hub) Subscribers() int {
 }
 
 // Publish records msgs as recent and offers them to every subscriber
-// without blocking. Messages must not be modified afterwards.
+// without blocking. Messages must not be modified afterwards. The hub
+// keeps (and subscribers get) a view of them: messages over MaxContent
+// bytes lose their raw frame and the end of their content.
 func (h *Hub) Publish(msgs []message.Message) {
 	if len(msgs) == 0 {
 		return
 	}
+	msgs = view(msgs)
 	h.mu.Lock()
 	for i := range msgs {
+		if h.n == len(h.ring) {
+			h.dropOldest()
+		}
 		h.ring[(h.head+h.n)%len(h.ring)] = msgs[i]
-		if h.n < len(h.ring) {
-			h.n++
-		} else {
-			h.head = (h.head + 1) % len(h.ring)
+		h.n++
+		h.bytes += Size(&msgs[i])
+		for h.bytes > RecentBytes && h.n > 1 {
+			h.dropOldest()
 		}
 	}
 	subs := make([]*Sub, 0, len(h.subs))
@@ -172,27 +261,50 @@ func (h *Hub) Publish(msgs []message.Message) {
 		return
 	}
 	b := &Batch{Msgs: msgs, encode: h.encode, enc: make([]atomic.Pointer[[]byte], len(msgs))}
+	for i := range msgs {
+		b.size += Size(&msgs[i])
+	}
 	for _, s := range subs {
-		d := Delivery{B: b}
+		d := Delivery{B: b, Bytes: b.size}
 		if s.filter != (Filter{}) {
-			d.Idx = []int32{}
+			d.Idx, d.Bytes = []int32{}, 0
 			for i := range msgs {
 				if s.filter.Match(&msgs[i]) {
 					d.Idx = append(d.Idx, int32(i))
+					d.Bytes += Size(&msgs[i])
 				}
 			}
 			if len(d.Idx) == 0 {
 				continue
 			}
 		}
+		s.offer(d)
+	}
+}
+
+// offer sends d to s unless s's queue is full or it holds SubBytes (one
+// delivery always fits an empty subscriber); else d is missed.
+func (s *Sub) offer(d Delivery) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held == 0 || s.held+d.Bytes <= SubBytes {
 		select {
 		case s.c <- d:
+			s.held += d.Bytes
+			return
 		default:
-			s.mu.Lock()
-			s.missed += int64(d.Len())
-			s.mu.Unlock()
 		}
 	}
+	s.missed += int64(d.Len())
+}
+
+// dropOldest removes the ring's oldest message. Callers hold h.mu.
+func (h *Hub) dropOldest() {
+	old := &h.ring[h.head]
+	h.bytes -= Size(old)
+	*old = message.Message{}
+	h.head = (h.head + 1) % len(h.ring)
+	h.n--
 }
 
 // Recent returns up to n of the most recent messages matching f, oldest

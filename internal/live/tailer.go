@@ -8,11 +8,15 @@ import (
 	"github.com/wsmon/wsmon/internal/message"
 )
 
-// Source is what the tailer polls: messages with id > after, oldest first.
+// Source is what the tailer polls: messages with id > after, oldest first,
+// each content cut to its first maxContent characters.
 type Source interface {
-	MessagesAfter(ctx context.Context, after int64, limit int) ([]message.Message, error)
+	LiveMessagesAfter(ctx context.Context, after int64, limit, maxContent int) ([]message.Message, error)
 	MaxMessageID(ctx context.Context) (int64, error)
 }
+
+// tailBatch is how many messages a poll reads at most.
+const tailBatch = 1000
 
 // Tailer feeds a Hub from the database, for a web process that runs apart
 // from the monitor writing that database. New messages reach subscribers
@@ -45,7 +49,9 @@ func (t *Tailer) Run(ctx context.Context) {
 		case <-tick.C:
 		}
 		for {
-			msgs, err := t.src.MessagesAfter(ctx, last, 5000)
+			// A poll reads at most tailBatch messages of at most
+			// MaxContent characters: bounded however large they are.
+			msgs, err := t.src.LiveMessagesAfter(ctx, last, tailBatch, MaxContent)
 			if err != nil {
 				if ctx.Err() == nil {
 					t.log.Warn("live tail: polling the database", "error", err)
@@ -57,7 +63,7 @@ func (t *Tailer) Run(ctx context.Context) {
 			}
 			t.hub.Publish(msgs)
 			last = msgs[len(msgs)-1].ID
-			if len(msgs) < 5000 {
+			if len(msgs) < tailBatch {
 				break
 			}
 		}

@@ -169,6 +169,21 @@ func (s *Store) MessagesAfter(ctx context.Context, after int64, limit int) ([]me
 	return scanMessages(rows, false)
 }
 
+// LiveMessagesAfter is MessagesAfter for the live view: each content is
+// cut to its first maxContent characters (0: whole), so following a
+// database full of large messages costs bounded memory.
+func (s *Store) LiveMessagesAfter(ctx context.Context, after int64, limit, maxContent int) ([]message.Message, error) {
+	if maxContent <= 0 {
+		return s.MessagesAfter(ctx, after, limit)
+	}
+	cols := strings.Replace(messageColumns, "content", "substr(content, 1, ?)", 1)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM messages WHERE id > ? ORDER BY id ASC LIMIT ?`, maxContent, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: messages after: %w", err)
+	}
+	return scanMessages(rows, false)
+}
+
 // Session is one connection's record.
 type Session struct {
 	ID             int64

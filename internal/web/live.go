@@ -269,7 +269,11 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 				allow = 0
 			}
 			skipped := writeNewest(&buf, pending, sent, allow, &picked)
+			for _, d := range pending {
+				sub.Done(d) // written or skipped: the hub may send more
+			}
 			clear(pending) // let the batches go
+			clear(picked)
 			if n := sub.TakeMissed() + skipped; n > 0 {
 				event("dropped", 0, fmt.Appendf(nil, `{"missed":%d}`, n))
 			}
