@@ -26,7 +26,9 @@ const (
 	// write deadline ends the connection soon anyway.
 	replyQueue = 64
 	// shrinkAbove: a read buffer grown past this by a large frame is
-	// released afterwards, so an idle target does not pin a huge buffer.
+	// released once a frame needs less than a quarter of it, so an idle
+	// target does not pin a huge buffer (a stream of large frames reuses
+	// it).
 	shrinkAbove = 4 << 20
 	// aliveEvery: while a large frame streams in, the read deadline is
 	// pushed forward after this many bytes.
@@ -75,7 +77,8 @@ type session struct {
 	failErr error // first writer (or handshake timeout) failure; it ended the connection
 
 	// Reader-owned state (only the reader goroutine touches these).
-	buf       bytes.Buffer
+	buf       []byte // the frame being read; at most ReadLimit+1 bytes
+	lastLen   int    // length of the previous frame
 	lr        io.LimitedReader
 	lv        liveReader
 	lastAlive time.Time
@@ -363,7 +366,9 @@ func (l *liveReader) Read(p []byte) (int, error) {
 // readFrame reads the next data frame into the session buffer, keeping at
 // most ReadLimit bytes. When the frame was longer, truncated is true and the
 // rest of the frame is still unread: the caller discards it with
-// discardRest. data is valid until the next readFrame.
+// discardRest. data is valid until the next readFrame. The buffer grows
+// with the frame, to ReadLimit+1 bytes at most (not to the next power of
+// two beyond), and only one is kept per connection.
 func (s *session) readFrame() (binary bool, data []byte, at time.Time, truncated bool, err error) {
 	mt, rd, err := s.ws.NextReader()
 	if err != nil {
@@ -371,21 +376,47 @@ func (s *session) readFrame() (binary bool, data []byte, at time.Time, truncated
 	}
 	at = time.Now()
 	s.alive(at)
-	if s.buf.Cap() > shrinkAbove {
-		s.buf = bytes.Buffer{}
+	if cap(s.buf) > shrinkAbove && s.lastLen < cap(s.buf)/4 {
+		s.buf = nil
 	}
-	s.buf.Reset()
 	limit := s.r.opts.ReadLimit
 	s.lv.r, s.lv.seen = rd, 0
 	s.lr.R, s.lr.N = &s.lv, limit+1
-	if _, err := s.buf.ReadFrom(&s.lr); err != nil {
+	s.buf, err = readCapped(&s.lr, s.buf[:0], int(limit+1))
+	s.lastLen = len(s.buf)
+	if err != nil {
 		return false, nil, at, false, err
 	}
-	data = s.buf.Bytes()
+	data = s.buf
 	if int64(len(data)) > limit {
 		data, truncated = data[:limit], true
 	}
 	return mt == websocket.BinaryMessage, data, at, truncated, nil
+}
+
+// readCapped appends what r yields until io.EOF to buf, growing buf by
+// doubling but never beyond max bytes of capacity (r must end by then, as
+// an io.LimitedReader of max does). It returns buf and the first error
+// other than io.EOF.
+func readCapped(r io.Reader, buf []byte, max int) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			if cap(buf) >= max {
+				return buf, nil
+			}
+			nb := make([]byte, len(buf), min(max, 2*cap(buf)+bytes.MinRead))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // discardRest drops the unread rest of a truncated frame and returns the

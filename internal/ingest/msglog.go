@@ -136,6 +136,9 @@ func (l *MessageLog) flush() {
 		return
 	}
 	l.pending, l.pendingN = l.pending[:0], 0
+	if cap(l.pending) > 4*msglogChunk {
+		l.pending = nil // grown by a large message: do not keep it
+	}
 	if l.failing != nil {
 		l.log.Info("message log writes again", "file", l.f.Name(), "dropped_messages", l.dropped)
 		l.failing, l.dropped = nil, 0

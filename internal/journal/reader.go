@@ -11,6 +11,10 @@ import (
 	"os"
 )
 
+// shrinkAbove is the record size past which a record is read into a
+// buffer of its own that the reader does not keep.
+const shrinkAbove = 4 << 20
+
 // Reader reads records in sequence order, waiting for new ones. Records are
 // visible to it once the journal has written them to the file (within
 // FlushInterval of Append).
@@ -44,7 +48,8 @@ func (r *Reader) Close() error {
 var ErrEOF = errors.New("journal: end of closed journal")
 
 // Next returns the next record, waiting up to ctx's deadline for one to be
-// written. Record.Data is only valid until the next call. It returns
+// written. Record.Data is only valid until the next call. A reader holds
+// one record at a time (and a 1 MiB read buffer), never a whole segment. It returns
 // ctx.Err() on timeout or cancellation and ErrEOF after the journal closed.
 func (r *Reader) Next(ctx context.Context) (Record, error) {
 	for {
@@ -157,8 +162,13 @@ func (r *Reader) read() (Record, error) {
 	if l < fixedSize || l > maxRecord {
 		return Record{}, fmt.Errorf("journal: corrupt record length %d in segment %d", l, r.seg)
 	}
-	if cap(r.buf) < l {
+	switch {
+	case l > shrinkAbove:
+		// A large record gets a buffer of its own, not kept: the caller
+		// copies what it keeps, and the reader does not pin 16 MiB.
 		r.buf = make([]byte, l)
+	case cap(r.buf) < l || cap(r.buf) > shrinkAbove:
+		r.buf = make([]byte, l, max(l, 64<<10))
 	}
 	r.buf = r.buf[:l]
 	if _, err := io.ReadFull(r.br, r.buf); err != nil {
