@@ -5,6 +5,7 @@
 package config
 
 import (
+	"github.com/wsmon/wsmon/internal/rules"
 	"net/netip"
 	"strings"
 	"time"
@@ -69,6 +70,11 @@ type Config struct {
 	NotifyWebhook           string  `json:"notify_webhook_url"` // POST JSON here on a keyword match (http/https)
 	DatabaseDriver          string  `json:"database_driver"`    // "sqlite" (default) or "postgres"
 	DatabaseDSN             string  `json:"database_dsn"`       // PostgreSQL DSN when database_driver is postgres
+
+	// Rules raise alerts (internal/rules): keyword, regex, user, rate,
+	// silence, connection. With enable_notifications, the brief's
+	// notification_keywords are one more keyword rule (EffectiveRules).
+	Rules []rules.Rule `json:"rules"`
 
 	// --- web extensions ---
 	WebMaxConnections int `json:"web_max_connections"` // open dashboard connections at once (more wait); 0 = half the open-file limit, at most 10,000

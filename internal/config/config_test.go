@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"github.com/wsmon/wsmon/internal/protocol/registry"
+	"github.com/wsmon/wsmon/internal/rules"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -343,6 +344,20 @@ func TestValidate(t *testing.T) {
 			`field_map: unknown message field "usr" (did you mean "user"?); must be one of user, content, type, room, time, id`},
 		{"field map path", func(c *Config) { c.FieldMap = map[string]string{"user": " "} }, `field_map: path for "user" must not be empty`},
 		{"read limit small", func(c *Config) { c.ReadLimitBytes = 1000 }, `read_limit_bytes: must be between 1024 (1 KiB) and 1073741824 (1 GiB), got 1000`},
+		{"rule ok", func(c *Config) { c.Rules = []rules.Rule{{Name: "k", Type: "keyword", Keywords: []string{"紧急"}}} }, ""},
+		{"rule type", func(c *Config) { c.Rules = []rules.Rule{{Name: "k", Type: "words"}} },
+			`rules[0].type: must be one of keyword, regex, user, rate, silence, connection, got "words"`},
+		{"rule regex", func(c *Config) { c.Rules = []rules.Rule{{Name: "r", Type: "regex", Pattern: "a(b"}} },
+			"rules[0].pattern: not a valid RE2 expression: error parsing regexp: missing closing ): `a(b`"},
+		{"rule names unique", func(c *Config) {
+			c.Rules = []rules.Rule{{Name: "k", Type: "connection"}, {Name: "k", Type: "silence", Minutes: 5}}
+		}, `rules[1].name: "k" is used by another rule`},
+		{"notification keywords checked", func(c *Config) { c.EnableNotifications, c.NotificationKeywords = true, []string{"ok", " "} },
+			`notification_keywords[1]: must be 1 to 256 characters`},
+		{"implicit rule name taken", func(c *Config) {
+			c.EnableNotifications = true
+			c.Rules = []rules.Rule{{Name: "notification_keywords", Type: "connection"}}
+		}, `rules[0].name: "notification_keywords" is used by another rule`},
 		{"read limit big", func(c *Config) { c.ReadLimitBytes = 1<<30 + 1 }, `read_limit_bytes: must be between 1024 (1 KiB) and 1073741824 (1 GiB), got 1073741825`},
 		{"ping", func(c *Config) { c.PingInterval = 0 }, `ping_interval: must be greater than 0 and at most 3600 seconds, got 0`},
 		{"pong", func(c *Config) { c.PongTimeout = 20 }, `pong_timeout: must be greater than ping_interval (20) and at most 86400 seconds, got 20`},

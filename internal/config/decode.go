@@ -96,7 +96,6 @@ var (
 	stringMap   = reflect.TypeFor[map[string]string]()
 	anyMap      = reflect.TypeFor[map[string]any]()
 	boolPtrType = reflect.TypeFor[*bool]()
-	targetSlice = reflect.TypeFor[[]Target]()
 	secondsType = reflect.TypeFor[Seconds]()
 )
 
@@ -114,7 +113,7 @@ func expected(t reflect.Type) string {
 		return "an object"
 	case t == boolPtrType:
 		return "a boolean"
-	case t == targetSlice:
+	case isObjectList(t):
 		return "a list of objects"
 	}
 	switch t.Kind() {
@@ -277,8 +276,8 @@ func decodeObject(dst reflect.Value, fs []field, raw []byte, src source, path st
 // unchanged, so the default or the value from a lower-precedence source
 // stays. key is the full key path, for messages.
 func setJSON(v reflect.Value, raw []byte, src source, key string) error {
-	if v.Type() == targetSlice {
-		return setTargetsJSON(v, raw, src, key)
+	if isObjectList(v.Type()) {
+		return setObjectsJSON(v, raw, src, key)
 	}
 	val, err := decodeAny(raw)
 	if err != nil {
@@ -442,9 +441,15 @@ func parseFloat(s string) (float64, string) {
 	return f, ""
 }
 
-// setTargetsJSON decodes the "targets" list: an array of objects, each
-// decoded strictly against Target.
-func setTargetsJSON(v reflect.Value, raw []byte, src source, key string) error {
+// isObjectList reports whether t is a list of structs ("targets",
+// "rules"), decoded element by element, strictly.
+func isObjectList(t reflect.Type) bool {
+	return t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct
+}
+
+// setObjectsJSON decodes a list of objects ("targets", "rules"): an array
+// of objects, each decoded strictly against the element type.
+func setObjectsJSON(v reflect.Value, raw []byte, src source, key string) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	tok, err := dec.Token()
 	if err != nil {
@@ -455,23 +460,24 @@ func setTargetsJSON(v reflect.Value, raw []byte, src source, key string) error {
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		val, _ := decodeAny(raw)
-		return errorf(key, "%s: expected %s, got %s", src.at(key), expected(targetSlice), describe(val))
+		return errorf(key, "%s: expected %s, got %s", src.at(key), expected(v.Type()), describe(val))
 	}
-	fs := fieldsOf(reflect.TypeFor[Target]())
-	out := []Target{}
+	elemType := v.Type().Elem()
+	fs := fieldsOf(elemType)
+	out := reflect.MakeSlice(v.Type(), 0, 4)
 	for i := 0; dec.More(); i++ {
 		var elem json.RawMessage
 		if err := dec.Decode(&elem); err != nil {
 			return &Error{Key: key, msg: oneLine(src.at(key) + ": " + err.Error()), err: err}
 		}
-		var t Target
+		e := reflect.New(elemType).Elem()
 		path := fmt.Sprintf("%s[%d]", key, i)
-		if err := decodeObject(reflect.ValueOf(&t).Elem(), fs, elem, src, path); err != nil {
+		if err := decodeObject(e, fs, elem, src, path); err != nil {
 			return err
 		}
-		out = append(out, t)
+		out = reflect.Append(out, e)
 	}
-	v.Set(reflect.ValueOf(out))
+	v.Set(out)
 	return nil
 }
 
@@ -498,7 +504,7 @@ func setString(v reflect.Value, s string, src source, key string) error {
 		}
 		v.Set(reflect.ValueOf(out))
 		return nil
-	case t == stringMap, t == targetSlice:
+	case t == stringMap, isObjectList(t):
 		return setStringJSON(v, s, src, key)
 	case t == boolPtrType:
 		b, ok := parseBool(s)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/wsmon/wsmon/internal/rules"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -231,4 +232,32 @@ func (c Config) WriterDirs() []string {
 		dirs = append(dirs, filepath.Dir(c.DatabasePath))
 	}
 	return dirs
+}
+
+// ImplicitKeywordRule is the name of the rule made of
+// notification_keywords when enable_notifications is on.
+const ImplicitKeywordRule = "notification_keywords"
+
+// implicitRules is how many rules EffectiveRules puts before Rules.
+func (c Config) implicitRules() int {
+	if c.EnableNotifications && len(c.NotificationKeywords) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// EffectiveRules is the configured rules, after the brief's keyword
+// notification when enable_notifications is on: a keyword rule named
+// notification_keywords that notifies notify_webhook_url's notifier
+// ("webhook") when set.
+func (c Config) EffectiveRules() []rules.Rule {
+	var out []rules.Rule
+	if c.implicitRules() > 0 {
+		r := rules.Rule{Name: ImplicitKeywordRule, Type: rules.TypeKeyword, Keywords: c.NotificationKeywords}
+		if c.NotifyWebhook != "" {
+			r.Notify = []string{"webhook"}
+		}
+		out = append(out, r)
+	}
+	return append(out, c.Rules...)
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"github.com/wsmon/wsmon/internal/protocol/registry"
+	"github.com/wsmon/wsmon/internal/rules"
 
 	"errors"
 	"fmt"
@@ -105,6 +106,7 @@ func (c Config) Validate() error {
 			return int64Range("journal_memory_limit_bytes", c.JournalMemoryLimitBytes, MinJournalMemoryBytes, MaxJournalMemoryBytes)
 		},
 		func() error { return c.checkTargets() },
+		func() error { return c.checkRules() },
 		func() error { return secondsRange("ping_interval", c.PingInterval, 0, false, maxIntervalSecs) },
 		func() error {
 			if !(c.PongTimeout > c.PingInterval && c.PongTimeout <= maxLongSecs) {
@@ -511,6 +513,35 @@ func (c Config) checkTargets() error {
 			return errorf(key, "%s: duplicate target name %s (same as targets[%d]); give each target a distinct name", key, quoteShort(t.Name), j)
 		}
 		seen[t.Name] = i
+	}
+	return nil
+}
+
+// checkRules validates the rules: each one, and unique names (the
+// implicit notification_keywords rule included).
+func (c Config) checkRules() error {
+	seen := map[string]bool{}
+	implicit := c.implicitRules()
+	for i, r := range c.EffectiveRules() {
+		prefix := fmt.Sprintf("rules[%d].", i-implicit)
+		if i < implicit {
+			prefix = "" // notification_keywords: its fields are named below
+		}
+		if err := r.Validate(prefix); err != nil {
+			var re *rules.Error
+			if !errors.As(err, &re) {
+				return errorf("rules", "%s", err.Error())
+			}
+			key := re.Field
+			if i < implicit {
+				key = "notification_keywords" + strings.TrimPrefix(key, "keywords")
+			}
+			return errorf(key, "%s: %s", key, re.Msg)
+		}
+		if seen[r.Name] {
+			return errorf(prefix+"name", "%sname: %q is used by another rule", prefix, r.Name)
+		}
+		seen[r.Name] = true
 	}
 	return nil
 }
