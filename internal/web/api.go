@@ -150,9 +150,17 @@ var validTypes = map[string]bool{"": true, "chat": true, "system": true, "join":
 
 // messageQuery reads the shared filters and paging parameters.
 func (p *params) messageQuery() store.MessageQuery {
+	limit := int(p.int("limit", 50, 1, 500))
+	before := p.int("before", 0, 0, 1<<62)
+	q := p.filters()
+	q.Limit, q.Before = limit, before
+	return q
+}
+
+// filters reads the filters of listings, searches and exports: user,
+// type, target, room, from, to, and raw.
+func (p *params) filters() store.MessageQuery {
 	q := store.MessageQuery{
-		Limit:  int(p.int("limit", 50, 1, 500)),
-		Before: p.int("before", 0, 0, 1<<62),
 		User:   p.str("user", 256),
 		Type:   p.str("type", 16),
 		Target: p.str("target", 256),
@@ -168,6 +176,16 @@ func (p *params) messageQuery() store.MessageQuery {
 		p.err = errBadParam("from", "must be before to")
 	}
 	return q
+}
+
+// searchText reads the search text: q, or keyword (the brief's name) when
+// q is absent or empty.
+func (p *params) searchText() string {
+	text := p.str("q", 1024)
+	if text == "" {
+		text = p.str("keyword", 1024)
+	}
+	return text
 }
 
 // page is a list response with a cursor for the next (older) page.
@@ -239,10 +257,7 @@ func (s *Server) handleContext(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	p := s.params(r)
-	text := p.str("q", 1024)
-	if text == "" {
-		text = p.str("keyword", 1024) // the brief's name
-	}
+	text := p.searchText()
 	q := p.messageQuery()
 	if p.err != nil {
 		return p.err

@@ -159,6 +159,7 @@ func (s *Server) routes() {
 	m.Handle("GET /api/messages/{id}", s.api(s.handleMessage))
 	m.Handle("GET /api/messages/{id}/context", s.api(s.handleContext))
 	m.Handle("GET /api/search", s.api(s.handleSearch))
+	m.Handle("GET /api/export", s.api(s.handleExport))
 	m.Handle("GET /api/users/{name}", s.api(s.handleUser))
 	m.Handle("GET /api/sessions", s.api(s.handleSessions))
 	m.Handle("GET /api/targets", s.api(s.handleTargets))
