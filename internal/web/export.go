@@ -25,7 +25,7 @@ func ParseExport(v url.Values, loc *time.Location) (export.Request, error) {
 	format := p.str("format", 16)
 	text := p.searchText()
 	q := p.filters()
-	bom := p.flag("bom", true)
+	bom := p.yesNo("bom", true)
 	if p.err != nil {
 		return export.Request{}, p.err
 	}
@@ -36,9 +36,9 @@ func ParseExport(v url.Values, loc *time.Location) (export.Request, error) {
 	return export.Request{Format: f, Text: text, Query: q, BOM: bom}, nil
 }
 
-// flag reads a yes/no parameter: 1, true or yes; 0, false or no (any
+// yesNo reads a yes/no parameter: 1, true or yes; 0, false or no (any
 // case); def when absent or empty, an error otherwise.
-func (p *params) flag(name string, def bool) bool {
+func (p *params) yesNo(name string, def bool) bool {
 	switch strings.ToLower(p.str(name, 8)) {
 	case "":
 		return def
