@@ -1,7 +1,7 @@
 // Package cli owns wsmon's command line: subcommands (monitor, web, all,
-// demo, bench, reindex, version), their flags and help, turning flags into
-// config overrides, and exit codes. It parses and dispatches; the work is
-// done by internal/app and the packages it wires.
+// demo, bench, reindex, export, version), their flags and help, turning
+// flags into config overrides, and exit codes. It parses and dispatches;
+// the work is done by internal/app and the packages it wires.
 package cli
 
 import (
@@ -43,6 +43,7 @@ Modes:
   demo      run the built-in demo chat server
   bench     benchmark ingest, search and statistics on a synthetic corpus
   reindex   rebuild the search index and statistics from the messages
+  export    write messages (filtered, or a search) as CSV, JSON or NDJSON
   version   print the version
 
 Run 'wsmon <mode> --help' for the options of a mode.
@@ -66,6 +67,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return runBench(ctx, rest, env)
 	case "reindex":
 		return runReindex(ctx, rest, env)
+	case "export":
+		return runExport(ctx, rest, env)
 	case "version", "--version", "-v":
 		fmt.Fprintf(env.Stdout, "wsmon %s\n", Version)
 		return ExitOK
