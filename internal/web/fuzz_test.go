@@ -40,10 +40,11 @@ var fuzzEndpoints = []string{
 	"/api/messages/{}/context",
 	"/api/users/{}",
 	"/api/live",
+	"/api/export",
 }
 
 // paramNames are the names a bad_param error may start with.
-var paramNames = []string{"limit", "before", "user", "type", "target", "room", "from", "to", "raw", "q", "keyword", "n", "id", "name"}
+var paramNames = []string{"limit", "before", "user", "type", "target", "room", "from", "to", "raw", "q", "keyword", "n", "id", "name", "format", "bom"}
 
 // checkErrorShape fails unless body is exactly {"error":{"code","message"}}
 // with both non-empty, and a bad_param message names a parameter.
@@ -87,9 +88,9 @@ func (q indexed) User(ctx context.Context, name, target string) (store.UserInfo,
 }
 
 // FuzzAPIParams fuzzes the query string (and the path argument, and
-// Last-Event-ID) of every GET endpoint that takes parameters, on the
-// fixture behind its search index as production serves it, in the
-// fixture's zone and in UTC (where a year-1 date is the zero time).
+// Last-Event-ID) of every GET endpoint that takes parameters (the export
+// too), on the fixture behind its search index as production serves it,
+// in the fixture's zone and in UTC (where a year-1 date is the zero time).
 func FuzzAPIParams(f *testing.F) {
 	fx := newFixture(f)
 	ix, err := index.New(context.Background(), fx.st, index.Options{Logger: discardLogger()})
@@ -131,6 +132,9 @@ func FuzzAPIParams(f *testing.F) {
 		{6, strings.Repeat("u", 257), "", ""},
 		{7, "", "user=alice&type=chat", "5"}, {7, "", "type=bogus", ""}, {7, "", "", "-1"}, {7, "", "", "9223372036854775807"},
 		{7, "", "", "99999999999999999999"}, {7, "", "room=%ff", "1"},
+		{8, "", "", ""}, {8, "", "format=json&q=hello&bom=0", ""}, {8, "", "format=ndjson&user=alice&raw=1", ""},
+		{8, "", "format=xml", ""}, {8, "", "format=CSV&bom=maybe", ""}, {8, "", "from=9999-12-31&to=0001-01-01&format=json", ""},
+		{8, "", "keyword=%00&format=ndjson", ""}, {8, "", "q=" + strings.Repeat("q", 1025), ""},
 	} {
 		f.Add(s.ep, s.arg, s.q, s.lastEvent, s.ep%2 == 0)
 	}
@@ -176,6 +180,10 @@ func FuzzAPIParams(f *testing.F) {
 			if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") || !bytes.HasPrefix(body, []byte("retry: 2000\n\n")) {
 				t.Fatalf("%s: %q %q", what, ct, body)
 			}
+			return
+		}
+		if strings.HasPrefix(path, "/api/export") {
+			checkExport(t, what, w.Header(), body)
 			return
 		}
 		if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") || !json.Valid(body) {
@@ -280,6 +288,34 @@ func checkAccepted(t *testing.T, s *Server, u *url.URL, body []byte) {
 		}
 	default:
 		t.Fatalf("%s: unexpected path", what)
+	}
+}
+
+// checkExport checks a 200 of /api/export: an attachment, JSON that
+// parses (one document, or one per line for NDJSON), CSV with a header.
+func checkExport(t *testing.T, what string, h http.Header, body []byte) {
+	t.Helper()
+	ct := h.Get("Content-Type")
+	if !strings.HasPrefix(h.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("%s: Content-Disposition %q", what, h.Get("Content-Disposition"))
+	}
+	switch {
+	case strings.Contains(ct, "ndjson"):
+		for line := range bytes.SplitSeq(bytes.TrimSuffix(body, []byte("\n")), []byte("\n")) {
+			if len(line) > 0 && !json.Valid(line) {
+				t.Fatalf("%s: NDJSON line %q", what, line)
+			}
+		}
+	case strings.Contains(ct, "json"):
+		if !json.Valid(body) {
+			t.Fatalf("%s: JSON export does not parse: %.200q", what, body)
+		}
+	case strings.HasPrefix(ct, "text/csv"):
+		if len(body) == 0 {
+			t.Fatalf("%s: empty CSV (no header)", what)
+		}
+	default:
+		t.Fatalf("%s: Content-Type %q", what, ct)
 	}
 }
 
