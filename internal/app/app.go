@@ -147,7 +147,9 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		var busy func() bool
 		var ingest func() web.IngestCounters
 		var ready func(context.Context) []web.Check
+		var ruleMgr web.RuleManager // none in a separate web process: rule writes answer 409
 		if mon != nil {
+			ruleMgr = mon.alerts
 			status, targets, manager = monitorStatus(mon), mon.TargetInfos, mon
 			// More than a few batches waiting in the journal: a burst.
 			busy = func() bool { return mon.Pipeline().Stats().Backlog > 20_000 }
@@ -161,11 +163,15 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready, Metrics: met.Handler(),
+			Alerts: st, Rules: ruleMgr,
 			Limits: web.Limits{MaxConnections: cfg.WebMaxConnections, MaxLiveClients: cfg.LiveMaxClients},
 		})
 		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts,
 			TrustedProxies: cfg.TrustedProxyPrefixes()})
 		snap = snapshot(mon, st, ix, &handler)
+		if mon != nil {
+			mon.alerts.publish = handler.PublishAlert // before mon.Run starts the pipeline
+		}
 		srv = handler.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 		limited := handler.Listener(ln)
 		go func() { serveErr <- srv.Serve(limited) }()

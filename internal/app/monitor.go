@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +39,8 @@ type Monitor struct {
 	journal  *journal.Journal
 	pipeline *ingest.Pipeline
 	msglog   *ingest.MessageLog
-	notifier *alert.Notifier
+	notifier *alert.Notifier // notify_webhook_url's deliveries
+	alerts   *alerting
 	sink     ingest.Recorder
 	version  string
 	managed  bool
@@ -110,11 +112,25 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 	if o.Hub != nil {
 		pubs = append(pubs, o.Hub)
 	}
-	if cfg.EnableNotifications {
-		m.notifier = alert.New(cfg.NotificationKeywords, cfg.NotifyWebhook, o.Logger)
-		pubs = append(pubs, m.notifier)
+	// Rules are evaluated on committed messages (a committer), so a
+	// journal replay never alerts twice.
+	al, err := newAlerting(ctx, cfg, o.Store, o.Logger)
+	if err != nil {
+		j.Close()
+		return nil, err
+	}
+	m.alerts = al
+	if cfg.EnableNotifications && cfg.NotifyWebhook != "" {
+		m.notifier = alert.New(cfg.NotifyWebhook, o.Logger)
+		al.deliver = func(a store.Alert, sinks []string) {
+			if slices.Contains(sinks, "webhook") {
+				m.notifier.Deliver(alert.Alert{Rule: a.Rule, Detail: a.Detail, ID: a.MessageID, AlertID: a.ID, Target: a.Target,
+					User: a.User, Room: a.Room, Content: a.Content, ReceivedAt: a.At})
+			}
+		}
 	}
 	commits := append([]ingest.Committer(nil), o.Committers...)
+	commits = append(commits, al)
 	if cfg.MessageLogEnabled() {
 		ml, err := ingest.NewMessageLog(cfg.LogDir, cfg.Location(), o.Logger)
 		if err != nil {
@@ -254,6 +270,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	if m.notifier != nil {
 		auxRun.Go(func() { m.notifier.Run(aux) })
 	}
+	auxRun.Go(func() { m.alerts.run(aux, m.targetStates) })
 	if m.cfg.AutoBackupHours > 0 {
 		auxRun.Go(func() { m.backups(aux, time.Duration(m.cfg.AutoBackupHours*float64(time.Hour))) })
 	}

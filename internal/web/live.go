@@ -225,6 +225,8 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 	// (http.Server.Shutdown does not end a handler by itself).
 	done, release := s.streamDone(r.Context())
 	defer release()
+	alerts, unsubscribe := s.alertFeed.subscribe()
+	defer unsubscribe()
 	fresh := false // messages arrived since the last stats push
 	var lastWrite time.Time
 	var pending []live.Delivery
@@ -294,6 +296,11 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 				}
 				fresh = false
 			}
+			if err := send(); err != nil {
+				return nil
+			}
+		case b := <-alerts:
+			event("alert", 0, b)
 			if err := send(); err != nil {
 				return nil
 			}

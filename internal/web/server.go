@@ -75,6 +75,12 @@ type Options struct {
 	// Ingest reports the monitor's ingest counters; nil in a process
 	// without the monitor (GET /api/stats then has no "ingest").
 	Ingest func() IngestCounters
+	// Alerts is the alert history (GET /api/alerts, POST /api/alerts/ack);
+	// nil: no alerts.
+	Alerts AlertStore
+	// Rules lists and changes the alert rules; nil in a process without the
+	// monitor, where rule writes answer 409.
+	Rules RuleManager
 	// Metrics serves GET /metrics (Prometheus text format), behind the
 	// same authentication as the API; nil answers 404.
 	Metrics http.Handler
@@ -120,6 +126,8 @@ type Server struct {
 
 	statsCache  statsCache
 	liveClients atomic.Int64 // open /api/live streams, against Limits.MaxLiveClients
+
+	alertFeed alertFeed // new alerts to the live streams
 
 	// streams is cancelled when the HTTP server shuts down: live streams end.
 	streams     context.Context
@@ -168,6 +176,12 @@ func (s *Server) routes() {
 	m.Handle("POST /api/targets/{name}/pause", s.api(sameOrigin(s.targetAction(TargetManager.PauseTarget))))
 	m.Handle("POST /api/targets/{name}/resume", s.api(sameOrigin(s.targetAction(TargetManager.ResumeTarget))))
 	m.Handle("DELETE /api/targets/{name}", s.api(sameOrigin(s.targetAction(TargetManager.RemoveTarget))))
+	m.Handle("GET /api/alerts", s.api(s.handleAlerts))
+	m.Handle("POST /api/alerts/ack", s.api(sameOrigin(s.handleAckAlerts)))
+	m.Handle("GET /api/rules", s.api(s.handleRules))
+	m.Handle("POST /api/rules", s.api(sameOrigin(s.handleAddRule)))
+	m.Handle("PUT /api/rules/{name}", s.api(sameOrigin(s.handleUpdateRule)))
+	m.Handle("DELETE /api/rules/{name}", s.api(sameOrigin(s.handleDeleteRule)))
 	m.Handle("GET /api/live", s.api(s.handleLive))
 	m.Handle("GET /api/ui-config", s.api(s.handleUIConfig))
 	m.Handle("GET /api/openapi.json", s.api(s.handleOpenAPI))
