@@ -56,8 +56,7 @@ test/servers/%/node_modules/.installed: test/servers/%/package.json test/servers
 
 # Every test: vet, gofmt, unit + integration tests with the race detector
 # (protocol adapters against real servers on loopback), browser end-to-end
-# tests in headless Chromium (WSMON_CHROMIUM or /usr/bin/chromium),
-# PostgreSQL store tests when WSMON_TEST_PG_DSN is set.
+# tests in headless Chromium (WSMON_CHROMIUM or /usr/bin/chromium).
 test: ui vet testservers
 	$(GO) test -race -timeout 25m ./...
 

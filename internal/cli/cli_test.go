@@ -38,6 +38,7 @@ func TestBadConfigStopsWithOneClearLine(t *testing.T) {
 		{"out of range", `{"web_port": 70000}`, nil, `wsmon: web_port: must be between 1 and 65535, got 70000`},
 		{"bad flag value", `{}`, []string{"--url", "ftp://x"}, `wsmon: websocket_url: scheme must be ws or wss, got "ftp"`},
 		{"exposed without auth", `{"web_host": "0.0.0.0"}`, nil, `wsmon: web_host: binding 0.0.0.0 exposes the dashboard`},
+		{"postgres", `{"database_driver": "postgres", "database_dsn": "postgres://db/x"}`, nil, `wsmon: database_driver: postgres is not supported yet; use sqlite`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -106,5 +107,22 @@ func TestWriterRefusedOnAHeldDataDirectory(t *testing.T) {
 				t.Fatal("the database was opened")
 			}
 		})
+	}
+}
+
+// TestDeprecatedKeyIsWarned: a config.json that still has batch_latency
+// starts (here up to the data-directory lock another process holds) and the
+// log warns that the key does nothing.
+func TestDeprecatedKeyIsWarned(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"batch_latency": 0.05}`), 0o644)
+	held, err := datadir.Acquire("all", filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	code, _, stderr := run(t, dir, "monitor")
+	if code != ExitError || !strings.Contains(stderr, "level=WARN msg=\"batch_latency is deprecated and has no effect") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }

@@ -91,6 +91,9 @@ func runMode(ctx context.Context, mode string, args []string, env Env) int {
 		log.Info("demo chat server started", "url", demoSrv.URL())
 	}
 	log.Info("wsmon starting", "mode", mode, "version", Version, "config", cfg)
+	for _, d := range cfg.Deprecations() {
+		log.Warn(d)
+	}
 
 	if err := app.Run(ctx, app.Mode(mode), cfg, app.Options{Logger: log, Version: Version}); err != nil {
 		log.Error("wsmon stopped with an error", "error", err)

@@ -63,13 +63,13 @@ type Config struct {
 	LogFormat               string  `json:"log_format"`         // "text" (default) or "json"
 	MessageLog              *bool   `json:"message_log"`        // write logs/messages_YYYYMMDD.json; default true
 	BatchSize               int     `json:"batch_size"`         // max messages per database transaction; default 5000
-	BatchLatency            Seconds `json:"batch_latency"`      // max wait before a partial batch is written; default 0.05 s
+	BatchLatency            Seconds `json:"batch_latency"`      // deprecated, no effect: accepted so old config files load (see Deprecations)
 	BackupKeep              int     `json:"backup_keep"`        // automatic backups kept; default 7
 	RetentionDays           int     `json:"retention_days"`     // delete messages older than this; 0 = keep forever
 	TimeZone                string  `json:"time_zone"`          // IANA zone for daily/hourly statistics; default the machine's
 	NotifyWebhook           string  `json:"notify_webhook_url"` // POST JSON here on a keyword match (http/https)
-	DatabaseDriver          string  `json:"database_driver"`    // "sqlite" (default) or "postgres"
-	DatabaseDSN             string  `json:"database_dsn"`       // PostgreSQL DSN when database_driver is postgres
+	DatabaseDriver          string  `json:"database_driver"`    // "sqlite", the only one supported (postgres is refused until it is)
+	DatabaseDSN             string  `json:"database_dsn"`       // reserved for PostgreSQL: Validate refuses any value until it is supported
 
 	// Rules raise alerts (internal/rules): keyword, regex, user, rate,
 	// silence, connection. With enable_notifications, the brief's

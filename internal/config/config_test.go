@@ -74,7 +74,7 @@ func TestDefaultsLoadWithoutFile(t *testing.T) {
 		{"log_format", d.LogFormat, "text"},
 		{"message_log", d.MessageLogEnabled(), true},
 		{"batch_size", d.BatchSize, 5000},
-		{"batch_latency", d.BatchLatency, Seconds(0.05)},
+		{"batch_latency", d.BatchLatency, Seconds(0)},
 		{"backup_keep", d.BackupKeep, 7},
 		{"database_driver", d.DatabaseDriver, "sqlite"},
 		{"web_host", d.WebHost, "127.0.0.1"},
@@ -226,7 +226,7 @@ func TestFileAccepts(t *testing.T) {
 		{"escaped quote then comment", `{"target_name": "a\"//b"} // c`, func(c Config) bool { return c.TargetName == `a"//b` }},
 		{"null keeps default", `{"web_port": null, "message_log": null}`, func(c Config) bool { return c.WebPort == 8001 && c.MessageLogEnabled() }},
 		{"integral float for int", `{"web_port": 8.002e3}`, func(c Config) bool { return c.WebPort == 8002 }},
-		{"fractional seconds", `{"batch_latency": 0.2}`, func(c Config) bool { return c.BatchLatency == 0.2 }},
+		{"fractional seconds", `{"ping_interval": 0.2}`, func(c Config) bool { return c.PingInterval == 0.2 }},
 		{"message_log false", `{"message_log": false}`, func(c Config) bool { return !c.MessageLogEnabled() }},
 		{"empty list", `{"notification_keywords": []}`, func(c Config) bool { return c.NotificationKeywords != nil && len(c.NotificationKeywords) == 0 }},
 	}
@@ -252,7 +252,7 @@ func TestEnv(t *testing.T) {
 	}{
 		{"int", []string{"WSMON_WEB_PORT=9001"}, func(c Config) bool { return c.WebPort == 9001 }, ""},
 		{"bad int", []string{"WSMON_WEB_PORT=x"}, nil, `environment WSMON_WEB_PORT: expected an integer, got "x"`},
-		{"bad float", []string{"WSMON_BATCH_LATENCY=NaN"}, nil, `environment WSMON_BATCH_LATENCY: expected a number, got "NaN"`},
+		{"bad float", []string{"WSMON_PING_INTERVAL=NaN"}, nil, `environment WSMON_PING_INTERVAL: expected a number, got "NaN"`},
 		{"bool words", []string{"WSMON_ENABLE_NOTIFICATIONS=yes", "WSMON_MESSAGE_LOG=0"},
 			func(c Config) bool { return c.EnableNotifications && !c.MessageLogEnabled() }, ""},
 		{"bad bool", []string{"WSMON_ENABLE_NOTIFICATIONS=maybe"}, nil,
@@ -374,17 +374,18 @@ func TestValidate(t *testing.T) {
 			`web_max_connections: must be 0 (half the open-file limit) or between 16 and 1000000, got -1`},
 		{"live clients 0", func(c *Config) { c.LiveMaxClients = 0 }, `live_max_clients: must be between 1 and 1000000, got 0`},
 		{"batch size big", func(c *Config) { c.BatchSize = 100001 }, `batch_size: must be between 1 and 100000, got 100001`},
-		{"batch latency", func(c *Config) { c.BatchLatency = 0 }, `batch_latency: must be between 0.001 and 10 seconds, got 0`},
-		{"batch latency big", func(c *Config) { c.BatchLatency = 11 }, `batch_latency: must be between 0.001 and 10 seconds, got 11`},
+		{"batch latency is not checked", func(c *Config) { c.BatchLatency = 11 }, ""},
 		{"backup keep", func(c *Config) { c.BackupKeep = 0 }, `backup_keep: must be at least 1, got 0`},
 		{"retention", func(c *Config) { c.RetentionDays = -1 }, `retention_days: must be between 0 and 36600, got -1`},
 		{"time zone", func(c *Config) { c.TimeZone = "Mars/Base" }, `time_zone: unknown time zone "Mars/Base"`},
 		{"time zone ok", func(c *Config) { c.TimeZone = "UTC" }, ""},
 		{"webhook scheme", func(c *Config) { c.NotifyWebhook = "ftp://h/x" }, `notify_webhook_url: scheme must be http or https, got "ftp"`},
 		{"webhook ok", func(c *Config) { c.NotifyWebhook = "https://h/x" }, ""},
-		{"driver", func(c *Config) { c.DatabaseDriver = "mysql" }, `database_driver: must be sqlite or postgres, got "mysql"`},
-		{"postgres dsn", func(c *Config) { c.DatabaseDriver = "postgres" }, `database_dsn: must be set when database_driver is postgres`},
-		{"postgres ok", func(c *Config) { c.DatabaseDriver, c.DatabaseDSN, c.DatabasePath = "postgres", "postgres://x/db", "" }, ""},
+		{"driver", func(c *Config) { c.DatabaseDriver = "mysql" }, `database_driver: must be sqlite, got "mysql"`},
+		{"postgres", func(c *Config) { c.DatabaseDriver = "postgres" }, `database_driver: postgres is not supported yet; use sqlite`},
+		{"postgres with dsn", func(c *Config) { c.DatabaseDriver, c.DatabaseDSN, c.DatabasePath = "postgres", "postgres://x/db", "" },
+			`database_driver: postgres is not supported yet; use sqlite`},
+		{"dsn", func(c *Config) { c.DatabaseDSN = "postgres://x/db" }, `database_dsn: PostgreSQL is not supported yet; remove database_dsn (SQLite uses database_path)`},
 		{"web host empty", func(c *Config) { c.WebHost = "" }, `web_host: must be set (use 0.0.0.0 to listen on all interfaces)`},
 		{"user without password", func(c *Config) { c.WebUser = "u" }, `web_password: must be set when web_user is set`},
 		{"password without user", func(c *Config) { c.WebPassword = "p" }, `web_user: must be set when web_password is set`},
@@ -706,6 +707,28 @@ func TestEveryFieldDecodable(t *testing.T) {
 			if got := expected(f.typ); got == f.typ.String() {
 				t.Errorf("%s.%s: type %s is not supported by the decoder", typ, f.key, f.typ)
 			}
+		}
+	}
+}
+
+// TestDeprecatedBatchLatency: batch_latency does nothing, but a config
+// that sets it (from the file or the environment) still loads and says so
+// in Deprecations, which the program logs at start.
+func TestDeprecatedBatchLatency(t *testing.T) {
+	if d := Defaults().Deprecations(); len(d) != 0 {
+		t.Fatalf("defaults have deprecations %q", d)
+	}
+	t.Chdir(t.TempDir())
+	for _, opts := range []LoadOptions{
+		{ConfigPath: writeFile(t, "c.json", `{"batch_latency": 0.05, "batch_size": 100}`)},
+		{Env: []string{"WSMON_BATCH_LATENCY=0.2"}},
+	} {
+		c, err := Load(opts)
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		if d := c.Deprecations(); len(d) != 1 || !strings.HasPrefix(d[0], "batch_latency is deprecated and has no effect") {
+			t.Errorf("Deprecations = %q", d)
 		}
 	}
 }

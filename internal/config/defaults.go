@@ -44,7 +44,6 @@ func Defaults() Config {
 		LogFormat:      "text",
 		MessageLog:     &messageLog,
 		BatchSize:      5000,
-		BatchLatency:   0.05,
 		BackupKeep:     7,
 		DatabaseDriver: "sqlite",
 

@@ -34,14 +34,12 @@ const (
 	MinWebConnections     = 16      // web_max_connections, when set
 	MaxWebConnections     = 1000000 // web_max_connections, live_max_clients
 	MaxMessagesLimit      = 1000000
-	maxIntervalSecs       = 3600           // reconnect_interval, web_refresh_interval, ping_interval
-	maxLongSecs           = 86400          // pong_timeout, reconnect_max_interval, stable_after
-	maxDedupSecs          = 30 * 86400     // dedup_window
-	maxBackupHours        = 24 * 366       // auto_backup_hours
-	maxRetentionDays      = 100 * 366      // retention_days
-	maxAttempts           = 1000000        // max_reconnect_attempts
-	minBatchLatency       = Seconds(0.001) // batch_latency
-	maxBatchLatency       = Seconds(10)
+	maxIntervalSecs       = 3600       // reconnect_interval, web_refresh_interval, ping_interval
+	maxLongSecs           = 86400      // pong_timeout, reconnect_max_interval, stable_after
+	maxDedupSecs          = 30 * 86400 // dedup_window
+	maxBackupHours        = 24 * 366   // auto_backup_hours
+	maxRetentionDays      = 100 * 366  // retention_days
+	maxAttempts           = 1000000    // max_reconnect_attempts
 )
 
 // Validate checks c with DefaultProtocols; see ValidateWith.
@@ -123,12 +121,6 @@ func (c Config) Validate() error {
 		func() error { return oneOf("log_format", c.LogFormat, "text", "json") },
 		func() error { return intRange("batch_size", c.BatchSize, 1, MaxBatchSize) },
 		func() error {
-			if !(c.BatchLatency >= minBatchLatency && c.BatchLatency <= maxBatchLatency) {
-				return errorf("batch_latency", "batch_latency: must be between %s and %s seconds, got %s", num(float64(minBatchLatency)), num(float64(maxBatchLatency)), num(float64(c.BatchLatency)))
-			}
-			return nil
-		},
-		func() error {
 			if c.BackupKeep < 1 {
 				return errorf("backup_keep", "backup_keep: must be at least 1, got %d", c.BackupKeep)
 			}
@@ -150,10 +142,15 @@ func (c Config) Validate() error {
 			}
 			return checkURL("notify_webhook_url", c.NotifyWebhook, "http or https", "http", "https")
 		},
-		func() error { return oneOf("database_driver", c.DatabaseDriver, "sqlite", "postgres") },
 		func() error {
-			if c.DatabaseDriver == "postgres" && c.DatabaseDSN == "" {
-				return errorf("database_dsn", "database_dsn: must be set when database_driver is postgres")
+			if c.DatabaseDriver == "postgres" {
+				return errorf("database_driver", "database_driver: postgres is not supported yet; use sqlite")
+			}
+			return oneOf("database_driver", c.DatabaseDriver, "sqlite")
+		},
+		func() error {
+			if c.DatabaseDSN != "" {
+				return errorf("database_dsn", "database_dsn: PostgreSQL is not supported yet; remove database_dsn (SQLite uses database_path)")
 			}
 			return nil
 		},

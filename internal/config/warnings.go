@@ -11,3 +11,14 @@ func (c Config) Warnings() []string {
 	}
 	return w
 }
+
+// Deprecations returns, one sentence each, the keys set in c that are
+// still accepted but do nothing, for the program to log at start in every
+// mode.
+func (c Config) Deprecations() []string {
+	var d []string
+	if c.BatchLatency != 0 {
+		d = append(d, "batch_latency is deprecated and has no effect (a batch is written as soon as the database writer is free); remove it from the configuration")
+	}
+	return d
+}
