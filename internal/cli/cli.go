@@ -1,7 +1,7 @@
 // Package cli owns wsmon's command line: subcommands (monitor, web, all,
-// demo, bench, reindex, export, version), their flags and help, turning
-// flags into config overrides, and exit codes. It parses and dispatches;
-// the work is done by internal/app and the packages it wires.
+// demo, bench, reindex, export, health, version), their flags and help,
+// turning flags into config overrides, and exit codes. It parses and
+// dispatches; the work is done by internal/app and the packages it wires.
 package cli
 
 import (
@@ -44,6 +44,7 @@ Modes:
   bench     benchmark ingest, search and statistics on a synthetic corpus
   reindex   rebuild the search index and statistics from the messages
   export    write messages (filtered, or a search) as CSV, JSON or NDJSON
+  health    probe a running wsmon's /healthz (exit 0 if healthy; for containers)
   version   print the version
 
 Run 'wsmon <mode> --help' for the options of a mode.
@@ -69,6 +70,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return runReindex(ctx, rest, env)
 	case "export":
 		return runExport(ctx, rest, env)
+	case "health":
+		return runHealth(ctx, rest, env)
 	case "version", "--version", "-v":
 		fmt.Fprintf(env.Stdout, "wsmon %s\n", Version)
 		return ExitOK
