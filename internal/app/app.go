@@ -22,7 +22,7 @@ import (
 	"github.com/wsmon/wsmon/internal/webui"
 )
 
-// Mode is one of the brief's run modes.
+// Mode is a run mode: monitor, web or all.
 type Mode string
 
 // Run modes.

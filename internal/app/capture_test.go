@@ -26,8 +26,8 @@ func countRows(t testing.TB, path, query string, args ...any) int64 {
 }
 
 // TestCaptureDemoIntoSQLite: the demo server's chat arrives in the
-// database normalised, with the raw frame, and in the brief's
-// chat_messages view.
+// database normalised, with the raw frame, and in the chat_messages
+// view.
 func TestCaptureDemoIntoSQLite(t *testing.T) {
 	d := newDemo(t, nil)
 	cfg := testConfig(t, d.URL())

@@ -1,5 +1,5 @@
-// Package app assembles wsmon's parts into the running modes of the brief
-// (monitor, web, all): it builds the store, journal, ingest pipeline,
+// Package app assembles wsmon's parts into its run modes (monitor, web,
+// all): it builds the store, journal, ingest pipeline,
 // capture runners, live hub and web server from a Config and runs them
 // under one context with an orderly shutdown. It holds no logic of its
 // own beyond wiring and lifecycle.

@@ -11,12 +11,13 @@ import (
 	"time"
 )
 
-// Config is the whole runtime configuration. The JSON names of the first
-// block are exactly the keys of the user's brief (README.zh.md); the rest are
-// wsmon extensions. It is passed explicitly to every part; nothing reads
+// Config is the whole runtime configuration. The first block holds the
+// keys of the Python chat monitor's config.json that wsmon replaces
+// (README.zh.md), with the same names and meanings, so its files load
+// unchanged; the rest are wsmon extensions. It is passed explicitly to every part; nothing reads
 // configuration from globals.
 type Config struct {
-	// --- keys from the brief ---
+	// --- keys of the Python monitor's config.json ---
 	WebsocketURL         string   `json:"websocket_url"`          // target WebSocket URL (ws:// or wss://)
 	WebPort              int      `json:"web_port"`               // dashboard port, 1..65535
 	ReconnectInterval    Seconds  `json:"reconnect_interval"`     // base reconnect delay
@@ -72,7 +73,7 @@ type Config struct {
 	DatabaseDSN             string  `json:"database_dsn"`       // reserved for PostgreSQL: Validate refuses any value until it is supported
 
 	// Rules raise alerts (internal/rules): keyword, regex, user, rate,
-	// silence, connection. With enable_notifications, the brief's
+	// silence, connection. With enable_notifications,
 	// notification_keywords are one more keyword rule (EffectiveRules).
 	Rules []rules.Rule `json:"rules"`
 
@@ -118,7 +119,7 @@ type Target struct {
 }
 
 // Seconds is a duration written in config as a number of seconds (integer or
-// fractional), as in the brief's reconnect_interval.
+// fractional), like reconnect_interval.
 type Seconds float64
 
 // Duration converts to a time.Duration.

@@ -98,13 +98,14 @@ func TestDefaultsAreFresh(t *testing.T) {
 }
 
 func TestLoadBriefExample(t *testing.T) {
-	// testdata/brief_config.json is the README's example, // comments and all.
+	// testdata/brief_config.json is README.zh.md's example config.json, //
+	// comments and all.
 	got, err := Load(LoadOptions{ConfigPath: "testdata/brief_config.json"})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	if !reflect.DeepEqual(got, Defaults()) {
-		t.Errorf("brief example = %v, want the defaults %v", got, Defaults())
+		t.Errorf("README.zh.md's example = %v, want the defaults %v", got, Defaults())
 	}
 }
 

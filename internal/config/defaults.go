@@ -13,8 +13,8 @@ const (
 )
 
 // Defaults returns the configuration used when nothing else is set: the
-// values of the brief's config.json plus the documented defaults of the wsmon
-// extensions. Every call returns fresh slices, so callers may modify the
+// values of the Python monitor's example config.json (README.zh.md) plus
+// the documented defaults of the wsmon extensions. Every call returns fresh slices, so callers may modify the
 // result. Defaults().Validate() is nil.
 func Defaults() Config {
 	messageLog := true

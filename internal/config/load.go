@@ -48,7 +48,7 @@ type Overrides struct {
 // defaults), and validates the result with Validate().
 //
 // The file is JSON that may contain // line comments and /* */ comments
-// outside strings, as in the brief's example. Decoding is strict: unknown
+// outside strings. Decoding is strict: unknown
 // or repeated keys, wrong types and syntax errors are errors. A JSON null
 // leaves the key at its lower-precedence value.
 //

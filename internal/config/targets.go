@@ -246,8 +246,8 @@ func (c Config) implicitRules() int {
 	return 0
 }
 
-// EffectiveRules is the configured rules, after the brief's keyword
-// notification when enable_notifications is on: a keyword rule named
+// EffectiveRules is the configured rules, after the keyword notification
+// of notification_keywords when enable_notifications is on: a keyword rule named
 // notification_keywords that notifies notify_webhook_url's notifier
 // ("webhook") when set.
 func (c Config) EffectiveRules() []rules.Rule {

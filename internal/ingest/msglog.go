@@ -16,7 +16,7 @@ import (
 )
 
 // MessageLog writes every committed message to logs/messages_YYYYMMDD.json,
-// one JSON object per line, a new file each day (in loc), as in the brief.
+// one JSON object per line, a new file each day (in loc).
 // It implements Committer: Committed queues the batch and returns; a
 // goroutine of its own encodes and writes, so the log costs the database
 // writer nothing. The queue is bounded: a stuck disk eventually slows the

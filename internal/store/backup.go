@@ -27,7 +27,7 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	return nil
 }
 
-// BackupName returns the brief's backup file name for time t, next to the
+// BackupName returns the backup file name for time t, next to the
 // database: data/backup_YYYYMMDD_HHMMSS.db.
 func (s *Store) BackupName(t time.Time) string {
 	return filepath.Join(filepath.Dir(s.path), "backup_"+t.Format("20060102_150405")+".db")

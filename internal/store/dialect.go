@@ -28,7 +28,7 @@ var sqliteDialect = &dialect{
 	createMigrations: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
 	recordMigration:  `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
 	migrations: [][]string{
-		// 1: messages, sessions, ingest cursor, the brief's chat_messages view.
+		// 1: messages, sessions, ingest cursor, the chat_messages view.
 		{
 			// Times are Unix milliseconds, UTC. raw is the frame as received.
 			`CREATE TABLE messages (
@@ -62,7 +62,8 @@ var sqliteDialect = &dialect{
 			// applied_seq: the last journal sequence whose effects are in this database.
 			`CREATE TABLE ingest_state (id INTEGER PRIMARY KEY CHECK (id = 1), applied_seq INTEGER NOT NULL)`,
 			`INSERT INTO ingest_state (id, applied_seq) VALUES (1, 0)`,
-			// The brief's export: sqlite3 data/chat_monitor.db "SELECT * FROM chat_messages;"
+			// The Python monitor's table, as a view, so its documented export
+			// works: sqlite3 data/chat_monitor.db "SELECT * FROM chat_messages;"
 			`CREATE VIEW chat_messages AS
 				SELECT id,
 				       strftime('%Y-%m-%d %H:%M:%f', received_at / 1000.0, 'unixepoch', 'localtime') AS received_at,

@@ -178,8 +178,8 @@ func (p *params) filters() store.MessageQuery {
 	return q
 }
 
-// searchText reads the search text: q, or keyword (the brief's name) when
-// q is absent or empty.
+// searchText reads the search text: q, or keyword (the Python monitor's
+// parameter name) when q is absent or empty.
 func (p *params) searchText() string {
 	text := p.str("q", 1024)
 	if text == "" {
