@@ -114,6 +114,9 @@ const en = {
   'search.shown': '{n} shown',
   'search.hint': 'Enter a keyword or pick a filter, then search.',
   'search.badRange': '"From" must be before "To".',
+  'search.export': 'Export',
+  'search.exportTitle': 'Download every message these filters and this keyword select (all pages, newest first)',
+  'search.exportFormat': 'Export format',
 
   'context.title': 'Message context',
   'context.hint': 'Messages around the selected one, oldest first.',
@@ -309,6 +312,9 @@ const zh: Record<Key, string> = {
   'search.shown': '已显示 {n} 条',
   'search.hint': '输入关键词或选择筛选条件后搜索。',
   'search.badRange': '开始时间必须早于结束时间。',
+  'search.export': '导出',
+  'search.exportTitle': '下载当前筛选条件和关键词选中的全部消息（所有页，最新的在前）',
+  'search.exportFormat': '导出格式',
 
   'context.title': '消息上下文',
   'context.hint': '所选消息前后的消息，按时间顺序排列。',

@@ -1,9 +1,11 @@
 // The search page (#/search?q=&user=&type=&from=&to=): the form state lives
 // in the hash so results can be bookmarked and the back button works.
 // With a keyword it queries /api/search; with filters only it lists
-// /api/messages. Matches are highlighted with <mark> text nodes.
+// /api/messages. Matches are highlighted with <mark> text nodes. The
+// export link downloads, from /api/export, everything the applied keyword
+// and filters select (a plain link: the browser sends the session cookie).
 
-import { ApiError, get, isAbort, Msg, Page, SearchPage } from '../api';
+import { ApiError, get, isAbort, Msg, Page, query, SearchPage } from '../api';
 import { h, Highlighter, setChildren } from '../dom';
 import { fmtNum, fromLocalInput } from '../format';
 import { t } from '../i18n';
@@ -36,14 +38,34 @@ export function searchView(root: HTMLElement, ctx: ViewContext): void {
     h('div', { class: 'col-6 col-lg-2' }, label('search-to', t('search.to')), to),
     h('div', { class: 'col-12 col-lg-1' }, button));
 
-  const summary = h('div', { class: 'small text-body-secondary mb-2', id: 'search-summary', 'aria-live': 'polite' });
+  const summary = h('div', { class: 'small text-body-secondary', id: 'search-summary', 'aria-live': 'polite' });
+  const exportFormat = h('select', { class: 'form-select form-select-sm w-auto', id: 'search-export-format', 'aria-label': t('search.exportFormat') },
+    ['csv', 'json', 'ndjson'].map((f) => h('option', { value: f }, f.toUpperCase())));
+  const exportLink = h('a', { class: 'btn btn-sm btn-outline-secondary', id: 'search-export', download: '', title: t('search.exportTitle') }, t('search.export'));
+  // What is exported is what the page shows: the keyword and filters in
+  // the hash (applied), not unsubmitted edits of the form.
+  const exportHref = () => {
+    const fromISO = fromLocalInput(val('from'));
+    const toISO = fromLocalInput(val('to'));
+    exportLink.classList.toggle('disabled', Boolean(fromISO && toISO && fromISO >= toISO));
+    exportLink.href = '/api/export' + query({
+      format: exportFormat.value, q: val('q').trim(), user: val('user'), type: val('type'),
+      target: val('target'), room: val('room'), from: fromISO, to: toISO,
+    });
+  };
+  exportFormat.addEventListener('change', exportHref);
+  exportHref();
   const results = h('div', { class: 'list-group', id: 'search-results' });
   const more = h('button', { type: 'button', class: 'btn btn-outline-primary d-none', id: 'search-more' }, t('search.more'));
   const error = h('div', { id: 'search-error' });
 
   setChildren(root,
     h('h1', { class: 'h4 mb-3' }, t('search.title')),
-    form, error, summary, results,
+    form, error,
+    h('div', { class: 'd-flex flex-wrap align-items-center justify-content-between gap-2 mb-2' },
+      summary,
+      h('div', { class: 'd-flex align-items-center gap-1 ms-auto' }, exportFormat, exportLink)),
+    results,
     h('div', { class: 'text-center my-3' }, more));
 
   form.addEventListener('submit', (ev) => {
