@@ -52,7 +52,7 @@ func TestRefusalStopsTheTarget(t *testing.T) {
 	u := serveFrames(t, []string{"chat", "refuse-me"}, nil, &upgrades)
 	sink := &recSink{}
 	rn := start(t, Options{URL: u, Adapter: &testAdapter{}}, sink)
-	err := rn.wait(t, 3*time.Second)
+	err := rn.wait(t, patience)
 	var ref *protocol.Refusal
 	if !errors.As(err, &ref) || ref.Reason != "the server said no" {
 		t.Fatalf("Run = %v, want the refusal", err)
@@ -95,13 +95,13 @@ func TestFramesPeekedInOpenAreFed(t *testing.T) {
 	sink := &recSink{}
 	ad := &peekAdapter{}
 	rn := start(t, Options{URL: u, Adapter: ad}, sink)
-	waitFor(t, 3*time.Second, "two frames", func() bool { return sink.count("frame") == 2 })
+	waitFor(t, patience, "two frames", func() bool { return sink.count("frame") == 2 })
 	if f := sink.of("frame"); f[0].data != "one" || f[1].data != "two" {
 		t.Errorf("frames = %+v", f)
 	}
 	// The state follows readiness on the Run goroutine, just after the
 	// frames are journaled.
-	waitFor(t, 3*time.Second, "connected", func() bool { return rn.r.Status().State == StateConnected })
+	waitFor(t, patience, "connected", func() bool { return rn.r.Status().State == StateConnected })
 }
 
 // TestNotReadyTimesOut: a session that never becomes ready is ended after
@@ -111,7 +111,7 @@ func TestNotReadyTimesOut(t *testing.T) {
 	u := serveFrames(t, nil, nil, &upgrades)
 	sink := &recSink{}
 	rn := start(t, Options{URL: u, Adapter: &testAdapter{expect: "CONNECTED"}, HandshakeTimeout: 100 * time.Millisecond, MaxReconnectAttempts: 2}, sink)
-	err := rn.wait(t, 3*time.Second)
+	err := rn.wait(t, patience)
 	var gu *GaveUpError
 	if !errors.As(err, &gu) || !strings.Contains(err.Error(), "not ready within 100ms") {
 		t.Fatalf("Run = %v, want giving up after handshake timeouts", err)
@@ -134,13 +134,13 @@ func TestControlCountedAndKept(t *testing.T) {
 		if keep {
 			want = 4
 		}
-		waitFor(t, 3*time.Second, "frames", func() bool { return sink.count("frame") == want })
+		waitFor(t, patience, "frames", func() bool { return sink.count("frame") == want })
 		var order []string
 		for len(order) < 4 {
 			select {
 			case m := <-got:
 				order = append(order, m)
-			case <-time.After(3 * time.Second):
+			case <-time.After(patience):
 				t.Fatalf("server got %v", order)
 			}
 		}
@@ -151,7 +151,7 @@ func TestControlCountedAndKept(t *testing.T) {
 			t.Errorf("keep %v: status control %d frames %d, want 3 and 1", keep, st.TotalControl, st.TotalFrames)
 		}
 		rn.cancel()
-		rn.wait(t, 3*time.Second)
+		rn.wait(t, patience)
 		end := sink.of("end")
 		if len(end) != 1 || end[0].control != 3 {
 			t.Errorf("keep %v: session end %+v, want control 3", keep, end)
@@ -201,13 +201,13 @@ func TestAdapterClassifiesCloseCodes(t *testing.T) {
 		})
 		rn := start(t, Options{URL: u, Adapter: &closeAdapter{}, MaxReconnectAttempts: 0}, &recSink{})
 		if tt.stops {
-			err := rn.wait(t, 3*time.Second)
+			err := rn.wait(t, patience)
 			if err == nil || !strings.Contains(err.Error(), tt.contains) {
 				t.Errorf("code %d: Run = %v, want %q", tt.code, err, tt.contains)
 			}
 			continue
 		}
-		waitFor(t, 3*time.Second, "reconnects", func() bool { return upgrades.Load() >= 3 })
+		waitFor(t, patience, "reconnects", func() bool { return upgrades.Load() >= 3 })
 		if st := rn.r.Status(); !strings.Contains(st.LastError, tt.contains) {
 			t.Errorf("code %d: last error %q, want %q", tt.code, st.LastError, tt.contains)
 		}

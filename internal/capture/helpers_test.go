@@ -169,6 +169,13 @@ func (s *recSink) of(kind string) []event {
 
 func (s *recSink) count(kind string) int { return len(s.of(kind)) }
 
+// patience is how long a test waits for what should happen soon: so long
+// that a slow or busy machine never fails a test, since waitFor and wait
+// return as soon as it happens and only a failing test waits it out.
+// Timing itself is asserted with lower bounds only (nothing happens
+// early), never upper ones.
+const patience = 30 * time.Second
+
 // waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -214,7 +221,7 @@ func start(t *testing.T, opts Options, sink Sink) *running {
 		cancel()
 		select {
 		case <-rn.errc:
-		case <-time.After(5 * time.Second):
+		case <-time.After(patience):
 			t.Error("Run did not return after cancel")
 		}
 	})
@@ -238,7 +245,7 @@ func (rn *running) wait(t *testing.T, d time.Duration) error {
 func (rn *running) stop(t *testing.T) error {
 	t.Helper()
 	rn.cancel()
-	return rn.wait(t, 3*time.Second)
+	return rn.wait(t, patience)
 }
 
 // syncBuffer is a goroutine-safe log sink.

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -55,14 +54,14 @@ func TestLocalResourceErrorsNeverGiveUp(t *testing.T) {
 			sink := &recSink{}
 			rn := start(t, Options{URL: u, MaxReconnectAttempts: maxAttempts, NetDialContext: dial}, sink)
 			if tt.giveUp {
-				err := rn.wait(t, 3*time.Second)
+				err := rn.wait(t, patience)
 				var ge *GaveUpError
 				if !errors.As(err, &ge) || ge.Attempts != maxAttempts {
 					t.Fatalf("Run = %v, want GaveUpError after %d", err, maxAttempts)
 				}
 				return
 			}
-			waitFor(t, 5*time.Second, "a session after the local errors", func() bool { return sink.count("frame") >= 1 })
+			waitFor(t, patience, "a session after the local errors", func() bool { return sink.count("frame") >= 1 })
 			if n := dials.Load(); n <= fail {
 				t.Errorf("dials = %d, want > %d", n, fail)
 			}
@@ -88,7 +87,7 @@ func TestLocalResourceErrorsDoNotResetFailures(t *testing.T) {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	}
 	rn := start(t, Options{URL: "ws://127.0.0.1:1/", MaxReconnectAttempts: 3, NetDialContext: dial}, &recSink{})
-	err := rn.wait(t, 3*time.Second)
+	err := rn.wait(t, patience)
 	var ge *GaveUpError
 	if !errors.As(err, &ge) || ge.Attempts != 3 {
 		t.Fatalf("Run = %v, want GaveUpError after 3", err)

@@ -33,7 +33,7 @@ func TestFramesInOrderTextAndBinary(t *testing.T) {
 	})
 	sink := &recSink{}
 	rn := start(t, Options{URL: u}, sink)
-	waitFor(t, 3*time.Second, "all frames", func() bool { return sink.count("frame") == n+1 })
+	waitFor(t, patience, "all frames", func() bool { return sink.count("frame") == n+1 })
 
 	st := rn.r.Status()
 	if st.State != StateConnected || st.Session != 1 || st.Frames != n+1 || st.LastMessageAt.IsZero() {
@@ -83,7 +83,7 @@ func TestOversizedFrameIsTruncatedAndConnectionStays(t *testing.T) {
 			})
 			sink := &recSink{}
 			start(t, Options{URL: u, ReadLimit: 16}, sink)
-			waitFor(t, 3*time.Second, "4 frames", func() bool { return sink.count("frame") == 4 })
+			waitFor(t, patience, "4 frames", func() bool { return sink.count("frame") == 4 })
 			if !<-negotiated {
 				t.Error("client did not offer permessage-deflate")
 			}
@@ -143,7 +143,7 @@ func TestHeadersAndSubprotocolsReachServer(t *testing.T) {
 			var s seen
 			select {
 			case s = <-got:
-			case <-time.After(3 * time.Second):
+			case <-time.After(patience):
 				t.Fatalf("no connection; logs:\n%s", logs)
 			}
 			for k, v := range tt.headers {
@@ -163,7 +163,7 @@ func TestHeadersAndSubprotocolsReachServer(t *testing.T) {
 			if s.chosen != "adapter.v1" {
 				t.Errorf("negotiated %q", s.chosen)
 			}
-			waitFor(t, time.Second, "session start", func() bool { return sink.count("start") == 1 })
+			waitFor(t, patience, "session start", func() bool { return sink.count("start") == 1 })
 			if url := sink.of("start")[0].url; !strings.HasSuffix(url, "/chat?token=qs-secret") {
 				t.Errorf("session url = %q", url)
 			}
@@ -198,7 +198,7 @@ func TestReconnectRunsHandshakeAndRecordsSessions(t *testing.T) {
 	sink := &recSink{}
 	ad := &testAdapter{send: []string{"sub:room1", "sub:room2"}, expect: "ok"}
 	rn := start(t, Options{URL: u, Adapter: ad}, sink)
-	waitFor(t, 3*time.Second, "3 ended sessions", func() bool { return sink.count("end") >= 3 })
+	waitFor(t, patience, "3 ended sessions", func() bool { return sink.count("end") >= 3 })
 
 	if h := ad.handshakes.Load(); h < 3 {
 		t.Errorf("handshakes = %d, want >= 3 (one per connection)", h)
@@ -257,7 +257,7 @@ func TestTerminalRefusalStops(t *testing.T) {
 				ad.expect = "welcome"
 			}
 			rn := start(t, Options{URL: u, Adapter: ad}, sink)
-			err := rn.wait(t, 3*time.Second)
+			err := rn.wait(t, patience)
 			var se *StopError
 			if !errors.As(err, &se) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Run = %v, want StopError containing %q", err, tt.wantErr)
@@ -298,7 +298,7 @@ func TestTryAgainLaterBacksOffToCap(t *testing.T) {
 	})
 	sink := &recSink{}
 	start(t, Options{URL: u, ReconnectInterval: 5 * time.Millisecond, ReconnectMax: 400 * time.Millisecond}, sink)
-	waitFor(t, 3*time.Second, "second session", func() bool { return sink.count("start") == 2 })
+	waitFor(t, patience, "second session", func() bool { return sink.count("start") == 2 })
 	gap := sink.of("start")[1].at.Sub(sink.of("end")[0].at)
 	if gap < 190*time.Millisecond {
 		t.Errorf("reconnected %s after close 1013, want >= ReconnectMax/2", gap)
@@ -321,15 +321,11 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sink := &recSink{}
-			begin := time.Now()
 			rn := start(t, Options{URL: tt.url, MaxReconnectAttempts: tt.max}, sink)
-			err := rn.wait(t, 3*time.Second)
+			err := rn.wait(t, patience)
 			var ge *GaveUpError
 			if !errors.As(err, &ge) || ge.Attempts != tt.max || !strings.HasPrefix(err.Error(), tt.wantErr) {
 				t.Fatalf("Run = %v, want GaveUpError %q", err, tt.wantErr)
-			}
-			if d := time.Since(begin); d > time.Second {
-				t.Errorf("took %s with 5 ms intervals", d)
 			}
 			if st := rn.r.Status(); st.Reconnects != tt.max-1 || st.LastError == "" || st.State != StateStopped {
 				t.Errorf("status = %+v", st)
@@ -343,23 +339,28 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 
 func TestCancelDuringBackoffReturnsNil(t *testing.T) {
 	rn := start(t, Options{URL: closedPortURL(t), ReconnectInterval: 10 * time.Second, ReconnectMax: 10 * time.Second}, &recSink{})
-	waitFor(t, 2*time.Second, "disconnected", func() bool { return rn.r.Status().State == StateDisconnected })
+	waitFor(t, patience, "disconnected", func() bool { return rn.r.Status().State == StateDisconnected })
 	if err := rn.stop(t); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
 	}
 }
 
 func TestDeadConnectionDetected(t *testing.T) {
+	// A silent server is declared dead after pongTimeout (not before; how
+	// much later depends on the machine). A server answering pings is
+	// kept, with a timeout long enough that a busy machine's late pongs do
+	// not end it.
 	tests := []struct {
-		name     string
-		silent   bool // server neither reads nor writes after the upgrade
-		wantDead bool
+		name        string
+		silent      bool // server neither reads nor writes after the upgrade
+		wantDead    bool
+		pongTimeout time.Duration
 	}{
-		{"silent server", true, true},
-		{"server answering pings", false, false},
+		{"silent server", true, true, 200 * time.Millisecond},
+		{"server answering pings", false, false, time.Second},
 	}
-	const pongTimeout = 200 * time.Millisecond
 	for _, tt := range tests {
+		pongTimeout := tt.pongTimeout
 		t.Run(tt.name, func(t *testing.T) {
 			done := testDone(t)
 			_, u := newServer(t, false, func(w http.ResponseWriter, r *http.Request) {
@@ -377,16 +378,17 @@ func TestDeadConnectionDetected(t *testing.T) {
 			sink := &recSink{}
 			rn := start(t, Options{URL: u, PingInterval: 40 * time.Millisecond, PongTimeout: pongTimeout}, sink)
 			if !tt.wantDead {
-				time.Sleep(4 * pongTimeout)
+				waitFor(t, patience, "connected", func() bool { return rn.r.Status().State == StateConnected })
+				time.Sleep(3 * pongTimeout)
 				if n, st := sink.count("end"), rn.r.Status(); n != 0 || st.State != StateConnected {
 					t.Fatalf("live connection dropped: ends=%d status=%+v", n, st)
 				}
 				return
 			}
-			waitFor(t, 2*time.Second, "reconnect", func() bool { return sink.count("start") >= 2 })
+			waitFor(t, patience, "reconnect", func() bool { return sink.count("start") >= 2 })
 			start1, end1 := sink.of("start")[0], sink.of("end")[0]
-			if up := end1.at.Sub(start1.at); up < pongTimeout*3/4 || up > 3*pongTimeout {
-				t.Errorf("dead connection detected after %s, want ~%s", up, pongTimeout)
+			if up := end1.at.Sub(start1.at); up < pongTimeout*3/4 {
+				t.Errorf("dead connection declared after %s, before the pong timeout %s", up, pongTimeout)
 			}
 			if end1.code != websocket.CloseAbnormalClosure || !strings.Contains(end1.errText, "connection dead") {
 				t.Errorf("session end = %+v", end1)
@@ -424,13 +426,13 @@ func TestWSSWithCustomCA(t *testing.T) {
 			sink := &recSink{}
 			rn := start(t, Options{URL: u, CAFile: tt.caFile, InsecureSkipVerify: tt.insecure, MaxReconnectAttempts: 1}, sink)
 			if tt.wantErr != "" {
-				err := rn.wait(t, 3*time.Second)
+				err := rn.wait(t, patience)
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Run = %v, want error containing %q", err, tt.wantErr)
 				}
 				return
 			}
-			waitFor(t, 3*time.Second, "frame over wss", func() bool { return sink.count("frame") == 1 })
+			waitFor(t, patience, "frame over wss", func() bool { return sink.count("frame") == 1 })
 			if f := sink.of("frame")[0]; f.data != "secure hello" {
 				t.Errorf("frame = %+v", f)
 			}
@@ -476,11 +478,11 @@ func TestPingsAnsweredWhileSinkIsSlow(t *testing.T) {
 	})
 	sink := &recSink{frameDelay: 5 * time.Millisecond}
 	start(t, Options{URL: u, PongTimeout: 2 * time.Second}, sink)
-	waitFor(t, 3*time.Second, "all frames through the slow sink", func() bool { return sink.count("frame") == frames })
+	waitFor(t, patience, "all frames through the slow sink", func() bool { return sink.count("frame") == frames })
 	if p := pongs.Load(); p < 10 {
 		t.Errorf("server saw %d pongs while the sink was busy (%d pings)", p, pings.Load())
 	}
-	waitFor(t, time.Second, "every ping answered", func() bool { return pongs.Load() >= pings.Load()-1 })
+	waitFor(t, patience, "every ping answered", func() bool { return pongs.Load() >= pings.Load()-1 })
 	if n := sink.count("start"); n != 1 {
 		t.Errorf("%d sessions, want 1", n)
 	}
@@ -507,7 +509,7 @@ func TestInterceptRepliesAndHeartbeats(t *testing.T) {
 	ad := &testAdapter{hbEvery: 20 * time.Millisecond, hbPayload: []byte("hb")}
 	start(t, Options{URL: u, Adapter: ad}, sink)
 	seen := map[string]int{}
-	timeout := time.After(3 * time.Second)
+	timeout := time.After(patience)
 	for seen["1:app-pong"] < 1 || seen["1:hb"] < 2 {
 		select {
 		case m := <-got:
@@ -516,7 +518,7 @@ func TestInterceptRepliesAndHeartbeats(t *testing.T) {
 			t.Fatalf("server got %v, want an app-pong and heartbeats", seen)
 		}
 	}
-	waitFor(t, time.Second, "chat frame", func() bool { return sink.count("frame") == 1 })
+	waitFor(t, patience, "chat frame", func() bool { return sink.count("frame") == 1 })
 	if f := sink.of("frame"); f[0].data != "chat" {
 		t.Errorf("recorded %+v; the intercepted app-ping must not be recorded", f)
 	}
@@ -533,7 +535,7 @@ func TestSinkErrorEndsSessionAndReconnects(t *testing.T) {
 	})
 	sink := &recSink{failFrame: 1}
 	start(t, Options{URL: u}, sink)
-	waitFor(t, 3*time.Second, "second session's frame", func() bool { return sink.count("frame") == 1 })
+	waitFor(t, patience, "second session's frame", func() bool { return sink.count("frame") == 1 })
 	end := sink.of("end")[0]
 	if end.code != websocket.CloseAbnormalClosure || !strings.Contains(end.errText, "sink: disk full") || end.frames != 0 {
 		t.Errorf("session end = %+v", end)
@@ -557,7 +559,7 @@ func TestDroppedFramesKeepTheSession(t *testing.T) {
 	})
 	sink := &recSink{dropFrames: 11}
 	rn := start(t, Options{URL: u}, sink)
-	waitFor(t, 3*time.Second, "the dropped frames", func() bool { return rn.r.Status().TotalDropped == n-10 })
+	waitFor(t, patience, "the dropped frames", func() bool { return rn.r.Status().TotalDropped == n-10 })
 	st := rn.r.Status()
 	if st.State != StateConnected || st.Session != 1 || st.Frames != 10 || st.TotalFrames != 10 {
 		t.Errorf("status = %+v", st)
@@ -584,7 +586,7 @@ func TestConfigErrorsReturnAtOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rn := start(t, tt.opts, &recSink{})
-			if err := rn.wait(t, time.Second); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			if err := rn.wait(t, patience); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Run = %v, want %q", err, tt.wantErr)
 			}
 		})
