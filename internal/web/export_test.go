@@ -341,3 +341,32 @@ func (p *pagedStore) Messages(_ context.Context, q store.MessageQuery) ([]messag
 	}
 	return out, nil
 }
+
+// TestExportMatchesSpec: the JSON and NDJSON exports conform to the
+// schemas openapi.json gives them, and its 400 is the BadParam response.
+func TestExportMatchesSpec(t *testing.T) {
+	f := newFixture(t)
+	h := f.server(nil)
+	doc := loadSpec(t)
+	content := dig(doc, "paths", "/api/export", "get", "responses", "200", "content")
+	for _, raw := range []string{"0", "1"} {
+		b := getExport(t, h, "format=json&raw="+raw, export.JSON)
+		for _, e := range validate(doc, dig(content, "application/json", "schema"), decodeNumber(t, b), "json raw="+raw) {
+			t.Error(e)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(getExport(t, h, "format=ndjson&raw="+raw, export.NDJSON)))
+		for sc.Scan() {
+			for _, e := range validate(doc, dig(content, "application/x-ndjson", "schema"), decodeNumber(t, sc.Bytes()), "ndjson raw="+raw) {
+				t.Error(e)
+			}
+		}
+	}
+	if csv := dig(content, "text/csv"); csv == nil {
+		t.Error("no text/csv response in the spec")
+	}
+	w := do(t, h, "GET", "/api/export?format=xml", nil)
+	resp := resolve(doc, dig(doc, "paths", "/api/export", "get", "responses", "400")["$ref"].(string))
+	for _, e := range validate(doc, dig(resp, "content", "application/json", "schema"), decodeNumber(t, w.Body.Bytes()), "400") {
+		t.Error(e)
+	}
+}
