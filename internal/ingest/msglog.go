@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -31,8 +32,14 @@ type MessageLog struct {
 	dir   string
 	loc   *time.Location
 	log   *slog.Logger
-	queue chan []message.Message
+	queue chan queuedBatch
 	done  chan struct{}
+	// queued is the bytes of the batches in queue (content and raw), at
+	// most msglogMaxQueued but for a lone batch larger than that;
+	// Committed waits on qcond while it is full.
+	qmu    sync.Mutex
+	qcond  *sync.Cond
+	queued int
 	day   string
 	f     *os.File
 	// pending holds complete lines not yet in the file: a batch being
@@ -50,7 +57,18 @@ type MessageLog struct {
 const (
 	msglogMaxPending = 8 << 20
 	msglogChunk      = 256 << 10
+	// msglogMaxQueued bounds the messages queued for the log by bytes:
+	// the pipeline counts a batch as released once Committed returns, so
+	// what waits here must stay small (a stream of 16 MiB frames would
+	// otherwise wait four batches deep).
+	msglogMaxQueued = 16 << 20
 )
+
+// queuedBatch is a batch waiting for the log, with its size.
+type queuedBatch struct {
+	msgs  []message.Message
+	bytes int
+}
 
 // NewMessageLog creates the directory if needed and starts the writer
 // goroutine; Close stops it.
@@ -64,24 +82,42 @@ func NewMessageLog(dir string, loc *time.Location, log *slog.Logger) (*MessageLo
 	if log == nil {
 		log = slog.Default()
 	}
-	l := &MessageLog{dir: dir, loc: loc, log: log, queue: make(chan []message.Message, 4), done: make(chan struct{}),
+	l := &MessageLog{dir: dir, loc: loc, log: log, queue: make(chan queuedBatch, 4), done: make(chan struct{}),
 		write: (*os.File).Write}
+	l.qcond = sync.NewCond(&l.qmu)
 	go l.run()
 	return l, nil
 }
 
-// Committed queues msgs for the log. It must not be called after Close.
+// Committed queues msgs for the log; it waits while msglogMaxQueued bytes
+// are queued already (the writer is busy with big messages). It must not
+// be called after Close.
 func (l *MessageLog) Committed(msgs []message.Message) error {
-	if len(msgs) > 0 {
-		l.queue <- msgs
+	if len(msgs) == 0 {
+		return nil
 	}
+	n := 0
+	for i := range msgs {
+		n += len(msgs[i].Content) + len(msgs[i].Raw)
+	}
+	l.qmu.Lock()
+	for l.queued > 0 && l.queued+n > msglogMaxQueued {
+		l.qcond.Wait()
+	}
+	l.queued += n
+	l.qmu.Unlock()
+	l.queue <- queuedBatch{msgs, n}
 	return nil
 }
 
 func (l *MessageLog) run() {
 	defer close(l.done)
-	for msgs := range l.queue {
-		l.add(msgs)
+	for b := range l.queue {
+		l.add(b.msgs)
+		l.qmu.Lock()
+		l.queued -= b.bytes
+		l.qcond.Broadcast()
+		l.qmu.Unlock()
 	}
 }
 
