@@ -575,21 +575,33 @@ func testSearch(t *testing.T, b *browser) {
 	tok := token()
 	zh := "紧急 订单 E2E-" + tok
 	en := "Hello UNIQUE-" + tok
+	// The server matches the whole query as one literal string, ignoring
+	// case as Go's unicode.ToLower folds it; the highlighter marks exactly
+	// that: no operators, no prefix *, no separate words, and no matches a
+	// case-insensitive RegExp would add (ſ for s, ς for σ) or miss (İ for i).
+	ops := "cats OR dogs* NOT birds-" + tok
+	decoy := "cats and dogs-" + tok // holds every word of the query, not the query
+	folds := "STRAßE ſtraße İSTANBUL ΣΊΣΥΦΟΣ-" + tok
 	w.burst(50) // other messages, some of which may also match
-	w.chat("e2e", zh)
-	w.chat("e2e", en)
-	w.committed(52)
+	for _, c := range []string{zh, en, ops, decoy, folds} {
+		w.chat("e2e", c)
+	}
+	w.committed(55)
 
 	tb := b.newTab(t)
 	tb.open(w.base+"/#/search", "#search-input")
 
 	cases := []struct {
-		query string
-		want  string // content of the message that must be found
-		mark  string // text that must be highlighted in it
+		query  string
+		want   string   // content of the message that must be found
+		marks  []string // exactly the texts highlighted in it
+		absent string   // content of a message that must not be found ("" = none)
 	}{
-		{"紧急", zh, "紧急"},
-		{"unique-" + strings.ToLower(tok), en, "UNIQUE-" + tok},
+		{"紧急", zh, []string{"紧急"}, ""},
+		{"unique-" + strings.ToLower(tok), en, []string{"UNIQUE-" + tok}, ""},
+		{"cats OR dogs*", ops, []string{"cats OR dogs*"}, decoy},
+		{"straße", folds, []string{"STRAßE"}, ""},
+		{"istanbul σίσυφοσ-" + strings.ToLower(tok), folds, []string{"İSTANBUL ΣΊΣΥΦΟΣ-" + tok}, ""},
 	}
 	for _, c := range cases {
 		tb.do("search "+c.query,
@@ -602,8 +614,11 @@ func testSearch(t *testing.T, b *browser) {
 			`location.hash`)
 		tb.waitRow("#search-results", c.want, nil)
 		marks := eval[[]string](tb, jsCall(jsRowMarks, "#search-results", c.want))
-		if !slices.Contains(marks, c.mark) {
-			t.Errorf("search %q: highlighted %q in %q, want <mark>%s</mark>", c.query, marks, c.want, c.mark)
+		if !slices.Equal(marks, c.marks) {
+			t.Errorf("search %q: highlighted %q in %q, want exactly %q", c.query, marks, c.want, c.marks)
+		}
+		if c.absent != "" && eval[bool](tb, jsCall(jsFindRow, "#search-results", c.absent, nil)+" !== null") {
+			t.Errorf("search %q found %q, which does not contain it", c.query, c.absent)
 		}
 	}
 }

@@ -56,84 +56,67 @@ export function setChildren(parent: Element, ...children: (Child | Child[])[]): 
 
 // ---- search highlighting -------------------------------------------------
 
-const reEscape = /[.*+?^${}()|[\]\\]/g;
-const cjk = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
-const cjkRun = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+/gu;
-
 /**
- * searchTerms extracts the words to highlight from a search query: quoted
- * phrases and bare words; negated terms (-x) and the operators AND/OR/NOT
- * are skipped, a trailing * (prefix search) is dropped.
+ * foldChar folds one code point as the server does (internal/search.Fold,
+ * Go's unicode.ToLower): its simple lower-case mapping, always one code
+ * point, so that "İ" becomes "i", while "ſ", "ς" and "ß" stay as they are
+ * (a case-insensitive RegExp would match "ſ" for "s" and "ς" for "σ"; the
+ * server does not). toLowerCase of a single code point is that mapping
+ * except where Unicode's full mapping is longer (only "İ", to "i" plus a
+ * combining dot), whose first code point is the simple one. Checked for
+ * every code point (Node.js, Unicode 17, against Go 1.26): the same, but
+ * for the 55 letters whose case pairs came after Go's Unicode tables
+ * (15.0), such as Garay's and a few Latin ones, which a newer browser
+ * folds and the server does not.
  */
-export function searchTerms(q: string): string[] {
-  const out: string[] = [];
-  for (const m of q.matchAll(/(-?)"([^"]*)"?|(-?)(\S+)/g)) {
-    const negated = (m[1] || m[3]) === '-';
-    const quoted = m[2] !== undefined;
-    let term = (quoted ? m[2] : m[4]) ?? '';
-    if (negated && term !== '') continue;
-    if (!quoted && /^(AND|OR|NOT)$/.test(term)) continue;
-    term = term.replace(/\*+$/, '').trim();
-    if (term) out.push(term);
-  }
-  return out;
-}
-
-function alternation(terms: string[]): RegExp | null {
-  const uniq = [...new Set(terms.filter(Boolean))].sort((a, b) => b.length - a.length);
-  if (!uniq.length) return null;
-  return new RegExp(uniq.map((t) => t.replace(reEscape, '\\$&')).join('|'), 'giu');
+function foldChar(c: string): string {
+  const u = c.charCodeAt(0);
+  if (u < 0x80) return u >= 0x41 && u <= 0x5a ? String.fromCharCode(u + 0x20) : c;
+  const l = c.toLowerCase();
+  const first = l.codePointAt(0) ?? 0;
+  return l.length === (first > 0xffff ? 2 : 1) ? l : String.fromCodePoint(first);
 }
 
 /**
- * Highlighter finds the query's terms in text, case-insensitively (Unicode
- * case folding, so it works for Latin, Cyrillic, ... and trivially for
- * Chinese). When none of the whole terms occurs, it falls back to the
- * CJK bigrams of the terms, since a CJK-aware index matches 紧急通知 in
- * "紧急的通知".
+ * Highlighter marks what the server matched: the whole query as one
+ * literal string (AND, OR, NOT, quotes, * and - are just characters),
+ * wherever it occurs in the text once both are folded by foldChar. Every
+ * non-overlapping occurrence, left to right, is marked.
  */
 export class Highlighter {
-  private readonly exact: RegExp | null;
-  private readonly loose: RegExp | null;
+  private readonly folded: string;
 
   constructor(q: string) {
-    const terms = searchTerms(q);
-    this.exact = alternation(terms);
-    const parts: string[] = [];
-    for (const t of terms) {
-      if (!cjk.test(t)) continue;
-      for (const run of t.match(cjkRun) ?? []) {
-        const chars = [...run];
-        if (chars.length <= 2) parts.push(run);
-        else for (let i = 0; i + 1 < chars.length; i++) parts.push(chars[i] + chars[i + 1]);
-      }
-      for (const w of t.split(cjkRun)) if (w.trim()) parts.push(w.trim());
-    }
-    this.loose = parts.length ? alternation(parts) : null;
+    let f = '';
+    for (const c of q) f += foldChar(c);
+    this.folded = f;
   }
 
   /** render returns text as a fragment with matches wrapped in <mark>. */
   render(text: string): DocumentFragment {
     const frag = document.createDocumentFragment();
-    let re = this.exact;
-    if (re && this.loose) {
-      re.lastIndex = 0;
-      if (!re.test(text)) re = this.loose;
+    // The folded text, and for each of its UTF-16 offsets the offset in
+    // text it came from (folding keeps code points, not always lengths).
+    let folded = '';
+    const at: number[] = [];
+    let i = 0;
+    for (const c of text) {
+      const f = foldChar(c);
+      for (let k = 0; k < f.length; k++) at.push(i);
+      folded += f;
+      i += c.length;
     }
-    if (!re) {
-      frag.appendChild(document.createTextNode(text));
-      return frag;
-    }
-    re.lastIndex = 0;
+    at.push(text.length);
     let last = 0;
-    for (const m of text.matchAll(re)) {
-      const i = m.index ?? 0;
-      if (m[0] === '') continue;
-      if (i > last) frag.appendChild(document.createTextNode(text.slice(last, i)));
-      const mark = document.createElement('mark');
-      mark.textContent = m[0];
-      frag.appendChild(mark);
-      last = i + m[0].length;
+    if (this.folded !== '') {
+      for (let j = folded.indexOf(this.folded); j >= 0; j = folded.indexOf(this.folded, j + this.folded.length)) {
+        const start = at[j], end = at[j + this.folded.length];
+        if (start > last) frag.appendChild(document.createTextNode(text.slice(last, start)));
+        const mark = document.createElement('mark');
+        mark.textContent = text.slice(start, end);
+        frag.appendChild(mark);
+        last = end;
+      }
     }
     if (last < text.length) frag.appendChild(document.createTextNode(text.slice(last)));
     return frag;

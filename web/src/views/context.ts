@@ -1,5 +1,5 @@
 // The context view: a modal listing the messages around one message, the
-// selected one marked and the search terms highlighted. Built by hand on
+// selected one marked and the search query highlighted. Built by hand on
 // Bootstrap's modal classes (no Bootstrap JS needed).
 
 import { ApiError, Context, get, isAbort, seg } from '../api';
