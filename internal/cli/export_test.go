@@ -236,7 +236,14 @@ func TestExportCommand(t *testing.T) {
 	}
 
 	// Searches and filters: what the running wsmon's API returns.
-	mid := all[len(all)/2].ReceivedAt
+	// A split time with messages on both sides: a burst stores many
+	// messages in one millisecond, so the middle one's time may be the
+	// oldest's too (and "--to mid" then selects nothing).
+	i := len(all) / 2 // all is newest first
+	for i > 0 && all[i].ReceivedAt == all[len(all)-1].ReceivedAt {
+		i--
+	}
+	mid := all[i].ReceivedAt
 	for _, c := range []struct {
 		args []string
 		path string
