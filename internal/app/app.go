@@ -148,8 +148,9 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		var ingest func() web.IngestCounters
 		var ready func(context.Context) []web.Check
 		var ruleMgr web.RuleManager // none in a separate web process: rule writes answer 409
+		var backup web.Backuper
 		if mon != nil {
-			ruleMgr = mon.alerts
+			ruleMgr, backup = mon.alerts, mon
 			status, targets, manager = monitorStatus(mon), mon.TargetInfos, mon
 			// More than a few batches waiting in the journal: a burst.
 			busy = func() bool { return mon.Pipeline().Stats().Backlog > 20_000 }
@@ -163,7 +164,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready, Metrics: met.Handler(),
-			Alerts: st, Rules: ruleMgr,
+			Alerts: st, Rules: ruleMgr, Backup: backup,
 			Limits: web.Limits{MaxConnections: cfg.WebMaxConnections, MaxLiveClients: cfg.LiveMaxClients},
 		})
 		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts,

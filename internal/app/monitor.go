@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ type Monitor struct {
 	msglog   *ingest.MessageLog
 	notifier *alert.Notifier // notify_webhook_url's deliveries
 	alerts   *alerting
+	backupMu sync.Mutex // one backup at a time
 	sink     ingest.Recorder
 	version  string
 	managed  bool
@@ -351,27 +353,51 @@ wait:
 	return nil
 }
 
-// backups writes data/backup_YYYYMMDD_HHMMSS.db every interval and keeps
-// the newest backup_keep.
+// firstBackupAfter is how long after start the first automatic backup is
+// written (then every auto_backup_hours).
+const firstBackupAfter = time.Minute
+
+// backups writes data/backups/backup_YYYYMMDD_HHMMSS.db a minute after
+// start and then every interval, and keeps the newest backup_keep.
 func (m *Monitor) backups(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+	t := time.NewTimer(min(firstBackupAfter, every))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			path := m.store.BackupName(now)
-			if err := m.store.Backup(ctx, path); err != nil {
+		case <-t.C:
+			t.Reset(every)
+			if _, err := m.Backup(ctx); err != nil {
 				m.log.Error("automatic backup failed", "error", err)
 				continue
 			}
-			m.log.Info("backup written", "path", path)
 			if err := m.store.PruneBackups(max(m.cfg.BackupKeep, 1)); err != nil {
 				m.log.Warn("pruning backups", "error", err)
 			}
 		}
 	}
+}
+
+// Backup writes a consistent online backup now (VACUUM INTO, while ingest
+// goes on) and returns it; one backup at a time.
+func (m *Monitor) Backup(ctx context.Context) (web.BackupInfo, error) {
+	m.backupMu.Lock()
+	defer m.backupMu.Unlock()
+	path := m.store.BackupName(time.Now())
+	if _, err := os.Stat(path); err == nil { // two within one second
+		path = m.store.BackupName(time.Now().Add(time.Second))
+	}
+	t0 := time.Now()
+	if err := m.store.Backup(ctx, path); err != nil {
+		return web.BackupInfo{}, err
+	}
+	info := web.BackupInfo{Path: path, Took: time.Since(t0)}
+	if fi, err := os.Stat(path); err == nil {
+		info.Bytes = fi.Size()
+	}
+	m.log.Info("backup written", "path", path, "bytes", info.Bytes, "took", info.Took.Round(time.Millisecond))
+	return info, nil
 }
 
 // closeOrphans closes the sessions an earlier run left open (it was killed

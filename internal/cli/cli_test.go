@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/wsmon/wsmon/internal/datadir"
+	"github.com/wsmon/wsmon/internal/store"
 )
 
 func run(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
@@ -124,5 +125,62 @@ func TestDeprecatedKeyIsWarned(t *testing.T) {
 	code, _, stderr := run(t, dir, "monitor")
 	if code != ExitError || !strings.Contains(stderr, "level=WARN msg=\"batch_latency is deprecated and has no effect") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// TestBackupAndRestoreCommands: wsmon backup writes a checked copy into
+// data/backups/; wsmon restore refuses while the data directory is held,
+// then puts the backup in place, keeping the replaced database and its
+// journal beside it.
+func TestBackupAndRestoreCommands(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	dbPath := filepath.Join(dir, "data", "chat_monitor.db")
+	st, err := store.Open(ctx, store.Options{Path: dbPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	code, out, stderr := run(t, dir, "backup")
+	if code != ExitOK || !strings.HasPrefix(out, "backup "+filepath.Join("data", "backups", "backup_")) || !strings.Contains(out, ": 0 messages, ") {
+		t.Fatalf("backup: %d %q %q", code, out, stderr)
+	}
+	backup := filepath.Join(dir, strings.TrimPrefix(strings.SplitN(out, ":", 2)[0], "backup "))
+	if err := os.MkdirAll(filepath.Join(dir, "data", "journal"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	held, err := datadir.Acquire("all", filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run(t, dir, "restore", backup)
+	if code != ExitError || !strings.Contains(stderr, "is in use by another wsmon (pid ") {
+		t.Fatalf("restore while held: %d %q", code, stderr)
+	}
+	held.Release()
+
+	if code, _, stderr = run(t, dir, "restore", filepath.Join(dir, "nothing.db")); code != ExitError || !strings.Contains(stderr, "nothing.db") {
+		t.Fatalf("restore of a missing file: %d %q", code, stderr)
+	}
+	notDB := filepath.Join(dir, "junk.db")
+	os.WriteFile(notDB, []byte("not a database"), 0o644)
+	if code, _, stderr = run(t, dir, "restore", notDB); code != ExitError || !strings.Contains(stderr, "not a") {
+		t.Fatalf("restore of junk: %d %q", code, stderr)
+	}
+
+	code, out, stderr = run(t, dir, "restore", backup)
+	if code != ExitOK || !strings.Contains(out, "restored ") || !strings.Contains(out, "kept as ") {
+		t.Fatalf("restore: %d %q %q", code, out, stderr)
+	}
+	asides, _ := filepath.Glob(filepath.Join(dir, "data", "*.before-restore-*"))
+	if len(asides) != 2 { // the database and the journal
+		t.Fatalf("kept aside: %v", asides)
+	}
+	if _, _, err := store.CheckBackup(ctx, dbPath); err != nil {
+		t.Fatalf("restored database: %v", err)
+	}
+	if code, _, _ = run(t, dir, "restore"); code != ExitUsage {
+		t.Fatalf("restore without a file: %d", code)
 	}
 }

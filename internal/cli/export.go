@@ -50,11 +50,7 @@ func runExport(ctx context.Context, args []string, env Env) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	ov := config.Overrides{Values: map[string]string{}}
-	if *db != "" {
-		ov.Values["database_path"] = *db
-	}
-	cfg, err := config.Load(config.LoadOptions{ConfigPath: *cfgPath, Env: env.Environ, Overrides: ov})
+	cfg, err := loadForTool(*cfgPath, *db, env)
 	if err != nil {
 		errorLine(env, err)
 		return ExitUsage

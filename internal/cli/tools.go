@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/bench"
-	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/datadir"
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/store"
@@ -58,11 +57,7 @@ func runReindex(ctx context.Context, args []string, env Env) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	ov := config.Overrides{Values: map[string]string{}}
-	if *db != "" {
-		ov.Values["database_path"] = *db
-	}
-	cfg, err := config.Load(config.LoadOptions{ConfigPath: *cfgPath, Env: env.Environ, Overrides: ov})
+	cfg, err := loadForTool(*cfgPath, *db, env)
 	if err != nil {
 		errorLine(env, err)
 		return ExitUsage

@@ -132,7 +132,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	if err := s.PruneBackups(2); err != nil {
 		t.Fatal(err)
 	}
-	left, _ := filepath.Glob(filepath.Join(dir, "backup_*.db"))
+	left, _ := filepath.Glob(filepath.Join(dir, "backups", "backup_*.db"))
 	if len(left) != 2 || filepath.Base(left[1]) != "backup_20261126_130000.db" {
 		t.Fatalf("backups left: %v", left)
 	}

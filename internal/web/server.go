@@ -81,6 +81,8 @@ type Options struct {
 	// Rules lists and changes the alert rules; nil in a process without the
 	// monitor, where rule writes answer 409.
 	Rules RuleManager
+	// Backup writes a backup for POST /api/backup; nil: 409.
+	Backup Backuper
 	// Metrics serves GET /metrics (Prometheus text format), behind the
 	// same authentication as the API; nil answers 404.
 	Metrics http.Handler
@@ -182,6 +184,7 @@ func (s *Server) routes() {
 	m.Handle("POST /api/rules", s.api(sameOrigin(s.handleAddRule)))
 	m.Handle("PUT /api/rules/{name}", s.api(sameOrigin(s.handleUpdateRule)))
 	m.Handle("DELETE /api/rules/{name}", s.api(sameOrigin(s.handleDeleteRule)))
+	m.Handle("POST /api/backup", s.api(sameOrigin(s.handleBackup)))
 	m.Handle("GET /api/live", s.api(s.handleLive))
 	m.Handle("GET /api/ui-config", s.api(s.handleUIConfig))
 	m.Handle("GET /api/openapi.json", s.api(s.handleOpenAPI))
