@@ -32,8 +32,9 @@ const alertTick = 5 * time.Second
 type alerting struct {
 	st      *store.Store
 	log     *slog.Logger
-	deliver func(store.Alert, []string) // notifiers; nil: none
-	publish func(store.Alert)           // live streams; nil: none
+	deliver     func(store.Alert, []string) // notifiers; nil: none
+	publish     func(store.Alert)           // live streams; nil: none
+	checkNotify func([]string) error        // a rule's notify names exist; nil: any
 
 	mu     sync.Mutex
 	engine *rules.Engine
@@ -189,6 +190,11 @@ func (a *alerting) Rules(ctx context.Context) ([]web.RuleInfo, error) {
 func (a *alerting) PutRule(ctx context.Context, r rules.Rule, create bool) error {
 	if err := r.Validate(""); err != nil {
 		return err
+	}
+	if a.checkNotify != nil {
+		if err := a.checkNotify(r.Notify); err != nil {
+			return &rules.Error{Field: "notify", Msg: err.Error()}
+		}
 	}
 	a.mu.Lock()
 	exists := slices.ContainsFunc(a.rows, func(row store.RuleRow) bool { return row.Name == r.Name })

@@ -113,9 +113,20 @@ func TestAlertsEndToEnd(t *testing.T) {
 	mu.Lock()
 	h := hooks[0]
 	mu.Unlock()
-	if h["alert_id"] != float64(a.ID) || h["id"] != float64(a.MessageID) || h["content"] != "服务器宕机了，紧急处理！" {
+	if h["id"] != float64(a.ID) || h["message_id"] != float64(a.MessageID) || h["content"] != "服务器宕机了，紧急处理！" || h["rule"] != "notification_keywords" {
 		t.Fatalf("webhook body %v", h)
 	}
+
+	var sinks struct {
+		Notifiers []struct {
+			Name string
+			Sent int64
+		} `json:"notifiers"`
+	}
+	testkit.WaitFor(t, 5*time.Second, "the delivery counted", func() bool {
+		getJSON(t, api+"/api/alerts", &sinks)
+		return len(sinks.Notifiers) == 1 && sinks.Notifiers[0].Name == "webhook" && sinks.Notifiers[0].Sent == 1
+	})
 
 	// A rule added at runtime.
 	rule, _ := json.Marshal(rules.Rule{Name: "orders", Type: "regex", Pattern: `订单\s*#\d{6}`, Cooldown: 1})

@@ -17,6 +17,7 @@ import (
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/live"
 	"github.com/wsmon/wsmon/internal/metrics"
+	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/web"
 	"github.com/wsmon/wsmon/internal/webui"
@@ -149,8 +150,12 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		var ready func(context.Context) []web.Check
 		var ruleMgr web.RuleManager // none in a separate web process: rule writes answer 409
 		var backup web.Backuper
+		var sinks func() []notify.SinkStats
 		if mon != nil {
 			ruleMgr, backup = mon.alerts, mon
+			if d := mon.notifier; d != nil {
+				sinks = d.Stats
+			}
 			status, targets, manager = monitorStatus(mon), mon.TargetInfos, mon
 			// More than a few batches waiting in the journal: a burst.
 			busy = func() bool { return mon.Pipeline().Stats().Backlog > 20_000 }
@@ -164,7 +169,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready, Metrics: met.Handler(),
-			Alerts: st, Rules: ruleMgr, Backup: backup,
+			Alerts: st, Rules: ruleMgr, Backup: backup, Notifiers: sinks,
 			Limits: web.Limits{MaxConnections: cfg.WebMaxConnections, MaxLiveClients: cfg.LiveMaxClients},
 		})
 		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts,

@@ -60,6 +60,9 @@ func snapshot(mon *Monitor, st *store.Store, ix *index.Indexer, handler **web.Se
 		defer cancel()
 		if mon != nil {
 			s.Targets, s.Ingest = mon.metricTargets(), mon.metricIngest()
+			if d := mon.notifier; d != nil {
+				s.Notifiers = d.Stats()
+			}
 		} else {
 			for _, t := range status(ctx) {
 				s.Targets = append(s.Targets, metrics.Target{Name: t.Target, State: t.State, Reconnects: t.Reconnects, LastMessageAt: t.LastMessageAt})

@@ -11,18 +11,17 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/wsmon/wsmon/internal/alert"
 	"github.com/wsmon/wsmon/internal/capture"
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/journal"
 	"github.com/wsmon/wsmon/internal/live"
 	"github.com/wsmon/wsmon/internal/metrics"
+	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/protocol"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/web"
@@ -40,7 +39,7 @@ type Monitor struct {
 	journal  *journal.Journal
 	pipeline *ingest.Pipeline
 	msglog   *ingest.MessageLog
-	notifier *alert.Notifier // notify_webhook_url's deliveries
+	notifier *notify.Dispatcher // delivers alerts (nil: enable_notifications off or no notifier)
 	alerts   *alerting
 	backupMu sync.Mutex // one backup at a time
 	sink     ingest.Recorder
@@ -122,15 +121,19 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 		return nil, err
 	}
 	m.alerts = al
-	if cfg.EnableNotifications && cfg.NotifyWebhook != "" {
-		m.notifier = alert.New(cfg.NotifyWebhook, o.Logger)
+	if ns := cfg.EffectiveNotifiers(); cfg.EnableNotifications && len(ns) > 0 {
+		d, err := notify.NewDispatcher(ns, notify.Options{Logger: o.Logger})
+		if err != nil {
+			j.Close()
+			return nil, err
+		}
+		m.notifier = d
 		al.deliver = func(a store.Alert, sinks []string) {
-			if slices.Contains(sinks, "webhook") {
-				m.notifier.Deliver(alert.Alert{Rule: a.Rule, Detail: a.Detail, ID: a.MessageID, AlertID: a.ID, Target: a.Target,
-					User: a.User, Room: a.Room, Content: a.Content, ReceivedAt: a.At})
-			}
+			d.Send(notify.Alert{ID: a.ID, Rule: a.Rule, RuleType: a.RuleType, Target: a.Target, Room: a.Room, User: a.User,
+				Content: a.Content, MessageID: a.MessageID, Detail: a.Detail, At: a.At}, sinks)
 		}
 	}
+	al.checkNotify = cfg.CheckNotify
 	commits := append([]ingest.Committer(nil), o.Committers...)
 	commits = append(commits, al)
 	if cfg.MessageLogEnabled() {

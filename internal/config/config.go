@@ -5,6 +5,7 @@
 package config
 
 import (
+	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/rules"
 	"net/netip"
 	"strings"
@@ -76,6 +77,10 @@ type Config struct {
 	// silence, connection. With enable_notifications,
 	// notification_keywords are one more keyword rule (EffectiveRules).
 	Rules []rules.Rule `json:"rules"`
+	// Notifiers are where alerts go (internal/notify): webhook, slack,
+	// dingtalk, feishu/lark, wecom, email; a rule's notify names them.
+	// notify_webhook_url is one more, named "webhook" (EffectiveNotifiers).
+	Notifiers []notify.Config `json:"notifiers"`
 
 	// --- web extensions ---
 	WebMaxConnections int `json:"web_max_connections"` // open dashboard connections at once (more wait); 0 = half the open-file limit, at most 10,000

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/protocol/registry"
 	"github.com/wsmon/wsmon/internal/rules"
 	"io/fs"
@@ -355,6 +356,19 @@ func TestValidate(t *testing.T) {
 		}, `rules[1].name: "k" is used by another rule`},
 		{"notification keywords checked", func(c *Config) { c.EnableNotifications, c.NotificationKeywords = true, []string{"ok", " "} },
 			`notification_keywords[1]: must be 1 to 256 characters`},
+		{"notifier ok", func(c *Config) {
+			c.Notifiers = []notify.Config{{Name: "ops", Type: "slack", URL: "https://hooks.slack.com/services/x"}}
+			c.Rules = []rules.Rule{{Name: "k", Type: "keyword", Keywords: []string{"x"}, Notify: []string{"ops"}}}
+		}, ""},
+		{"notifier type", func(c *Config) { c.Notifiers = []notify.Config{{Name: "ops", Type: "pager", URL: "https://x"}} },
+			`notifiers[0].type: "pager" is not one of webhook, slack, dingtalk, feishu, lark, wecom, email`},
+		{"rule notifies an unknown notifier", func(c *Config) {
+			c.Rules = []rules.Rule{{Name: "k", Type: "keyword", Keywords: []string{"x"}, Notify: []string{"ops"}}}
+		}, `rules[0].notify: unknown notifier "ops" (none is configured: add it to notifiers)`},
+		{"notify_webhook_url is the webhook notifier", func(c *Config) {
+			c.NotifyWebhook = "https://example.com/hook"
+			c.Rules = []rules.Rule{{Name: "k", Type: "keyword", Keywords: []string{"x"}, Notify: []string{"webhook"}}}
+		}, ""},
 		{"implicit rule name taken", func(c *Config) {
 			c.EnableNotifications = true
 			c.Rules = []rules.Rule{{Name: "notification_keywords", Type: "connection"}}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"github.com/wsmon/wsmon/internal/notify"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -30,6 +31,12 @@ func (c Config) Redacted() Config {
 	r.DatabaseDSN = redactDSN(c.DatabaseDSN)
 	r.WebsocketURL = redactURL(c.WebsocketURL)
 	r.NotifyWebhook = redactWebhook(c.NotifyWebhook)
+	if c.Notifiers != nil {
+		r.Notifiers = make([]notify.Config, len(c.Notifiers))
+		for i, n := range c.Notifiers {
+			r.Notifiers[i] = n.Redacted()
+		}
+	}
 	r.Headers = redactHeaders(c.Headers)
 	r.SendOnConnect = redactFrames(c.SendOnConnect)
 	r.NotificationKeywords = slices.Clone(c.NotificationKeywords)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/rules"
 	"log/slog"
 	"maps"
@@ -260,4 +261,18 @@ func (c Config) EffectiveRules() []rules.Rule {
 		out = append(out, r)
 	}
 	return append(out, c.Rules...)
+}
+
+// WebhookNotifier is the name of the notifier made of notify_webhook_url.
+const WebhookNotifier = "webhook"
+
+// EffectiveNotifiers is the configured notifiers, after the one made of
+// notify_webhook_url (a generic webhook named "webhook") unless a
+// notifier of that name is configured.
+func (c Config) EffectiveNotifiers() []notify.Config {
+	var out []notify.Config
+	if c.NotifyWebhook != "" && !slices.ContainsFunc(c.Notifiers, func(n notify.Config) bool { return n.Name == WebhookNotifier }) {
+		out = append(out, notify.Config{Name: WebhookNotifier, Type: notify.TypeWebhook, URL: c.NotifyWebhook})
+	}
+	return append(out, c.Notifiers...)
 }

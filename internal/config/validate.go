@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/protocol/registry"
 	"github.com/wsmon/wsmon/internal/rules"
 
@@ -104,6 +105,15 @@ func (c Config) Validate() error {
 			return int64Range("journal_memory_limit_bytes", c.JournalMemoryLimitBytes, MinJournalMemoryBytes, MaxJournalMemoryBytes)
 		},
 		func() error { return c.checkTargets() },
+		func() error {
+			// notify_webhook_url's own notifier is checked as that key.
+			if err := notify.ValidateAll(c.Notifiers); err != nil {
+				msg := err.Error() // "notifiers[i].field: ..."
+				key, _, _ := strings.Cut(msg, ":")
+				return errorf(key, "%s", msg)
+			}
+			return nil
+		},
 		func() error { return c.checkRules() },
 		func() error { return secondsRange("ping_interval", c.PingInterval, 0, false, maxIntervalSecs) },
 		func() error {
@@ -539,6 +549,26 @@ func (c Config) checkRules() error {
 			return errorf(prefix+"name", "%sname: %q is used by another rule", prefix, r.Name)
 		}
 		seen[r.Name] = true
+		if err := c.CheckNotify(r.Notify); err != nil {
+			return errorf(prefix+"notify", "%snotify: %v", prefix, err)
+		}
+	}
+	return nil
+}
+
+// CheckNotify checks that every name is a configured notifier.
+func (c Config) CheckNotify(names []string) error {
+	var known []string
+	for _, n := range c.EffectiveNotifiers() {
+		known = append(known, n.Name)
+	}
+	for _, name := range names {
+		if !slices.Contains(known, name) {
+			if len(known) == 0 {
+				return fmt.Errorf("unknown notifier %q (none is configured: add it to notifiers)", name)
+			}
+			return fmt.Errorf("unknown notifier %q (configured: %s)", name, strings.Join(known, ", "))
+		}
 	}
 	return nil
 }

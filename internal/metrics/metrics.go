@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/message"
+	"github.com/wsmon/wsmon/internal/notify"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -52,6 +53,7 @@ type Snapshot struct {
 	IndexLag    int64   // committed messages the search index has not taken yet
 	Segments    int     // index segments on disk
 	LiveClients int64   // open /api/live streams
+	Notifiers   []notify.SinkStats
 }
 
 // States are the values of the state label of wsmon_target_state.
@@ -139,9 +141,11 @@ var (
 	dIndexLag      = desc("wsmon_index_lag_messages", "Committed messages the search index has not taken yet.")
 	dSegments      = desc("wsmon_index_segments", "Search index segments.")
 	dLiveClients   = desc("wsmon_live_clients", "Open /api/live (Server-Sent Events) streams.")
+	dDeliveries    = desc("wsmon_alert_deliveries_total", "Alert deliveries by notifier and outcome: sent, failed (given up), retried (failed attempts retried), dropped (queue full).", "notifier", "outcome")
+	dQueued        = desc("wsmon_alert_queue", "Alerts waiting for a notifier.", "notifier")
 	allDescriptors = []*prometheus.Desc{dTargetState, dReconnects, dLastAge, dFrames, dControl, dDropped, dMessages, dAbnormal,
 		dDuplicates, dCollisions, dBatches, dDBErrors, dBacklog, dJournalOK, dJournalHeld, dJournalDrop, dJournalDropB, dCorrupt,
-		dIndexLag, dSegments, dLiveClients}
+		dIndexLag, dSegments, dLiveClients, dDeliveries, dQueued}
 )
 
 // collector turns a Snapshot into metrics.
@@ -208,4 +212,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dIndexLag, float64(s.IndexLag))
 	gauge(dSegments, float64(s.Segments))
 	gauge(dLiveClients, float64(s.LiveClients))
+	for _, n := range s.Notifiers {
+		counter(dDeliveries, float64(n.Sent), n.Name, "sent")
+		counter(dDeliveries, float64(n.Failed), n.Name, "failed")
+		counter(dDeliveries, float64(n.Retried), n.Name, "retried")
+		counter(dDeliveries, float64(n.Dropped), n.Name, "dropped")
+		gauge(dQueued, float64(n.Queued), n.Name)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/rules"
 	"github.com/wsmon/wsmon/internal/store"
 )
@@ -85,8 +86,12 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) error {
 	if !q.From.IsZero() && !q.To.IsZero() && q.From.After(q.To) {
 		return errBadParam("from", "must not be after to")
 	}
+	sinks := []notify.SinkStats{}
+	if s.opts.Notifiers != nil {
+		sinks = append(sinks, s.opts.Notifiers()...)
+	}
 	if s.opts.Alerts == nil {
-		return writeJSON(w, http.StatusOK, map[string]any{"alerts": []alertJSON{}, "unacked": 0})
+		return writeJSON(w, http.StatusOK, map[string]any{"alerts": []alertJSON{}, "unacked": 0, "notifiers": sinks})
 	}
 	list, err := s.opts.Alerts.ListAlerts(r.Context(), q)
 	if err != nil {
@@ -100,7 +105,7 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) error {
 	for _, a := range list {
 		out = append(out, toAlertJSON(a))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"alerts": out, "unacked": n})
+	return writeJSON(w, http.StatusOK, map[string]any{"alerts": out, "unacked": n, "notifiers": sinks})
 }
 
 // handleAckAlerts acknowledges {"ids": [...]} or {"up_to": id} (every

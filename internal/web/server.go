@@ -14,6 +14,7 @@ import (
 
 	"github.com/wsmon/wsmon/internal/live"
 	"github.com/wsmon/wsmon/internal/message"
+	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/store"
 )
 
@@ -81,6 +82,9 @@ type Options struct {
 	// Rules lists and changes the alert rules; nil in a process without the
 	// monitor, where rule writes answer 409.
 	Rules RuleManager
+	// Notifiers reports the alert sinks' delivery counts (shown with
+	// /api/alerts); nil: none.
+	Notifiers func() []notify.SinkStats
 	// Backup writes a backup for POST /api/backup; nil: 409.
 	Backup Backuper
 	// Metrics serves GET /metrics (Prometheus text format), behind the
