@@ -56,9 +56,11 @@ test/servers/%/node_modules/.installed: test/servers/%/package.json test/servers
 
 # Every test: vet, gofmt, unit + integration tests with the race detector
 # (protocol adapters against real servers on loopback), browser end-to-end
-# tests in headless Chromium (WSMON_CHROMIUM or /usr/bin/chromium).
+# tests in headless Chromium (WSMON_CHROMIUM or /usr/bin/chromium); then the
+# memory tests, which skip under -race, without it.
 test: ui vet testservers
 	$(GO) test -race -timeout 25m ./...
+	$(GO) test -timeout 10m -run 'TestPeakRSSLargeFrames|TestReplayUnderAddressSpaceLimit' ./internal/app/
 
 # Fuzz every parser: each `func FuzzXxx` in internal/ (the journal reader,
 # the config loader, the HTTP parameter, login and target parsers, the

@@ -309,6 +309,9 @@ var (
 // limit, stored truncated) and messages of 64 KiB through wsmon and logs
 // the peak RSS; every message must be stored exactly once.
 func TestPeakRSSLargeFrames(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a memory figure: the race detector's own memory would be measured (make test runs this without -race)")
+	}
 	if testing.Short() {
 		t.Skip("streams hundreds of MB through a child process")
 	}
@@ -335,6 +338,9 @@ func TestPeakRSSLargeFrames(t *testing.T) {
 // the memory they touch. Before the byte bounds the replay died under an
 // address-space limit of 2 GB, every time.
 func TestReplayUnderAddressSpaceLimit(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a memory figure: the race detector's own memory would be measured (make test runs this without -race)")
+	}
 	if testing.Short() {
 		t.Skip("writes and replays a journal of several hundred MB")
 	}
