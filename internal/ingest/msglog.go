@@ -40,8 +40,8 @@ type MessageLog struct {
 	qmu    sync.Mutex
 	qcond  *sync.Cond
 	queued int
-	day   string
-	f     *os.File
+	day    string
+	f      *os.File
 	// pending holds complete lines not yet in the file: a batch being
 	// encoded, or what a failed write left.
 	pending  []byte
