@@ -30,8 +30,8 @@ const alertTick = 5 * time.Second
 // mu guards the engine and the rule set: Committed runs on the pipeline's
 // writer goroutine, run's ticker and the rule API on theirs.
 type alerting struct {
-	st      *store.Store
-	log     *slog.Logger
+	st          *store.Store
+	log         *slog.Logger
 	deliver     func(store.Alert, []string) // notifiers; nil: none
 	publish     func(store.Alert)           // live streams; nil: none
 	checkNotify func([]string) error        // a rule's notify names exist; nil: any
