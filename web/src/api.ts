@@ -248,3 +248,87 @@ export function isAbort(e: unknown): boolean {
 export function seg(s: string | number): string {
   return encodeURIComponent(String(s));
 }
+
+/** Alert is one stored alert (GET /api/alerts, and "alert" events on /api/live). */
+export interface Alert {
+  id: number;
+  rule: string;
+  rule_type: string;
+  target: string;
+  room: string;
+  user: string;
+  content: string;
+  /** the message that raised it; absent for rate, silence and connection alerts */
+  message_id?: number;
+  detail: string;
+  at: string;
+  /** hits the rule's cooldown folded into this alert */
+  suppressed: number;
+  acked_at: string | null;
+  /** what the notifiers did ("slack: sent; hook: failed: HTTP 500"), "" when nothing (yet) */
+  delivery: string;
+}
+
+export interface AlertPage {
+  alerts: Alert[];
+  /** unacknowledged alerts in all, whatever the filters */
+  unacked: number;
+  /** delivery state of each notifier (absent from older servers) */
+  notifiers?: NotifierStats[];
+}
+
+/** NotifierStats is one alert sink's delivery counts since the monitor started. */
+export interface NotifierStats {
+  name: string;
+  type: string;
+  /** alerts waiting now */
+  queued: number;
+  sent: number;
+  /** given up (permanent error, or every attempt failed) */
+  failed: number;
+  retried: number;
+  /** not queued: the queue was full */
+  dropped: number;
+  /** the latest failed attempt's error (kept after a later success: compare the times) */
+  last_error?: string;
+  last_error_at?: string;
+  last_sent_at?: string;
+}
+
+/** RuleConfig is a rule as POST /api/rules and PUT /api/rules/{name} take it. */
+export interface RuleConfig {
+  name: string;
+  type: string;
+  targets?: string[];
+  rooms?: string[];
+  keywords?: string[];
+  pattern?: string;
+  users?: string[];
+  threshold?: number;
+  window?: number;
+  per?: string;
+  minutes?: number;
+  cooldown?: number;
+  notify?: string[];
+  disabled?: boolean;
+}
+
+/** RuleInfo is a rule as GET /api/rules lists it. */
+export interface RuleInfo extends RuleConfig {
+  source: string;
+  updated_at: string | null;
+  /** set when this version refuses the stored rule (it is not evaluated) */
+  error?: string;
+}
+
+export interface RuleList {
+  rules: RuleInfo[];
+  /** false in a separate `wsmon web`: the rules are read-only there */
+  managed: boolean;
+  types: string[];
+}
+
+/** ackAlerts acknowledges alerts by id, or every unacknowledged one up to upTo. */
+export function ackAlerts(sel: { ids: number[] } | { up_to: number }, signal?: AbortSignal): Promise<{ acknowledged: number }> {
+  return post<{ acknowledged: number }>('/api/alerts/ack', sel, signal);
+}

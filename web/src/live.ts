@@ -1,8 +1,11 @@
 // The live message stream: an EventSource on /api/live feeding a bounded
 // list (newest on top). Memory stays bounded however long the tab is open:
 // at most `max` rows in the DOM, at most `max` messages waiting while
-// paused or while the tab is hidden.
+// paused or while the tab is hidden. The stream also carries the "alert"
+// events: while it is open it hands them to the alert centre (the header
+// badge), which then needs no stream of its own.
 
+import { AlertCenter, parseAlert } from './alerts';
 import { get, isAbort, MonitorStatus, Msg, Page, query, Stats } from './api';
 import { h, setChildren } from './dom';
 import { fmtNum } from './format';
@@ -15,6 +18,8 @@ export interface LiveOptions {
   onStatus: (monitor: MonitorStatus[]) => void;
   onStats: (s: Stats) => void;
   onMessage: () => void;
+  /** receives the stream's alerts while the stream lives */
+  alerts?: AlertCenter;
 }
 
 type Filters = { user: string; type: string; target: string };
@@ -102,7 +107,11 @@ export class LiveStream {
       h('div', { class: 'live-scroll' }, this.empty, this.list),
       h('div', { class: 'card-footer small text-body-secondary', id: 'live-footer' }, t('live.showing', { n: 0, max: fmtNum(this.max) })));
 
-    opt.signal.addEventListener('abort', () => this.stop());
+    const detach = opt.alerts?.attach();
+    opt.signal.addEventListener('abort', () => {
+      this.stop();
+      detach?.();
+    });
     this.renderState();
     this.connect(true);
   }
@@ -123,6 +132,7 @@ export class LiveStream {
 
   private stop(): void {
     this.gen++;
+    if (this.es) this.opt.alerts?.streamLost();
     this.es?.close();
     this.es = null;
     if (this.frame) cancelAnimationFrame(this.frame);
@@ -151,6 +161,11 @@ export class LiveStream {
       if (g !== this.gen) return;
       this.retry = 0;
       this.setState('live');
+      this.opt.alerts?.streamOpened(); // alerts may have come while it was away
+    });
+    es.addEventListener('alert', (ev) => {
+      if (g !== this.gen) return;
+      this.opt.alerts?.receive(parseAlert((ev as MessageEvent).data));
     });
     es.addEventListener('message', (ev) => {
       if (g !== this.gen) return;
@@ -179,6 +194,7 @@ export class LiveStream {
     });
     es.addEventListener('error', () => {
       if (g !== this.gen) return;
+      this.opt.alerts?.streamLost();
       if (es.readyState === EventSource.CLOSED) {
         // The browser gave up (HTTP error, e.g. 401, or a bad response):
         // probe the API so a 401 shows the login form, then retry with backoff.

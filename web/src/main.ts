@@ -1,16 +1,20 @@
 // wsmon dashboard entry point: loads /api/ui-config, draws the navbar (with
-// "Log out" when the server requires a login) and the ingest-health banner,
-// and routes on the URL hash (#/, #/search, #/user/NAME, #/sessions,
-// #/targets). Each view gets an AbortSignal that fires when the route
+// "Log out" when the server requires a login, and the badge of
+// unacknowledged alerts) and the ingest-health banner, and routes on the URL
+// hash (#/, #/search, #/user/NAME, #/sessions, #/targets, #/alerts,
+// #/rules). Each view gets an AbortSignal that fires when the route
 // changes, which closes its EventSource, timers, charts and pending requests.
 
+import { AlertCenter } from './alerts';
 import { ApiError, get, isAbort, onUnauthorized, post, UIConfig } from './api';
 import { h, setChildren } from './dom';
 import { Health } from './health';
 import { applyLang, lang, setLang, t } from './i18n';
+import { alertsView } from './views/alerts';
 import { closeContext } from './views/context';
 import { dashboardView } from './views/dashboard';
 import { loginView } from './views/login';
+import { rulesView } from './views/rules';
 import { searchView } from './views/search';
 import { sessionsView } from './views/sessions';
 import { targetsView } from './views/targets';
@@ -22,6 +26,8 @@ export interface ViewContext {
   signal: AbortSignal;
   /** ingest health: views with fresh stats hand them to health.update */
   health: Health;
+  /** unacknowledged alerts (the header badge) and the live alert feed */
+  alerts: AlertCenter;
 }
 
 const defaults: UIConfig = { version: '', web_refresh_interval: 5, max_messages_in_memory: 1000, time_zone: '', auth: false };
@@ -30,6 +36,7 @@ let cfg: UIConfig = defaults;
 let current: AbortController | null = null;
 let loggedOut = false;
 const health = new Health();
+const alerts = new AlertCenter();
 const nav = h('nav', { class: 'navbar navbar-expand bg-body-tertiary border-bottom mb-3', id: 'navbar' });
 // Notices shown above every view: a failed logout.
 const notice = h('div', { class: 'container-fluid', id: 'app-notice' });
@@ -43,8 +50,8 @@ function parseHash(): { path: string; params: URLSearchParams } {
 }
 
 function renderNav(path: string): void {
-  const link = (href: string, key: 'nav.dashboard' | 'nav.search' | 'nav.sessions' | 'nav.targets', active: boolean, id: string) =>
-    h('li', { class: 'nav-item' }, h('a', { class: 'nav-link' + (active ? ' active' : ''), href, id, 'aria-current': active ? 'page' : null }, t(key)));
+  const link = (href: string, key: 'nav.dashboard' | 'nav.search' | 'nav.sessions' | 'nav.targets' | 'nav.alerts', active: boolean, id: string, extra?: Node) =>
+    h('li', { class: 'nav-item' }, h('a', { class: 'nav-link' + (active ? ' active' : ''), href, id, 'aria-current': active ? 'page' : null }, t(key), extra));
   const other = lang() === 'zh' ? 'en' : 'zh';
   setChildren(nav,
     h('div', { class: 'container-fluid flex-wrap' },
@@ -55,12 +62,13 @@ function renderNav(path: string): void {
           link('#/search', 'nav.search', path === '/search', 'nav-search'),
           link('#/sessions', 'nav.sessions', path === '/sessions', 'nav-sessions'),
           link('#/targets', 'nav.targets', path === '/targets', 'nav-targets'),
+          link('#/alerts', 'nav.alerts', path === '/alerts' || path === '/rules', 'nav-alerts', alerts.badge),
         ]),
       h('div', { class: 'd-flex gap-2' },
         cfg.auth && !loggedOut
           ? h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'logout-button', onclick: logout }, t('nav.logout'))
           : null,
-        h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'lang-switch', lang: other === 'zh' ? 'zh-CN' : 'en', title: t('nav.switchTitle'), 'data-lang': lang(), onclick: () => { setLang(other); health.rerender(); route(); } }, t('nav.switch')))));
+        h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary', id: 'lang-switch', lang: other === 'zh' ? 'zh-CN' : 'en', title: t('nav.switchTitle'), 'data-lang': lang(), onclick: () => { setLang(other); health.rerender(); alerts.rerender(); route(); } }, t('nav.switch')))));
 }
 
 /** logout ends the cookie's session on the server, then shows the login form. */
@@ -84,19 +92,22 @@ function route(): void {
   notice.replaceChildren();
   if (loggedOut) {
     health.stop();
+    alerts.stop();
     renderNav('');
     loginView(main);
     return;
   }
   const { path, params } = parseHash();
   renderNav(path);
-  const ctx: ViewContext = { cfg, params, signal: current.signal, health };
+  const ctx: ViewContext = { cfg, params, signal: current.signal, health, alerts };
   window.scrollTo(0, 0);
   const user = /^\/user\/(.+)$/.exec(path);
   if (path === '/') dashboardView(main, ctx);
   else if (path === '/search') searchView(main, ctx);
   else if (path === '/sessions') sessionsView(main, ctx);
   else if (path === '/targets') targetsView(main, ctx);
+  else if (path === '/alerts') alertsView(main, ctx);
+  else if (path === '/rules') rulesView(main, ctx);
   else if (user) {
     let name = user[1];
     try {
@@ -134,7 +145,10 @@ async function start(): Promise<void> {
   }
   window.addEventListener('hashchange', route);
   route();
-  if (!loggedOut) health.start(cfg.web_refresh_interval);
+  if (!loggedOut) {
+    health.start(cfg.web_refresh_interval);
+    alerts.start();
+  }
 }
 
 void start();

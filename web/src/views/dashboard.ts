@@ -120,6 +120,7 @@ export function dashboardView(root: HTMLElement, ctx: ViewContext): void {
       renderStats(s);
     },
     onMessage: () => scheduleFallback(),
+    alerts: ctx.alerts,
   });
 
   setChildren(root,
