@@ -306,11 +306,11 @@ func testAlertRules(t *testing.T, b *browser) {
 		typ        string
 		shown, not []string
 	}{
-		{"keyword", []string{"keywords", "rooms", "cooldown", "targets"}, []string{"pattern", "users", "threshold", "minutes"}},
+		{"keyword", []string{"keywords", "rooms", "cooldown", "targets", "reply"}, []string{"pattern", "users", "threshold", "minutes"}},
 		{"regex", []string{"pattern", "rooms"}, []string{"keywords", "threshold"}},
 		{"user", []string{"users"}, []string{"pattern", "keywords"}},
 		{"rate", []string{"threshold", "window", "per"}, []string{"pattern", "minutes"}},
-		{"silence", []string{"minutes", "cooldown"}, []string{"rooms", "keywords"}},
+		{"silence", []string{"minutes", "cooldown"}, []string{"rooms", "keywords", "reply"}},
 		{"connection", []string{"minutes"}, []string{"threshold", "pattern"}},
 	} {
 		eval[bool](tb, jsCall(`(ty) => { const s = document.getElementById('rule-type'); s.value = ty; s.dispatchEvent(new Event('change')); return true; }`, c.typ))

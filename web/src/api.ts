@@ -267,6 +267,10 @@ export interface Alert {
   acked_at: string | null;
   /** what the notifiers did ("slack: sent; hook: failed: HTTP 500"), "" when nothing (yet) */
   delivery: string;
+  /** the automatic reply sent on the connection (rules with a reply) */
+  reply?: string;
+  /** why the rule's reply was not sent */
+  reply_error?: string;
 }
 
 export interface AlertPage {
@@ -311,6 +315,10 @@ export interface RuleConfig {
   cooldown?: number;
   notify?: string[];
   disabled?: boolean;
+  /** keyword, regex, user: a template sent back on the connection when the rule alerts */
+  reply?: string;
+  /** fields of newer servers, kept as they are when a rule is edited */
+  [key: string]: unknown;
 }
 
 /** RuleInfo is a rule as GET /api/rules lists it. */

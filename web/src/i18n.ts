@@ -287,6 +287,11 @@ const en = {
   'rules.notifyHint': 'Notifier names, one per line.',
   'rules.disabledLabel': 'Disabled (kept, not evaluated)',
   'rules.notNumber': 'must be a number',
+  'rules.reply': 'Automatic reply (template, optional)',
+  'rules.replyHint': 'Sent on the same connection when the rule alerts, on targets with auto_reply: a Go template over {{.User}} {{.Room}} {{.Content}} {{.Target}} {{.Rule}}.',
+  'rules.replies': 'Replies: {reply}',
+  'alerts.replied': 'Replied: {reply}',
+  'alerts.replyError': 'Reply not sent: {err}',
 
   'login.title': 'Sign in to wsmon',
   'login.token': 'Access token',
@@ -590,6 +595,11 @@ const zh: Record<Key, string> = {
   'rules.notifyHint': '通知渠道名称，每行一个。',
   'rules.disabledLabel': '停用（保留但不生效）',
   'rules.notNumber': '必须是数字',
+  'rules.reply': '自动回复（模板，可选）',
+  'rules.replyHint': '规则告警时在同一连接上发送（仅限启用 auto_reply 的目标）：Go 模板，可用 {{.User}} {{.Room}} {{.Content}} {{.Target}} {{.Rule}}。',
+  'rules.replies': '自动回复：{reply}',
+  'alerts.replied': '已自动回复：{reply}',
+  'alerts.replyError': '自动回复未发送：{err}',
 
   'login.title': '登录 wsmon',
   'login.token': '访问令牌',

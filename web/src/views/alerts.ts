@@ -317,6 +317,8 @@ function alertRow(a: Alert, onAck: (a: Alert, button: HTMLButtonElement) => void
         : h('span', { class: 'badge text-bg-danger al-state', dataset: { state: 'new' } }, t('alerts.unacked'))),
     h('div', { class: 'al-detail' }, a.detail),
     a.content ? h('div', { class: 'al-content msg-content border-start ps-2' }, a.content) : null,
+    a.reply ? h('div', { class: 'small text-success-emphasis al-reply text-break' }, t('alerts.replied', { reply: a.reply })) : null,
+    a.reply_error ? h('div', { class: 'small text-danger al-reply-error text-break' }, t('alerts.replyError', { err: a.reply_error })) : null,
     h('div', { class: 'd-flex flex-wrap align-items-center column-gap-3 row-gap-1 mt-1' },
       context,
       h('span', { class: 'small al-delivery' + (failed ? ' text-danger' : ' text-body-secondary'), dataset: { delivery: a.delivery }, title: a.delivery ? null : t('alerts.deliveryNoneTitle') },

@@ -1,7 +1,8 @@
 // The rules page (#/rules): every alert rule with its type, a summary,
 // its scope and source; add, edit and delete through a form whose fields
 // follow the type (keyword: keywords; regex: pattern; user: users; rate:
-// threshold, window, per; silence and connection: minutes). The server
+// threshold, window, per; silence and connection: minutes; the message
+// rules may also reply on the connection with a template). The server
 // validates: its 400 message (which starts with the field) is shown next
 // to the form and marks that field. In a separate `wsmon web` (managed:
 // false) the page is read-only. Rule names, keywords, patterns and errors
@@ -15,11 +16,15 @@ import type { ViewContext } from '../main';
 import { alertTabs, ruleTypeBadge } from './alerts';
 
 const fallbackTypes = ['keyword', 'regex', 'user', 'rate', 'silence', 'connection'];
+/** the fields the form edits (anything else a rule has is kept on edit) */
+const formFields = ['name', 'type', 'targets', 'rooms', 'keywords', 'pattern', 'users', 'threshold', 'window', 'per', 'minutes', 'cooldown', 'notify', 'disabled', 'reply'];
+/** what GET /api/rules adds to a rule */
+const infoFields = ['source', 'updated_at', 'error'];
 /** the fields each type uses, besides the common ones */
 const typeFields: Record<string, string[]> = {
-  keyword: ['keywords', 'rooms'],
-  regex: ['pattern', 'rooms'],
-  user: ['users', 'rooms'],
+  keyword: ['keywords', 'rooms', 'reply'],
+  regex: ['pattern', 'rooms', 'reply'],
+  user: ['users', 'rooms', 'reply'],
   rate: ['threshold', 'window', 'per', 'rooms'],
   silence: ['minutes'],
   connection: ['minutes'],
@@ -117,6 +122,7 @@ function renderTable(body: HTMLElement, data: RuleList, edit: (r: RuleInfo) => v
         r.disabled ? h('span', { class: 'badge text-bg-secondary ms-1 rule-disabled' }, t('rules.disabled')) : null),
       td(L.type, ruleTypeBadge(r.type)),
       td(L.summary, h('span', { class: 'rule-summary text-break' }, ruleSummary(r)),
+        r.reply ? h('div', { class: 'small text-body-secondary rule-reply text-break' }, t('rules.replies', { reply: r.reply.length > 120 ? r.reply.slice(0, 119) + '…' : r.reply })) : null,
         r.error ? h('div', { class: 'small text-danger rule-error text-break' }, t('rules.storedError', { msg: r.error })) : null),
       td(L.scope, h('span', { class: 'small' }, scope)),
       td(L.cooldown, t('rules.seconds', { n: fmtNum(r.cooldown || 60) })),
@@ -146,6 +152,7 @@ function lines(v: string): string[] {
 class RuleForm {
   readonly el: HTMLFormElement;
   private editing: string | null = null;
+  private original: RuleInfo | null = null; // the rule being edited, as listed
   private readonly title: HTMLElement;
   private readonly submit: HTMLButtonElement;
   private readonly cancel: HTMLButtonElement;
@@ -194,6 +201,7 @@ class RuleForm {
         group('targets', t('rules.targets'), area('targets', ''), t('rules.targetsHint')),
         group('rooms', t('rules.rooms'), area('rooms', ''), t('rules.roomsHint')),
         group('cooldown', t('rules.cooldownSeconds'), input('cooldown', { ...num, placeholder: '60' }), t('rules.cooldownHint'), 'col-6 col-md-3'),
+        group('reply', t('rules.reply'), area('reply', ''), t('rules.replyHint'), 'col-12'),
         group('notify', t('rules.notify'), area('notify', ''), t('rules.notifyHint'), 'col-12 col-md-5'),
         h('div', { class: 'col-12 col-md-4 d-flex align-items-center' },
           h('div', { class: 'form-check form-switch' }, this.disabled, h('label', { class: 'form-check-label small', for: 'rule-disabled' }, t('rules.disabledLabel')))),
@@ -212,6 +220,7 @@ class RuleForm {
   edit(r: RuleInfo): void {
     this.reset();
     this.editing = r.name;
+    this.original = r;
     const v = this.inputs;
     v.name.value = r.name;
     (v.name as HTMLInputElement).readOnly = true;
@@ -228,6 +237,7 @@ class RuleForm {
     v.rooms.value = (r.rooms ?? []).join('\n');
     v.cooldown.value = r.cooldown ? String(r.cooldown) : '';
     v.notify.value = (r.notify ?? []).join('\n');
+    v.reply.value = r.reply ?? '';
     this.disabled.checked = Boolean(r.disabled);
     this.title.textContent = t('rules.editTitle', { name: r.name });
     this.submit.textContent = t('rules.save');
@@ -246,6 +256,7 @@ class RuleForm {
   private reset(): void {
     this.el.reset();
     this.editing = null;
+    this.original = null;
     (this.inputs.name as HTMLInputElement).readOnly = false;
     this.title.textContent = t('rules.addTitle');
     this.submit.textContent = t('rules.add');
@@ -257,7 +268,7 @@ class RuleForm {
 
   private showFields(): void {
     const used = typeFields[this.type.value] ?? [];
-    for (const f of ['keywords', 'pattern', 'users', 'threshold', 'window', 'per', 'minutes', 'rooms']) {
+    for (const f of ['keywords', 'pattern', 'users', 'threshold', 'window', 'per', 'minutes', 'rooms', 'reply']) {
       this.groups[f].classList.toggle('d-none', !used.includes(f));
     }
   }
@@ -268,12 +279,19 @@ class RuleForm {
     for (const g of Object.values(this.groups)) g.querySelector('.invalid-feedback')!.textContent = '';
   }
 
-  /** body is the rule as the form describes it: only the fields its type uses. */
+  /**
+   * body is the rule as the form describes it: only the fields its type
+   * uses, plus, when editing, the rule's fields the form does not know
+   * (a newer server's), unchanged.
+   */
   private body(): RuleConfig {
     const v = this.inputs;
     const type = this.type.value;
     const used = typeFields[type] ?? [];
     const r: RuleConfig = { name: v.name.value.trim(), type };
+    for (const [k, x] of Object.entries(this.original ?? {})) {
+      if (!formFields.includes(k) && !infoFields.includes(k)) r[k] = x;
+    }
     const number = (s: string) => (s.trim() === '' ? undefined : Number(s));
     const list = (name: 'targets' | 'rooms' | 'keywords' | 'users' | 'notify') => {
       const l = lines(v[name].value);
@@ -287,6 +305,7 @@ class RuleForm {
     if (used.includes('per') && v.per.value !== 'target') r.per = v.per.value;
     if (used.includes('minutes')) r.minutes = number(v.minutes.value);
     if (used.includes('rooms')) list('rooms');
+    if (used.includes('reply') && v.reply.value.trim() !== '') r.reply = v.reply.value;
     list('targets');
     r.cooldown = number(v.cooldown.value);
     list('notify');
