@@ -10,8 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/capture"
 	"github.com/wsmon/wsmon/internal/config"
+	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/message"
+	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/protocol/registry"
 	"github.com/wsmon/wsmon/internal/rules"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/web"
@@ -35,6 +39,15 @@ type alerting struct {
 	deliver     func(store.Alert, []string) // notifiers; nil: none
 	publish     func(store.Alert)           // live streams; nil: none
 	checkNotify func([]string) error        // a rule's notify names exist; nil: any
+	// reply sends a rule's automatic reply on target's connection and
+	// returns how the reply will come back as a message (user, content)
+	// when the server echoes it; nil: no replies.
+	reply func(target, text, room string) (echo ownMessage, err error)
+
+	// Guarded by mu: recent replies per target (to recognise the echoes
+	// of our own replies) and the last reply time per target.
+	own       map[string][]ownMessage
+	lastReply map[string]time.Time
 
 	mu     sync.Mutex
 	engine *rules.Engine
@@ -45,7 +58,7 @@ type alerting struct {
 // longer in the config are deleted, API rules kept) and builds the engine
 // from every stored rule.
 func newAlerting(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) (*alerting, error) {
-	a := &alerting{st: st, log: log.With("component", "alerts")}
+	a := &alerting{st: st, log: log.With("component", "alerts"), own: map[string][]ownMessage{}, lastReply: map[string]time.Time{}}
 	rows, err := st.Rules(ctx)
 	if err != nil {
 		return nil, err
@@ -114,13 +127,88 @@ func decodeRule(row store.RuleRow) (rules.Rule, error) {
 	return r, nil
 }
 
-// Committed evaluates committed messages.
+// Reply limits: at most one automatic reply per target every replyEvery;
+// a message equal to one of our replies (same user and content) on the
+// same target within ownFor is our own echo and is not evaluated.
+const (
+	replyEvery = 5 * time.Second
+	ownFor     = 2 * time.Minute
+	ownMax     = 100 // echoes remembered per target
+)
+
+// ownMessage is how a reply we sent comes back from the server.
+type ownMessage struct {
+	User, Content string
+	At            time.Time
+}
+
+// Committed evaluates committed messages, except the echoes of our own
+// replies (a reply never answers itself).
 func (a *alerting) Committed(msgs []message.Message) error {
 	a.mu.Lock()
+	if len(a.own) > 0 {
+		kept := msgs[:0:0]
+		for i := range msgs {
+			if !a.isOwnLocked(&msgs[i]) {
+				kept = append(kept, msgs[i])
+			}
+		}
+		msgs = kept
+	}
 	hits := a.engine.Messages(msgs)
 	a.mu.Unlock()
 	a.record(hits)
 	return nil
+}
+
+// isOwnLocked reports (and forgets) whether m is the echo of a reply we
+// sent. a.mu is held.
+func (a *alerting) isOwnLocked(m *message.Message) bool {
+	list := a.own[m.Target]
+	for i, o := range list {
+		if o.Content == m.Content && o.User == m.User && m.ReceivedAt.Sub(o.At) < ownFor && m.ReceivedAt.Sub(o.At) > -time.Minute {
+			a.own[m.Target] = append(list[:i:i], list[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// sendReply sends hit's reply (if any) and records the outcome on alert.
+func (a *alerting) sendReply(al store.Alert, h rules.Hit) {
+	if h.Reply == "" || a.reply == nil {
+		return
+	}
+	a.mu.Lock()
+	now := time.Now()
+	if last, ok := a.lastReply[al.Target]; ok && now.Sub(last) < replyEvery {
+		a.mu.Unlock()
+		a.setReply(al, "", fmt.Sprintf("not sent: at most one reply per target every %s", replyEvery))
+		return
+	}
+	a.lastReply[al.Target] = now
+	a.mu.Unlock()
+	echo, err := a.reply(al.Target, h.Reply, al.Room)
+	if err != nil {
+		a.setReply(al, "", "not sent: "+err.Error())
+		return
+	}
+	a.mu.Lock()
+	echo.At = now
+	list := append(a.own[al.Target], echo)
+	if len(list) > ownMax {
+		list = list[len(list)-ownMax:]
+	}
+	a.own[al.Target] = list
+	a.mu.Unlock()
+	a.log.Info("automatic reply sent", "rule", al.Rule, "target", al.Target, "alert", al.ID)
+	a.setReply(al, h.Reply, "")
+}
+
+func (a *alerting) setReply(al store.Alert, reply, errText string) {
+	if err := a.st.SetAlertReply(context.Background(), al.ID, reply, errText); err != nil {
+		a.log.Warn("recording an automatic reply", "alert", al.ID, "error", err)
+	}
 }
 
 // run evaluates the time-based rules every alertTick until ctx ends.
@@ -166,6 +254,7 @@ func (a *alerting) record(hits []rules.Hit) {
 		if a.deliver != nil && len(hits[i].Rule.Notify) > 0 {
 			a.deliver(al, hits[i].Rule.Notify)
 		}
+		a.sendReply(al, hits[i])
 	}
 }
 
@@ -236,4 +325,41 @@ func (m *Monitor) targetStates() []rules.TargetState {
 		out = append(out, rules.TargetState{Name: name, State: st.State, Since: st.Since, LastMessageAt: st.LastMessageAt, LastError: st.LastError})
 	}
 	return out
+}
+
+// sendReply is the alerting's reply hook: it sends text on target's
+// connection if the target has auto_reply, and says how the server's echo
+// of it will look (decoded with the target's own decoder).
+func (m *Monitor) sendReply(target, text, room string) (ownMessage, error) {
+	m.mu.RLock()
+	t := m.targets[target]
+	var run *runner
+	var dec ingest.Decoder
+	var ok bool
+	if t != nil {
+		run = t.run
+		dec, ok = m.decoders[target]
+	}
+	m.mu.RUnlock()
+	switch {
+	case t == nil:
+		return ownMessage{}, fmt.Errorf("no target %q", target)
+	case !t.cfg.AutoReply:
+		return ownMessage{}, errors.New("auto_reply is off for this target")
+	case run == nil:
+		return ownMessage{}, capture.ErrNotConnected
+	}
+	if err := run.r.Send(text, room); err != nil {
+		return ownMessage{}, err
+	}
+	var echo ownMessage
+	if ok {
+		for _, ev := range registry.ForSession(dec.Adapter, run.r.Status().Protocol).Decode(protocol.Frame{Data: []byte(text)}) {
+			var msg message.Message
+			dec.Normalizer.Normalize(ev, &msg)
+			echo.User, echo.Content = msg.User, msg.Content
+			break
+		}
+	}
+	return echo, nil
 }

@@ -165,3 +165,71 @@ func TestAlertsEndToEnd(t *testing.T) {
 		t.Fatalf("after ack: %+v", page)
 	}
 }
+
+// TestAutomaticReply: a keyword rule with a reply, on a target with
+// auto_reply, answers on the same connection; the demo server broadcasts
+// the reply back, and that echo is stored but never evaluated (a rule
+// matching the reply's text does not fire, the reply does not answer
+// itself); a second hit within 5 s is not answered (rate limit), and the
+// alert says so.
+func TestAutomaticReply(t *testing.T) {
+	o := demo.DefaultOptions()
+	o.Addr, o.Rate, o.Seed = "127.0.0.1:0", 0, 4
+	d := demo.New(o)
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	cfg := testkit.Config(t, d.URL())
+	cfg.Protocol = "raw"
+	cfg.AutoReply = true
+	cfg.Rules = []rules.Rule{
+		{Name: "greet", Type: "keyword", Keywords: []string{"你好"}, Cooldown: 1,
+			Reply: `{"type":"chat","user":"wsmon-bot","content":"收到 {{.User}} 的 你好"}`},
+		{Name: "echo-catcher", Type: "keyword", Keywords: []string{"收到"}, Cooldown: 1},
+	}
+	m := testkit.Start(t, cfg)
+	m.WaitConnected(t, 10*time.Second)
+	api := "http://" + m.WebAddr()
+
+	d.Inject([]byte(`{"type":"chat","user":"alice","content":"你好 \"quoted\""}`), false)
+	stored := m.WaitMessages(t, 2, 10*time.Second)
+	var echo *testkit.Stored
+	for i := range stored {
+		if stored[i].User == "wsmon-bot" {
+			echo = &stored[i]
+		}
+	}
+	if echo == nil || echo.Content != "收到 alice 的 你好" {
+		t.Fatalf("no echo of the reply stored: %+v", stored)
+	}
+	var page struct {
+		Alerts []struct {
+			Rule, Reply string
+			ReplyErr    string `json:"reply_error"`
+		} `json:"alerts"`
+	}
+	testkit.WaitFor(t, 10*time.Second, "the reply recorded", func() bool {
+		getJSON(t, api+"/api/alerts", &page)
+		return len(page.Alerts) == 1 && page.Alerts[0].Reply != ""
+	})
+	if a := page.Alerts[0]; a.Rule != "greet" || a.Reply != `{"type":"chat","user":"wsmon-bot","content":"收到 alice 的 你好"}` {
+		t.Fatalf("alert %+v", a)
+	}
+
+	// Within 5 s: alerted, not answered.
+	time.Sleep(1100 * time.Millisecond) // past the rule's 1 s cooldown
+	d.Inject([]byte(`{"type":"chat","user":"bob","content":"你好"}`), false)
+	testkit.WaitFor(t, 10*time.Second, "the second alert", func() bool {
+		getJSON(t, api+"/api/alerts", &page)
+		return len(page.Alerts) == 2 && page.Alerts[0].ReplyErr != ""
+	})
+	if a := page.Alerts[0]; !strings.Contains(a.ReplyErr, "at most one reply per target every 5s") {
+		t.Fatalf("second alert %+v", a)
+	}
+	time.Sleep(500 * time.Millisecond)
+	getJSON(t, api+"/api/alerts?rule=echo-catcher", &page)
+	if len(page.Alerts) != 0 {
+		t.Fatalf("the reply's echo was evaluated: %+v", page.Alerts)
+	}
+}

@@ -134,6 +134,7 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 		}
 	}
 	al.checkNotify = cfg.CheckNotify
+	al.reply = m.sendReply
 	commits := append([]ingest.Committer(nil), o.Committers...)
 	commits = append(commits, al)
 	if cfg.MessageLogEnabled() {

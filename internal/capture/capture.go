@@ -13,6 +13,7 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -148,6 +149,44 @@ const (
 	StateStopped      State = "stopped"      // Run not started yet, or returned
 )
 
+// ErrNotConnected is returned by Send while no protocol session is ready.
+var ErrNotConnected = errors.New("not connected")
+
+// setLive records the session that Send writes to (nil: none).
+func (r *Runner) setLive(s *session, ps protocol.Session) {
+	r.liveMu.Lock()
+	r.live, r.livePS = s, ps
+	r.liveMu.Unlock()
+}
+
+// Send writes a chat message on the current connection, framed by its
+// protocol session (protocol.Composer): text to room ("" for the
+// session's default). It does not wait for the write; it fails with
+// ErrNotConnected when no session is ready, and when the protocol cannot
+// send messages or the writer's queue is full. Safe for concurrent use.
+func (r *Runner) Send(text, room string) error {
+	r.liveMu.Lock()
+	s, ps := r.live, r.livePS
+	r.liveMu.Unlock()
+	if s == nil {
+		return ErrNotConnected
+	}
+	comp, ok := ps.(protocol.Composer)
+	if !ok {
+		return fmt.Errorf("protocol %s cannot send messages", ps.Protocol())
+	}
+	var out protocol.Output
+	if err := comp.Compose(text, room, &out); err != nil {
+		return fmt.Errorf("compose: %w", err)
+	}
+	for _, f := range out.Replies {
+		if !s.trySend(outMsg{data: bytes.Clone(f.Data), binary: f.Binary}) {
+			return errors.New("write queue full")
+		}
+	}
+	return nil
+}
+
 // Status is a snapshot of a Runner, safe to take from any goroutine.
 type Status struct {
 	Target        string
@@ -180,6 +219,12 @@ type Runner struct {
 	totalControl atomic.Int64
 	dropped      atomic.Int64
 	lastMsg      atomic.Int64 // unix nanoseconds; 0 = never
+
+	// liveMu guards the ready session Send writes to (set by the
+	// session's feeder, cleared when the connection ends).
+	liveMu sync.Mutex
+	live   *session
+	livePS protocol.Session
 
 	mu         sync.Mutex
 	state      State
@@ -421,6 +466,7 @@ func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
 
 	s := newSession(r, ws)
 	res := s.run(ctx, d)
+	r.setLive(nil, nil)
 
 	end := time.Now()
 	if res.started {

@@ -273,6 +273,7 @@ func (s *session) checkReady(ps protocol.Session) {
 		s.readyDone = true
 		s.hb <- ps
 		close(s.ready)
+		s.r.setLive(s, ps)
 	}
 }
 
@@ -534,6 +535,16 @@ func (s *session) record(f protocol.Frame, at time.Time, reason string) error {
 		r.lastMsg.Store(at.UnixNano())
 	}
 	return nil
+}
+
+// trySend queues a frame for the writer; false when its queue is full.
+func (s *session) trySend(m outMsg) bool {
+	select {
+	case s.queue <- m:
+		return true
+	default:
+		return false
+	}
 }
 
 // enqueue hands a reply to the writer without blocking the reader. When the

@@ -40,6 +40,7 @@ type Config struct {
 	Format             string            `json:"format"`               // raw: auto (default), json, text
 	Framing            string            `json:"framing"`              // raw: frame (default), lines
 	KeepControl        bool              `json:"keep_control"`         // also store protocol control frames (heartbeats, acks), as type system with reason "control"
+	AutoReply          bool              `json:"auto_reply"`           // let rules with a reply answer on this target's connection (off by default)
 	Headers            map[string]string `json:"headers"`              // extra handshake headers (Authorization, Cookie, Origin, User-Agent...)
 	Subprotocols       []string          `json:"subprotocols"`         // WebSocket subprotocols to offer
 	SendOnConnect      []string          `json:"send_on_connect"`      // text frames sent after every (re)connect, in order
@@ -114,6 +115,7 @@ type Target struct {
 	Format             string            `json:"format"`
 	Framing            string            `json:"framing"`
 	KeepControl        bool              `json:"keep_control"`
+	AutoReply          bool              `json:"auto_reply"`
 	Headers            map[string]string `json:"headers"`
 	Subprotocols       []string          `json:"subprotocols"`
 	SendOnConnect      []string          `json:"send_on_connect"`

@@ -33,6 +33,7 @@ func (c Config) ResolvedTargets() []Target {
 		Format:             c.Format,
 		Framing:            c.Framing,
 		KeepControl:        c.KeepControl,
+		AutoReply:          c.AutoReply,
 		Headers:            c.Headers,
 		Subprotocols:       c.Subprotocols,
 		SendOnConnect:      c.SendOnConnect,

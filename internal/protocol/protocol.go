@@ -172,6 +172,15 @@ type Session interface {
 	Tick(now time.Time, out *Output) error
 }
 
+// Composer is implemented by sessions that can send a chat message on
+// the connection (automatic replies). Compose writes the frames that send
+// text (room: where the message being answered was, "" for the session's
+// default) into out.Replies. It is called on another goroutine than Feed,
+// so it may only read state fixed once the session is ready.
+type Composer interface {
+	Compose(text, room string, out *Output) error
+}
+
 // CloseClassifier is implemented by adapters whose protocol gives WebSocket
 // close codes its own meaning (Centrifugo's 3500-3999 "do not reconnect",
 // graphql-ws 4400-4499). The runner asks it about every close frame from

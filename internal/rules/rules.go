@@ -16,8 +16,11 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"text/template"
+	"text/template/parse"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/jsontok"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/search"
 )
@@ -78,6 +81,12 @@ type Rule struct {
 	Cooldown float64 `json:"cooldown,omitempty"`
 	// Notify names the notifiers that receive this rule's alerts.
 	Notify []string `json:"notify,omitempty"`
+	// Reply, on a message rule (keyword, regex, user), is an automatic
+	// response sent on the same connection when the rule alerts (its
+	// cooldown limits it), on targets with auto_reply. A Go text/template
+	// over .User .Room .Content .Target .Rule; each value is escaped for
+	// the inside of a JSON string. For a raw target it is the whole frame.
+	Reply string `json:"reply,omitempty"`
 	// Disabled rules are kept but not evaluated.
 	Disabled bool `json:"disabled,omitempty"`
 }
@@ -104,6 +113,14 @@ func (r Rule) Validate(prefix string) error {
 	}
 	if r.Cooldown < 0 || r.Cooldown > 86400 {
 		return errf(prefix+"cooldown", "must be between 0 and 86400 seconds, got %v", r.Cooldown)
+	}
+	if r.Reply != "" {
+		if r.Type != TypeKeyword && r.Type != TypeRegex && r.Type != TypeUser {
+			return errf(prefix+"reply", "only keyword, regex and user rules reply to a message")
+		}
+		if _, err := parseReply(r.Reply); err != nil {
+			return errf(prefix+"reply", "%v", err)
+		}
 	}
 	switch r.Type {
 	case TypeKeyword:
@@ -147,6 +164,91 @@ func (r Rule) Validate(prefix string) error {
 	return nil
 }
 
+// MaxReply bounds a rendered reply and its template.
+const MaxReply = 4096
+
+// replyData is what a reply template sees.
+type replyData struct{ User, Room, Content, Target, Rule string }
+
+// parseReply parses a reply template and renders it once with hostile
+// sample values, so that a mistake shows when the rule is set.
+func parseReply(text string) (*template.Template, error) {
+	if len(text) > MaxReply {
+		return nil, fmt.Errorf("must be at most %d bytes", MaxReply)
+	}
+	t, err := template.New("reply").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid template: %v", err)
+	}
+	if forbidden(t.Tree.Root) {
+		return nil, fmt.Errorf("range, template and define are not allowed")
+	}
+	sample := replyData{User: `a"\`, Room: "r\n", Content: strings.Repeat("内容 ", 100), Target: "t", Rule: "r"}
+	if _, err := renderReply(t, sample); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// forbidden reports whether the tree loops or calls other templates.
+func forbidden(n parse.Node) bool {
+	switch n := n.(type) {
+	case *parse.RangeNode, *parse.TemplateNode:
+		return true
+	case *parse.ListNode:
+		if n == nil {
+			return false
+		}
+		for _, c := range n.Nodes {
+			if forbidden(c) {
+				return true
+			}
+		}
+	case *parse.IfNode:
+		return forbidden(n.List) || forbidden(n.ElseList)
+	case *parse.WithNode:
+		return forbidden(n.List) || forbidden(n.ElseList)
+	}
+	return false
+}
+
+// renderReply renders t with each value escaped for a JSON string.
+func renderReply(t *template.Template, d replyData) (string, error) {
+	esc := func(s string) string {
+		b := jsontok.AppendString(nil, s)
+		return string(b[1 : len(b)-1])
+	}
+	d = replyData{User: esc(d.User), Room: esc(d.Room), Content: esc(cutRunes(d.Content, 1000)), Target: esc(d.Target), Rule: esc(d.Rule)}
+	var b strings.Builder
+	if err := t.Execute(&limitWriter{w: &b, n: MaxReply}, d); err != nil {
+		return "", fmt.Errorf("cannot be rendered: %v", err)
+	}
+	return b.String(), nil
+}
+
+// limitWriter fails a write past n bytes.
+type limitWriter struct {
+	w *strings.Builder
+	n int
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.w.Len()+len(p) > l.n {
+		return 0, fmt.Errorf("renders to more than %d bytes", l.n)
+	}
+	return l.w.Write(p)
+}
+
+func cutRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i] + "…"
+		}
+		n--
+	}
+	return s
+}
+
 // compile compiles a regex rule's pattern within the limits.
 func compile(pattern string) (*regexp.Regexp, error) {
 	if pattern == "" {
@@ -182,6 +284,8 @@ type Hit struct {
 	// Suppressed counts the hits of this rule and scope folded into this
 	// alert by the cooldown since the previous one.
 	Suppressed int
+	// Reply is the rule's rendered automatic response ("" for none).
+	Reply string
 }
 
 // TargetState is what the engine needs of a target for the time-based
@@ -204,6 +308,7 @@ type compiled struct {
 	keywords []string // folded
 	users    []string // folded
 	re       *regexp.Regexp
+	reply    *template.Template // nil: no reply
 	window   time.Duration
 	cooldown time.Duration
 
@@ -253,6 +358,9 @@ func New(rules []Rule) (*Engine, error) {
 		}
 		if r.Type == TypeRegex {
 			c.re, _ = compile(r.Pattern)
+		}
+		if r.Reply != "" {
+			c.reply, _ = parseReply(r.Reply)
 		}
 		c.window = time.Duration(r.Window * float64(time.Second))
 		if c.window == 0 {
@@ -339,6 +447,9 @@ func (e *Engine) Messages(msgs []message.Message) []Hit {
 			if h, ok := c.hit(m.Target+"\x00"+m.Room, m.ReceivedAt); ok {
 				h.Target, h.Room, h.User, h.Content, h.MessageID, h.At = m.Target, m.Room, m.User, m.Content, m.ID, m.ReceivedAt
 				h.Detail = detail + " from " + orUnknown(m.User) + inRoom(m.Room)
+				if c.reply != nil {
+					h.Reply, _ = renderReply(c.reply, replyData{User: m.User, Room: m.Room, Content: m.Content, Target: m.Target, Rule: c.r.Name})
+				}
 				hits = append(hits, h)
 			}
 		}

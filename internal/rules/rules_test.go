@@ -42,6 +42,10 @@ func TestValidate(t *testing.T) {
 		{"silence", Rule{Name: "x", Type: TypeSilence, Minutes: 10}, ""},
 		{"silence no minutes", Rule{Name: "x", Type: TypeSilence}, "r.minutes: must be more than 0"},
 		{"connection", Rule{Name: "x", Type: TypeConnection}, ""},
+		{"reply", Rule{Name: "x", Type: TypeKeyword, Keywords: []string{"hi"}, Reply: `{"type":"chat","content":"hello {{.User}}, out of range"}`}, ""},
+		{"reply on a rate rule", Rule{Name: "x", Type: TypeRate, Threshold: 1, Reply: "x"}, "r.reply: only keyword, regex and user rules reply"},
+		{"reply template error", Rule{Name: "x", Type: TypeKeyword, Keywords: []string{"hi"}, Reply: "{{.Nope}}"}, "r.reply: cannot be rendered"},
+		{"reply loops", Rule{Name: "x", Type: TypeKeyword, Keywords: []string{"hi"}, Reply: "{{range 5}}x{{end}}"}, "r.reply: range, template and define are not allowed"},
 		{"negative cooldown", Rule{Name: "x", Type: TypeConnection, Cooldown: -1}, "r.cooldown: must be between 0 and 86400"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -246,4 +250,19 @@ func FuzzRegexRule(f *testing.F) {
 		}
 		e.Messages([]message.Message{{ID: 1, Target: "t", Content: content, Type: message.TypeChat, ReceivedAt: t0}})
 	})
+}
+
+// TestReplyRendering: the reply sees the message, each value escaped for
+// a JSON string, so hostile content cannot break out of the frame.
+func TestReplyRendering(t *testing.T) {
+	e, err := New([]Rule{{Name: "hi", Type: TypeKeyword, Keywords: []string{"你好"}, Cooldown: 1,
+		Reply: `{"type":"chat","user":"bot","content":"{{.User}} 说: {{.Content}}"}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits := e.Messages([]message.Message{msg(1, `ev"il`, "", `你好\`, 0), msg(2, "u", "", "no", time.Second)})
+	want := `{"type":"chat","user":"bot","content":"ev\"il 说: 你好\\"}`
+	if len(hits) != 1 || hits[0].Reply != want {
+		t.Fatalf("reply %q, want %q", hits[0].Reply, want)
+	}
 }

@@ -23,6 +23,8 @@ type Alert struct {
 	Suppressed int       // hits folded into this alert by the rule's cooldown
 	AckedAt    time.Time // zero: not acknowledged
 	Delivery   string    // what the notifiers did, e.g. "slack: sent; ops-webhook: failed: HTTP 500"
+	Reply      string    // the automatic reply sent on the connection ("" for none)
+	ReplyError string    // why the rule's reply was not sent
 }
 
 // AlertQuery filters ListAlerts. Zero fields do not filter.
@@ -73,6 +75,15 @@ func (s *Store) InsertAlerts(ctx context.Context, as []Alert) error {
 func (s *Store) SetAlertDelivery(ctx context.Context, id int64, delivery string) error {
 	if _, err := s.w.ExecContext(ctx, `UPDATE alerts SET delivery = ? WHERE id = ?`, delivery, id); err != nil {
 		return fmt.Errorf("store: alert delivery: %w", err)
+	}
+	return nil
+}
+
+// SetAlertReply records the automatic reply sent for alert id, or why it
+// was not sent.
+func (s *Store) SetAlertReply(ctx context.Context, id int64, reply, errText string) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE alerts SET reply = ?, reply_error = ? WHERE id = ?`, reply, errText, id); err != nil {
+		return fmt.Errorf("store: alert reply: %w", err)
 	}
 	return nil
 }
@@ -131,14 +142,14 @@ func (s *Store) ListAlerts(ctx context.Context, q AlertQuery) ([]Alert, error) {
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	sqlText := `SELECT id, rule, rule_type, target, room, username, content, COALESCE(message_id, 0), detail, at, suppressed, COALESCE(acked_at, 0), delivery FROM alerts`
+	sqlText := `SELECT id, rule, rule_type, target, room, username, content, COALESCE(message_id, 0), detail, at, suppressed, COALESCE(acked_at, 0), delivery, reply, reply_error FROM alerts`
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}
 	sqlText += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
 	return queryAll(ctx, s.r, "alerts", sqlText, args, func(r *sql.Rows, a *Alert) error {
 		var at, acked int64
-		err := r.Scan(&a.ID, &a.Rule, &a.RuleType, &a.Target, &a.Room, &a.User, &a.Content, &a.MessageID, &a.Detail, &at, &a.Suppressed, &acked, &a.Delivery)
+		err := r.Scan(&a.ID, &a.Rule, &a.RuleType, &a.Target, &a.Room, &a.User, &a.Content, &a.MessageID, &a.Detail, &at, &a.Suppressed, &acked, &a.Delivery, &a.Reply, &a.ReplyError)
 		a.At = time.UnixMilli(at)
 		if acked != 0 {
 			a.AckedAt = time.UnixMilli(acked)

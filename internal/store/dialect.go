@@ -166,6 +166,12 @@ var sqliteDialect = &dialect{
 			`CREATE INDEX alerts_at ON alerts (at)`,
 			`CREATE UNIQUE INDEX alerts_message ON alerts (rule, message_id) WHERE message_id IS NOT NULL`,
 		},
+		// 6: the automatic reply a rule sent for an alert, or why it was not
+		// sent.
+		{
+			`ALTER TABLE alerts ADD COLUMN reply TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE alerts ADD COLUMN reply_error TEXT NOT NULL DEFAULT ''`,
+		},
 	},
 	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
 	messageValues:       `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,

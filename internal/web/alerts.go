@@ -62,6 +62,8 @@ type alertJSON struct {
 	Suppressed int      `json:"suppressed"`
 	AckedAt    jsonTime `json:"acked_at"`
 	Delivery   string   `json:"delivery"`
+	Reply      string   `json:"reply,omitempty"`       // the automatic reply sent on the connection
+	ReplyError string   `json:"reply_error,omitempty"` // why the rule's reply was not sent
 }
 
 // AlertJSON encodes an alert as the API and the live stream show it.
@@ -70,7 +72,7 @@ func AlertJSON(a store.Alert) ([]byte, error) { return json.Marshal(toAlertJSON(
 func toAlertJSON(a store.Alert) alertJSON {
 	return alertJSON{ID: a.ID, Rule: a.Rule, RuleType: a.RuleType, Target: a.Target, Room: a.Room, User: a.User,
 		Content: a.Content, MessageID: a.MessageID, Detail: a.Detail, At: jsonTime(a.At), Suppressed: a.Suppressed,
-		AckedAt: jsonTime(a.AckedAt), Delivery: a.Delivery}
+		AckedAt: jsonTime(a.AckedAt), Delivery: a.Delivery, Reply: a.Reply, ReplyError: a.ReplyError}
 }
 
 // handleAlerts lists alerts newest first: ?rule= &target= &from= &to=

@@ -2,6 +2,7 @@ package web
 
 import (
 	"github.com/wsmon/wsmon/internal/protocol/registry"
+	"reflect"
 
 	"context"
 	"encoding/json"
@@ -125,7 +126,7 @@ func readTarget(w http.ResponseWriter, r *http.Request) (config.Target, error) {
 			return t, errBadParam(te.Field, "must be a JSON %s", jsonKind(te.Type.Kind().String()))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			k := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return t, errBadParam(k, "unknown key (known: name, url, protocol, subscribe, auth, options, format, framing, keep_control, headers, subprotocols, send_on_connect, ca_file, insecure_skip_verify, field_map, read_limit_bytes)")
+			return t, errBadParam(k, "unknown key (known: %s)", targetKeys())
 		case errors.Is(err, io.EOF):
 			return t, errBadParam("body", "expected a JSON target object")
 		}
@@ -218,4 +219,16 @@ func sameOrigin(h func(http.ResponseWriter, *http.Request) error) func(http.Resp
 		}
 		return h(w, r)
 	}
+}
+
+// targetKeys lists a target's JSON keys, in declaration order.
+func targetKeys() string {
+	t := reflect.TypeFor[config.Target]()
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); k != "" && k != "-" {
+			keys = append(keys, k)
+		}
+	}
+	return strings.Join(keys, ", ")
 }

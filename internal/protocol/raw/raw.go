@@ -105,6 +105,13 @@ func (s session) Feed(f protocol.Frame, out *protocol.Output) error {
 
 func (s session) Heartbeat() time.Duration { return s.a.hbEvery }
 
+// Compose sends text as one text frame, as it is: for a raw server the
+// reply template is the whole frame (protocol.Composer).
+func (s session) Compose(text, _ string, out *protocol.Output) error {
+	out.Replies = append(out.Replies, protocol.Frame{Data: []byte(text)})
+	return nil
+}
+
 func (s session) Tick(_ time.Time, out *protocol.Output) error {
 	out.Reply(false, s.a.hbMsg)
 	return nil
