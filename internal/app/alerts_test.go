@@ -123,6 +123,13 @@ func TestAlertsEndToEnd(t *testing.T) {
 			Sent int64
 		} `json:"notifiers"`
 	}
+	testkit.WaitFor(t, 5*time.Second, "the delivery recorded on the alert", func() bool {
+		var p struct {
+			Alerts []struct{ Delivery string } `json:"alerts"`
+		}
+		getJSON(t, api+"/api/alerts", &p)
+		return len(p.Alerts) == 1 && p.Alerts[0].Delivery == "webhook: sent"
+	})
 	testkit.WaitFor(t, 5*time.Second, "the delivery counted", func() bool {
 		getJSON(t, api+"/api/alerts", &sinks)
 		return len(sinks.Notifiers) == 1 && sinks.Notifiers[0].Name == "webhook" && sinks.Notifiers[0].Sent == 1

@@ -122,7 +122,17 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 	}
 	m.alerts = al
 	if ns := cfg.EffectiveNotifiers(); cfg.EnableNotifications && len(ns) > 0 {
-		d, err := notify.NewDispatcher(ns, notify.Options{Logger: o.Logger})
+		st := o.Store
+		d, err := notify.NewDispatcher(ns, notify.Options{Logger: o.Logger,
+			Outcome: func(a notify.Alert, sink, outcome string, err error) {
+				text := sink + ": " + outcome
+				if err != nil {
+					text += ": " + err.Error()
+				}
+				if err := st.AddAlertDelivery(context.Background(), a.ID, text); err != nil {
+					o.Logger.Warn("recording an alert's delivery", "alert", a.ID, "error", err)
+				}
+			}})
 		if err != nil {
 			j.Close()
 			return nil, err

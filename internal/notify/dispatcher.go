@@ -36,6 +36,10 @@ type Options struct {
 	// RetryMax. A server's Retry-After (or a platform's known throttle
 	// time) is waited for when longer, but never more than RetryMax.
 	RetryMin, RetryMax time.Duration
+	// Outcome, when set, is told each alert's final outcome per sink
+	// (OutcomeSent, OutcomeFailed with the error, OutcomeDropped), on the
+	// sink's goroutine (Send's for a drop); it must not block for long.
+	Outcome func(a Alert, sink, outcome string, err error)
 }
 
 // Defaults of Options.
@@ -212,6 +216,7 @@ func (d *Dispatcher) Send(a Alert, sinks []string) {
 			if logIt {
 				d.log.Warn("notifier queue full; alert dropped", "notifier", name, "alert", a.ID, "dropped_total", n, "queue_size", cap(s.queue))
 			}
+			d.outcome(p, name, OutcomeDropped, nil)
 		}
 	}
 }
@@ -276,6 +281,7 @@ func (d *Dispatcher) deliver(ctx context.Context, s *sink, a *Alert) {
 			s.mu.Lock()
 			s.lastSentAt = time.Now()
 			s.mu.Unlock()
+			d.outcome(a, s.name, OutcomeSent, nil)
 			return
 		}
 		if ctx.Err() != nil {
@@ -287,6 +293,7 @@ func (d *Dispatcher) deliver(ctx context.Context, s *sink, a *Alert) {
 			s.failed.Add(1)
 			s.setError(err)
 			d.log.Warn("alert not delivered", "notifier", s.name, "type", s.typ, "alert", a.ID, "attempts", attempt, "error", err)
+			d.outcome(a, s.name, OutcomeFailed, err)
 			return
 		}
 		var after time.Duration
@@ -304,6 +311,13 @@ func (d *Dispatcher) deliver(ctx context.Context, s *sink, a *Alert) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// outcome tells Options.Outcome, if set.
+func (d *Dispatcher) outcome(a *Alert, sink, outcome string, err error) {
+	if d.opts.Outcome != nil {
+		d.opts.Outcome(*a, sink, outcome, err)
 	}
 }
 

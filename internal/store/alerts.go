@@ -71,9 +71,11 @@ func (s *Store) InsertAlerts(ctx context.Context, as []Alert) error {
 	return nil
 }
 
-// SetAlertDelivery records what the notifiers did with alert id.
-func (s *Store) SetAlertDelivery(ctx context.Context, id int64, delivery string) error {
-	if _, err := s.w.ExecContext(ctx, `UPDATE alerts SET delivery = ? WHERE id = ?`, delivery, id); err != nil {
+// AddAlertDelivery appends one notifier's outcome to alert id's delivery
+// ("slack: sent; ops: failed: HTTP 500"); safe for concurrent calls.
+func (s *Store) AddAlertDelivery(ctx context.Context, id int64, outcome string) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE alerts SET delivery = CASE WHEN delivery = '' THEN ? ELSE delivery || '; ' || ? END WHERE id = ?`,
+		outcome, outcome, id); err != nil {
 		return fmt.Errorf("store: alert delivery: %w", err)
 	}
 	return nil

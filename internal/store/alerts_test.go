@@ -41,8 +41,10 @@ func TestAlertsStoreAndReplay(t *testing.T) {
 	if l, _ := s.ListAlerts(ctx, AlertQuery{Rule: "kw"}); len(l) != 1 {
 		t.Fatalf("by rule: %+v", l)
 	}
-	if err := s.SetAlertDelivery(ctx, as[0].ID, "slack: sent"); err != nil {
-		t.Fatal(err)
+	for _, o := range []string{"slack: sent", "ops: failed: HTTP 500"} {
+		if err := s.AddAlertDelivery(ctx, as[0].ID, o); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n, err := s.AckAlerts(ctx, []int64{as[0].ID}, 0); n != 1 || err != nil {
 		t.Fatalf("ack %d %v", n, err)
@@ -57,7 +59,7 @@ func TestAlertsStoreAndReplay(t *testing.T) {
 		t.Fatalf("ack all: %d", n)
 	}
 	l, _ := s.ListAlerts(ctx, AlertQuery{Rule: "kw"})
-	if l[0].Delivery != "slack: sent" || l[0].AckedAt.IsZero() {
+	if l[0].Delivery != "slack: sent; ops: failed: HTTP 500" || l[0].AckedAt.IsZero() {
 		t.Fatalf("%+v", l[0])
 	}
 }
