@@ -18,6 +18,7 @@ import (
 	"github.com/wsmon/wsmon/internal/live"
 	"github.com/wsmon/wsmon/internal/metrics"
 	"github.com/wsmon/wsmon/internal/notify"
+	"github.com/wsmon/wsmon/internal/query"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/web"
 	"github.com/wsmon/wsmon/internal/webui"
@@ -165,7 +166,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			met = metrics.New(func() metrics.Snapshot { return snap() })
 		}
 		handler = web.New(web.Options{
-			Store: queries{st, ix}, Hub: hub, Status: status, Targets: targets, Manager: manager, Logger: log, Version: o.Version, UI: webui.Handler(),
+			Store: query.New(st, ix), Hub: hub, Status: status, Targets: targets, Manager: manager, Logger: log, Version: o.Version, UI: webui.Handler(),
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready, Metrics: met.Handler(),

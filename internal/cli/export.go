@@ -14,6 +14,7 @@ import (
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/export"
 	"github.com/wsmon/wsmon/internal/index"
+	"github.com/wsmon/wsmon/internal/query"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/web"
 )
@@ -26,7 +27,8 @@ The filters and the search are those of GET /api/messages and /api/search
 A reader: it works beside a running monitor and takes no lock.`
 
 // runExport writes an export (package export) from the database, read as
-// a separate wsmon web reads it: the store and a following index.
+// a separate wsmon web reads it: the query path (package query) over the
+// store and a following index.
 func runExport(ctx context.Context, args []string, env Env) int {
 	fs := newFlagSet("export", exportSynopsis, env)
 	cfgPath := fs.String("config", "", "configuration file (default ./config.json if present)")
@@ -100,7 +102,7 @@ func exportTo(ctx context.Context, cfg config.Config, req export.Request, out st
 	if err != nil {
 		return 0, err
 	}
-	s, err := export.Open(ctx, ix, req)
+	s, err := export.Open(ctx, query.New(st, ix), req)
 	if err != nil {
 		return 0, err
 	}
