@@ -29,7 +29,7 @@ func (m *Monitor) metricTargets() []metrics.Target {
 			cs = t.last
 		}
 		if cs != nil {
-			mt.Control, mt.Dropped = cs.TotalControl, cs.TotalDropped
+			mt.Control, mt.Dropped, mt.ReconnectsByReason = cs.TotalControl, cs.TotalDropped, cs.ReconnectsByReason
 		}
 		out = append(out, mt)
 	}

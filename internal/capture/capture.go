@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -189,19 +190,22 @@ func (r *Runner) Send(text, room string) error {
 
 // Status is a snapshot of a Runner, safe to take from any goroutine.
 type Status struct {
-	Target        string
-	State         State
-	Since         time.Time // when State was entered
-	Reconnects    int       // connection attempts after the first one, over the Runner's life
-	LastMessageAt time.Time // when the last recorded frame arrived; zero if none yet
-	LastError     string    // most recent dial, handshake or connection error; kept after recovery
-	Session       int64     // current (or last) session id; 0 before the first
-	Protocol      string    // protocol of that session ("" before the first)
-	Frames        int64     // records journaled in that session
-	TotalFrames   int64     // records journaled over the Runner's life
-	TotalControl  int64     // control frames (heartbeats, acks, ...) over the Runner's life
-	TotalDropped  int64     // records the sink could not keep (ErrDropped) over the Runner's life
-	Stopped       string    // why Run returned for good (refused, gave up, bad configuration); "" while running
+	Target     string
+	State      State
+	Since      time.Time // when State was entered
+	Reconnects int       // connection attempts after the first one, over the Runner's life
+	// ReconnectsByReason counts Reconnects by why the attempt before ended
+	// (the Reason* values).
+	ReconnectsByReason map[string]int
+	LastMessageAt      time.Time // when the last recorded frame arrived; zero if none yet
+	LastError          string    // most recent dial, handshake or connection error; kept after recovery
+	Session            int64     // current (or last) session id; 0 before the first
+	Protocol           string    // protocol of that session ("" before the first)
+	Frames             int64     // records journaled in that session
+	TotalFrames        int64     // records journaled over the Runner's life
+	TotalControl       int64     // control frames (heartbeats, acks, ...) over the Runner's life
+	TotalDropped       int64     // records the sink could not keep (ErrDropped) over the Runner's life
+	Stopped            string    // why Run returned for good (refused, gave up, bad configuration); "" while running
 }
 
 // Runner supervises the connection to one target. Create it with NewRunner
@@ -227,6 +231,7 @@ type Runner struct {
 	livePS protocol.Session
 
 	mu         sync.Mutex
+	byReason   map[string]int // reconnects by why the previous attempt ended
 	state      State
 	since      time.Time
 	reconnects int
@@ -284,14 +289,15 @@ func orDefault(d, def time.Duration) time.Duration {
 func (r *Runner) Status() Status {
 	r.mu.Lock()
 	s := Status{
-		Target:     r.opts.Name,
-		State:      r.state,
-		Since:      r.since,
-		Reconnects: r.reconnects,
-		LastError:  r.lastErr,
-		Session:    r.session,
-		Protocol:   r.protocol,
-		Stopped:    r.stopped,
+		Target:             r.opts.Name,
+		State:              r.state,
+		Since:              r.since,
+		Reconnects:         r.reconnects,
+		ReconnectsByReason: maps.Clone(r.byReason),
+		LastError:          r.lastErr,
+		Session:            r.session,
+		Protocol:           r.protocol,
+		Stopped:            r.stopped,
 	}
 	r.mu.Unlock()
 	s.Frames = r.frames.Load()
@@ -399,8 +405,16 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		if !sleep(ctx, delay) {
 			return nil
 		}
+		reason := out.reason
+		if local {
+			reason = ReasonLocalResource
+		}
 		r.mu.Lock()
 		r.reconnects++
+		if r.byReason == nil {
+			r.byReason = map[string]int{}
+		}
+		r.byReason[reason]++
 		r.mu.Unlock()
 	}
 }
@@ -420,6 +434,7 @@ func isLocalResourceError(err error) bool {
 
 // outcome is how one connection attempt ended.
 type outcome struct {
+	reason      string        // why it ended, one of the Reason* values
 	established bool          // the adapter handshake succeeded
 	uptime      time.Duration // from handshake success to the end
 	err         error         // why it ended (never nil unless ctx was cancelled)
@@ -427,13 +442,24 @@ type outcome struct {
 	slowDown    bool          // the server asked us to come back later: back off to the cap
 }
 
+// Why a connection attempt ended (Status.ReconnectsByReason, metrics).
+const (
+	ReasonPrepare       = "prepare"        // the adapter's HTTP steps failed (SignalR negotiate, SockJS info, ...)
+	ReasonDial          = "dial"           // TCP, TLS or the WebSocket upgrade failed
+	ReasonHandshake     = "handshake"      // upgraded, but the protocol session never became ready
+	ReasonServerClose   = "server_close"   // the server sent a close frame
+	ReasonDead          = "dead"           // nothing arrived for pong_timeout
+	ReasonDropped       = "dropped"        // the connection ended without a close frame (FIN, RST, read error)
+	ReasonLocalResource = "local_resource" // this process ran out of descriptors or memory
+)
+
 // connectOnce prepares and dials, runs one session to its end and reports
 // how it ended.
 func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
 	dial := protocol.Dial{URL: new(url.URL), Header: d.header.Clone(), Subprotocols: slices.Clone(d.subprotocols), HTTP: d.http}
 	*dial.URL = *d.u
 	if err := r.adapter.Prepare(ctx, &dial); err != nil {
-		out := outcome{err: fmt.Errorf("prepare: %w", err)}
+		out := outcome{reason: ReasonPrepare, err: fmt.Errorf("prepare: %w", err)}
 		var ref *protocol.Refusal
 		if errors.As(err, &ref) {
 			out.stop = err
@@ -451,7 +477,7 @@ func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
 		if ctx.Err() != nil {
 			return outcome{err: ctx.Err()}
 		}
-		out := outcome{err: dialError(err, resp)}
+		out := outcome{reason: ReasonDial, err: dialError(err, resp)}
 		if resp != nil {
 			switch resp.StatusCode {
 			case http.StatusUnauthorized, http.StatusForbidden:
@@ -475,6 +501,16 @@ func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
 		}
 	}
 	out := outcome{established: res.established, err: res.err}
+	switch {
+	case !res.established:
+		out.reason = ReasonHandshake
+	case res.closed && res.code != websocket.CloseAbnormalClosure: // 1006: no close frame came
+		out.reason = ReasonServerClose
+	case res.dead:
+		out.reason = ReasonDead
+	default:
+		out.reason = ReasonDropped
+	}
 	if res.established {
 		out.uptime = end.Sub(res.connectedAt)
 	}

@@ -592,3 +592,64 @@ func TestConfigErrorsReturnAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestReconnectReasons: each way a connection ends is counted under its
+// reason in Status.ReconnectsByReason.
+func TestReconnectReasons(t *testing.T) {
+	upgrade := func(w http.ResponseWriter, r *http.Request) *websocket.Conn {
+		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return nil
+		}
+		return c
+	}
+	for _, c := range []struct {
+		reason  string
+		opts    Options
+		handler http.HandlerFunc
+	}{
+		{ReasonServerClose, Options{}, func(w http.ResponseWriter, r *http.Request) {
+			if c := upgrade(w, r); c != nil {
+				serverClose(c, websocket.CloseGoingAway, "restart")
+			}
+		}},
+		{ReasonDropped, Options{}, func(w http.ResponseWriter, r *http.Request) {
+			if c := upgrade(w, r); c != nil {
+				c.WriteMessage(websocket.TextMessage, []byte("hello"))
+				time.Sleep(50 * time.Millisecond) // the session is up
+				c.UnderlyingConn().Close()        // no close frame
+			}
+		}},
+		{ReasonDial, Options{}, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusInternalServerError) }},
+		{ReasonHandshake, Options{Adapter: &testAdapter{expect: "never sent"}, HandshakeTimeout: 100 * time.Millisecond}, func(w http.ResponseWriter, r *http.Request) {
+			if c := upgrade(w, r); c != nil {
+				drain(c)
+			}
+		}},
+		{ReasonDead, Options{PingInterval: 50 * time.Millisecond, PongTimeout: 200 * time.Millisecond}, func(w http.ResponseWriter, r *http.Request) {
+			if c := upgrade(w, r); c != nil {
+				time.Sleep(time.Second) // reads nothing: no pong
+				c.Close()
+			}
+		}},
+	} {
+		t.Run(c.reason, func(t *testing.T) {
+			_, u := newServer(t, false, c.handler)
+			c.opts.URL = u
+			rn := start(t, c.opts, &recSink{})
+			waitFor(t, patience, "two reconnects for "+c.reason, func() bool {
+				st := rn.r.Status()
+				if st.Reconnects > 5 && st.ReconnectsByReason[c.reason] == 0 {
+					t.Fatalf("reconnects counted as %v", st.ReconnectsByReason)
+				}
+				return st.ReconnectsByReason[c.reason] >= 2
+			})
+			st := rn.r.Status()
+			for reason, n := range st.ReconnectsByReason {
+				if reason != c.reason {
+					t.Errorf("%d reconnects counted as %s", n, reason)
+				}
+			}
+		})
+	}
+}

@@ -130,6 +130,7 @@ type sessionResult struct {
 	established bool      // the protocol session became ready
 	connectedAt time.Time // when it did
 	closed      bool      // the server sent a close frame (code is its code)
+	dead        bool      // nothing arrived for PongTimeout: the connection was declared dead
 	code        int
 	reason      string
 	errText     string
@@ -316,6 +317,7 @@ func (s *session) classify(ctx context.Context, err error, res *sessionResult) {
 			err = ferr
 		} else if errors.As(err, &ne) && ne.Timeout() && res.established {
 			err = fmt.Errorf("connection dead: nothing received for %s (%w)", s.r.opts.PongTimeout, err)
+			res.dead = true
 		}
 		res.err = err
 		res.errText = err.Error()

@@ -22,13 +22,16 @@ import (
 
 // Target is one monitored target's status at scrape time.
 type Target struct {
-	Name          string
-	State         string // connecting, connected, disconnected, paused, refused, gave_up, stopped
-	Reconnects    int
-	LastMessageAt time.Time // zero: none yet
-	Frames        int64     // records journaled over the runner's life
-	Control       int64     // protocol control frames seen
-	Dropped       int64     // frames not kept (the journal could not write)
+	Name       string
+	State      string // connecting, connected, disconnected, paused, refused, gave_up, stopped
+	Reconnects int
+	// ReconnectsByReason splits Reconnects by why the attempt before ended
+	// (capture's Reason* values); nil when not known (wsmon web).
+	ReconnectsByReason map[string]int
+	LastMessageAt      time.Time // zero: none yet
+	Frames             int64     // records journaled over the runner's life
+	Control            int64     // protocol control frames seen
+	Dropped            int64     // frames not kept (the journal could not write)
 }
 
 // Ingest is the pipeline's and the journal's state at scrape time.
@@ -122,6 +125,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	dTargetState   = desc("wsmon_target_state", "1 for the target's current state, 0 for the others.", "target", "state")
 	dReconnects    = desc("wsmon_target_reconnects_total", "Connection attempts after the first, over the runner's life.", "target")
+	dReconnReason  = desc("wsmon_target_reconnects_by_reason_total", "Reconnects by why the attempt before ended: prepare, dial, handshake, server_close, dead, dropped, local_resource.", "target", "reason")
 	dLastAge       = desc("wsmon_target_last_message_age_seconds", "Seconds since the target's last recorded message (absent before the first).", "target")
 	dFrames        = desc("wsmon_target_frames_total", "Records journaled from the target.", "target")
 	dControl       = desc("wsmon_target_control_frames_total", "Protocol control frames (heartbeats, acks, subscribe replies) from the target.", "target")
@@ -143,7 +147,7 @@ var (
 	dLiveClients   = desc("wsmon_live_clients", "Open /api/live (Server-Sent Events) streams.")
 	dDeliveries    = desc("wsmon_alert_deliveries_total", "Alert deliveries by notifier and outcome: sent, failed (given up), retried (failed attempts retried), dropped (queue full).", "notifier", "outcome")
 	dQueued        = desc("wsmon_alert_queue", "Alerts waiting for a notifier.", "notifier")
-	allDescriptors = []*prometheus.Desc{dTargetState, dReconnects, dLastAge, dFrames, dControl, dDropped, dMessages, dAbnormal,
+	allDescriptors = []*prometheus.Desc{dTargetState, dReconnects, dReconnReason, dLastAge, dFrames, dControl, dDropped, dMessages, dAbnormal,
 		dDuplicates, dCollisions, dBatches, dDBErrors, dBacklog, dJournalOK, dJournalHeld, dJournalDrop, dJournalDropB, dCorrupt,
 		dIndexLag, dSegments, dLiveClients, dDeliveries, dQueued}
 )
@@ -178,6 +182,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(dTargetState, v, t.Name, st)
 		}
 		counter(dReconnects, float64(t.Reconnects), t.Name)
+		for reason, n := range t.ReconnectsByReason {
+			counter(dReconnReason, float64(n), t.Name, reason)
+		}
 		if !t.LastMessageAt.IsZero() {
 			gauge(dLastAge, now.Sub(t.LastMessageAt).Seconds(), t.Name)
 		}
