@@ -14,6 +14,11 @@ const en = {
   'nav.logout': 'Log out',
   'nav.logoutFailed': 'Logging out failed: {msg}',
 
+  'backup.button': 'Back up now',
+  'backup.running': 'Writing a backup…',
+  'backup.done': 'Backup written: {file} ({bytes})',
+  'backup.failed': 'Backup failed: {msg}',
+
   'health.title': 'Ingest',
   'health.duplicates': 'Duplicates dropped: {n}',
   'health.duplicatesTitle': 'Replays of messages already stored (such as history a server sends again after a reconnect)',
@@ -321,6 +326,11 @@ const zh: Record<Key, string> = {
 
   'nav.logout': '退出登录',
   'nav.logoutFailed': '退出登录失败：{msg}',
+
+  'backup.button': '立即备份',
+  'backup.running': '正在写入备份…',
+  'backup.done': '备份已写入：{file}（{bytes}）',
+  'backup.failed': '备份失败：{msg}',
 
   'health.title': '采集',
   'health.duplicates': '已丢弃重复消息：{n}',

@@ -5,7 +5,7 @@
 // while messages arrive.
 
 import type { Chart } from 'chart.js';
-import { ApiError, get, IngestCounters, isAbort, MonitorStatus, Stats } from '../api';
+import { ApiError, get, IngestCounters, isAbort, MonitorStatus, post, Stats } from '../api';
 import { barChart, lineChart, setSeries, Series } from '../charts';
 import { h, setChildren } from '../dom';
 import { fmtBytes, fmtDay, fmtNum, fmtRel, fmtTime } from '../format';
@@ -148,9 +148,28 @@ export function dashboardView(root: HTMLElement, ctx: ViewContext): void {
     live.setTargets(m.map((x) => x.target));
   }
 
+  // "Back up now" (POST /api/backup), where the monitor runs: kept across
+  // refreshes of the ingest line, so its result stays shown.
+  const backupResult = h('span', { id: 'backup-result', role: 'status' });
+  const backupButton = h('button', { type: 'button', class: 'btn btn-sm btn-outline-secondary py-0', id: 'backup-button' }, t('backup.button'));
+  backupButton.addEventListener('click', () => {
+    backupButton.disabled = true;
+    backupResult.className = 'ms-2';
+    backupResult.textContent = t('backup.running');
+    post<{ file: string; bytes: number }>('/api/backup', {}, signal)
+      .then((r) => { backupResult.textContent = t('backup.done', { file: r.file, bytes: fmtBytes(r.bytes) }); })
+      .catch((e: unknown) => {
+        if (isAbort(e)) return;
+        backupResult.className = 'ms-2 text-danger';
+        backupResult.textContent = t('backup.failed', { msg: e instanceof ApiError ? e.message : String(e) });
+      })
+      .finally(() => { backupButton.disabled = false; });
+  });
+  const backupBox = h('div', { class: 'mt-1' }, backupButton, backupResult);
+
   function renderIngest(c: IngestCounters | null) {
     ingest.classList.toggle('d-none', !c);
-    if (c) setChildren(ingest, ingestSummary(c));
+    if (c) setChildren(ingest, ingestSummary(c), backupBox);
     else ingest.replaceChildren();
   }
   health.subscribe(renderIngest, signal);
