@@ -16,6 +16,7 @@ import (
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/demo"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 // TestMain lets a test re-run this binary as a real wsmon monitor process
@@ -172,7 +173,7 @@ func checkIndexExact(t *testing.T, h *harness, dbPath string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		scan, err := st.Search(ctx, q, store.MessageQuery{Limit: 20})
+		scan, err := storetest.Search(ctx, st, q, store.MessageQuery{Limit: 20})
 		if err != nil {
 			t.Fatal(err)
 		}

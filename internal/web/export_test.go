@@ -19,26 +19,9 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/export"
-	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/store"
 )
-
-// indexedServer is a server over the fixture answering from the index, as
-// app.Run composes it.
-func indexedServer(t *testing.T, f *fixture, mod func(o *Options)) *Server {
-	t.Helper()
-	ix, err := index.New(context.Background(), f.st, index.Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f.server(func(o *Options) {
-		o.Store = indexed{f.st, ix}
-		if mod != nil {
-			mod(o)
-		}
-	})
-}
 
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
@@ -111,7 +94,7 @@ func exportIDs(t *testing.T, h http.Handler, query string) []int64 {
 // for CSV, the documented columns.
 func TestExportFormats(t *testing.T) {
 	f := newFixture(t)
-	h := indexedServer(t, f, nil)
+	h := f.server(nil)
 	want := f.newestFirst(nil)
 	var api apiPage
 	getJSON(t, h, "/api/messages?limit=500&raw=1", http.StatusOK, &api)
@@ -172,7 +155,7 @@ func TestExportFormats(t *testing.T) {
 // the same parameters, from the index as in production.
 func TestExportEqualsSearchAndListing(t *testing.T) {
 	f := newFixture(t)
-	h := indexedServer(t, f, nil)
+	h := f.server(nil)
 	since := ms(f.now.Add(-10 * time.Hour))
 	for _, q := range []string{
 		"q=紧急", "q=急", "q=hello", "q=WORLD&room=lobby", "q=e&user=alice", "q=a&type=chat&target=alpha",

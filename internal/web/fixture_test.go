@@ -11,20 +11,24 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/journal"
 	"github.com/wsmon/wsmon/internal/live"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/protocol"
 	"github.com/wsmon/wsmon/internal/protocol/raw"
+	"github.com/wsmon/wsmon/internal/query"
 	"github.com/wsmon/wsmon/internal/store"
 )
 
-// The web package's Store interface is what the real store implements.
-var _ Store = (*store.Store)(nil)
+// The web package's Store interface is what production reads through:
+// the query path over the store and the search index.
+var _ Store = (*query.Source)(nil)
 
 // fixtureZone is the statistics time zone of the fixture store: not UTC, so
 // that local days and hours differ from UTC ones.
@@ -59,9 +63,12 @@ type fsession struct {
 }
 
 // fixture is a real SQLite store filled through the real journal and
-// ingest pipeline, plus a model of what went in.
+// ingest pipeline, with the search index behind it as app.Run builds them,
+// plus a model of what went in. The API tests read it through the query
+// path production serves (query.Source), never through store-only scans.
 type fixture struct {
 	st       *store.Store
+	ix       *index.Indexer
 	now      time.Time
 	msgs     []fmsg // in id order (oldest first)
 	sessions []fsession
@@ -97,9 +104,14 @@ var specials = []struct{ user, room, typ, content string }{
 
 var fillerUsers = []string{"u01", "u01", "u01", "u01", "u02", "u02", "u02", "u03", "u03", "u04"}
 
-// newFixture builds the fixture store. Messages are spread over the last
-// ~40 days (some older than the 30-day statistics window), on two targets:
-// alpha has two sessions with a gap between them, beta one open session.
+// newFixture builds the fixture store and its index. Messages are spread
+// over the last ~40 days (some older than the 30-day statistics window), on
+// two targets: alpha has two sessions with a gap between them, beta one
+// open session. The index is built as app.Run builds it (index.New before
+// the pipeline starts, told of every committed batch) and holds what a
+// running monitor's index does: the older messages (the filler) flushed
+// into a database segment, the recent ones (the specials) committed and
+// queued, folded in by the first query as in production.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
@@ -109,6 +121,11 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatalf("store.Open: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
+	ix, err := index.New(ctx, st, index.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatalf("index.New: %v", err)
+	}
+	told := &countingCommitter{c: ix}
 	applied, err := st.AppliedSeq(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +136,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	dec := ingest.Decoder{Adapter: raw.Default(), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)}
 	p, err := ingest.New(ctx, ingest.Options{Journal: j, Store: st,
-		Decoders: map[string]ingest.Decoder{"alpha": dec, "beta": dec}, Logger: discardLogger()})
+		Decoders: map[string]ingest.Decoder{"alpha": dec, "beta": dec}, Committers: []ingest.Committer{told}, Logger: discardLogger()})
 	if err != nil {
 		j.Close()
 		t.Fatalf("ingest.New: %v", err)
@@ -129,7 +146,7 @@ func newFixture(t testing.TB) *fixture {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(runCtx) }()
 
-	f := &fixture{st: st, now: time.Now(), byID: map[int64]fmsg{}}
+	f := &fixture{st: st, ix: ix, now: time.Now(), byID: map[int64]fmsg{}}
 	now := f.now.Truncate(time.Millisecond)
 
 	// Plan: (age, target, user, room, type, content), appended oldest first.
@@ -188,6 +205,20 @@ func newFixture(t testing.TB) *fixture {
 		}
 		s.End, s.Code, s.Reason, s.Error = at, code, reason, errText
 	}
+	// reached waits until the pipeline has applied every record so far and
+	// handed every message to the index (the pipeline tells its
+	// committers after it counts a batch applied).
+	reached := func() {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for p.AppliedSeq() < j.LastSeq() || told.n.Load() != int64(len(f.msgs)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("within 60 s: pipeline applied %d of %d journal records, the index was told of %d of %d messages",
+					p.AppliedSeq(), j.LastSeq(), told.n.Load(), len(f.msgs))
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 	first := now.Add(-41 * 24 * time.Hour)
 	alphaIdx := len(f.sessions)
 	start("alpha", first)
@@ -196,6 +227,18 @@ func newFixture(t testing.TB) *fixture {
 	alphaEnded := false
 	var nextID int64 = 1
 	for n, pl := range plans {
+		if n == len(plans)-len(specials) {
+			// The filler is committed: write it as the index's first
+			// database segment (as a monitor does when its memory segment
+			// is full), so queries read segments and memory both.
+			reached()
+			if err := ix.Flush(ctx); err != nil {
+				t.Fatalf("index flush: %v", err)
+			}
+			if s := ix.Status(); s.Indexed != int64(len(f.msgs)) || s.Segments != 1 {
+				t.Fatalf("index after flush: %+v, want %d messages in 1 segment", s, len(f.msgs))
+			}
+		}
 		at := now.Add(-pl.age)
 		if pl.target == "alpha" && !alphaEnded && !at.Before(gapStart) {
 			end(&f.sessions[alphaIdx], gapStart, 1000, "going away", "")
@@ -235,13 +278,7 @@ func newFixture(t testing.TB) *fixture {
 	// (as app.Monitor does): close the journal and wait for Run. Waiting
 	// first works around the journal race TestCleanStopCommitsEverything
 	// exposes (Run may return before reading the last records).
-	deadline := time.Now().Add(60 * time.Second)
-	for p.AppliedSeq() < j.LastSeq() {
-		if time.Now().After(deadline) {
-			t.Fatalf("pipeline applied %d of %d journal records within 60 s", p.AppliedSeq(), j.LastSeq())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	reached()
 	if err := j.Close(); err != nil {
 		t.Fatalf("journal close: %v", err)
 	}
@@ -261,6 +298,19 @@ func newFixture(t testing.TB) *fixture {
 	return f
 }
 
+// countingCommitter hands committed batches on to c and counts their
+// messages.
+type countingCommitter struct {
+	c ingest.Committer
+	n atomic.Int64
+}
+
+func (c *countingCommitter) Committed(msgs []message.Message) error {
+	err := c.c.Committed(msgs)
+	c.n.Add(int64(len(msgs)))
+	return err
+}
+
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // newestFirst returns the fixture messages matching keep, newest first.
@@ -274,9 +324,10 @@ func (f *fixture) newestFirst(keep func(m fmsg) bool) []fmsg {
 	return out
 }
 
-// server returns a web server over the fixture store.
+// server returns a web server over the fixture as app.Run composes it:
+// the query path over the store and the index.
 func (f *fixture) server(mod func(o *Options)) *Server {
-	o := Options{Store: f.st, Hub: newTestHub(1000), Logger: discardLogger(), Version: "test", TimeZone: fixtureZoneName,
+	o := Options{Store: query.New(f.st, f.ix), Hub: newTestHub(1000), Logger: discardLogger(), Version: "test", TimeZone: fixtureZoneName,
 		MaxInMemory: 1000, RefreshInterval: time.Second}
 	if mod != nil {
 		mod(&o)

@@ -15,10 +15,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/wsmon/wsmon/internal/index"
-	"github.com/wsmon/wsmon/internal/message"
-	"github.com/wsmon/wsmon/internal/store"
 )
 
 // The fuzzers below drive the real handler (New, with its auth layer and
@@ -66,39 +62,14 @@ func checkErrorShape(t *testing.T, what string, status int, body []byte) {
 	}
 }
 
-// indexed answers the API as app.Run composes it (app.queries): searches,
-// listings, statistics and user pages from the index, the rest from the
-// store.
-type indexed struct {
-	*store.Store
-	ix *index.Indexer
-}
-
-func (q indexed) Messages(ctx context.Context, mq store.MessageQuery) ([]message.Message, error) {
-	return q.ix.Messages(ctx, mq)
-}
-func (q indexed) Search(ctx context.Context, text string, mq store.MessageQuery) (store.SearchResult, error) {
-	return q.ix.Search(ctx, text, mq)
-}
-func (q indexed) Stats(ctx context.Context, sq store.StatsQuery) (store.Stats, error) {
-	return q.ix.Stats(ctx, sq)
-}
-func (q indexed) User(ctx context.Context, name, target string) (store.UserInfo, error) {
-	return q.ix.User(ctx, name, target)
-}
-
 // FuzzAPIParams fuzzes the query string (and the path argument, and
 // Last-Event-ID) of every GET endpoint that takes parameters (the export
 // too), on the fixture behind its search index as production serves it,
 // in the fixture's zone and in UTC (where a year-1 date is the zero time).
 func FuzzAPIParams(f *testing.F) {
 	fx := newFixture(f)
-	ix, err := index.New(context.Background(), fx.st, index.Options{Logger: discardLogger()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	local := fx.server(func(o *Options) { o.Store, o.Location = indexed{fx.st, ix}, fixtureZone })
-	utc := fx.server(func(o *Options) { o.Store, o.Location = indexed{fx.st, ix}, time.UTC })
+	local := fx.server(func(o *Options) { o.Location = fixtureZone })
+	utc := fx.server(func(o *Options) { o.Location = time.UTC })
 	now := strconv.FormatInt(fx.now.UnixMilli(), 10)
 	for _, s := range []struct {
 		ep        uint8

@@ -13,6 +13,8 @@ import (
 
 	"github.com/wsmon/wsmon/internal/app"
 	"github.com/wsmon/wsmon/internal/config"
+	"github.com/wsmon/wsmon/internal/index"
+	"github.com/wsmon/wsmon/internal/query"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/testkit"
 	"github.com/wsmon/wsmon/internal/web"
@@ -44,7 +46,11 @@ func FuzzTargetsAPI(f *testing.F) {
 		cancel()
 		mon.Run(stopped)
 	})
-	h := web.New(web.Options{Store: st, Manager: mon, Targets: mon.TargetInfos, Logger: log})
+	ix, err := index.New(ctx, st, index.Options{Logger: log})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := web.New(web.Options{Store: query.New(st, ix), Manager: mon, Targets: mon.TargetInfos, Logger: log})
 
 	for _, s := range []struct {
 		put        bool
