@@ -17,7 +17,6 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "old.db")
 		old := *sqliteDialect
 		old.migrations = sqliteDialect.migrations[:from]
-		registerFunctions()
 		w, err := sql.Open("sqlite", sqliteDSN(path, 1024))
 		if err != nil {
 			t.Fatal(err)

@@ -103,7 +103,17 @@ func scanMessages(rows *sql.Rows, withRaw bool) ([]message.Message, error) {
 	return out, nil
 }
 
-// Messages lists messages newest first.
+// SearchResult is one page of search hits.
+type SearchResult struct {
+	Messages []message.Message
+	Total    int64
+	Estimate bool // Total is an estimate
+}
+
+// Messages lists messages newest first with q's filters, q.Limit of them
+// (SQLite: a negative Limit is no limit), below q.Before. It scans the
+// messages table in id order: the index answers listings filtered on a
+// field itself and calls this for the rest (no filter, or only from/to).
 func (s *Store) Messages(ctx context.Context, q MessageQuery) ([]message.Message, error) {
 	where, args := q.where()
 	rows, err := s.r.QueryContext(ctx, `SELECT `+q.columns()+` FROM messages`+where+` ORDER BY id DESC LIMIT ?`, append(args, q.Limit)...)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -74,8 +73,8 @@ func (q *StatsQuery) normalise(loc *time.Location) (dayStart, dayEnd time.Time) 
 }
 
 // StatsScan computes Stats directly from the messages table. It is exact
-// and simple, and slow on big tables: the reference that the fast path is
-// tested against.
+// and simple, and slow on big tables: the index answers a from/to-bounded
+// request with it, and the reference that its rollups are tested against.
 func (s *Store) StatsScan(ctx context.Context, q StatsQuery) (Stats, error) {
 	dayStart, dayEnd := q.normalise(s.loc)
 	var st Stats
@@ -158,40 +157,4 @@ type UserInfo struct {
 	Count       int64
 	ActiveHours [24]int64 // messages per local hour of day
 	Recent      []message.Message
-}
-
-// User returns what is known about a user (optionally on one target).
-func (s *Store) User(ctx context.Context, name, target string) (UserInfo, error) {
-	u := UserInfo{User: name}
-	where, args := MessageQuery{User: name, Target: target}.where()
-	var first, last sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), MIN(received_at), MAX(received_at) FROM messages`+where, args...).Scan(&u.Count, &first, &last); err != nil {
-		return u, fmt.Errorf("store: user: %w", err)
-	}
-	if u.Count == 0 {
-		return u, ErrNotFound
-	}
-	u.FirstSeen, u.LastSeen = time.UnixMilli(first.Int64), time.UnixMilli(last.Int64)
-	rows, err := s.r.QueryContext(ctx, `SELECT received_at / ? AS b, COUNT(*) FROM messages`+where+` GROUP BY b`, append([]any{quarterMs}, args...)...)
-	if err != nil {
-		return u, fmt.Errorf("store: user hours: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var b, n int64
-		if err := rows.Scan(&b, &n); err != nil {
-			return u, fmt.Errorf("store: user hours: %w", err)
-		}
-		u.ActiveHours[time.UnixMilli(b*quarterMs).In(s.loc).Hour()] += n
-	}
-	if err := rows.Err(); err != nil {
-		return u, err
-	}
-	u.Recent, err = s.Messages(ctx, MessageQuery{User: name, Target: target, Limit: 20})
-	return u, err
-}
-
-// Stats returns the dashboard statistics.
-func (s *Store) Stats(ctx context.Context, q StatsQuery) (Stats, error) {
-	return s.StatsScan(ctx, q)
 }

@@ -1,6 +1,10 @@
 // Package store owns wsmon's database: the schema and its versioned
-// migrations, the batched write path used by the ingest pipeline, and every
-// query the API runs (messages, search, statistics, sessions).
+// migrations, the batched write path used by the ingest pipeline, and the
+// SQL behind every read: messages by id, listings, context, sessions, the
+// statistics scan, and the segments and rollups of the search index
+// (index.go). Searches, statistics and user pages are answered by the
+// index (package index) through package query; the full-scan references
+// they are tested against are in storetest, for tests only.
 //
 // The Go logic is written once; each database dialect supplies only its SQL
 // strings (see dialect.go). SQLite is the embedded default; it allows one
@@ -73,7 +77,6 @@ func sqliteDSN(path string, cacheKiB int) string {
 }
 
 func openSQLite(ctx context.Context, opts Options) (*Store, error) {
-	registerFunctions()
 	if opts.Path == "" {
 		return nil, errors.New("store: database_path is empty")
 	}
