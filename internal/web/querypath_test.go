@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/query"
 	"github.com/wsmon/wsmon/internal/store"
@@ -78,22 +79,23 @@ func searchTexts() []string {
 	return out
 }
 
-func TestQueryPathSearchEqualsScan(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	src := query.New(f.st, f.ix)
-	scan := loadScan(t, f)
-	filters := []store.MessageQuery{
+// searchFilters are the filter sets each search text is compared under.
+func searchFilters(f *fixture) []store.MessageQuery {
+	return []store.MessageQuery{
 		{Limit: 500},
 		{Limit: 3},
 		{Limit: 500, User: "alice"},
 		{Limit: 500, Target: "beta", Room: "lobby", Type: "chat"},
 		{Limit: 2, Target: "alpha", From: f.now.Add(-30 * 24 * time.Hour), To: f.now.Add(-time.Hour)},
 	}
-	texts := searchTexts()
+}
+
+// checkSearches compares src's searches with the scan's, total included.
+func checkSearches(t *testing.T, src *query.Source, scan *storetest.Scan, texts []string, filters []store.MessageQuery) {
+	t.Helper()
 	for _, text := range texts {
 		for _, q := range filters {
-			got, err := src.Search(ctx, text, q)
+			got, err := src.Search(context.Background(), text, q)
 			if err != nil {
 				t.Fatalf("Search(%q, %+v): %v", text, q, err)
 			}
@@ -106,16 +108,25 @@ func TestQueryPathSearchEqualsScan(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d texts × %d filter sets", len(texts), len(filters))
+}
+
+func TestQueryPathSearchEqualsScan(t *testing.T) {
+	f := newFixture(t)
+	texts := searchTexts()
+	checkSearches(t, query.New(f.st, f.ix), loadScan(t, f), texts, searchFilters(f))
+	t.Logf("%d texts × %d filter sets", len(texts), len(searchFilters(f)))
 }
 
 // TestQueryPathSearchPages walks searches page by page with the before
 // cursor: the pages are the scan's pages.
 func TestQueryPathSearchPages(t *testing.T) {
 	f := newFixture(t)
+	checkPages(t, query.New(f.st, f.ix), loadScan(t, f))
+}
+
+func checkPages(t *testing.T, src *query.Source, scan *storetest.Scan) {
+	t.Helper()
 	ctx := context.Background()
-	src := query.New(f.st, f.ix)
-	scan := loadScan(t, f)
 	for _, text := range []string{"e", "filler", "紧", "l", "ALICE", " "} {
 		for _, q := range []store.MessageQuery{{Limit: 4}, {Limit: 7, Room: "lobby"}, {Limit: 1, Target: "beta"}} {
 			for before := int64(0); ; {
@@ -139,9 +150,12 @@ func TestQueryPathSearchPages(t *testing.T) {
 
 func TestQueryPathMessagesEqualsScan(t *testing.T) {
 	f := newFixture(t)
+	checkMessages(t, f, query.New(f.st, f.ix), loadScan(t, f))
+}
+
+func checkMessages(t *testing.T, f *fixture, src *query.Source, scan *storetest.Scan) {
+	t.Helper()
 	ctx := context.Background()
-	src := query.New(f.st, f.ix)
-	scan := loadScan(t, f)
 	users := map[string]bool{}
 	for _, m := range f.msgs {
 		users[m.User] = true
@@ -170,9 +184,12 @@ func TestQueryPathMessagesEqualsScan(t *testing.T) {
 
 func TestQueryPathUserEqualsScan(t *testing.T) {
 	f := newFixture(t)
+	checkUsers(t, f, query.New(f.st, f.ix), loadScan(t, f))
+}
+
+func checkUsers(t *testing.T, f *fixture, src *query.Source, scan *storetest.Scan) {
+	t.Helper()
 	ctx := context.Background()
-	src := query.New(f.st, f.ix)
-	scan := loadScan(t, f)
 	names := []string{"nobody", "ALICE", "u0"}
 	seen := map[string]bool{}
 	for _, m := range f.msgs {
@@ -206,8 +223,12 @@ func TestQueryPathUserEqualsScan(t *testing.T) {
 
 func TestQueryPathStatsEqualsScan(t *testing.T) {
 	f := newFixture(t)
+	checkStats(t, f, query.New(f.st, f.ix))
+}
+
+func checkStats(t *testing.T, f *fixture, src *query.Source) {
+	t.Helper()
 	ctx := context.Background()
-	src := query.New(f.st, f.ix)
 	// Now at the newest message, a day later, and in the past. With
 	// messages received after Now (in production: only after the clock
 	// was set back) two numbers differ by definition: the index counts
@@ -236,5 +257,42 @@ func TestQueryPathStatsEqualsScan(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestQueryPathRestartedAndFollowing: the two other ways production builds
+// the index answer the same. A monitor restarted on the fixture's database
+// (index.New, as app.Run does on the next start) loads the flushed segment
+// and rollups and reads the messages it never flushed back from the
+// database; a separate wsmon web process follows the database (Follow:
+// true, as app.Run does in mode web).
+func TestQueryPathRestartedAndFollowing(t *testing.T) {
+	f := newFixture(t)
+	scan := loadScan(t, f)
+	var texts []string
+	for i, s := range searchTexts() {
+		if i%10 == 0 {
+			texts = append(texts, s)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		opts index.Options
+	}{
+		{"restarted", index.Options{Logger: discardLogger()}},
+		{"following", index.Options{Follow: true, Logger: discardLogger()}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ix, err := index.New(context.Background(), f.st, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := query.New(f.st, ix)
+			checkSearches(t, src, scan, texts, searchFilters(f))
+			checkPages(t, src, scan)
+			checkMessages(t, f, src, scan)
+			checkUsers(t, f, src, scan)
+			checkStats(t, f, src)
+		})
 	}
 }
