@@ -206,8 +206,8 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	}
 
 	monDone := make(chan error, 1)
-	if mon != nil && cfg.RetentionDays > 0 {
-		bg.Go(func() { retention(ixCtx, ix, cfg.RetentionDays, log) })
+	if mon != nil && (cfg.RetentionDays > 0 || cfg.RetentionMaxBytes > 0) {
+		bg.Go(func() { retention(ixCtx, ix, st, cfg.RetentionDays, cfg.RetentionMaxBytes, log) })
 	}
 	if mon != nil {
 		go func() { ixDone <- ix.Run(ixCtx) }()
@@ -299,26 +299,6 @@ func storeStatus(st *store.Store) func(context.Context) []web.TargetStatus {
 			out = append(out, *seen[name])
 		}
 		return out
-	}
-}
-
-// retention deletes messages older than days, hourly, keeping statistics
-// and the index exact.
-func retention(ctx context.Context, ix *index.Indexer, days int, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		cut := time.Now().AddDate(0, 0, -days)
-		if n, err := ix.Prune(ctx, cut); err != nil {
-			log.Warn("retention: deleting old messages failed; will retry", "error", err)
-		} else if n > 0 {
-			log.Info("retention: deleted old messages", "messages", n, "before", cut)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 

@@ -62,17 +62,18 @@ type Config struct {
 	// journal cannot write to disk; past it frames are dropped, counted and
 	// recorded as a gap. Default 32 MiB.
 	JournalMemoryLimitBytes int64   `json:"journal_memory_limit_bytes"`
-	LogDir                  string  `json:"log_dir"`            // runtime and per-day message logs; default "logs"
-	LogFormat               string  `json:"log_format"`         // "text" (default) or "json"
-	MessageLog              *bool   `json:"message_log"`        // write logs/messages_YYYYMMDD.json; default true
-	BatchSize               int     `json:"batch_size"`         // max messages per database transaction; default 5000
-	BatchLatency            Seconds `json:"batch_latency"`      // deprecated, no effect: accepted so old config files load (see Deprecations)
-	BackupKeep              int     `json:"backup_keep"`        // automatic backups kept; default 7
-	RetentionDays           int     `json:"retention_days"`     // delete messages older than this; 0 = keep forever
-	TimeZone                string  `json:"time_zone"`          // IANA zone for daily/hourly statistics; default the machine's
-	NotifyWebhook           string  `json:"notify_webhook_url"` // POST JSON here on a keyword match (http/https)
-	DatabaseDriver          string  `json:"database_driver"`    // "sqlite", the only one supported (postgres is refused until it is)
-	DatabaseDSN             string  `json:"database_dsn"`       // reserved for PostgreSQL: Validate refuses any value until it is supported
+	LogDir                  string  `json:"log_dir"`             // runtime and per-day message logs; default "logs"
+	LogFormat               string  `json:"log_format"`          // "text" (default) or "json"
+	MessageLog              *bool   `json:"message_log"`         // write logs/messages_YYYYMMDD.json; default true
+	BatchSize               int     `json:"batch_size"`          // max messages per database transaction; default 5000
+	BatchLatency            Seconds `json:"batch_latency"`       // deprecated, no effect: accepted so old config files load (see Deprecations)
+	BackupKeep              int     `json:"backup_keep"`         // automatic backups kept; default 7
+	RetentionDays           int     `json:"retention_days"`      // delete messages older than this; 0 = keep forever
+	RetentionMaxBytes       int64   `json:"retention_max_bytes"` // delete the oldest messages while the database holds more; 0 = no cap
+	TimeZone                string  `json:"time_zone"`           // IANA zone for daily/hourly statistics; default the machine's
+	NotifyWebhook           string  `json:"notify_webhook_url"`  // POST JSON here on a keyword match (http/https)
+	DatabaseDriver          string  `json:"database_driver"`     // "sqlite", the only one supported (postgres is refused until it is)
+	DatabaseDSN             string  `json:"database_dsn"`        // reserved for PostgreSQL: Validate refuses any value until it is supported
 
 	// Rules raise alerts (internal/rules): keyword, regex, user, rate,
 	// silence, connection. With enable_notifications,

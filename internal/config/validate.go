@@ -138,6 +138,12 @@ func (c Config) Validate() error {
 		},
 		func() error { return intRange("retention_days", c.RetentionDays, 0, maxRetentionDays) },
 		func() error {
+			if c.RetentionMaxBytes == 0 {
+				return nil
+			}
+			return int64Range("retention_max_bytes", c.RetentionMaxBytes, 1<<20, 1<<50)
+		},
+		func() error {
 			if c.TimeZone == "" {
 				return nil
 			}
