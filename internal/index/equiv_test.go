@@ -35,13 +35,12 @@ func allRows(t *testing.T, st *store.Store) []row {
 }
 
 // naive is the definition: every message whose folded content contains the
-// folded query, newest first, with the filters.
+// folded query, newest first, with the filters; the page starts below the
+// before cursor, the total counts every page (docs/api.md: the same on
+// every page).
 func naive(rows []row, text string, q store.MessageQuery) (page []int64, total int64) {
 	f := search.Fold(text)
 	for _, r := range rows {
-		if q.Before > 0 && r.id >= q.Before {
-			continue
-		}
 		if (q.User != "" && r.user != q.User) || (q.Type != "" && r.typ != q.Type) || (q.Room != "" && r.room != q.Room) {
 			continue
 		}
@@ -49,6 +48,9 @@ func naive(rows []row, text string, q store.MessageQuery) (page []int64, total i
 			continue
 		}
 		total++
+		if q.Before > 0 && r.id >= q.Before {
+			continue
+		}
 		if len(page) < q.Limit {
 			page = append(page, r.id)
 		}

@@ -155,7 +155,21 @@ func (ix *Indexer) bounds(q store.MessageQuery) (lo, hi int64) {
 // literal) and that pass q's filters, newest first, a page of q.Limit, with
 // the total (exact, or an estimate when marked so).
 func (ix *Indexer) Search(ctx context.Context, text string, q store.MessageQuery) (store.SearchResult, error) {
-	return ix.find(ctx, search.PlanQuery(text), q, true)
+	plan := search.PlanQuery(text)
+	if q.Before <= 0 {
+		return ix.find(ctx, plan, q, true)
+	}
+	// A later page: the total counts the matches of every page
+	// (docs/api.md), so it is counted without the cursor.
+	res, err := ix.find(ctx, plan, q, false)
+	if err != nil {
+		return res, err
+	}
+	all := q
+	all.Before, all.Limit = 0, 1
+	t, err := ix.find(ctx, plan, all, true)
+	res.Total, res.Estimate = t.Total, t.Estimate
+	return res, err
 }
 
 // Messages lists messages newest first with q's filters, using the field

@@ -277,8 +277,6 @@ func TestSearchPaging(t *testing.T) {
 // TestSearchTotalOnEveryPage: total is the number of matches over all
 // pages, the same on every page (docs/api.md).
 func TestSearchTotalOnEveryPage(t *testing.T) {
-	t.Skip("known bug in internal/index (owned elsewhere): Indexer.Search counts total only below the before cursor, " +
-		"so it shrinks page by page (80, 73, 66, ... for q=FILLER&limit=7); the store's scan, which these tests used before, counted all pages")
 	f := newFixture(t)
 	h := f.server(nil)
 	for _, c := range searchPagingCases {
