@@ -7,10 +7,14 @@
 //     the folded content, plus field keys for user, type, target and room)
 //     and into in-memory rollups (messages per target per 15 minutes, per
 //     user counts and first/last seen).
-//   - Every FlushMessages messages (or FlushInterval) it writes the memory
-//     segment as one new database segment, bucketed by gram hash into a few
-//     thousand rows, together with the changed rollup rows and the new
-//     indexed id, in one transaction. Small segments are merged.
+//   - Every FlushMessages messages (or FlushBytes of posting lists, or
+//     FlushInterval) it writes the memory segment as one new database
+//     segment, bucketed by gram hash into a few thousand rows, together
+//     with the changed rollup rows and the new indexed id, in one
+//     transaction. Small segments are merged.
+//   - When it falls behind (the queue is full) it reads the messages back
+//     from the database a bounded chunk at a time, flushing as it goes, so
+//     the memory it holds is bounded by its Options, not by the backlog.
 //   - A query first folds in whatever is still queued, then reads the
 //     memory segment and the database segments; so results cover every
 //     committed message, and are exactly those of a case-insensitive
@@ -24,6 +28,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -32,7 +37,9 @@ import (
 	"github.com/wsmon/wsmon/internal/store"
 )
 
-// Store is what the indexer needs from the database.
+// Store is what the indexer needs from the database: the messages (read
+// back, listed, verified), the segments and rollups it writes, merging
+// and retention. *store.Store implements it.
 type Store interface {
 	IndexState(ctx context.Context) (indexed, deletedBelow int64, err error)
 	IndexSegments(ctx context.Context) ([]store.IndexSegment, error)
@@ -44,14 +51,30 @@ type Store interface {
 	IndexList(ctx context.Context, seg int64, gram uint64) ([]byte, error)
 	MessagesByIDs(ctx context.Context, ids []int64, q store.MessageQuery) ([]message.Message, error)
 	Messages(ctx context.Context, q store.MessageQuery) ([]message.Message, error)
-	Message(ctx context.Context, id int64) (message.Message, error)
 	StatsScan(ctx context.Context, q store.StatsQuery) (store.Stats, error)
 	Location() *time.Location
+
+	// Merging (merge.go).
+	BucketBlobsOf(ctx context.Context, bucket int, segs []int64) ([]store.SegBlob, error)
+	PutBlobs(ctx context.Context, seg int64, blobs map[int][]byte, lists map[uint64][]byte) error
+	CommitMerge(ctx context.Context, seg store.IndexSegment, drop []int64) error
+	DeleteOrphanBlobs(ctx context.Context) error
+
+	// Retention (prune.go).
+	FirstIDFrom(ctx context.Context, t time.Time, lo int64) (int64, error)
+	PruneDeltas(ctx context.Context, before int64) ([]store.PruneDelta, error)
+	ApplyPrune(ctx context.Context, before int64, deltas []store.PruneDelta, dropSegs []int64) (int64, error)
 }
 
-// Options tune an Indexer.
+// Options tune an Indexer. Together they bound the memory it holds,
+// however far it falls behind ingest: the queue (MaxQueued messages,
+// MaxQueuedBytes of content), the memory segment being filled and the one
+// being written (each FlushMessages messages or FlushBytes of posting
+// lists, plus one read chunk of ReadRows rows or 8 MiB of content), the
+// encoding of the one being written, and the rollups (one entry per
+// target and 15 minutes and per user, not per message).
 type Options struct {
-	FlushMessages int           // write a segment after this many messages (default 25,000)
+	FlushMessages int           // write a segment after this many messages (default 50,000)
 	FlushInterval time.Duration // or after this long with anything pending (default 2 min)
 	Buckets       int           // rows per segment (power of two, default 4096)
 	MaxQueued     int           // messages queued before falling back to reading the database (default 25,000)
@@ -62,11 +85,20 @@ type Options struct {
 	// take this many bytes, however few messages they hold (default
 	// DefaultFlushBytes): large or varied contents do not grow it unbounded.
 	FlushBytes int
+	// ReadRows is how many messages are read back from the database at a
+	// time when the queue overflowed, at start and in a follower (default
+	// 10,000; at most 8 MiB of content either way).
+	ReadRows int
 	// Follow makes a read-only indexer for a web process running apart
 	// from the monitor: it never writes, and before each query it reads
 	// what the monitor committed (and reloads when the monitor flushed).
-	Follow bool
-	Logger *slog.Logger
+	// It holds at most twice the writer's memory segment: past that it
+	// waits (up to FollowWait, default 10 s) for the monitor to flush, and
+	// if the monitor does not, it reads on regardless, so that results stay
+	// exact, and says so in the log.
+	Follow     bool
+	FollowWait time.Duration
+	Logger     *slog.Logger
 }
 
 // Byte bounds of the indexer's defaults.
@@ -80,23 +112,57 @@ const (
 	// time, so a 16 MiB content costs a few hundred KiB of scratch, not
 	// ~20 bytes per byte.
 	gramChunk = 16 << 10
+	// foldChunk is how many messages are folded in per hold of the write
+	// lock, so a query waits for at most that many (a few milliseconds).
+	foldChunk = 1000
 )
 
 // Indexer maintains and queries the search index and rollups.
+//
+// Locks, in the order they may be taken (a goroutine holding one takes
+// only locks further down the list, and never holds fold and flushMu at
+// once):
+//
+//	merging  one merge at a time; Prune and Run's final flush hold it so
+//	         that the segment list does not change under them.
+//	fold     one goroutine at a time (Run's loop, a query bringing the
+//	         index up to date, a follower's refresh) folds messages in:
+//	         it alone changes consumed, mem's contents and the catch-up
+//	         state, so it reads the database (rows after consumed) holding
+//	         fold but not mu.
+//	flushMu  one flush or prune writes at a time (a prune must not
+//	         interleave with a flush's rollup rows).
+//	qmu      the queue; Committed takes only this one.
+//	mu       the state queries read (consumed, indexed, deletedBelow, mem,
+//	         flushing, segs, nextSeg, roll). Held for writing only for
+//	         in-memory changes (a chunk of messages folded in, a segment
+//	         or state swapped), never across database I/O; queries hold it
+//	         for reading across their database reads, which is what lets a
+//	         merge or prune delete the blobs it replaced once it has taken
+//	         it for writing.
 type Indexer struct {
 	st   Store
 	opts Options
 	log  *slog.Logger
 
-	flushMu sync.Mutex // one Flush at a time
-	merging sync.Mutex // one merge at a time
+	merging sync.Mutex
+	running atomic.Bool // Run is running: merges go on a goroutine of their own
 
-	qmu      sync.Mutex
-	queue    [][]queuedMsg
-	queued   int  // messages in queue
-	qbytes   int  // their content bytes
-	overflow bool // messages were not queued: read them from the database
-	wake     chan struct{}
+	fold     sync.Mutex
+	reread   bool // under fold: rows after consumed may be in the database only (read them)
+	scratchG []search.Gram
+	scratchR []rune
+	unbound  bool // under fold: a follower waited for the monitor in vain and reads past its bound until it reloads
+
+	flushMu sync.Mutex
+
+	qmu       sync.Mutex
+	queue     [][]store.IndexRow
+	queued    int  // messages in queue
+	qbytes    int  // their content bytes
+	overflow  bool // messages were not queued: read them from the database
+	committed int64
+	wake      chan struct{}
 
 	mu           sync.RWMutex
 	consumed     int64 // highest message id folded into memory state
@@ -108,13 +174,13 @@ type Indexer struct {
 	nextSeg      int64
 	roll         *rollups
 	lastFlush    time.Time
-	scratchG     []search.Gram
-	scratchR     []rune
+	peakMem      int // most messages mem and flushing held at once
 }
 
 // New loads the index state and rollups and folds in messages the database
-// holds beyond the indexed id (after a crash or a stop without flush). Call
-// it before the ingest pipeline starts committing.
+// holds beyond the indexed id (after a crash or a stop without flush),
+// flushing segments as it goes. Call it before the ingest pipeline starts
+// committing.
 func New(ctx context.Context, st Store, opts Options) (*Indexer, error) {
 	if opts.FlushMessages <= 0 {
 		opts.FlushMessages = 50_000
@@ -134,17 +200,39 @@ func New(ctx context.Context, st Store, opts Options) (*Indexer, error) {
 	if opts.FlushBytes <= 0 {
 		opts.FlushBytes = DefaultFlushBytes
 	}
+	if opts.ReadRows <= 0 {
+		opts.ReadRows = 10_000
+	}
+	if opts.FollowWait <= 0 {
+		opts.FollowWait = 10 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	ix := &Indexer{st: st, opts: opts, log: opts.Logger.With("component", "index"), wake: make(chan struct{}, 1), lastFlush: time.Now()}
-	if err := ix.load(ctx); err != nil {
+	if opts.Follow {
+		return ix, ix.follow(ctx)
+	}
+	// Blobs of a merge or prune cut short by a crash.
+	if err := st.DeleteOrphanBlobs(ctx); err != nil {
+		return nil, err
+	}
+	ix.fold.Lock()
+	err := ix.loadLocked(ctx)
+	ix.fold.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := ix.advance(ctx, 0); err != nil {
 		return nil, err
 	}
 	return ix, nil
 }
 
-func (ix *Indexer) load(ctx context.Context) error {
+// loadLocked reads the index state, segments and rollups from the database
+// and starts over from them with an empty memory segment; the messages
+// after the indexed id are to be read back (reread). Callers hold fold.
+func (ix *Indexer) loadLocked(ctx context.Context) error {
 	indexed, deleted, err := ix.st.IndexState(ctx)
 	if err != nil {
 		return err
@@ -157,88 +245,27 @@ func (ix *Indexer) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if ms, ok := ix.st.(mergeStore); ok && !ix.opts.Follow {
-		// Blobs of a merge cut short by a crash.
-		if err := ms.DeleteOrphanBlobs(ctx); err != nil {
-			return err
-		}
+	roll := newRollups(qs, us)
+	next := int64(1)
+	for _, sg := range segs {
+		next = max(next, sg.Seg+1)
 	}
 	ix.mu.Lock()
 	ix.indexed, ix.consumed, ix.deletedBelow, ix.segs = indexed, indexed, deleted, segs
-	ix.nextSeg = 1
-	for _, sg := range segs {
-		ix.nextSeg = max(ix.nextSeg, sg.Seg+1)
-	}
-	ix.roll = newRollups(qs, us)
+	ix.nextSeg = next
+	ix.roll = roll
 	ix.mem = newMemSegment()
 	ix.flushing = nil
 	ix.mu.Unlock()
-	return ix.catchUp(ctx)
-}
-
-// catchUp folds in every message the database holds beyond consumed,
-// flushing segments on the way (a writer) so memory stays bounded even when
-// rebuilding the whole index.
-func (ix *Indexer) catchUp(ctx context.Context) error {
-	for {
-		ix.mu.Lock()
-		more, err := ix.readRowsLocked(ctx, 10_000)
-		full := ix.memFull()
-		ix.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		if full && !ix.opts.Follow {
-			if err := ix.Flush(ctx); err != nil {
-				return err
-			}
-			if err := ix.maybeMerge(ctx); err != nil {
-				return err
-			}
-		}
-		if !more {
-			return nil
-		}
-	}
-}
-
-// readRowsLocked folds in up to limit messages with id > consumed from the
-// database, at most readBytes of content (one message at least); more
-// reports that there may be others.
-func (ix *Indexer) readRowsLocked(ctx context.Context, limit int) (more bool, err error) {
-	rows, more, err := ix.st.IndexRowsAfter(ctx, ix.consumed, limit, readBytes)
-	if err != nil {
-		return false, err
-	}
-	for i := range rows {
-		r := &rows[i]
-		ix.addLocked(r.ID, r.Target, r.ReceivedAt, r.User, r.Room, r.Type, r.Content)
-	}
-	return more, nil
-}
-
-// readAllLocked folds in every message with id > consumed, a bounded
-// read at a time.
-func (ix *Indexer) readAllLocked(ctx context.Context) error {
-	for {
-		more, err := ix.readRowsLocked(ctx, 10_000)
-		if err != nil || !more {
-			return err
-		}
-	}
+	ix.reread = true
+	ix.unbound = false
+	return nil
 }
 
 // memFull reports whether the memory segment is due for a flush by size.
+// Callers hold fold or mu.
 func (ix *Indexer) memFull() bool {
 	return ix.mem.count >= ix.opts.FlushMessages || ix.mem.bytes >= ix.opts.FlushBytes
-}
-
-// queuedMsg is what the indexer keeps of a committed message until it is
-// folded in: not its raw frame.
-type queuedMsg struct {
-	id                               int64
-	at                               time.Time
-	target, user, room, typ, content string
 }
 
 // Committed queues a committed batch (ingest.Committer). It never blocks:
@@ -247,18 +274,27 @@ type queuedMsg struct {
 // instead. What is queued holds the messages' content, not their raw
 // frames.
 func (ix *Indexer) Committed(msgs []message.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	bytes := 0
 	for i := range msgs {
 		bytes += len(msgs[i].Content)
 	}
 	ix.qmu.Lock()
+	ix.committed = max(ix.committed, msgs[len(msgs)-1].ID)
 	if ix.queued+len(msgs) > ix.opts.MaxQueued || (ix.queued > 0 && ix.qbytes+bytes > ix.opts.MaxQueuedBytes) {
-		ix.overflow = true
+		if !ix.overflow {
+			// The database has every message: what is queued is read
+			// again from there, so let it go now.
+			ix.overflow = true
+			ix.queue, ix.queued, ix.qbytes = nil, 0, 0
+		}
 	} else if !ix.overflow {
-		q := make([]queuedMsg, len(msgs))
+		q := make([]store.IndexRow, len(msgs))
 		for i := range msgs {
 			m := &msgs[i]
-			q[i] = queuedMsg{id: m.ID, at: m.ReceivedAt, target: m.Target, user: m.User, room: m.Room, typ: string(m.Type), content: m.Content}
+			q[i] = store.IndexRow{ID: m.ID, Target: m.Target, ReceivedAt: m.ReceivedAt, User: m.User, Room: m.Room, Type: string(m.Type), Content: m.Content}
 		}
 		ix.queue = append(ix.queue, q)
 		ix.queued += len(msgs)
@@ -272,44 +308,90 @@ func (ix *Indexer) Committed(msgs []message.Message) error {
 	return nil
 }
 
-// drainLocked folds queued batches into memory; after an overflow it reads
-// the missed messages from the database instead. Callers hold ix.mu for
-// writing.
-func (ix *Indexer) drainLocked(ctx context.Context) error {
+// stepResult says what one fold step did.
+type stepResult int
+
+const (
+	stepIdle stepResult = iota // nothing was pending
+	stepDone                   // folded some messages in
+	stepFull                   // the memory segment is full: flush before folding more
+)
+
+// step folds in one bounded amount of what is pending: after an overflow
+// (or at start) one chunk read back from the database, else the queued
+// batches. Callers hold fold.
+func (ix *Indexer) step(ctx context.Context) (stepResult, error) {
+	ix.mu.RLock()
+	full := ix.memFull()
+	ix.mu.RUnlock()
+	if full {
+		return stepFull, nil
+	}
 	ix.qmu.Lock()
-	q, overflow := ix.queue, ix.overflow
+	overflow := ix.overflow
+	ix.qmu.Unlock()
+	if overflow || ix.reread {
+		rows, more, err := ix.st.IndexRowsAfter(ctx, ix.consumed, ix.opts.ReadRows, readBytes)
+		if err != nil {
+			return stepIdle, err
+		}
+		ix.foldRows(rows)
+		if !more {
+			// Caught up with the database. After an overflow, accept
+			// batches again and read once more, so that a batch committed
+			// before the queue took batches again is not missed (what both
+			// hold is folded in once: ids up to consumed are skipped).
+			ix.qmu.Lock()
+			ix.reread = ix.overflow
+			ix.overflow = false
+			ix.qmu.Unlock()
+			if len(rows) == 0 && !ix.reread {
+				return ix.step(ctx) // what was queued meanwhile
+			}
+		}
+		return stepDone, nil
+	}
+	ix.qmu.Lock()
+	q := ix.queue
 	ix.queue, ix.queued, ix.qbytes = nil, 0, 0
 	ix.qmu.Unlock()
-	if overflow {
-		// Batches were dropped: the database has them. Read until caught
-		// up, then accept batches again, then read once more so that a
-		// batch committed in between is not missed (duplicates are skipped
-		// by id).
-		if err := ix.readAllLocked(ctx); err != nil {
-			return err
-		}
-		ix.qmu.Lock()
-		ix.overflow = false
-		ix.qmu.Unlock()
-		return ix.readAllLocked(ctx)
+	if len(q) == 0 {
+		return stepIdle, nil
 	}
-	for _, msgs := range q {
-		for i := range msgs {
-			m := &msgs[i]
-			if m.id <= ix.consumed {
-				continue
-			}
-			ix.addLocked(m.id, m.target, m.at, m.user, m.room, m.typ, m.content)
-		}
+	for _, rows := range q {
+		ix.foldRows(rows)
 	}
-	return nil
+	return stepDone, nil
+}
+
+// foldRows folds messages (ascending ids; those up to consumed are
+// skipped) into the memory segment and rollups, foldChunk at a time under
+// the write lock. Callers hold fold.
+func (ix *Indexer) foldRows(rows []store.IndexRow) {
+	for len(rows) > 0 {
+		n := min(len(rows), foldChunk)
+		ix.mu.Lock()
+		for i := range rows[:n] {
+			ix.addLocked(&rows[i])
+		}
+		held := ix.mem.count
+		if ix.flushing != nil {
+			held += ix.flushing.count
+		}
+		ix.peakMem = max(ix.peakMem, held)
+		ix.mu.Unlock()
+		rows = rows[n:]
+	}
 }
 
 // addLocked folds one message into the memory segment and rollups.
-func (ix *Indexer) addLocked(id int64, target string, at time.Time, user, room, typ, content string) {
+// Callers hold fold and mu.
+func (ix *Indexer) addLocked(r *store.IndexRow) {
+	id := r.ID
 	if id <= ix.consumed {
 		return
 	}
+	content := r.Content
 	// The content's grams go in gramChunk bytes at a time (cut at rune
 	// boundaries); each chunk after the first starts with the last rune of
 	// the one before, so the bigram across the cut is kept (a repeated
@@ -328,22 +410,73 @@ func (ix *Indexer) addLocked(id int64, target string, at time.Time, user, room, 
 	}
 	g := ix.scratchG[:0]
 	g, ix.scratchR = search.AppendGrams(g, ix.scratchR, content)
-	if user != "" {
-		g = append(g, search.FieldGram(search.FieldUser, user))
+	if r.User != "" {
+		g = append(g, search.FieldGram(search.FieldUser, r.User))
 	}
-	if room != "" {
-		g = append(g, search.FieldGram(search.FieldRoom, room))
+	if r.Room != "" {
+		g = append(g, search.FieldGram(search.FieldRoom, r.Room))
 	}
-	g = append(g, search.FieldGram(search.FieldType, typ), search.FieldGram(search.FieldTarget, target))
+	g = append(g, search.FieldGram(search.FieldType, r.Type), search.FieldGram(search.FieldTarget, r.Target))
 	ix.mem.add(id, g)
 	ix.scratchG = g
-	ix.roll.add(id, target, at.UnixMilli(), user)
+	ix.roll.add(id, r.Target, r.ReceivedAt.UnixMilli(), r.User)
 	ix.consumed = id
+}
+
+// advance folds in what is pending until nothing is (upTo 0) or every
+// message up to id upTo is in, writing the memory segment whenever it is
+// full. It holds fold one step at a time, and not while it flushes, so a
+// query can fold the queue in while a flush writes.
+func (ix *Indexer) advance(ctx context.Context, upTo int64) error {
+	for {
+		ix.fold.Lock()
+		res, err := ix.step(ctx)
+		consumed := ix.consumed
+		ix.fold.Unlock()
+		if err != nil {
+			return err
+		}
+		switch res {
+		case stepIdle:
+			return nil
+		case stepFull:
+			if err := ix.flushMem(ctx, false); err != nil {
+				return err
+			}
+			ix.afterFlush(ctx)
+			continue
+		}
+		if upTo > 0 && consumed >= upTo {
+			return nil
+		}
+	}
+}
+
+// afterFlush merges segments when a run is due: on a goroutine of its own
+// while Run runs (one at a time), else at once.
+func (ix *Indexer) afterFlush(ctx context.Context) {
+	if !ix.running.Load() {
+		ix.merging.Lock()
+		defer ix.merging.Unlock()
+		if err := ix.maybeMerge(ctx); err != nil {
+			ix.log.Warn("index merge failed; will retry", "error", err)
+		}
+		return
+	}
+	if ix.merging.TryLock() {
+		go func() {
+			defer ix.merging.Unlock()
+			if err := ix.maybeMerge(ctx); err != nil && ctx.Err() == nil {
+				ix.log.Warn("index merge failed; will retry", "error", err)
+			}
+		}()
+	}
 }
 
 // Run folds in committed messages as they come and flushes segments, until
 // ctx is cancelled; then it flushes what it holds and returns.
 func (ix *Indexer) Run(ctx context.Context) error {
+	ix.running.Store(true)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -355,47 +488,52 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		case <-ix.wake:
 		case <-tick.C:
 		}
-		ix.mu.Lock()
-		err := ix.drainLocked(ctx)
-		due := ix.memFull() ||
-			(ix.mem.count > 0 && time.Since(ix.lastFlush) >= ix.opts.FlushInterval)
-		ix.mu.Unlock()
-		if err != nil {
-			ix.log.Warn("index: reading messages", "error", err)
+		if err := ix.advance(ctx, 0); err != nil {
+			if ctx.Err() == nil {
+				ix.log.Warn("index: reading messages failed; will retry", "error", err)
+			}
 			continue
 		}
+		ix.mu.RLock()
+		due := ix.mem.count > 0 && time.Since(ix.lastFlush) >= ix.opts.FlushInterval
+		ix.mu.RUnlock()
 		if due {
-			if err := ix.Flush(ctx); err != nil {
+			if err := ix.flushMem(ctx, true); err != nil {
 				ix.log.Warn("index flush failed; will retry", "error", err)
 				continue
 			}
-			if ix.merging.TryLock() {
-				go func() {
-					defer ix.merging.Unlock()
-					if err := ix.maybeMerge(ctx); err != nil && ctx.Err() == nil {
-						ix.log.Warn("index merge failed; will retry", "error", err)
-					}
-				}()
-			}
+			ix.afterFlush(ctx)
 		}
 	}
 }
 
-// Flush writes the memory segment and changed rollups to the database.
-// Queries keep working meanwhile: the segment being written stays visible
-// from memory until the database has it.
+// Flush folds in every committed message (flushing on the way when the
+// memory segment fills), then writes the memory segment and changed
+// rollups to the database. Queries keep working meanwhile: the segment
+// being written stays visible from memory until the database has it. A
+// follower does nothing.
 func (ix *Indexer) Flush(ctx context.Context) error {
+	if ix.opts.Follow {
+		return nil
+	}
+	if err := ix.advance(ctx, 0); err != nil {
+		return err
+	}
+	return ix.flushMem(ctx, true)
+}
+
+// flushMem writes the memory segment (when it is full, or whatever it
+// holds with force) and the changed rollups. It takes flushMu, and mu only
+// to swap the segment in and out: folding goes on into a new memory
+// segment while the old one is encoded and written.
+func (ix *Indexer) flushMem(ctx context.Context, force bool) error {
 	ix.flushMu.Lock()
 	defer ix.flushMu.Unlock()
 	ix.mu.Lock()
-	if err := ix.drainLocked(ctx); err != nil {
-		ix.mu.Unlock()
-		return err
-	}
 	seg := ix.mem
-	if seg.count == 0 && !ix.roll.dirty() {
+	if (!force && !ix.memFull()) || (seg.count == 0 && !ix.roll.dirty()) {
 		ix.mu.Unlock()
-		return nil
+		return nil // another goroutine flushed it meanwhile, or nothing to write
 	}
 	ix.flushing, ix.mem = seg, newMemSegment()
 	qs, us := ix.roll.takeDirty()
@@ -433,25 +571,59 @@ func (ix *Indexer) Flush(ctx context.Context) error {
 type Status struct {
 	Consumed, Indexed int64
 	Segments          int
-	MemMessages       int
+	MemMessages       int // messages in the memory segments (being filled and being written)
+	Queued            int // messages queued, not folded in yet
+	// PeakMemMessages is the most messages the memory segments held at
+	// once since the start: bounded by FlushMessages plus one read chunk
+	// or queue, however far the indexer fell behind.
+	PeakMemMessages int
 }
 
 // Status returns a snapshot.
 func (ix *Indexer) Status() Status {
+	ix.qmu.Lock()
+	queued := ix.queued
+	ix.qmu.Unlock()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	n := ix.mem.count
 	if ix.flushing != nil {
 		n += ix.flushing.count
 	}
-	return Status{Consumed: ix.consumed, Indexed: ix.indexed, Segments: len(ix.segs), MemMessages: n}
+	return Status{Consumed: ix.consumed, Indexed: ix.indexed, Segments: len(ix.segs), MemMessages: n, Queued: queued, PeakMemMessages: ix.peakMem}
 }
 
-// fresh folds in everything queued so a query sees every committed message.
-// A follower instead reads what the monitor process committed, reloading
-// when the monitor has flushed.
+// fresh brings the index up to every message committed before the call,
+// so a query sees them all: it folds in what is queued (and after an
+// overflow reads the database, flushing as it goes). A follower instead
+// reads what the monitor process committed, reloading when the monitor
+// has flushed.
 func (ix *Indexer) fresh(ctx context.Context) error {
 	if ix.opts.Follow {
+		return ix.follow(ctx)
+	}
+	ix.qmu.Lock()
+	upTo := ix.committed
+	ix.qmu.Unlock()
+	ix.mu.RLock()
+	behind := ix.consumed < upTo
+	ix.mu.RUnlock()
+	if !behind {
+		return nil
+	}
+	// The work is the indexer's own: a cancelled request does not undo it.
+	return ix.advance(context.WithoutCancel(ctx), upTo)
+}
+
+// follow brings a follower up to what the monitor committed: it reloads
+// when the monitor flushed, merged or pruned, then reads the rows after
+// consumed. Past twice the writer's memory segment it waits for the
+// monitor to flush (see Options.Follow).
+func (ix *Indexer) follow(ctx context.Context) error {
+	ix.fold.Lock()
+	defer ix.fold.Unlock()
+	var waitUntil time.Time
+	for {
 		indexed, deleted, err := ix.st.IndexState(ctx)
 		if err != nil {
 			return err
@@ -461,23 +633,41 @@ func (ix *Indexer) fresh(ctx context.Context) error {
 			return err
 		}
 		ix.mu.RLock()
-		// The monitor flushed, merged or pruned: start over from its state.
-		stale := indexed != ix.indexed || deleted != ix.deletedBelow || maxSeg != ix.nextSeg-1
+		stale := ix.roll == nil || indexed != ix.indexed || deleted != ix.deletedBelow || maxSeg != ix.nextSeg-1
 		ix.mu.RUnlock()
 		if stale {
-			return ix.load(ctx)
+			if err := ix.loadLocked(ctx); err != nil {
+				return err
+			}
 		}
-		ix.mu.Lock()
-		defer ix.mu.Unlock()
-		return ix.readAllLocked(ctx)
+		ix.mu.RLock()
+		full := ix.mem.count >= 2*ix.opts.FlushMessages || ix.mem.bytes >= 2*ix.opts.FlushBytes
+		held := ix.mem.count
+		ix.mu.RUnlock()
+		if full && !ix.unbound {
+			if waitUntil.IsZero() {
+				waitUntil = time.Now().Add(ix.opts.FollowWait)
+			}
+			if time.Now().Before(waitUntil) {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(50 * time.Millisecond):
+				}
+				continue
+			}
+			ix.unbound = true
+			ix.log.Warn("index: the monitor has not written its index for a while; reading its messages anyway (memory grows with them)",
+				"messages", held)
+		}
+		rows, more, err := ix.st.IndexRowsAfter(ctx, ix.consumed, ix.opts.ReadRows, readBytes)
+		if err != nil {
+			return err
+		}
+		ix.foldRows(rows)
+		if !more {
+			ix.reread = false
+			return nil
+		}
 	}
-	ix.qmu.Lock()
-	pending := ix.queued > 0 || ix.overflow
-	ix.qmu.Unlock()
-	if !pending {
-		return nil
-	}
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	return ix.drainLocked(ctx)
 }

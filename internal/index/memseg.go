@@ -2,6 +2,7 @@ package index
 
 import (
 	"encoding/binary"
+	"slices"
 	"sort"
 
 	"github.com/wsmon/wsmon/internal/search"
@@ -108,32 +109,46 @@ func (m *memSegment) absorb(o *memSegment) {
 	m.count += o.count
 }
 
-// encode builds the bucket blobs of this segment and its long lists.
+// encode builds the bucket blobs of this segment and its long lists. It
+// decodes one bucket's lists at a time (into one reused buffer), so beyond
+// its output it needs about a bucket's postings, not the segment's.
 func (m *memSegment) encode(buckets int) (map[int][]byte, map[uint64][]byte) {
-	byBucket := make(map[int][]search.BlobEntry, buckets)
-	total := 0
-	for i := range m.lists {
-		total += int(m.lists[i].n)
+	type gramList struct {
+		g search.Gram
+		i int32
 	}
-	offs := make([]uint32, 0, total)
+	byBucket := make([][]gramList, buckets)
 	for g, i := range m.idx {
-		l := &m.lists[i]
-		start := len(offs)
-		id := int64(0)
-		for b := l.buf; len(b) > 0; {
-			d, k := binary.Uvarint(b)
-			b = b[k:]
-			id += int64(d)
-			offs = append(offs, uint32(id-1)) // offsets from m.lo
-		}
 		b := search.Bucket(g, buckets)
-		byBucket[b] = append(byBucket[b], search.BlobEntry{Gram: g, Base: m.lo, Offs: offs[start:len(offs):len(offs)]})
+		byBucket[b] = append(byBucket[b], gramList{g, i})
 	}
-	out := make(map[int][]byte, len(byBucket))
+	out := make(map[int][]byte, buckets)
 	lists := map[uint64][]byte{}
 	keep := func(g search.Gram, l []byte) { lists[uint64(g)] = l }
-	for b, es := range byBucket {
-		out[b] = search.EncodeBlob(nil, es, m.hi, keep)
+	var offs []uint32
+	var entries []search.BlobEntry
+	for b, gls := range byBucket {
+		if len(gls) == 0 {
+			continue
+		}
+		n := 0
+		for _, gl := range gls {
+			n += int(m.lists[gl.i].n)
+		}
+		offs = slices.Grow(offs[:0], n) // no reallocation below: entries point into it
+		entries = entries[:0]
+		for _, gl := range gls {
+			start := len(offs)
+			id := int64(0)
+			for p := m.lists[gl.i].buf; len(p) > 0; {
+				d, k := binary.Uvarint(p)
+				p = p[k:]
+				id += int64(d)
+				offs = append(offs, uint32(id-1)) // offsets from m.lo
+			}
+			entries = append(entries, search.BlobEntry{Gram: gl.g, Base: m.lo, Offs: offs[start:len(offs):len(offs)]})
+		}
+		out[b] = search.EncodeBlob(nil, entries, m.hi, keep)
 	}
 	return out, lists
 }

@@ -15,16 +15,10 @@ import (
 const (
 	mergeFanIn    = 10
 	maxMergeLevel = 1
+	// mergeWriteBytes is how much of the merged segment is held before it
+	// is written (one transaction each).
+	mergeWriteBytes = 4 << 20
 )
-
-// mergeStore is what merging needs from the database.
-type mergeStore interface {
-	BucketBlobsOf(ctx context.Context, bucket int, segs []int64) ([]store.SegBlob, error)
-	PutBlobs(ctx context.Context, seg int64, blobs map[int][]byte, lists map[uint64][]byte) error
-	IndexList(ctx context.Context, seg int64, gram uint64) ([]byte, error)
-	CommitMerge(ctx context.Context, seg store.IndexSegment, drop []int64) error
-	DeleteOrphanBlobs(ctx context.Context) error
-}
 
 // level of a segment: 0 up to mergeFanIn flushes' worth of messages, 1 up
 // to mergeFanIn² and so on.
@@ -60,14 +54,11 @@ func (ix *Indexer) mergeRun(segs []store.IndexSegment) []store.IndexSegment {
 	return nil
 }
 
-// maybeMerge merges segments while a run is due. It runs on a goroutine
-// of its own (one at a time), so flushes and queries go on meanwhile (see
-// CommitMerge).
+// maybeMerge merges segments while a run is due. Callers hold merging (or
+// are the only goroutine, before Run). It reads and writes the database
+// without the read-write lock, which it takes only to switch to the merged
+// segment, so flushes and queries go on meanwhile (see CommitMerge).
 func (ix *Indexer) maybeMerge(ctx context.Context) error {
-	ms, ok := ix.st.(mergeStore)
-	if !ok {
-		return nil
-	}
 	for {
 		ix.mu.RLock()
 		segs := slices.Clone(ix.segs)
@@ -76,7 +67,7 @@ func (ix *Indexer) maybeMerge(ctx context.Context) error {
 		if run == nil {
 			return nil
 		}
-		if err := ix.merge(ctx, ms, run); err != nil {
+		if err := ix.merge(ctx, run); err != nil {
 			return err
 		}
 	}
@@ -84,7 +75,8 @@ func (ix *Indexer) maybeMerge(ctx context.Context) error {
 
 // merge writes one segment holding the postings of run (adjacent, ascending
 // id ranges), bucket by bucket, then switches to it.
-func (ix *Indexer) merge(ctx context.Context, ms mergeStore, run []store.IndexSegment) error {
+func (ix *Indexer) merge(ctx context.Context, run []store.IndexSegment) error {
+	ms := ix.st
 	ids := make([]int64, len(run))
 	out := store.IndexSegment{Lo: run[0].Lo, Hi: run[len(run)-1].Hi}
 	for i, sg := range run {
@@ -116,8 +108,8 @@ func (ix *Indexer) merge(ctx context.Context, ms mergeStore, run []store.IndexSe
 		slices.SortFunc(blobs, func(x, y store.SegBlob) int { return int(loOf[x.Seg] - loOf[y.Seg]) })
 		lists := map[search.Gram][]uint32{}
 		var order []search.Gram
+		var tmp []uint32
 		for _, bl := range blobs { // oldest first, so each gram's ids end up ascending
-			var tmp []int64
 			err := search.DecodeBlob(bl.Data, func(g search.Gram, n int, data []byte) error {
 				if data == nil {
 					var err error
@@ -128,14 +120,14 @@ func (ix *Indexer) merge(ctx context.Context, ms mergeStore, run []store.IndexSe
 				it := search.NewIter(data, n, hiOf[bl.Seg])
 				tmp = tmp[:0]
 				for id, ok := it.Next(); ok; id, ok = it.Next() {
-					tmp = append(tmp, id)
+					tmp = append(tmp, uint32(id-out.Lo))
 				}
 				l, seen := lists[g]
 				if !seen {
 					order = append(order, g)
 				}
 				for i := len(tmp) - 1; i >= 0; i-- {
-					l = append(l, uint32(tmp[i]-out.Lo))
+					l = append(l, tmp[i])
 				}
 				lists[g] = l
 				return nil
@@ -151,7 +143,7 @@ func (ix *Indexer) merge(ctx context.Context, ms mergeStore, run []store.IndexSe
 		data := search.EncodeBlob(nil, entries, out.Hi, keep)
 		pending[b] = data
 		size += len(data)
-		if size > 16<<20 { // write as we go: memory stays small however big the merge
+		if size > mergeWriteBytes { // write as we go: memory stays small however big the merge
 			if err := ms.PutBlobs(ctx, out.Seg, pending, long); err != nil {
 				return err
 			}

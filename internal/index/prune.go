@@ -3,81 +3,77 @@ package index
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/wsmon/wsmon/internal/store"
 )
 
-// Store methods retention needs.
-type pruneStore interface {
-	FirstIDFrom(ctx context.Context, t time.Time, lo int64) (int64, error)
-	PruneDeltas(ctx context.Context, before int64) ([]store.PruneDelta, error)
-	ApplyPrune(ctx context.Context, before int64, deltas []store.PruneDelta, dropSegs []int64) (int64, error)
-}
-
 // Prune deletes the messages received before cutoff (retention_days) and
 // keeps the rollups and the index exact: counts are decremented by what is
 // deleted, segments wholly below the cut are dropped, and queries ignore
 // ids below it. Users keep their first-seen time. It returns the number of
-// messages deleted. If the delete fails, nothing was deleted and the
-// in-memory state is reloaded from the database.
+// messages deleted. If the delete fails, nothing was deleted and nothing
+// changed.
+//
+// The database work (finding the cut, counting what goes, the delete)
+// runs without the indexer's read-write lock: searches and statistics go
+// on meanwhile from the state before the prune, and see it once it is
+// swapped in, under a short hold of the lock. Meanwhile flushes wait (a
+// flush must not write rollup rows between the delete's subtraction in
+// the database and the same subtraction in memory), and so do merges.
 func (ix *Indexer) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
-	n, changed, err := ix.prune(ctx, cutoff)
-	if err != nil && changed {
-		if lerr := ix.load(ctx); lerr != nil {
-			return 0, fmt.Errorf("%w (and reloading the index: %v)", err, lerr)
-		}
-	}
-	return n, err
-}
-
-// prune does Prune's work under the locks; changed reports that the
-// in-memory rollups were modified.
-func (ix *Indexer) prune(ctx context.Context, cutoff time.Time) (n int64, changed bool, err error) {
-	ps, ok := ix.st.(pruneStore)
-	if !ok {
-		return 0, false, fmt.Errorf("index: store cannot prune")
+	if ix.opts.Follow {
+		return 0, fmt.Errorf("index: a follower cannot prune")
 	}
 	// The stored rollups must count every message to delete: flush first.
 	if err := ix.Flush(ctx); err != nil {
-		return 0, false, err
+		return 0, err
 	}
 	ix.merging.Lock() // no merge may change the segments meanwhile
 	defer ix.merging.Unlock()
 	ix.flushMu.Lock() // no flush may write rollups meanwhile
 	defer ix.flushMu.Unlock()
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	before, err := ps.FirstIDFrom(ctx, cutoff, ix.deletedBelow)
+	ix.mu.RLock()
+	deletedBelow, indexed := ix.deletedBelow, ix.indexed
+	segs := slices.Clone(ix.segs)
+	ix.mu.RUnlock()
+	before, err := ix.st.FirstIDFrom(ctx, cutoff, deletedBelow)
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
-	if before == 0 || before > ix.indexed+1 {
-		before = ix.indexed + 1 // only what the stored rollups count; the rest next time
+	if before == 0 || before > indexed+1 {
+		before = indexed + 1 // only what the stored rollups count; the rest next time
 	}
-	if before <= ix.deletedBelow {
-		return 0, false, nil
+	if before <= deletedBelow {
+		return 0, nil
 	}
-	deltas, err := ps.PruneDeltas(ctx, before)
+	deltas, err := ix.st.PruneDeltas(ctx, before)
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
-	ix.roll.subtract(deltas, before)
 	var drop []int64
-	var keep []store.IndexSegment
-	for _, sg := range ix.segs {
+	for _, sg := range segs {
 		if sg.Hi < before {
 			drop = append(drop, sg.Seg)
-		} else {
-			keep = append(keep, sg)
 		}
 	}
-	n, err = ps.ApplyPrune(ctx, before, deltas, drop)
+	n, err := ix.st.ApplyPrune(ctx, before, deltas, drop)
 	if err != nil {
-		return 0, true, err
+		return 0, err
 	}
-	ix.deletedBelow, ix.segs = before, keep
-	return n, false, nil
+	// Swap: wait for running queries, then the new state. Segments listed
+	// meanwhile (flushes wait, merges too) are all kept.
+	ix.mu.Lock()
+	ix.roll.subtract(deltas, before)
+	ix.deletedBelow = before
+	ix.segs = slices.DeleteFunc(ix.segs, func(sg store.IndexSegment) bool { return slices.Contains(drop, sg.Seg) })
+	ix.mu.Unlock()
+	// No query reads the dropped segments' blobs any more.
+	if err := ix.st.DeleteOrphanBlobs(ctx); err != nil {
+		ix.log.Warn("index: deleting the blobs of pruned segments failed; they go at the next start", "error", err)
+	}
+	return n, nil
 }
 
 // subtract removes what deltas count.

@@ -256,9 +256,11 @@ func (s *Store) PruneDeltas(ctx context.Context, before int64) ([]PruneDelta, er
 }
 
 // ApplyPrune deletes messages with id < before and, in the same
-// transaction, subtracts deltas from the rollups, drops whole index segments
-// below it and records deleted_below. The deleted messages must all be
-// counted in the stored rollups (id <= indexed_id).
+// transaction, subtracts deltas from the rollups, unlists the index
+// segments dropSegs (wholly below it) and records deleted_below. The
+// deleted messages must all be counted in the stored rollups (id <=
+// indexed_id). The unlisted segments' blobs stay until DeleteOrphanBlobs,
+// so a query that started before the prune still reads them.
 func (s *Store) ApplyPrune(ctx context.Context, before int64, deltas []PruneDelta, dropSegs []int64) (int64, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -271,12 +273,6 @@ func (s *Store) ApplyPrune(ctx context.Context, before int64, deltas []PruneDelt
 	}
 	n, _ := res.RowsAffected()
 	for _, seg := range dropSegs {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM index_blobs WHERE seg = ?`, seg); err != nil {
-			return 0, fmt.Errorf("store: prune segment: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM index_lists WHERE seg = ?`, seg); err != nil {
-			return 0, fmt.Errorf("store: prune segment: %w", err)
-		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM index_segments WHERE seg = ?`, seg); err != nil {
 			return 0, fmt.Errorf("store: prune segment: %w", err)
 		}
