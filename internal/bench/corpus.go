@@ -49,6 +49,9 @@ type Corpus struct {
 	seq   int64
 	ts    int64
 	buf   []byte
+	// longest is the longest content among the first 100,000 messages
+	// (a long query that is present).
+	longest string
 }
 
 // NewCorpus returns a corpus; the same seed gives the same frames (ids,
@@ -94,6 +97,9 @@ func (c *Corpus) Next() (frame []byte) {
 		typ, content = "leave", user+" 离开了房间 left"
 	default:
 		typ, user, content = "system", "", "系统通知 system notice #"+strconv.Itoa(c.rng.IntN(1000))
+	}
+	if c.seq <= 100_000 && len(content) > len(c.longest) {
+		c.longest = content
 	}
 	b := c.buf[:0]
 	b = append(b, `{"id":"m-`...)
