@@ -79,7 +79,8 @@ func longAbsent(n int) []string {
 
 // adversarial are the queries every filter class runs: short and long,
 // frequent, repeated grams, numbers, present and absent.
-var adversarial = []string{"好", "the", "订单", "#777777", "666666", "哈哈哈哈", "aaaa", "13800138000", "please help fix", qLongPresent, qLongAbsent}
+var adversarial = []string{"好", "the", "订单", "#777777", "666666", "哈哈哈哈", "aaaa", "13800138000", "please help fix", "订单 shipped", "hello 你好",
+	qLongPresent, qLongAbsent}
 
 // queryMix is the fixed mix of query classes.
 var queryMix = []queryClass{
@@ -292,7 +293,7 @@ func ingestCorpus(ctx context.Context, o Options, e *Env, c *Corpus, mem *memWat
 					probes = append(probes, time.Since(p.at))
 					break
 				}
-				time.Sleep(5 * time.Millisecond)
+				time.Sleep(50 * time.Millisecond) // a probe's search must not take a core from ingest
 			}
 		}
 	}()

@@ -2,8 +2,10 @@ package index_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -17,8 +19,9 @@ import (
 )
 
 type row struct {
-	id                               int64
-	content, folded, user, typ, room string
+	id                                       int64
+	at                                       int64 // received_at, Unix ms
+	content, folded, user, typ, room, target string
 }
 
 func allRows(t *testing.T, st *store.Store) []row {
@@ -29,7 +32,7 @@ func allRows(t *testing.T, st *store.Store) []row {
 	}
 	out := make([]row, len(ms))
 	for i, m := range ms {
-		out[i] = row{m.ID, m.Content, search.Fold(m.Content), m.User, string(m.Type), m.Room}
+		out[i] = row{m.ID, m.ReceivedAt.UnixMilli(), m.Content, search.Fold(m.Content), m.User, string(m.Type), m.Room, m.Target}
 	}
 	return out // newest first
 }
@@ -41,7 +44,8 @@ func allRows(t *testing.T, st *store.Store) []row {
 func naive(rows []row, text string, q store.MessageQuery) (page []int64, total int64) {
 	f := search.Fold(text)
 	for _, r := range rows {
-		if (q.User != "" && r.user != q.User) || (q.Type != "" && r.typ != q.Type) || (q.Room != "" && r.room != q.Room) {
+		if (q.User != "" && r.user != q.User) || (q.Type != "" && r.typ != q.Type) || (q.Room != "" && r.room != q.Room) ||
+			(q.Target != "" && r.target != q.Target) || (!q.From.IsZero() && r.at < q.From.UnixMilli()) || (!q.To.IsZero() && r.at >= q.To.UnixMilli()) {
 			continue
 		}
 		if !strings.Contains(r.folded, f) {
@@ -57,6 +61,15 @@ func naive(rows []row, text string, q store.MessageQuery) (page []int64, total i
 	}
 	return page, total
 }
+
+// adversarial are stored messages made of repeated grams (runs of one
+// digit, letter, CJK character, punctuation or space, order and phone
+// numbers) and a long one, each received at a random time of the last two
+// days, so received times do not rise with ids.
+var adversarial = []string{"#777777", "order #7777 shipped", "666666", "666 666", "哈哈哈哈", "哈哈哈哈哈哈哈哈哈哈", "哈哈 哈哈",
+	"aaaa", "AAAAAAAAA!", "！！！", "???", "call 13800138000 now", "13800138000", "1380013800", "2024-12-01 #4242",
+	"#99999", "12345 54321", "   three spaces", "好好好", "好的好的", "x" + strings.Repeat("ab", 40) + "y",
+	strings.Repeat("please help fix the bug ", 12)}
 
 var hostile = []string{`"`, `'`, `%`, `_`, `*`, `-x`, `a:b`, `NEAR(a b)`, `a AND b`, `'; DROP TABLE messages; --`,
 	`👍`, `\`, `<img src=x onerror=alert(1)>`, `紧急`, `重要`, `订单`, `HeLLo`, `ÄÖÜ`, `ß`, `İ`, `.`, ` `, `#1`, `  `}
@@ -86,13 +99,20 @@ func ingest(t *testing.T, e *bench.Env, c *bench.Corpus, n int, extra []string) 
 			t.Fatal(err)
 		}
 	}
+	rng := rand.New(rand.NewPCG(uint64(n), 9))
 	for i, s := range extra {
 		frame := fmt.Sprintf(`{"id":"x-%d-%d","type":"chat","user":"hostile","room":"lobby","content":%q}`, n, i, s)
 		if err := e.Add([]byte(frame), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := before + int64(n+len(extra))
+	for i, s := range adversarial {
+		frame := fmt.Sprintf(`{"id":"a-%d-%d","type":"chat","user":"adversary","room":"support","content":%q}`, n, i, s)
+		if err := e.Add([]byte(frame), time.Now().Add(-time.Duration(rng.Int64N(int64(48*time.Hour))))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := before + int64(n+len(extra)+len(adversarial))
 	if err := e.WaitCommitted(want, time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +120,13 @@ func ingest(t *testing.T, e *bench.Env, c *bench.Corpus, n int, extra []string) 
 }
 
 // randomQuery draws a query: a substring of a stored message (1 to 10
-// runes, case changed at random), a vocabulary word, or a hostile string.
+// runes, case changed at random), a vocabulary word, a hostile string, a
+// run of one rune (2 to 12 of a digit, letter, CJK character, punctuation,
+// space), a number, a long substring (up to 256 runes) of a message, or a
+// long text no message holds (two messages run together, or common words).
 func randomQuery(rng *rand.Rand, rows []row) string {
-	switch rng.IntN(10) {
+	content := func() []rune { return []rune(rows[rng.IntN(len(rows))].content) }
+	switch rng.IntN(16) {
 	case 0, 1:
 		return hostile[rng.IntN(len(hostile))]
 	case 2:
@@ -110,8 +134,35 @@ func randomQuery(rng *rand.Rand, rows []row) string {
 		return v[rng.IntN(len(v))]
 	case 3:
 		return fmt.Sprintf("zz%dqq", rng.IntN(1000)) // no match
+	case 4:
+		return strings.Repeat(string([]rune("7a6哈！ .A0好")[rng.IntN(10)]), 2+rng.IntN(11))
+	case 5:
+		return []string{"#", "", "1380", "#7", "20"}[rng.IntN(5)] + fmt.Sprint(rng.IntN(100000))
+	case 6:
+		return adversarial[rng.IntN(len(adversarial))]
+	case 7: // long, present
+		rs := content()
+		if len(rs) == 0 {
+			return "a"
+		}
+		n := 1 + rng.IntN(min(256, len(rs)))
+		i := rng.IntN(len(rs) - n + 1)
+		return string(rs[i : i+n])
+	case 8: // long, absent: two messages run together, or common words
+		if rng.IntN(2) == 0 {
+			return string(content()) + " " + string(content())
+		}
+		v := bench.Vocabulary()
+		var b strings.Builder
+		for b.Len() < 40+rng.IntN(400) {
+			b.WriteString(v[rng.IntN(20)])
+			if rng.IntN(2) == 0 {
+				b.WriteByte(' ')
+			}
+		}
+		return string([]rune(b.String())[:min(256, len([]rune(b.String())))])
 	}
-	rs := []rune(rows[rng.IntN(len(rows))].content)
+	rs := content()
 	if len(rs) == 0 {
 		return "a"
 	}
@@ -137,11 +188,26 @@ func checkQueries(t *testing.T, ix *index.Indexer, rows []row, seed uint64, n in
 			userList = append(userList, r.user)
 		}
 	}
+	// A time window: from and to drawn from the stored times (or open).
+	minAt, maxAt := rows[0].at, rows[0].at
+	for _, r := range rows {
+		minAt, maxAt = min(minAt, r.at), max(maxAt, r.at)
+	}
+	window := func(q *store.MessageQuery) {
+		a, b := minAt+rng.Int64N(maxAt-minAt+2), minAt+rng.Int64N(maxAt-minAt+2)
+		a, b = min(a, b), max(a, b)
+		if rng.IntN(4) != 0 {
+			q.From = time.UnixMilli(a)
+		}
+		if rng.IntN(4) != 0 {
+			q.To = time.UnixMilli(b)
+		}
+	}
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		text := randomQuery(rng, rows)
 		q := store.MessageQuery{Limit: 1 + rng.IntN(60)}
-		switch rng.IntN(10) {
+		switch rng.IntN(14) {
 		case 0, 1:
 			q.User = userList[rng.IntN(len(userList))]
 		case 2:
@@ -150,6 +216,16 @@ func checkQueries(t *testing.T, ix *index.Indexer, rows []row, seed uint64, n in
 			q.Room = "lobby"
 		case 4:
 			q.Before = rows[rng.IntN(len(rows))].id
+		case 5:
+			q.Target = []string{bench.Target, "nope"}[rng.IntN(2)]
+		case 6, 7:
+			window(&q)
+		case 8:
+			q.User = userList[len(userList)-1-rng.IntN(min(20, len(userList)))] // rare ones
+			window(&q)
+		case 9:
+			q.Room, q.Target = "support", bench.Target
+			window(&q)
 		}
 		wantPage, wantTotal := naive(rows, text, q)
 		res, err := ix.Search(ctx, text, q)
@@ -279,4 +355,38 @@ func TestSearchEquivalenceLongLists(t *testing.T) {
 	checkQueries(t, e.Index, allRows(t, e.Store), 9, 300)
 	t.Logf("index: %+v", e.Index.Status())
 	checkStats(t, e, time.Now())
+}
+
+// TestSegmentsOfAnOlderFormat: segments written before trigrams, run grams
+// and time blocks (no segment info) are answered through their bigrams,
+// their candidates verified, and merge only with their like; results stay
+// those of the scan.
+func TestSegmentsOfAnOlderFormat(t *testing.T) {
+	dir := t.TempDir()
+	e := openEnv(t, dir)
+	c := bench.NewCorpus(17, 300, time.Now().Add(-48*time.Hour).UnixMilli())
+	ingest(t, e, c, 8_000, hostile)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Strip the info of all segments but the newest, as an older wsmon
+	// wrote them.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "chat_monitor.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Exec(`DELETE FROM index_lists WHERE gram = 1 AND seg < (SELECT MAX(seg) FROM index_segments)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		t.Fatal("no segment info stripped")
+	}
+	db.Close()
+	e = openEnv(t, dir)
+	defer e.Close()
+	checkQueries(t, e.Index, allRows(t, e.Store), 31, 600)
+	checkStats(t, e, time.Now())
+	ingest(t, e, c, 6_000, nil) // new segments beside the old, merges
+	checkQueries(t, e.Index, allRows(t, e.Store), 32, 600)
 }

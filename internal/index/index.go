@@ -3,10 +3,13 @@
 //
 //   - The ingest pipeline hands every committed batch to Committed, which
 //     only queues it. The indexer goroutine folds queued messages into an
-//     in-memory segment (posting lists of every 1- and 2-rune gram of
-//     the folded content, plus field keys for user, type, target and room)
-//     and into in-memory rollups (messages per target per 15 minutes, per
-//     user counts and first/last seen).
+//     in-memory segment (posting lists of the grams of the folded content
+//     — 1 and 2 runes, word junctions, 3 ASCII runes with a digit or
+//     punctuation, runs and alternations: search.Gram — plus
+//     field keys for user, type, target and room, and time blocks: the
+//     received times of every 256 messages) and into in-memory rollups
+//     (messages per target per 15 minutes, per user counts and first/last
+//     seen).
 //   - Every FlushMessages messages (or FlushBytes of posting lists, or
 //     FlushInterval) it writes the memory segment as one new database
 //     segment, bucketed by gram hash into a few thousand rows, together
@@ -18,7 +21,9 @@
 //   - A query first folds in whatever is still queued, then reads the
 //     memory segment and the database segments; so results cover every
 //     committed message, and are exactly those of a case-insensitive
-//     substring match (candidates for longer queries are verified).
+//     substring match (candidates for longer queries are verified). It
+//     intersects the rarest of its grams and walks only the time blocks a
+//     time filter overlaps (query.go).
 //
 // After a crash the indexer re-reads messages newer than the indexed id from
 // the database. `wsmon reindex` rebuilds everything from the messages.
@@ -26,6 +31,7 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -47,8 +53,9 @@ type Store interface {
 	LoadRollups(ctx context.Context) ([]store.QuarterRow, []store.UserRow, error)
 	IndexRowsAfter(ctx context.Context, after int64, limit, maxBytes int) ([]store.IndexRow, bool, error)
 	WriteIndexFlush(ctx context.Context, f *store.IndexFlush) error
-	BucketBlobs(ctx context.Context, bucket int) ([]store.SegBlob, error)
+	BucketBlobsIn(ctx context.Context, buckets []int) (map[int][]store.SegBlob, error)
 	IndexList(ctx context.Context, seg int64, gram uint64) ([]byte, error)
+	ListsOf(ctx context.Context, gram uint64, segs []int64) (map[int64][]byte, error)
 	MessagesByIDs(ctx context.Context, ids []int64, q store.MessageQuery) ([]message.Message, error)
 	Messages(ctx context.Context, q store.MessageQuery) ([]message.Message, error)
 	StatsScan(ctx context.Context, q store.StatsQuery) (store.Stats, error)
@@ -100,6 +107,12 @@ type Options struct {
 	FollowWait time.Duration
 	Logger     *slog.Logger
 }
+
+// segInfoKey is the gram under which a segment's info (its time blocks) is
+// stored among its long lists. No text or field has it (a text gram's
+// first rune is never empty, a field gram has the top bit set), and
+// segments written before trigrams, run grams and time blocks lack it.
+const segInfoKey uint64 = 1
 
 // Byte bounds of the indexer's defaults.
 const (
@@ -154,6 +167,8 @@ type Indexer struct {
 	scratchR []rune
 	unbound  bool // under fold: a follower waited for the monitor in vain and reads past its bound until it reloads
 
+	warnedOld bool // said once that old-format segments are there
+
 	flushMu sync.Mutex
 
 	qmu       sync.Mutex
@@ -171,6 +186,7 @@ type Indexer struct {
 	mem          *memSegment          // being filled
 	flushing     *memSegment          // being written; immutable
 	segs         []store.IndexSegment // ascending id ranges
+	blocks       map[int64]timeBlocks // segments' time blocks; absent: written before them (see segInfoKey)
 	nextSeg      int64
 	roll         *rollups
 	lastFlush    time.Time
@@ -247,11 +263,31 @@ func (ix *Indexer) loadLocked(ctx context.Context) error {
 	}
 	roll := newRollups(qs, us)
 	next := int64(1)
-	for _, sg := range segs {
+	ids := make([]int64, len(segs))
+	for i, sg := range segs {
 		next = max(next, sg.Seg+1)
+		ids[i] = sg.Seg
+	}
+	infos, err := ix.st.ListsOf(ctx, segInfoKey, ids)
+	if err != nil {
+		return err
+	}
+	blocks := make(map[int64]timeBlocks, len(infos))
+	for seg, data := range infos {
+		tb, err := decodeSegInfo(data)
+		if err != nil {
+			return fmt.Errorf("%w (segment %d)", err, seg)
+		}
+		blocks[seg] = tb
+	}
+	if old := len(segs) - len(blocks); old > 0 && !ix.warnedOld {
+		ix.warnedOld = true
+		ix.log.Warn("index: segments written by an older wsmon have no trigrams, run grams or time blocks; queries on them verify every candidate (slower, still exact) until `wsmon reindex`",
+			"segments", old, "of", len(segs))
 	}
 	ix.mu.Lock()
 	ix.indexed, ix.consumed, ix.deletedBelow, ix.segs = indexed, indexed, deleted, segs
+	ix.blocks = blocks
 	ix.nextSeg = next
 	ix.roll = roll
 	ix.mem = newMemSegment()
@@ -393,23 +429,26 @@ func (ix *Indexer) addLocked(r *store.IndexRow) {
 	}
 	content := r.Content
 	// The content's grams go in gramChunk bytes at a time (cut at rune
-	// boundaries); each chunk after the first starts with the last rune of
-	// the one before, so the bigram across the cut is kept (a repeated
-	// gram of the same message is stored once).
+	// boundaries); each chunk after the first starts with the last two
+	// runes of the one before, so the bigrams and trigrams across the cut
+	// are kept (a repeated gram of the same message is stored once). Run
+	// grams are made in one pass over the whole content.
 	for len(content) > gramChunk {
 		cut := gramChunk
 		for cut > 0 && !utf8.RuneStart(content[cut]) {
 			cut--
 		}
-		_, size := utf8.DecodeLastRuneInString(content[:cut])
+		_, s1 := utf8.DecodeLastRuneInString(content[:cut])
+		_, s2 := utf8.DecodeLastRuneInString(content[:cut-s1])
 		var g []search.Gram
 		g, ix.scratchR = search.AppendGrams(ix.scratchG[:0], ix.scratchR, content[:cut])
 		ix.mem.addGrams(id, g)
 		ix.scratchG = g
-		content = content[cut-size:]
+		content = content[cut-s1-s2:]
 	}
 	g := ix.scratchG[:0]
 	g, ix.scratchR = search.AppendGrams(g, ix.scratchR, content)
+	g = search.AppendRuns(g, r.Content)
 	if r.User != "" {
 		g = append(g, search.FieldGram(search.FieldUser, r.User))
 	}
@@ -417,9 +456,10 @@ func (ix *Indexer) addLocked(r *store.IndexRow) {
 		g = append(g, search.FieldGram(search.FieldRoom, r.Room))
 	}
 	g = append(g, search.FieldGram(search.FieldType, r.Type), search.FieldGram(search.FieldTarget, r.Target))
-	ix.mem.add(id, g)
+	at := r.ReceivedAt.UnixMilli()
+	ix.mem.add(id, at, g)
 	ix.scratchG = g
-	ix.roll.add(id, r.Target, r.ReceivedAt.UnixMilli(), r.User)
+	ix.roll.add(id, r.Target, at, r.User)
 	ix.consumed = id
 }
 
@@ -546,6 +586,7 @@ func (ix *Indexer) flushMem(ctx context.Context, force bool) error {
 	if seg.count > 0 {
 		f.Segment = store.IndexSegment{Seg: next, Lo: seg.lo, Hi: seg.hi, Messages: int64(seg.count)}
 		f.Blobs, f.Lists = seg.encode(ix.opts.Buckets)
+		f.Lists[segInfoKey] = encodeSegInfo(seg.blocks)
 	}
 	err := ix.st.WriteIndexFlush(ctx, f)
 
@@ -562,6 +603,7 @@ func (ix *Indexer) flushMem(ctx context.Context, force bool) error {
 	ix.indexed = upTo
 	if seg.count > 0 {
 		ix.segs = append(ix.segs, f.Segment)
+		ix.blocks[f.Segment.Seg] = seg.blocks
 	}
 	ix.lastFlush = time.Now()
 	return nil

@@ -12,11 +12,12 @@ import (
 // the messages holding it, ascending, varint-delta encoded (about 1.3 bytes
 // a posting: memory stays small between flushes).
 type memSegment struct {
-	idx    map[search.Gram]int32 // gram -> index in lists
+	idx    gramTable // gram -> index in lists
 	lists  []memList
 	lo, hi int64
 	count  int
-	bytes  int // about what idx, lists and their postings take (see FlushBytes)
+	bytes  int        // about what idx, lists and their postings take (see FlushBytes)
+	blocks timeBlocks // received times by id
 }
 
 // listOverhead is about what a new gram costs the memory segment besides
@@ -30,12 +31,14 @@ type memList struct {
 }
 
 func newMemSegment() *memSegment {
-	return &memSegment{idx: make(map[search.Gram]int32)}
+	return &memSegment{idx: newGramTable()}
 }
 
-// add folds in message id (greater than every id so far) with its grams.
-func (m *memSegment) add(id int64, grams []search.Gram) {
+// add folds in message id (greater than every id so far), received at
+// (Unix ms), with its grams.
+func (m *memSegment) add(id, at int64, grams []search.Gram) {
 	m.addGrams(id, grams)
+	m.blocks.add(id, at, m.count)
 	m.hi = id
 	m.count++
 }
@@ -53,10 +56,10 @@ func (m *memSegment) addGrams(id int64, grams []search.Gram) {
 
 // list returns gram's list, creating it.
 func (m *memSegment) list(g search.Gram) *memList {
-	i, ok := m.idx[g]
+	i, ok := m.idx.get(g)
 	if !ok {
 		i = int32(len(m.lists))
-		m.idx[g] = i
+		m.idx.put(g, i)
 		m.lists = append(m.lists, memList{last: m.lo - 1})
 		m.bytes += listOverhead
 	}
@@ -98,15 +101,16 @@ func (m *memSegment) absorb(o *memSegment) {
 		return
 	}
 	var tmp []int64
-	for g, oi := range o.idx {
+	o.idx.each(func(g search.Gram, oi int32) {
 		tmp = o.ids(&o.lists[oi], tmp[:0])
 		l := m.list(g)
 		for _, id := range tmp {
 			m.bytes += l.push(id)
 		}
-	}
+	})
 	m.hi = o.hi
 	m.count += o.count
+	m.blocks = append(m.blocks, o.blocks...)
 }
 
 // encode builds the bucket blobs of this segment and its long lists. It
@@ -118,10 +122,10 @@ func (m *memSegment) encode(buckets int) (map[int][]byte, map[uint64][]byte) {
 		i int32
 	}
 	byBucket := make([][]gramList, buckets)
-	for g, i := range m.idx {
+	m.idx.each(func(g search.Gram, i int32) {
 		b := search.Bucket(g, buckets)
 		byBucket[b] = append(byBucket[b], gramList{g, i})
-	}
+	})
 	out := make(map[int][]byte, buckets)
 	lists := map[uint64][]byte{}
 	keep := func(g search.Gram, l []byte) { lists[uint64(g)] = l }
@@ -155,7 +159,7 @@ func (m *memSegment) encode(buckets int) (map[int][]byte, map[uint64][]byte) {
 
 // cursor returns gram's ids, newest first, and how many there are.
 func (m *memSegment) cursor(g search.Gram) (cursor, int) {
-	i, ok := m.idx[g]
+	i, ok := m.idx.get(g)
 	if !ok {
 		return &memCursor{}, 0
 	}

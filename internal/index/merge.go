@@ -32,8 +32,10 @@ func (ix *Indexer) level(sg store.IndexSegment) int {
 }
 
 // mergeRun returns the newest run of mergeFanIn adjacent segments of one
-// level, or nil.
-func (ix *Indexer) mergeRun(segs []store.IndexSegment) []store.IndexSegment {
+// level and one format (all with time blocks or all without: a merged
+// segment of both would claim trigrams it lacks for part of its ids), or
+// nil.
+func (ix *Indexer) mergeRun(segs []store.IndexSegment, hasBlocks map[int64]bool) []store.IndexSegment {
 	for end := len(segs); end >= mergeFanIn; end-- {
 		run := segs[end-mergeFanIn : end]
 		lv := ix.level(run[0])
@@ -42,7 +44,7 @@ func (ix *Indexer) mergeRun(segs []store.IndexSegment) []store.IndexSegment {
 		}
 		same := true
 		for _, sg := range run[1:] {
-			if ix.level(sg) != lv {
+			if ix.level(sg) != lv || hasBlocks[sg.Seg] != hasBlocks[run[0].Seg] {
 				same = false
 				break
 			}
@@ -62,8 +64,12 @@ func (ix *Indexer) maybeMerge(ctx context.Context) error {
 	for {
 		ix.mu.RLock()
 		segs := slices.Clone(ix.segs)
+		has := make(map[int64]bool, len(segs))
+		for _, sg := range segs {
+			_, has[sg.Seg] = ix.blocks[sg.Seg]
+		}
 		ix.mu.RUnlock()
-		run := ix.mergeRun(segs)
+		run := ix.mergeRun(segs, has)
 		if run == nil {
 			return nil
 		}
@@ -150,6 +156,12 @@ func (ix *Indexer) merge(ctx context.Context, run []store.IndexSegment) error {
 			pending, long, size = map[int][]byte{}, map[uint64][]byte{}, 0
 		}
 	}
+	ix.mu.RLock()
+	blocks, withBlocks := ix.concatBlocks(ids)
+	ix.mu.RUnlock()
+	if withBlocks {
+		long[segInfoKey] = encodeSegInfo(blocks)
+	}
 	if err := ms.PutBlobs(ctx, out.Seg, pending, long); err != nil {
 		return err
 	}
@@ -168,6 +180,12 @@ func (ix *Indexer) merge(ctx context.Context, run []store.IndexSegment) error {
 	segs = append(segs, out)
 	slices.SortFunc(segs, func(x, y store.IndexSegment) int { return int(x.Lo - y.Lo) })
 	ix.segs = segs
+	for _, id := range ids {
+		delete(ix.blocks, id)
+	}
+	if withBlocks {
+		ix.blocks[out.Seg] = blocks
+	}
 	ix.mu.Unlock()
 	return ms.DeleteOrphanBlobs(ctx)
 }

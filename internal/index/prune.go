@@ -68,6 +68,9 @@ func (ix *Indexer) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
 	ix.roll.subtract(deltas, before)
 	ix.deletedBelow = before
 	ix.segs = slices.DeleteFunc(ix.segs, func(sg store.IndexSegment) bool { return slices.Contains(drop, sg.Seg) })
+	for _, seg := range drop {
+		delete(ix.blocks, seg)
+	}
 	ix.mu.Unlock()
 	// No query reads the dropped segments' blobs any more.
 	if err := ix.st.DeleteOrphanBlobs(ctx); err != nil {

@@ -32,8 +32,11 @@ type source struct {
 
 // sourceFor collects gram's list from the memory segments and the database
 // segments (newest first). Call with ix.mu held for reading. Errors reading
-// long lists later, while walking, land in *lerr.
-func (ix *Indexer) sourceFor(ctx context.Context, g search.Gram, lerr *error) (*source, error) {
+// long lists later, while walking, land in *lerr; blobs are the gram's
+// bucket's blobs (see sources). A segment written before
+// trigrams and run grams (no time blocks) has no list of such a gram: it
+// contributes every id of its range (the query verifies its candidates).
+func (ix *Indexer) sourceFor(ctx context.Context, g search.Gram, blobs []store.SegBlob, lerr *error) (*source, error) {
 	s := &source{gram: g}
 	var parts []cursor
 	for _, m := range []*memSegment{ix.mem, ix.flushing} {
@@ -47,22 +50,32 @@ func (ix *Indexer) sourceFor(ctx context.Context, g search.Gram, lerr *error) (*
 		}
 	}
 	if len(ix.segs) > 0 {
-		blobs, err := ix.st.BucketBlobs(ctx, search.Bucket(g, ix.opts.Buckets))
-		if err != nil {
-			return nil, err
+		type part struct {
+			hi int64
+			c  cursor
+		}
+		var db []part
+		newStyle := g.Bigrams() != nil
+		if newStyle {
+			for _, sg := range ix.segs {
+				if _, ok := ix.blocks[sg.Seg]; !ok && sg.Hi >= ix.deletedBelow {
+					lo := max(sg.Lo, ix.deletedBelow)
+					db = append(db, part{sg.Hi, &universe{lo: lo, hi: sg.Hi}})
+					s.count += int(sg.Hi - lo + 1)
+				}
+			}
 		}
 		known := make(map[int64]store.IndexSegment, len(ix.segs))
 		for _, sg := range ix.segs {
 			known[sg.Seg] = sg
 		}
-		// Newest id range first (a merged segment has a new number but old ids).
-		slices.SortFunc(blobs, func(x, y store.SegBlob) int {
-			return int(known[y.Seg].Hi - known[x.Seg].Hi)
-		})
 		for _, b := range blobs {
 			sg, ok := known[b.Seg]
 			if !ok {
 				continue // a merge in progress, or segments merged away
+			}
+			if _, withBlocks := ix.blocks[sg.Seg]; newStyle && !withBlocks {
+				continue // see above
 			}
 			n, data, found, err := search.FindInBlob(b.Data, g)
 			if err != nil {
@@ -89,20 +102,60 @@ func (ix *Indexer) sourceFor(ctx context.Context, g search.Gram, lerr *error) (*
 				}
 				n, load = left, func() ([]byte, error) { return d, nil }
 			}
-			parts = append(parts, &iterCursor{load: load, n: n, hi: sg.Hi, err: lerr})
+			db = append(db, part{sg.Hi, &iterCursor{load: load, n: n, hi: sg.Hi, err: lerr}})
 			s.count += n
+		}
+		// Newest id range first (a merged segment has a new number but old ids).
+		slices.SortFunc(db, func(x, y part) int {
+			switch {
+			case x.hi > y.hi:
+				return -1
+			case x.hi < y.hi:
+				return 1
+			}
+			return 0
+		})
+		for _, p := range db {
+			parts = append(parts, p.c)
 		}
 	}
 	s.cur = &chain{parts: parts}
 	return s, nil
 }
 
-// plan turns a query into gram sources, rarest first. ok is false when
-// some gram has no ids at all (nothing can match).
+// universe is every id of lo..hi: the part of a segment that has no list
+// for a gram kind it predates.
+type universe struct{ lo, hi int64 }
+
+func (u *universe) next(bound int64) (int64, bool) {
+	id := min(bound, u.hi)
+	if id < u.lo {
+		return 0, false
+	}
+	u.hi = id - 1
+	return id, true
+}
+
+// sources looks up the grams' sources (their buckets' blobs in one
+// query), rarest first. ok is false when some gram has no ids at all
+// (nothing can match).
 func (ix *Indexer) sources(ctx context.Context, grams []search.Gram, lerr *error) ([]*source, bool, error) {
+	var blobs map[int][]store.SegBlob
+	if len(ix.segs) > 0 {
+		var buckets []int
+		for _, g := range grams {
+			if b := search.Bucket(g, ix.opts.Buckets); !slices.Contains(buckets, b) {
+				buckets = append(buckets, b)
+			}
+		}
+		var err error
+		if blobs, err = ix.st.BucketBlobsIn(ctx, buckets); err != nil {
+			return nil, false, err
+		}
+	}
 	srcs := make([]*source, 0, len(grams))
 	for _, g := range grams {
-		s, err := ix.sourceFor(ctx, g, lerr)
+		s, err := ix.sourceFor(ctx, g, blobs[search.Bucket(g, ix.opts.Buckets)], lerr)
 		if err != nil {
 			return nil, false, err
 		}
@@ -111,7 +164,7 @@ func (ix *Indexer) sources(ctx context.Context, grams []search.Gram, lerr *error
 		}
 		srcs = append(srcs, s)
 	}
-	sort.Slice(srcs, func(a, b int) bool { return srcs[a].count < srcs[b].count })
+	sort.SliceStable(srcs, func(a, b int) bool { return srcs[a].count < srcs[b].count })
 	return srcs, true, nil
 }
 
@@ -182,13 +235,48 @@ func (ix *Indexer) Messages(ctx context.Context, q store.MessageQuery) ([]messag
 	return res.Messages, err
 }
 
+// maxIntersect is how many of a query's sources (the rarest) are
+// intersected, field keys first (at least one text gram besides); the
+// candidates they leave are few, and checking them against the rows costs
+// less than reading more lists.
+const maxIntersect = 4
+
+// dropRatio: a source this many times larger than the rarest one is not
+// intersected: checking a few candidates against it would read most of its
+// lists, where reading the candidates' rows costs less.
+const dropRatio = 1024
+
+// find answers Search (plan) and the field-filtered listings (no text) from
+// the index: the rarest of the plan's first plan.Lookup grams and the
+// field keys drives, the others are intersected, the time filter
+// narrows the walk to the id ranges of the time blocks it overlaps, and
+// the candidates' rows are read for the page and, where the index alone
+// does not decide (a longer query, a field filter, a block partly in the
+// time range), checked against q and the query. Callers hold no lock.
 func (ix *Indexer) find(ctx context.Context, plan search.Plan, q store.MessageQuery, wantTotal bool) (res store.SearchResult, err error) {
 	if err := ix.fresh(ctx); err != nil {
 		return store.SearchResult{}, err
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	grams := append(slices.Clone(plan.Grams), fieldGrams(q)...)
+	fields := fieldGrams(q)
+	text := plan.Grams[:min(len(plan.Grams), max(plan.Lookup, 1))]
+	inexact := !plan.Exact
+	if len(ix.blocks) < len(ix.segs) {
+		// Segments of an older wsmon have no trigrams or run grams: their
+		// bigrams narrow the candidates there, which are all verified.
+		for _, g := range text {
+			if bs := g.Bigrams(); bs != nil {
+				inexact = true
+				for _, b := range bs {
+					if !slices.Contains(text, b) {
+						text = append(slices.Clip(text), b)
+					}
+				}
+			}
+		}
+	}
+	grams := append(slices.Clone(text), fields...)
 	res = store.SearchResult{Messages: []message.Message{}}
 	if len(grams) == 0 {
 		// No text and no field filter: a plain newest-first listing.
@@ -210,18 +298,73 @@ func (ix *Indexer) find(ctx context.Context, plan search.Plan, q store.MessageQu
 		}
 	}()
 	lo, hi := ix.bounds(q)
+	hi = min(hi, ix.consumed)
+	timeFilter := !q.From.IsZero() || !q.To.IsZero()
+	var ranges []idRange
+	if timeFilter {
+		var from, to int64
+		if !q.From.IsZero() {
+			from = q.From.UnixMilli()
+		}
+		if !q.To.IsZero() {
+			to = q.To.UnixMilli()
+		}
+		ranges = ix.timeRanges(lo, hi, from, to)
+	} else if lo <= hi {
+		ranges = []idRange{{lo, hi, false}}
+	}
+	if len(ranges) == 0 {
+		return res, nil
+	}
+	// The rarest drives; the field keys and the next rarest text grams (up
+	// to maxIntersect sources in all) are intersected, unless far larger,
+	// or in more than half of all messages (the target of a single-target
+	// monitor: it would filter little for all its lists cost).
+	all := ix.roll.totals[""]
 	driver, others := srcs[0], make([]*peekCursor, 0, len(srcs)-1)
+	dropped, textKept := false, 0
+	if !slices.Contains(fields, driver.gram) {
+		textKept = 1
+	}
 	for _, s := range srcs[1:] {
+		field := slices.Contains(fields, s.gram)
+		if s.count > dropRatio*driver.count || int64(s.count) > all/2 || (!field && textKept >= maxIntersect-len(fields)) {
+			dropped = true
+			if !field {
+				inexact = true // the rows' content decides instead
+			}
+			continue
+		}
+		if !field {
+			textKept++
+		}
 		others = append(others, &peekCursor{c: s.cur})
 	}
-	// next returns the next candidate id: in every list, within bounds.
-	bound := hi
-	next := func() (int64, bool) {
+	// Candidates need their row checked for a longer query, a field
+	// filter (its key is a hash) or a source not intersected; and for a
+	// time block partly in the time range.
+	rowsAlways := inexact || len(fields) > 0 || dropped
+	bound, ri := ranges[0].hi, 0
+	// next returns the next candidate id, newest first: in the driver's
+	// and every other intersected list, within the ranges; check says
+	// whether its row must be checked.
+	next := func() (id int64, check, ok bool) {
 	outer:
 		for {
 			id, ok := driver.cur.next(bound)
-			if !ok || id < lo {
-				return 0, false
+			if !ok {
+				return 0, false, false
+			}
+			for ri < len(ranges) && ranges[ri].lo > id {
+				ri++
+			}
+			if ri == len(ranges) {
+				bound = 0
+				return 0, false, false
+			}
+			if id > ranges[ri].hi {
+				bound = ranges[ri].hi
+				continue
 			}
 			bound = id - 1
 			for _, o := range others {
@@ -229,13 +372,9 @@ func (ix *Indexer) find(ctx context.Context, plan search.Plan, q store.MessageQu
 					continue outer
 				}
 			}
-			return id, true
+			return id, rowsAlways || ranges[ri].check, true
 		}
 	}
-	// needRows: the candidates must be checked against the stored row
-	// (content for long queries, or filters the grams do not express).
-	timeFilter := !q.From.IsZero() || !q.To.IsZero()
-	needRows := !plan.Exact || timeFilter || len(fieldGrams(q)) > 0
 	checked, hits := 0, 0
 	var batch []int64
 	flush := func() error {
@@ -248,7 +387,7 @@ func (ix *Indexer) find(ctx context.Context, plan search.Plan, q store.MessageQu
 		}
 		checked += len(batch)
 		for i := range ms {
-			if !plan.Exact && !search.MatchFolded(ms[i].Content, plan.Folded) {
+			if inexact && !search.MatchFolded(ms[i].Content, plan.Folded) {
 				continue
 			}
 			hits++
@@ -259,26 +398,19 @@ func (ix *Indexer) find(ctx context.Context, plan search.Plan, q store.MessageQu
 		batch = batch[:0]
 		return nil
 	}
-	candidates := 0
 	exhausted := false
 	for len(res.Messages) < q.Limit {
-		id, ok := next()
+		id, check, ok := next()
 		if !ok {
 			exhausted = true
 			break
 		}
-		candidates++
-		if !needRows {
-			batch = append(batch, id)
-			if len(batch)+len(res.Messages) >= q.Limit {
-				if err := flush(); err != nil {
-					return res, err
-				}
-			}
-			continue
-		}
 		batch = append(batch, id)
-		if len(batch) >= verifyBatch || len(batch) >= 4*(q.Limit-len(res.Messages)) {
+		want := q.Limit - len(res.Messages)
+		if check {
+			want *= 4 // some will not pass
+		}
+		if len(batch) >= min(verifyBatch, want) {
 			if err := flush(); err != nil {
 				return res, err
 			}
@@ -290,58 +422,70 @@ func (ix *Indexer) find(ctx context.Context, plan search.Plan, q store.MessageQu
 	if !wantTotal {
 		return res, nil
 	}
-	// Total: exact when the lists alone decide (or everything was checked).
+	// Total: exact when every candidate was seen (and those that needed it
+	// checked), or when one list alone decides.
 	if exhausted {
 		res.Total = int64(hits)
 		return res, nil
 	}
-	if !needRows && len(others) == 0 && lo <= 1 && hi == math.MaxInt64 {
+	if !rowsAlways && !timeFilter && len(others) == 0 && lo <= max(1, ix.deletedBelow) && hi == ix.consumed && q.Before <= 0 {
 		res.Total = int64(driver.count)
 		return res, nil
 	}
-	// Walk on through the lists (no rows) up to countCap, or a tenth of it
-	// when candidates would need their rows to count.
-	limit := countCap
-	if needRows {
-		limit = countCap / 10
-	}
-	extra := 0
-	for extra < limit {
-		id, ok := next()
+	// Walk on through the lists up to countCap candidates, a tenth of that
+	// of those needing their rows: the ones that need none are hits.
+	sure := 0
+	var unsure []int64
+	for sure+len(unsure) < countCap && len(unsure) < countCap/10 {
+		id, check, ok := next()
 		if !ok {
 			exhausted = true
 			break
 		}
-		extra++
-		if needRows {
-			batch = append(batch, id)
+		if check {
+			unsure = append(unsure, id)
+		} else {
+			sure++
 		}
 	}
-	if !needRows {
-		res.Total = int64(hits + extra)
-		res.Estimate = !exhausted
-		if !exhausted {
-			res.Total = max(res.Total, int64(float64(driver.count)*float64(hits+extra)/float64(max(candidates+extra, 1))))
-		}
-		return res, nil
-	}
-	if exhausted && len(batch) <= verifyCap {
-		// Every candidate is known and few: verify them, the total is exact.
-		rest := batch
-		for len(rest) > 0 {
-			n := min(len(rest), verifyBatch)
-			batch = append([]int64(nil), rest[:n]...)
-			rest = rest[n:]
+	if exhausted && len(unsure) <= verifyCap {
+		for len(unsure) > 0 {
+			n := min(len(unsure), verifyBatch)
+			batch = append(batch[:0], unsure[:n]...)
+			unsure = unsure[n:]
 			if err := flush(); err != nil {
 				return res, err
 			}
 		}
-		res.Total = int64(hits)
+		res.Total = int64(hits + sure)
 		return res, nil
 	}
-	ratio := float64(hits) / float64(max(checked, 1))
-	res.Total = int64(hits) + int64(ratio*float64(len(batch))) + int64(ratio*float64(max(driver.count-candidates-extra, 0)))
+	// Estimate: the unsure pass at the rate the checked rows did, and the
+	// ranges not walked yet hold hits as densely as those walked.
+	ratio := 1.0
+	if checked > 0 {
+		ratio = float64(hits) / float64(checked)
+	}
+	found := float64(hits+sure) + ratio*float64(len(unsure))
 	res.Estimate = true
+	if exhausted {
+		res.Total = max(int64(len(res.Messages)), int64(found))
+		return res, nil
+	}
+	var walked, span float64
+	for _, r := range ranges {
+		span += float64(r.hi - r.lo + 1)
+		switch {
+		case r.lo > bound:
+			walked += float64(r.hi - r.lo + 1)
+		case r.hi > bound:
+			walked += float64(r.hi - bound)
+		}
+	}
+	res.Total = max(int64(len(res.Messages)), int64(found))
+	if walked > 0 {
+		res.Total = max(res.Total, int64(found*span/walked))
+	}
 	return res, nil
 }
 

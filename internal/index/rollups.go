@@ -11,53 +11,64 @@ type qkey struct {
 	bucket int64  // Unix ms / quarterMs
 }
 
-type qval struct{ count, minID, maxID int64 }
+type qval struct {
+	count, minID, maxID int64
+	all                 *qval // the all-targets entry of the same bucket (per-target entries)
+	dirty               bool  // changed since the last takeDirty (per-target entries)
+}
 
 type ukey struct{ target, user string } // target "" = all targets
 
-type uval struct{ count, first, last int64 }
+type uval struct {
+	count, first, last int64
+	all                *uval // the all-targets entry of the same user (per-target entries)
+	dirty              bool
+}
 
 // rollups are the statistics, complete in memory: per target (and for all
 // targets under ""), messages per 15 minutes and per-user totals. Only
-// per-target rows are stored; the "" aggregates are rebuilt at load.
+// per-target rows are stored; the "" aggregates are rebuilt at load. A
+// per-target entry points to its aggregate and carries its dirty mark, so
+// counting a message costs two map lookups, not six.
 type rollups struct {
 	q      map[qkey]*qval
 	u      map[ukey]*uval
 	totals map[string]int64
-	dq     map[qkey]struct{}
-	du     map[ukey]struct{}
+	dq     []qkey // per-target entries marked dirty
+	du     []ukey
 }
 
 func newRollups(qs []store.QuarterRow, us []store.UserRow) *rollups {
-	r := &rollups{q: map[qkey]*qval{}, u: map[ukey]*uval{}, totals: map[string]int64{},
-		dq: map[qkey]struct{}{}, du: map[ukey]struct{}{}}
+	r := &rollups{q: map[qkey]*qval{}, u: map[ukey]*uval{}, totals: map[string]int64{}}
 	for _, q := range qs {
-		r.q[qkey{q.Target, q.Bucket}] = &qval{q.Count, q.MinID, q.MaxID}
 		r.mergeQ(qkey{"", q.Bucket}, q.Count, q.MinID, q.MaxID)
+		r.q[qkey{q.Target, q.Bucket}] = &qval{count: q.Count, minID: q.MinID, maxID: q.MaxID, all: r.q[qkey{"", q.Bucket}]}
 		r.totals[q.Target] += q.Count
 		r.totals[""] += q.Count
 	}
 	for _, u := range us {
-		r.u[ukey{u.Target, u.User}] = &uval{u.Count, u.FirstSeen, u.LastSeen}
 		r.mergeU(ukey{"", u.User}, u.Count, u.FirstSeen, u.LastSeen)
+		r.u[ukey{u.Target, u.User}] = &uval{count: u.Count, first: u.FirstSeen, last: u.LastSeen, all: r.u[ukey{"", u.User}]}
 	}
 	return r
 }
 
+// mergeQ adds to the all-targets entry k.
 func (r *rollups) mergeQ(k qkey, n, lo, hi int64) {
 	v := r.q[k]
 	if v == nil {
-		r.q[k] = &qval{n, lo, hi}
+		r.q[k] = &qval{count: n, minID: lo, maxID: hi}
 		return
 	}
 	v.count += n
 	v.minID, v.maxID = min(v.minID, lo), max(v.maxID, hi)
 }
 
+// mergeU adds to the all-targets entry k.
 func (r *rollups) mergeU(k ukey, n, first, last int64) {
 	v := r.u[k]
 	if v == nil {
-		r.u[k] = &uval{n, first, last}
+		r.u[k] = &uval{count: n, first: first, last: last}
 		return
 	}
 	v.count += n
@@ -67,52 +78,89 @@ func (r *rollups) mergeU(k ukey, n, first, last int64) {
 // add counts one message.
 func (r *rollups) add(id int64, target string, atMs int64, user string) {
 	b := atMs / quarterMs
-	for _, t := range [2]string{target, ""} {
-		r.mergeQ(qkey{t, b}, 1, id, id)
-		r.totals[t]++
-		if user != "" {
-			r.mergeU(ukey{t, user}, 1, atMs, atMs)
-		}
+	k := qkey{target, b}
+	q := r.q[k]
+	if q == nil {
+		r.mergeQ(qkey{"", b}, 0, id, id)
+		q = &qval{minID: id, maxID: id, all: r.q[qkey{"", b}]}
+		r.q[k] = q
 	}
-	r.dq[qkey{target, b}] = struct{}{}
-	if user != "" {
-		r.du[ukey{target, user}] = struct{}{}
+	for _, v := range [2]*qval{q, q.all} {
+		v.count++
+		v.minID, v.maxID = min(v.minID, id), max(v.maxID, id)
+	}
+	if !q.dirty {
+		q.dirty = true
+		r.dq = append(r.dq, k)
+	}
+	r.totals[target]++
+	r.totals[""]++
+	if user == "" {
+		return
+	}
+	uk := ukey{target, user}
+	u := r.u[uk]
+	if u == nil {
+		r.mergeU(ukey{"", user}, 0, atMs, atMs)
+		u = &uval{first: atMs, last: atMs, all: r.u[ukey{"", user}]}
+		r.u[uk] = u
+	}
+	for _, v := range [2]*uval{u, u.all} {
+		v.count++
+		v.first, v.last = min(v.first, atMs), max(v.last, atMs)
+	}
+	if !u.dirty {
+		u.dirty = true
+		r.du = append(r.du, uk)
 	}
 }
 
 func (r *rollups) dirty() bool { return len(r.dq) > 0 || len(r.du) > 0 }
 
 // takeDirty returns the changed per-target rows (full values; Count 0 means
-// delete) and clears the dirty sets.
+// delete) and clears the dirty marks.
 func (r *rollups) takeDirty() ([]store.QuarterRow, []store.UserRow) {
 	qs := make([]store.QuarterRow, 0, len(r.dq))
-	for k := range r.dq {
+	for _, k := range r.dq {
 		row := store.QuarterRow{Target: k.target, Bucket: k.bucket}
 		if v := r.q[k]; v != nil {
 			row.Count, row.MinID, row.MaxID = v.count, v.minID, v.maxID
+			v.dirty = false
 		}
 		qs = append(qs, row)
 	}
 	us := make([]store.UserRow, 0, len(r.du))
-	for k := range r.du {
+	for _, k := range r.du {
 		row := store.UserRow{Target: k.target, User: k.user}
 		if v := r.u[k]; v != nil {
 			row.Count, row.FirstSeen, row.LastSeen = v.count, v.first, v.last
+			v.dirty = false
 		}
 		us = append(us, row)
 	}
-	clear(r.dq)
-	clear(r.du)
+	r.dq, r.du = nil, nil
 	return qs, us
 }
 
 // markDirty re-marks rows whose write failed.
 func (r *rollups) markDirty(qs []store.QuarterRow, us []store.UserRow) {
 	for _, q := range qs {
-		r.dq[qkey{q.Target, q.Bucket}] = struct{}{}
+		k := qkey{q.Target, q.Bucket}
+		if v := r.q[k]; v == nil || !v.dirty {
+			if v != nil {
+				v.dirty = true
+			}
+			r.dq = append(r.dq, k)
+		}
 	}
 	for _, u := range us {
-		r.du[ukey{u.Target, u.User}] = struct{}{}
+		k := ukey{u.Target, u.User}
+		if v := r.u[k]; v == nil || !v.dirty {
+			if v != nil {
+				v.dirty = true
+			}
+			r.du = append(r.du, k)
+		}
 	}
 }
 

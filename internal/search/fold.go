@@ -8,7 +8,6 @@ package search
 
 import (
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -32,7 +31,7 @@ func Fold(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {
-		b.WriteRune(unicode.ToLower(r))
+		b.WriteRune(fold(r))
 	}
 	return b.String()
 }

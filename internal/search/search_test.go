@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unicode"
 )
 
 func TestFoldAndMatch(t *testing.T) {
@@ -32,7 +33,7 @@ func TestFoldAndMatch(t *testing.T) {
 }
 
 func TestGramsMatchFold(t *testing.T) {
-	for _, s := range []string{"Hello 世界 ÄB", "bad \xff utf8", "", "x"} {
+	for _, s := range []string{"Hello 世界 ÄB", "bad \xff utf8", "", "x", "aaa b#77", "please help fix"} {
 		grams, _ := AppendGrams(nil, nil, s)
 		f := []rune(Fold(s))
 		var want []Gram
@@ -40,6 +41,9 @@ func TestGramsMatchFold(t *testing.T) {
 			want = append(want, MakeGram(f[i]))
 			if i+1 < len(f) {
 				want = append(want, MakeGram(f[i], f[i+1]))
+				if i+2 < len(f) && trigram(f[i], f[i+1], f[i+2]) {
+					want = append(want, MakeGram(f[i], f[i+1], f[i+2]))
+				}
 			}
 		}
 		if !slices.Equal(grams, want) {
@@ -48,18 +52,115 @@ func TestGramsMatchFold(t *testing.T) {
 	}
 }
 
+func TestRuns(t *testing.T) {
+	got := AppendRuns(nil, "xAAAAb哈哈哈6666666666!!")
+	want := []Gram{RunGram('a', 3), RunGram('a', 4), RunGram('哈', 3)}
+	for k := 3; k <= MaxRun; k++ {
+		want = append(want, RunGram('6', k))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("runs %v, want %v", got, want)
+	}
+	got = AppendRuns(nil, "x你好你好你 1212")
+	want = []Gram{AltGram('你', '好', 4), AltGram('你', '好', 5), AltGram('好', '你', 4), AltGram('1', '2', 4)}
+	if !slices.Equal(got, want) {
+		t.Errorf("alternations %v, want %v", got, want)
+	}
+	if bs := AltGram('你', '好', 4).Bigrams(); !slices.Equal(bs, []Gram{MakeGram('你', '好'), MakeGram('好', '你')}) {
+		t.Errorf("alternation bigrams %v", bs)
+	}
+	if bs := RunGram('7', 5).Bigrams(); !slices.Equal(bs, []Gram{MakeGram('7', '7')}) {
+		t.Errorf("run bigrams %v", bs)
+	}
+	if bs := MakeGram('a', '1', 'c').Bigrams(); !slices.Equal(bs, []Gram{MakeGram('a', '1'), MakeGram('1', 'c')}) {
+		t.Errorf("trigram bigrams %v", bs)
+	}
+	for _, g := range []Gram{MakeGram('a'), MakeGram('a', 'b'), FieldGram(FieldUser, "x")} {
+		if g.Bigrams() != nil {
+			t.Errorf("%x has no bigrams", g)
+		}
+	}
+}
+
 func TestPlanQuery(t *testing.T) {
-	if p := PlanQuery("紧急"); !p.Exact || len(p.Grams) != 1 || p.Grams[0] != MakeGram('紧', '急') {
-		t.Errorf("two runes: %+v", p)
+	exact := map[string]Gram{
+		"紧急":       MakeGram('紧', '急'),
+		"x":        MakeGram('x'),
+		"A#c":      MakeGram('a', '#', 'c'),
+		"e h":      MakeGram('e', ' ', 'h'),
+		"单 s":      MakeGram('单', ' ', 's'),
+		"aaa":      RunGram('a', 3),
+		"哈哈哈哈":     RunGram('哈', 4),
+		"66666666": RunGram('6', 8),
+		"你好你好":     AltGram('你', '好', 4),
+		"ABABA":    AltGram('a', 'b', 5),
 	}
-	if p := PlanQuery("Hello"); p.Exact || len(p.Grams) != 4 || p.Folded != "hello" {
-		t.Errorf("long: %+v", p)
+	for q, g := range exact {
+		if p := PlanQuery(q); !p.Exact || len(p.Grams) != 1 || p.Grams[0] != g {
+			t.Errorf("%q: %+v, want exactly %x", q, p, g)
+		}
 	}
-	if p := PlanQuery("please help fix"); len(p.Grams) != maxPlanGrams || p.Grams[0] != MakeGram('p', 'l') || p.Grams[maxPlanGrams-1] != MakeGram('i', 'x') {
-		t.Errorf("long: %+v", p)
+	if p := PlanQuery("666666666"); p.Exact || p.Grams[0] != RunGram('6', MaxRun) {
+		t.Errorf("a run longer than MaxRun: %+v", p)
 	}
-	if p := PlanQuery("aaaa"); len(p.Grams) != 1 {
-		t.Errorf("repeated bigram kept once: %+v", p)
+	if p := PlanQuery("#777777"); p.Exact || p.Grams[0] != RunGram('7', 6) || p.Folded != "#777777" {
+		t.Errorf("a run first: %+v", p)
+	}
+	if p := PlanQuery("紧急通知"); p.Exact || len(p.Grams) != 3 {
+		t.Errorf("CJK: bigrams: %+v", p)
+	}
+	if p := PlanQuery("abc"); p.Exact || len(p.Grams) != 2 {
+		t.Errorf("letters of a word: bigrams: %+v", p)
+	}
+}
+
+// TestPlanGramsAreNecessary: every gram of a query's plan is a gram of
+// every content that contains the query (the property the index relies
+// on), and a plan marked exact holds exactly for the contents that match.
+func TestPlanGramsAreNecessary(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	alphabet := []rune("aAb7#6  哈好.İK")
+	randText := func(n int) string {
+		rs := make([]rune, n)
+		for i := range rs {
+			rs[i] = alphabet[rng.IntN(len(alphabet))]
+			switch {
+			case rng.IntN(4) == 0 && i > 0:
+				rs[i] = rs[i-1] // runs
+			case rng.IntN(3) == 0 && i > 1:
+				rs[i] = rs[i-2] // alternations
+			}
+		}
+		return string(rs)
+	}
+	for trial := 0; trial < 100000; trial++ {
+		content := randText(1 + rng.IntN(40))
+		grams, _ := AppendGrams(nil, nil, content)
+		grams = AppendRuns(grams, content)
+		has := map[Gram]bool{}
+		for _, g := range grams {
+			has[g] = true
+		}
+		var query string
+		if rng.IntN(2) == 0 {
+			rs := []rune(content)
+			i := rng.IntN(len(rs))
+			query = string(rs[i : i+1+rng.IntN(len(rs)-i)])
+		} else {
+			query = randText(1 + rng.IntN(10))
+		}
+		p := PlanQuery(query)
+		match := Match(content, query)
+		all := true
+		for _, g := range p.Grams {
+			all = all && has[g]
+		}
+		if match && !all {
+			t.Fatalf("content %q matches %q but lacks a gram of its plan %+v", content, query, p)
+		}
+		if p.Exact && all != match {
+			t.Fatalf("exact plan %+v of %q: holds %v, matches %v (content %q)", p, query, all, match, content)
+		}
 	}
 }
 
@@ -162,6 +263,15 @@ func TestSkipTo(t *testing.T) {
 				break
 			}
 			bound = id - 1
+		}
+	}
+}
+
+// TestCaselessBlocks: the blocks fold skips have no case.
+func TestCaselessBlocks(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if caseless(r) && unicode.ToLower(r) != r {
+			t.Fatalf("%U has a lower case", r)
 		}
 	}
 }

@@ -132,12 +132,34 @@ type SegBlob struct {
 	Data []byte
 }
 
-// BucketBlobs returns a bucket's blobs, newest segment first.
-func (s *Store) BucketBlobs(ctx context.Context, bucket int) ([]SegBlob, error) {
-	return queryAll(ctx, s.r, "index blobs", `SELECT seg, data FROM index_blobs WHERE bucket = ? ORDER BY seg DESC`, []any{bucket}, scanSegBlob)
-}
-
 func scanSegBlob(r *sql.Rows, b *SegBlob) error { return r.Scan(&b.Seg, &b.Data) }
+
+// BucketBlobsIn returns the blobs of several buckets, by bucket, in one
+// query.
+func (s *Store) BucketBlobsIn(ctx context.Context, buckets []int) (map[int][]SegBlob, error) {
+	out := map[int][]SegBlob{}
+	if len(buckets) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(buckets))
+	for i, b := range buckets {
+		args[i] = b
+	}
+	type bucketBlob struct {
+		bucket int
+		SegBlob
+	}
+	bs, err := queryAll(ctx, s.r, "index blobs", `SELECT bucket, seg, data FROM index_blobs WHERE bucket IN (`+
+		strings.TrimSuffix(strings.Repeat("?,", len(buckets)), ",")+`)`, args,
+		func(r *sql.Rows, b *bucketBlob) error { return r.Scan(&b.bucket, &b.Seg, &b.Data) })
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bs {
+		out[b.bucket] = append(out[b.bucket], b.SegBlob)
+	}
+	return out, nil
+}
 
 // LoadRollups returns every rollup row.
 func (s *Store) LoadRollups(ctx context.Context) ([]QuarterRow, []UserRow, error) {
@@ -381,6 +403,29 @@ func (s *Store) IndexList(ctx context.Context, seg int64, gram uint64) ([]byte, 
 		return nil, fmt.Errorf("store: index list %d/%d: %w", seg, gram, err)
 	}
 	return data, nil
+}
+
+// ListsOf returns the long lists stored for gram in the given segments,
+// by segment (absent where a segment has none).
+func (s *Store) ListsOf(ctx context.Context, gram uint64, segs []int64) (map[int64][]byte, error) {
+	out := map[int64][]byte{}
+	for len(segs) > 0 {
+		n := min(len(segs), 500)
+		args := []any{int64(gram)}
+		for _, sg := range segs[:n] {
+			args = append(args, sg)
+		}
+		bs, err := queryAll(ctx, s.r, "index lists", `SELECT seg, data FROM index_lists WHERE gram = ? AND seg IN (`+
+			strings.TrimSuffix(strings.Repeat("?,", n), ",")+`)`, args, scanSegBlob)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bs {
+			out[b.Seg] = b.Data
+		}
+		segs = segs[n:]
+	}
+	return out, nil
 }
 
 // MaxSegment returns the highest listed segment number (0 if none): it
