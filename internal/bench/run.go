@@ -36,8 +36,11 @@ type Options struct {
 	// MemProfile, when set, is a file that receives a heap profile taken
 	// each time the Go heap in use reaches a new high (diagnostics).
 	MemProfile string
-	Out        io.Writer
-	Logger     *slog.Logger
+	// PerQuery adds, under each class, a line per query text with its own
+	// percentiles (which query of a class is slow).
+	PerQuery bool
+	Out      io.Writer
+	Logger   *slog.Logger
 }
 
 // A query class of the fixed mix: its queries, each run with the class's
@@ -200,6 +203,7 @@ func Run(ctx context.Context, o Options) error {
 			texts = append(texts, expand(q, c.longest)...)
 		}
 		var ds []time.Duration
+		perText := make([][]time.Duration, len(texts))
 		var hits string
 		for r := 0; r < o.Rounds; r++ {
 			for qi, text := range texts {
@@ -219,7 +223,9 @@ func Run(ctx context.Context, o Options) error {
 				}
 				t0 := time.Now()
 				res, err := e.Index.Search(ctx, text, q)
-				ds = append(ds, time.Since(t0))
+				d := time.Since(t0)
+				ds = append(ds, d)
+				perText[qi] = append(perText[qi], d)
 				if err != nil {
 					return fmt.Errorf("query %q: %w", text, err)
 				}
@@ -233,6 +239,15 @@ func Run(ctx context.Context, o Options) error {
 		}
 		all = append(all, ds...)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", qc.class, ms(pct(ds, 50)), ms(pct(ds, 95)), ms(pct(ds, 99)), ms(pct(ds, 100)), hits)
+		if o.PerQuery {
+			for qi, text := range texts {
+				if r := []rune(text); len(r) > 24 {
+					text = fmt.Sprintf("%s… (%d chars)", string(r[:20]), len(r))
+				}
+				p := perText[qi]
+				fmt.Fprintf(tw, "%q\t%s\t%s\t%s\t%s\t\t\n", text, ms(pct(p, 50)), ms(pct(p, 95)), ms(pct(p, 99)), ms(pct(p, 100)))
+			}
+		}
 	}
 	fmt.Fprintf(tw, "all queries\t%s\t%s\t%s\t%s\t\t\n", ms(pct(all, 50)), ms(pct(all, 95)), ms(pct(all, 99)), ms(pct(all, 100)))
 	var sd []time.Duration
