@@ -16,9 +16,13 @@ import (
 // asking us to come back later (close 1013/4429, HTTP 429/503) gets the
 // capped delay [max/2, max]. A connection that stayed up StableAfter resets
 // n to 0; dial and handshake failures never reset it.
+//
+// With fixed set (reconnect_backoff: false) every delay is base: the
+// original monitor's fixed reconnect_interval, without jitter.
 type backoff struct {
 	base, max   time.Duration
 	stableAfter time.Duration
+	fixed       bool
 	attempt     int
 	randN       func(n int64) int64 // uniform in [0, n); nil = math/rand/v2
 }
@@ -26,6 +30,10 @@ type backoff struct {
 // next returns the delay before the next attempt and counts the attempt.
 func (b *backoff) next(slowDown bool) time.Duration {
 	ceil := b.ceiling(b.attempt)
+	if b.fixed && !slowDown {
+		b.attempt++
+		return b.base
+	}
 	if slowDown {
 		ceil = b.max
 	}

@@ -9,7 +9,8 @@
 // Every connection whose protocol session opened is a session:
 // Sink.SessionStart (with the protocol it speaks) right after the adapter's
 // Open, Sink.SessionEnd (close code, reason, error, record and control
-// counts) when it ends. Failed dials are not sessions; they show in Status.
+// counts) when it ends. Failed attempts (no session started) are not
+// sessions; they show in Status and are passed to Options.OnAttempt.
 package capture
 
 import (
@@ -113,10 +114,18 @@ type Options struct {
 	ReconnectMax         time.Duration // backoff cap; default 60 s (never below ReconnectInterval)
 	StableAfter          time.Duration // a connection up this long resets the backoff; default 30 s
 	MaxReconnectAttempts int           // consecutive failed connection attempts before Run gives up (local resource errors such as EMFILE not counted); 0 = forever
+	FixedInterval        bool          // wait ReconnectInterval before every attempt instead of a growing backoff (a server asking to come back later still gets ReconnectMax)
 	PingInterval         time.Duration // our WebSocket pings; default 20 s
 	PongTimeout          time.Duration // silence (no frame, ping or pong) after which the connection is dead; default 60 s
 	HandshakeTimeout     time.Duration // bounds Prepare's HTTP steps, the upgrade and, separately, the protocol handshake (Open until Ready); default 10 s
 	WriteTimeout         time.Duration // deadline for each write; default 10 s
+
+	// OnAttempt, when set, is called on Run's goroutine after every
+	// connection attempt that failed before a session started (prepare,
+	// dial, upgrade, protocol Open): those are not sessions, and without it
+	// an outage of a target that never connects leaves no record. It must
+	// return quickly (it may queue the attempt, not write it).
+	OnAttempt func(Attempt)
 
 	// Logger receives the runner's logs, with a "target" attribute. nil
 	// discards them. Header values are never logged; URLs are logged
@@ -162,30 +171,33 @@ func (r *Runner) setLive(s *session, ps protocol.Session) {
 
 // Send writes a chat message on the current connection, framed by its
 // protocol session (protocol.Composer): text to room ("" for the
-// session's default). It does not wait for the write; it fails with
-// ErrNotConnected when no session is ready, and when the protocol cannot
-// send messages or the writer's queue is full. Safe for concurrent use.
-func (r *Runner) Send(text, room string) error {
+// session's default). It returns the echo Compose predicts (the event the
+// server's broadcast of the message will decode to). It does not wait for
+// the write; it fails with ErrNotConnected when no session is ready, and
+// when the protocol cannot send messages or the writer's queue is full.
+// Safe for concurrent use.
+func (r *Runner) Send(text, room string) (protocol.Event, error) {
 	r.liveMu.Lock()
 	s, ps := r.live, r.livePS
 	r.liveMu.Unlock()
 	if s == nil {
-		return ErrNotConnected
+		return protocol.Event{}, ErrNotConnected
 	}
 	comp, ok := ps.(protocol.Composer)
 	if !ok {
-		return fmt.Errorf("protocol %s cannot send messages", ps.Protocol())
+		return protocol.Event{}, fmt.Errorf("protocol %s %w", ps.Protocol(), protocol.ErrCannotSend)
 	}
 	var out protocol.Output
-	if err := comp.Compose(text, room, &out); err != nil {
-		return fmt.Errorf("compose: %w", err)
+	echo, err := comp.Compose(text, room, &out)
+	if err != nil {
+		return protocol.Event{}, fmt.Errorf("compose: %w", err)
 	}
 	for _, f := range out.Replies {
 		if !s.trySend(outMsg{data: bytes.Clone(f.Data), binary: f.Binary}) {
-			return errors.New("write queue full")
+			return protocol.Event{}, errors.New("write queue full")
 		}
 	}
-	return nil
+	return echo, nil
 }
 
 // Status is a snapshot of a Runner, safe to take from any goroutine.
@@ -199,6 +211,8 @@ type Status struct {
 	ReconnectsByReason map[string]int
 	LastMessageAt      time.Time // when the last recorded frame arrived; zero if none yet
 	LastError          string    // most recent dial, handshake or connection error; kept after recovery
+	LastErrorCode      string    // stable code of LastError (ErrorCode values: connection_refused, gave_up, ...), for translation
+	NextAttemptAt      time.Time // while disconnected: when the next attempt is due; zero otherwise
 	Session            int64     // current (or last) session id; 0 before the first
 	Protocol           string    // protocol of that session ("" before the first)
 	Frames             int64     // records journaled in that session
@@ -236,6 +250,8 @@ type Runner struct {
 	since      time.Time
 	reconnects int
 	lastErr    string
+	lastCode   string
+	next       time.Time // next attempt due (state disconnected)
 	session    int64
 	protocol   string
 	stopped    string
@@ -295,6 +311,8 @@ func (r *Runner) Status() Status {
 		Reconnects:         r.reconnects,
 		ReconnectsByReason: maps.Clone(r.byReason),
 		LastError:          r.lastErr,
+		LastErrorCode:      r.lastCode,
+		NextAttemptAt:      r.next,
 		Session:            r.session,
 		Protocol:           r.protocol,
 		Stopped:            r.stopped,
@@ -315,6 +333,9 @@ func (r *Runner) setState(st State) {
 	if r.state != st {
 		r.state, r.since = st, time.Now()
 	}
+	if st != StateDisconnected {
+		r.next = time.Time{}
+	}
 	r.mu.Unlock()
 }
 
@@ -326,9 +347,9 @@ func (r *Runner) startSession(id int64, protocol string) {
 	r.frames.Store(0)
 }
 
-func (r *Runner) setError(err error) {
+func (r *Runner) setError(err error, code string) {
 	r.mu.Lock()
-	r.lastErr = err.Error()
+	r.lastErr, r.lastCode = err.Error(), code
 	r.mu.Unlock()
 }
 
@@ -348,11 +369,12 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	}
 	defer func() {
 		if err != nil { // the reason first, so StateStopped is never seen without it
-			r.setError(err)
+			// Not logged here: the owner of the runner logs why it stopped,
+			// once.
+			r.setError(err, ErrorCode(err))
 			r.mu.Lock()
 			r.stopped = err.Error()
 			r.mu.Unlock()
-			r.log.Error("capture stopped", "err", err)
 		}
 		r.setState(StateStopped)
 	}()
@@ -365,7 +387,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	}
 	r.log.Info("capture starting", "url", d.logURL, "protocol", r.adapter.Name())
 
-	bo := backoff{base: r.opts.ReconnectInterval, max: r.opts.ReconnectMax, stableAfter: r.opts.StableAfter}
+	bo := backoff{base: r.opts.ReconnectInterval, max: r.opts.ReconnectMax, stableAfter: r.opts.StableAfter, fixed: r.opts.FixedInterval}
 	failures := 0
 	for {
 		r.setState(StateConnecting)
@@ -373,13 +395,18 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		if ctx.Err() != nil {
 			return nil
 		}
+		local := !out.established && isLocalResourceError(out.err)
+		code := attemptCode(out, local)
+		if !out.session && out.err != nil && r.opts.OnAttempt != nil {
+			r.opts.OnAttempt(Attempt{At: out.at, URL: d.sinkURL, Reason: out.reason, Error: out.err.Error(), Code: code,
+				HTTPStatus: out.httpStatus, Final: out.stop != nil})
+		}
 		if out.stop != nil {
 			return out.stop
 		}
 		if out.err != nil {
-			r.setError(out.err)
+			r.setError(out.err, code)
 		}
-		local := !out.established && isLocalResourceError(out.err)
 		switch {
 		case out.established:
 			failures = 0
@@ -396,6 +423,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		bo.ended(out.established, out.uptime)
 		delay := bo.next(out.slowDown)
 		r.setState(StateDisconnected)
+		r.mu.Lock()
+		r.next = time.Now().Add(delay)
+		r.mu.Unlock()
 		if local {
 			r.log.Error("connection attempt failed for lack of a local resource (open files, memory); not counted toward max_reconnect_attempts",
 				"err", out.err, "retry_in", delay.Round(time.Millisecond), "failures", failures)
@@ -440,6 +470,9 @@ type outcome struct {
 	err         error         // why it ended (never nil unless ctx was cancelled)
 	stop        error         // non-nil: do not reconnect, Run returns this
 	slowDown    bool          // the server asked us to come back later: back off to the cap
+	session     bool          // a session was started (Sink.SessionStart): it is recorded as one
+	httpStatus  int           // the upgrade's HTTP status when it was refused
+	at          time.Time     // when the attempt started
 }
 
 // Why a connection attempt ended (Status.ReconnectsByReason, metrics).
@@ -456,10 +489,11 @@ const (
 // connectOnce prepares and dials, runs one session to its end and reports
 // how it ended.
 func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
+	at := time.Now()
 	dial := protocol.Dial{URL: new(url.URL), Header: d.header.Clone(), Subprotocols: slices.Clone(d.subprotocols), HTTP: d.http}
 	*dial.URL = *d.u
 	if err := r.adapter.Prepare(ctx, &dial); err != nil {
-		out := outcome{reason: ReasonPrepare, err: fmt.Errorf("prepare: %w", err)}
+		out := outcome{reason: ReasonPrepare, err: fmt.Errorf("prepare: %w", err), at: at}
 		var ref *protocol.Refusal
 		if errors.As(err, &ref) {
 			out.stop = err
@@ -477,8 +511,9 @@ func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
 		if ctx.Err() != nil {
 			return outcome{err: ctx.Err()}
 		}
-		out := outcome{reason: ReasonDial, err: dialError(err, resp)}
+		out := outcome{reason: ReasonDial, err: dialError(err, resp), at: at}
 		if resp != nil {
+			out.httpStatus = resp.StatusCode
 			switch resp.StatusCode {
 			case http.StatusUnauthorized, http.StatusForbidden:
 				out.stop = &StopError{HTTPStatus: resp.StatusCode}
@@ -500,7 +535,7 @@ func (r *Runner) connectOnce(ctx context.Context, d *dialSetup) outcome {
 			r.log.Error("sink: end session", "session", res.id, "err", err)
 		}
 	}
-	out := outcome{established: res.established, err: res.err}
+	out := outcome{established: res.established, err: res.err, session: res.started, at: at}
 	switch {
 	case !res.established:
 		out.reason = ReasonHandshake
