@@ -171,33 +171,30 @@ func (r *Runner) setLive(s *session, ps protocol.Session) {
 
 // Send writes a chat message on the current connection, framed by its
 // protocol session (protocol.Composer): text to room ("" for the
-// session's default). It returns the echo Compose predicts (the event the
-// server's broadcast of the message will decode to). It does not wait for
-// the write; it fails with ErrNotConnected when no session is ready, and
-// when the protocol cannot send messages or the writer's queue is full.
-// Safe for concurrent use.
-func (r *Runner) Send(text, room string) (protocol.Event, error) {
+// session's default). It does not wait for the write; it fails with
+// ErrNotConnected when no session is ready, and when the protocol cannot
+// send messages or the writer's queue is full. Safe for concurrent use.
+func (r *Runner) Send(text, room string) error {
 	r.liveMu.Lock()
 	s, ps := r.live, r.livePS
 	r.liveMu.Unlock()
 	if s == nil {
-		return protocol.Event{}, ErrNotConnected
+		return ErrNotConnected
 	}
 	comp, ok := ps.(protocol.Composer)
 	if !ok {
-		return protocol.Event{}, fmt.Errorf("protocol %s %w", ps.Protocol(), protocol.ErrCannotSend)
+		return fmt.Errorf("protocol %s cannot send messages", ps.Protocol())
 	}
 	var out protocol.Output
-	echo, err := comp.Compose(text, room, &out)
-	if err != nil {
-		return protocol.Event{}, fmt.Errorf("compose: %w", err)
+	if err := comp.Compose(text, room, &out); err != nil {
+		return fmt.Errorf("compose: %w", err)
 	}
 	for _, f := range out.Replies {
 		if !s.trySend(outMsg{data: bytes.Clone(f.Data), binary: f.Binary}) {
-			return protocol.Event{}, errors.New("write queue full")
+			return errors.New("write queue full")
 		}
 	}
-	return echo, nil
+	return nil
 }
 
 // Status is a snapshot of a Runner, safe to take from any goroutine.
