@@ -172,6 +172,40 @@ var sqliteDialect = &dialect{
 			`ALTER TABLE alerts ADD COLUMN reply TEXT NOT NULL DEFAULT ''`,
 			`ALTER TABLE alerts ADD COLUMN reply_error TEXT NOT NULL DEFAULT ''`,
 		},
+		// 7: honest status for a separate web process: every failed
+		// connection attempt (no session started), the stable code of a
+		// target's last error and when its next attempt is due, and the
+		// monitor process's heartbeat.
+		{
+			// step: prepare, dial or handshake; code: capture's stable
+			// error code; http_status: the upgrade's answer, 0 if none.
+			`CREATE TABLE connection_attempts (
+				id          INTEGER PRIMARY KEY,
+				target      TEXT    NOT NULL,
+				url         TEXT    NOT NULL,
+				at          INTEGER NOT NULL,
+				step        TEXT    NOT NULL,
+				error       TEXT    NOT NULL,
+				code        TEXT    NOT NULL,
+				http_status INTEGER NOT NULL DEFAULT 0
+			)`,
+			`CREATE INDEX connection_attempts_target ON connection_attempts (target, at)`,
+			`ALTER TABLE target_status ADD COLUMN error_code TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE target_status ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0`,
+			// One row: the process holding the data directory (one writer
+			// per directory). heartbeat_at is rewritten every couple of
+			// seconds while it runs; stopped_at is set when it stops
+			// cleanly (a killed process leaves a stale heartbeat).
+			`CREATE TABLE monitor_process (
+				id           INTEGER PRIMARY KEY CHECK (id = 1),
+				pid          INTEGER NOT NULL,
+				mode         TEXT    NOT NULL,
+				version      TEXT    NOT NULL,
+				started_at   INTEGER NOT NULL,
+				heartbeat_at INTEGER NOT NULL,
+				stopped_at   INTEGER NOT NULL DEFAULT 0
+			)`,
+		},
 	},
 	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
 	messageValues:       `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,

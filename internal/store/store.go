@@ -31,6 +31,11 @@ type Options struct {
 	Path     string // SQLite file path
 	DSN      string // PostgreSQL DSN
 	Location *time.Location
+	// ReadOnly opens an existing database for reading only (a backup
+	// copy, a file or directory this user cannot write): nothing is
+	// created, no migration runs, and a schema older or newer than this
+	// binary's is refused. Writes fail.
+	ReadOnly bool
 }
 
 // Store is the database handle. It is safe for concurrent use; writes are
@@ -41,7 +46,11 @@ type Store struct {
 	d   *dialect
 	loc *time.Location
 	// path of the SQLite file, "" for other drivers
-	path string
+	path     string
+	readOnly bool // w is r, and every write fails
+	// keepAttempts bounds the failed attempts kept (0: MaxAttempts; tests
+	// lower it).
+	keepAttempts int
 }
 
 // Open opens (creating if needed) the database and brings its schema up to
@@ -76,9 +85,25 @@ func sqliteDSN(path string, cacheKiB int) string {
 	return "file:" + path + "?" + strings.Join(q, "&")
 }
 
+// sqliteReadOnlyDSN opens path read-only: no journal_mode change (that
+// writes), query_only as a second guard.
+func sqliteReadOnlyDSN(path string, cacheKiB int) string {
+	q := []string{
+		"mode=ro",
+		fmt.Sprintf("_pragma=cache_size(-%d)", cacheKiB),
+		"_pragma=busy_timeout(5000)",
+		"_pragma=query_only(1)",
+		"_pragma=temp_store(MEMORY)",
+	}
+	return "file:" + path + "?" + strings.Join(q, "&")
+}
+
 func openSQLite(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Path == "" {
 		return nil, errors.New("store: database_path is empty")
+	}
+	if opts.ReadOnly {
+		return openSQLiteReadOnly(ctx, opts)
 	}
 	if dir := filepath.Dir(opts.Path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -107,8 +132,41 @@ func openSQLite(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
+func openSQLiteReadOnly(ctx context.Context, opts Options) (*Store, error) {
+	if _, err := os.Stat(opts.Path); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	r, err := sql.Open("sqlite", sqliteReadOnlyDSN(opts.Path, 4<<10))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s read-only: %w", opts.Path, err)
+	}
+	r.SetMaxOpenConns(3)
+	r.SetMaxIdleConns(3)
+	s := &Store{w: r, r: r, d: sqliteDialect, loc: opts.Location, path: opts.Path, readOnly: true}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("store: read %s read-only: %w", opts.Path, err)
+	}
+	switch want := len(s.d.migrations); {
+	case v > want:
+		r.Close()
+		return nil, fmt.Errorf("store: database schema version %d is newer than this wsmon (knows %d); upgrade wsmon", v, want)
+	case v < want:
+		r.Close()
+		return nil, fmt.Errorf("store: %s has schema version %d, older than this wsmon's %d, and is read-only, so it cannot be upgraded: serve a writable copy (a monitor or `wsmon web` upgrades it on open)", opts.Path, v, want)
+	}
+	return s, nil
+}
+
+// ReadOnly reports whether the database was opened read-only.
+func (s *Store) ReadOnly() bool { return s.readOnly }
+
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.w == s.r {
+		return s.r.Close()
+	}
 	err := s.w.Close()
 	if rerr := s.r.Close(); err == nil {
 		err = rerr

@@ -31,7 +31,9 @@ type TargetStatus struct {
 	State         string // connecting, connected, disconnected, paused, refused, gave_up, stopped
 	Protocol      string // protocol of the current or last session
 	LastError     string
-	Stopped       string // why the runner stopped for good; "" while it runs
+	ErrorCode     string    // stable code of LastError (capture's Code* values, or the monitor's)
+	NextAttemptAt time.Time // while waiting to reconnect: when the next attempt is due
+	Stopped       string    // why the runner stopped for good; "" while it runs
 	Since         time.Time
 	Reconnects    int
 	Frames        int64 // records journaled over the runner's life
@@ -133,12 +135,17 @@ func (s *Store) PutTargetStatuses(ctx context.Context, sts []TargetStatus) error
 		if !st.LastMessageAt.IsZero() {
 			last = st.LastMessageAt.UnixMilli()
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO target_status (name, state, protocol, last_error, stopped, since, reconnects, frames, last_message_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		var next int64
+		if !st.NextAttemptAt.IsZero() {
+			next = st.NextAttemptAt.UnixMilli()
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO target_status (name, state, protocol, last_error, error_code, stopped, since, reconnects, frames, last_message_at, next_attempt_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET state = excluded.state, protocol = excluded.protocol, last_error = excluded.last_error,
-				stopped = excluded.stopped, since = excluded.since, reconnects = excluded.reconnects, frames = excluded.frames,
-				last_message_at = excluded.last_message_at, updated_at = excluded.updated_at`,
-			st.Name, st.State, st.Protocol, st.LastError, st.Stopped, st.Since.UnixMilli(), st.Reconnects, st.Frames, last, now)
+				error_code = excluded.error_code, stopped = excluded.stopped, since = excluded.since, reconnects = excluded.reconnects,
+				frames = excluded.frames, last_message_at = excluded.last_message_at, next_attempt_at = excluded.next_attempt_at,
+				updated_at = excluded.updated_at`,
+			st.Name, st.State, st.Protocol, st.LastError, st.ErrorCode, st.Stopped, st.Since.UnixMilli(), st.Reconnects, st.Frames, last, next, now)
 		if err != nil {
 			return fmt.Errorf("store: target status: %w", err)
 		}
@@ -148,13 +155,16 @@ func (s *Store) PutTargetStatuses(ctx context.Context, sts []TargetStatus) error
 
 // TargetStatuses returns the last written status of every target, by name.
 func (s *Store) TargetStatuses(ctx context.Context) ([]TargetStatus, error) {
-	return queryAll(ctx, s.r, "target status", `SELECT name, state, protocol, last_error, stopped, since, reconnects, frames, last_message_at, updated_at FROM target_status ORDER BY name`, nil,
+	return queryAll(ctx, s.r, "target status", `SELECT name, state, protocol, last_error, error_code, stopped, since, reconnects, frames, last_message_at, next_attempt_at, updated_at FROM target_status ORDER BY name`, nil,
 		func(r *sql.Rows, t *TargetStatus) error {
-			var since, last, upd int64
-			err := r.Scan(&t.Name, &t.State, &t.Protocol, &t.LastError, &t.Stopped, &since, &t.Reconnects, &t.Frames, &last, &upd)
+			var since, last, next, upd int64
+			err := r.Scan(&t.Name, &t.State, &t.Protocol, &t.LastError, &t.ErrorCode, &t.Stopped, &since, &t.Reconnects, &t.Frames, &last, &next, &upd)
 			t.Since, t.UpdatedAt = time.UnixMilli(since), time.UnixMilli(upd)
 			if last != 0 {
 				t.LastMessageAt = time.UnixMilli(last)
+			}
+			if next != 0 {
+				t.NextAttemptAt = time.UnixMilli(next)
 			}
 			return err
 		})
