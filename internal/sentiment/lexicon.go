@@ -43,6 +43,25 @@ type entry struct {
 type trie struct {
 	nodes []trieNode
 	edges []trieEdge
+	// The root has a child for most runes a term starts with (thousands
+	// of Chinese characters), and Score asks it at every character, so
+	// its children are also in an open-addressed hash table: rootKeys[h]
+	// is a rune (0: empty), rootVals[h] its child.
+	rootKeys []rune
+	rootVals []int32
+}
+
+// rootChild returns child(0, r) through the hash table.
+func (t *trie) rootChild(r rune) int32 {
+	mask := uint32(len(t.rootKeys) - 1)
+	for h := (uint32(r) * 0x9E3779B1) >> 7 & mask; ; h = (h + 1) & mask {
+		switch t.rootKeys[h] {
+		case r:
+			return t.rootVals[h]
+		case 0:
+			return -1
+		}
+	}
 }
 
 type trieNode struct {
@@ -227,6 +246,22 @@ func (b *trieBuilder) freeze() trie {
 			t.edges = append(t.edges, trieEdge{r: r, to: m[r]})
 		}
 		t.nodes[i] = trieNode{lo: lo, hi: int32(len(t.edges)), val: b.vals[i]}
+	}
+	size := 16
+	for size < 2*len(b.nodes[0])+1 {
+		size *= 2
+	}
+	t.rootKeys, t.rootVals = make([]rune, size), make([]int32, size)
+	mask := uint32(size - 1)
+	for r, to := range b.nodes[0] {
+		if r == 0 {
+			continue // NUL starts no term worth finding; 0 marks empty
+		}
+		h := (uint32(r) * 0x9E3779B1) >> 7 & mask
+		for t.rootKeys[h] != 0 {
+			h = (h + 1) & mask
+		}
+		t.rootKeys[h], t.rootVals[h] = r, to
 	}
 	return t
 }

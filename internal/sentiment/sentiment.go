@@ -141,7 +141,7 @@ func (l *Lexicon) Score(text string) (float64, Label) {
 			continue
 		}
 		f := fold(r)
-		if v, end := l.match(s, i); v >= 0 {
+		if v, end := l.match(s, i, f, size); v >= 0 {
 			st.entry(l.entries[v])
 			i = end
 			continue
@@ -171,34 +171,31 @@ func (l *Lexicon) Score(text string) (float64, Label) {
 	return score, LabelOf(score)
 }
 
-// match returns the entry of the longest term starting at byte i of s and
-// the byte offset just past it, or -1. A term whose last rune is a word
-// rune matches only where the word ends too ("no" is not found in "now"),
-// one whose first rune is a word rune only where a word starts.
-func (l *Lexicon) match(s string, i int) (int32, int) {
-	if i > 0 {
-		if r, _ := utf8.DecodeRuneInString(s[i:]); isWordRune(fold(r)) {
-			if prev, _ := utf8.DecodeLastRuneInString(s[:i]); isWordRune(fold(prev)) {
-				return -1, i
-			}
-		}
-	}
+// match returns the entry of the longest term starting at byte i of s,
+// whose first rune, folded, is r and takes size bytes, and the byte offset
+// just past the term, or -1. A term whose last rune is a word rune matches
+// only where the word ends too ("no" is not found in "now"). Score calls
+// it only where a word may start: after a non-word rune, or after a term
+// or word it took whole.
+func (l *Lexicon) match(s string, i int, r rune, size int) (int32, int) {
 	t := &l.trie
-	n, best, bestEnd := int32(0), int32(-1), i
-	for j := i; j < len(s); {
-		r, size := utf8.DecodeRuneInString(s[j:])
-		if invisible(r) && j > i {
-			j += size
-			continue
-		}
-		r = fold(r)
-		if n = t.child(n, r); n < 0 {
-			break
-		}
-		j += size
+	n := t.rootChild(r)
+	best, bestEnd := int32(-1), i
+	for j := i + size; n >= 0; {
 		if v := t.nodes[n].val; v >= 0 && (!isWordRune(r) || !wordAt(s, j)) {
 			best, bestEnd = v, j
 		}
+		if j >= len(s) {
+			break
+		}
+		var size int
+		r, size = utf8.DecodeRuneInString(s[j:])
+		j += size
+		if invisible(r) {
+			continue
+		}
+		r = fold(r)
+		n = t.child(n, r)
 	}
 	return best, bestEnd
 }
