@@ -12,7 +12,7 @@ func TestDocumentedLimits(t *testing.T) {
 		why  string
 	}{
 		{"great, another bug", Positive, "sarcasm is read literally"},
-		{"another bug, great... 🙄", Negative, "🙄 outweighs great"},
+		{"another bug, great... 🙄", Negative, "bug and 🙄 together outweigh great"},
 		{"I don't think this is good", Negative, "a negator reaches 4 tokens ahead"},
 		{"别刷屏了", Positive, "别 with a negative word reads as a double negative"},
 		{"好友善", Neutral, "longest match takes 好友 (friend)"},
