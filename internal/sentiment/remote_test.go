@@ -77,19 +77,12 @@ func (rc *receiver) sizes() []int {
 	return n
 }
 
-// submitWait submits text and waits for its result; sync says whether
-// done was called before Submit returned.
-func submitWait(t *testing.T, r *Remote, text string) (res Result, sync bool) {
+// submitWait submits text and waits for its result.
+func submitWait(t *testing.T, r *Remote, text string) Result {
 	t.Helper()
 	ch := make(chan Result, 1)
-	var returned atomic.Bool
-	var during atomic.Bool
-	r.Submit(text, func(res Result) {
-		during.Store(!returned.Load())
-		ch <- res
-	})
-	returned.Store(true)
-	return <-ch, during.Load()
+	r.Submit(text, func(res Result) { ch <- res })
+	return <-ch
 }
 
 // clock is a breaker clock the test moves by hand.
@@ -145,9 +138,8 @@ func TestRemoteMaxWaitSendsAPartialBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	res, sync := submitWait(t, r, "hello")
-	if res.Source != FromRemote || sync {
-		t.Errorf("%+v sync=%v: want a remote answer, later", res, sync)
+	if res := submitWait(t, r, "hello"); res.Source != FromRemote {
+		t.Errorf("%+v: want a remote answer", res)
 	}
 	if got := fmt.Sprint(rc.sizes()); got != "[1]" {
 		t.Errorf("batches %s, want [1]", got)
@@ -162,7 +154,7 @@ func TestRemoteLabelFromService(t *testing.T) {
 	})
 	r, _ := NewRemote(RemoteConfig{URL: rc.URL, MaxBatch: 1})
 	defer r.Close()
-	if res, _ := submitWait(t, r, "whatever"); res != (Result{Score: 0.02, Label: Negative, Source: FromRemote}) {
+	if res := submitWait(t, r, "whatever"); res != (Result{Score: 0.02, Label: Negative, Source: FromRemote}) {
 		t.Errorf("%+v: want the service's label", res)
 	}
 }
@@ -189,7 +181,7 @@ func TestRemoteBreaker(t *testing.T) {
 	defer r.Close()
 	lex, _ := Score("服务太差了")
 	for i := range 3 {
-		res, _ := submitWait(t, r, "服务太差了")
+		res := submitWait(t, r, "服务太差了")
 		if res.Source != FromLexicon || res.Score != lex {
 			t.Fatalf("failure %d: %+v, want the lexicon's %v", i, res, lex)
 		}
@@ -201,36 +193,37 @@ func TestRemoteBreaker(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 	for range 5 {
-		if res, sync := submitWait(t, r, "hi"); res.Source != FromLexicon || !sync {
-			t.Fatalf("open: %+v sync=%v, want the lexicon at once", res, sync)
+		if res := submitWait(t, r, "hi"); res.Source != FromLexicon {
+			t.Fatalf("open: %+v, want the lexicon", res)
 		}
 	}
-	if n := rc.requests.Load(); n != 3 {
-		t.Fatalf("open breaker sent requests: %d", n)
+	if n, s := rc.requests.Load(), r.Stats(); n != 3 || s.Open != 5 {
+		t.Fatalf("open breaker: %d requests, %d texts refused; want 3, 5", n, s.Open)
 	}
 	clk.add(time.Minute)
 	if s := r.Stats(); s.Breaker != "half-open" {
 		t.Fatalf("after the cool-down: %s", s.Breaker)
 	}
-	if res, sync := submitWait(t, r, "probe"); res.Source != FromLexicon || sync {
-		t.Fatalf("failed probe: %+v sync=%v", res, sync)
+	if res := submitWait(t, r, "probe"); res.Source != FromLexicon {
+		t.Fatalf("failed probe: %+v", res)
 	}
-	if n, s := rc.requests.Load(), r.Stats(); n != 4 || s.Breaker != "open" {
-		t.Fatalf("after a failed probe: %d requests, breaker %s; want 4, open", n, s.Breaker)
+	if n, s := rc.requests.Load(), r.Stats(); n != 4 || s.Failed != 4 || s.Breaker != "open" {
+		t.Fatalf("after a failed probe: %d requests, %+v; want 4 requests, 4 failed, open", n, s)
 	}
 	clk.add(30 * time.Second)
-	if _, sync := submitWait(t, r, "x"); !sync {
-		t.Fatal("open again for a whole cool-down")
+	submitWait(t, r, "x")
+	if n, s := rc.requests.Load(), r.Stats(); n != 4 || s.Open != 6 {
+		t.Fatalf("half a cool-down after the probe: %d requests, %d refused; want 4, 6", n, s.Open)
 	}
 	clk.add(30 * time.Second)
 	failing.Store(false)
-	if res, _ := submitWait(t, r, "probe"); res.Source != FromRemote {
+	if res := submitWait(t, r, "probe"); res.Source != FromRemote {
 		t.Fatalf("good probe: %+v", res)
 	}
 	if s := r.Stats(); s.Breaker != "closed" || s.Open != 6 {
 		t.Fatalf("after a good probe: %+v", s)
 	}
-	if res, _ := submitWait(t, r, "again"); res.Source != FromRemote {
+	if res := submitWait(t, r, "again"); res.Source != FromRemote {
 		t.Fatalf("closed again: %+v", res)
 	}
 }
@@ -250,7 +243,7 @@ func TestRemoteSlow(t *testing.T) {
 	})
 	r, _ := NewRemote(RemoteConfig{URL: rc.URL, MaxBatch: 1, Timeout: 20 * time.Millisecond})
 	defer r.Close()
-	res, _ := submitWait(t, r, "great")
+	res := submitWait(t, r, "great")
 	if res.Source != FromLexicon || res.Label != Positive {
 		t.Errorf("%+v, want the lexicon's answer", res)
 	}
@@ -351,8 +344,8 @@ func TestRemoteDeadServiceDoesNotBlock(t *testing.T) {
 	if s := r.Stats(); s.Closed != uint64(held) || s.Failed != 0 || s.Breaker != "closed" {
 		t.Errorf("stats after Close %+v (held %d)", s, held)
 	}
-	if res, sync := submitWait(t, r, "good"); res.Source != FromLexicon || !sync {
-		t.Errorf("after Close: %+v sync=%v", res, sync)
+	if res := submitWait(t, r, "good"); res.Source != FromLexicon || r.Stats().Closed != uint64(held)+1 {
+		t.Errorf("after Close: %+v, %+v", res, r.Stats())
 	}
 }
 
@@ -363,7 +356,7 @@ func TestRemoteUnreachable(t *testing.T) {
 	r, _ := NewRemote(RemoteConfig{URL: url, MaxBatch: 1, Failures: 2})
 	defer r.Close()
 	for range 2 {
-		if res, _ := submitWait(t, r, "bad"); res.Source != FromLexicon || res.Label != Negative {
+		if res := submitWait(t, r, "bad"); res.Source != FromLexicon || res.Label != Negative {
 			t.Fatalf("%+v", res)
 		}
 	}
