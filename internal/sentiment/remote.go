@@ -511,3 +511,20 @@ func (b *breaker) state() string {
 	}
 	return "open"
 }
+
+// Scorer is what a caller scoring messages holds: the Lexicon itself, or
+// a Remote in front of it. Submit calls done exactly once with the result.
+type Scorer interface {
+	Submit(text string, done func(Result))
+}
+
+var (
+	_ Scorer = (*Lexicon)(nil)
+	_ Scorer = (*Remote)(nil)
+)
+
+// Submit scores text with the lexicon and calls done before it returns.
+func (l *Lexicon) Submit(text string, done func(Result)) {
+	s, lb := l.Score(text)
+	done(Result{Score: s, Label: lb, Source: FromLexicon})
+}

@@ -157,3 +157,12 @@ func BenchmarkScore(b *testing.B) {
 		})
 	}
 }
+
+func TestLexiconSubmit(t *testing.T) {
+	var got Result
+	var s Scorer = Default()
+	s.Submit("太棒了", func(r Result) { got = r })
+	if want, _ := Score("太棒了"); got.Score != want || got.Label != Positive || got.Source != FromLexicon {
+		t.Errorf("Submit: %+v", got)
+	}
+}
