@@ -70,7 +70,11 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	readOnly := false
 	if mode == ModeMonitor || mode == ModeAll {
+		if err := checkWritable(cfg); err != nil {
+			return err
+		}
 		// One writer per data directory: a second monitor would append to
 		// the same journal and database.
 		lock, err := datadir.Acquire(string(mode), cfg.WriterDirs()...)
@@ -78,12 +82,24 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			return err
 		}
 		defer lock.Release()
+	} else if cfg.DatabaseDriver == "" || cfg.DatabaseDriver == "sqlite" {
+		// A web process never creates the database: an empty one would
+		// show an empty dashboard instead of saying that nothing writes
+		// here. One it cannot write (a backup copy) is served read-only.
+		ro, err := webReadOnly(cfg.DatabasePath)
+		if err != nil {
+			return err
+		}
+		readOnly = ro
 	}
-	st, err := store.Open(ctx, store.Options{Driver: cfg.DatabaseDriver, Path: cfg.DatabasePath, DSN: cfg.DatabaseDSN, Location: cfg.Location()})
+	st, err := store.Open(ctx, store.Options{Driver: cfg.DatabaseDriver, Path: cfg.DatabasePath, DSN: cfg.DatabaseDSN, Location: cfg.Location(), ReadOnly: readOnly})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if readOnly {
+		log.Warn("the database cannot be written by this user: serving it read-only (alert acknowledgements and other writes fail)", "database", cfg.DatabasePath)
+	}
 	// Every goroutine started below is waited for before the database
 	// closes; runCtx ends them when Run returns for any reason.
 	var bg sync.WaitGroup
@@ -123,7 +139,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	snap := func() metrics.Snapshot { return metrics.Snapshot{} }
 	var mon *Monitor
 	if mode == ModeMonitor || mode == ModeAll {
-		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ix}, Managed: mode == ModeAll}
+		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ix}, Managed: mode == ModeAll, Mode: mode}
 		var ist ingest.Store = st
 		if o.WrapIngestStore != nil {
 			ist = o.WrapIngestStore(st)
@@ -145,6 +161,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	if ln != nil {
 		status := storeStatus(st)
 		targets := storeTargets(st)
+		process := storeProcess(st)
 		var manager web.TargetManager // none in a separate web process: target writes answer 409
 		var busy func() bool
 		var ingest func() web.IngestCounters
@@ -158,6 +175,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 				sinks = d.Stats
 			}
 			status, targets, manager = monitorStatus(mon), mon.TargetInfos, mon
+			process = mon.processStatus
 			// More than a few batches waiting in the journal: a burst.
 			busy = func() bool { return mon.Pipeline().Stats().Backlog > 20_000 }
 			ingest, ready = mon.IngestCounters, mon.Ready
@@ -166,7 +184,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			met = metrics.New(func() metrics.Snapshot { return snap() })
 		}
 		handler = web.New(web.Options{
-			Store: query.New(st, ix), Hub: hub, Status: status, Targets: targets, Manager: manager, Logger: log, Version: o.Version, UI: webui.Handler(),
+			Store: query.New(st, ix), Hub: hub, Status: status, Process: process, Targets: targets, Manager: manager, Logger: log, Version: o.Version, UI: webui.Handler(),
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready, Metrics: met.Handler(),
@@ -183,7 +201,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		limited := handler.Listener(ln)
 		go func() { serveErr <- srv.Serve(limited) }()
 		lim := handler.Limits()
-		log.Info("dashboard listening", "url", "http://"+ln.Addr().String(),
+		log.Debug("dashboard listening", "url", "http://"+ln.Addr().String(),
 			"max_connections", lim.MaxConnections, "live_max_clients", lim.MaxLiveClients)
 		for _, w := range cfg.Warnings() {
 			log.Warn(w)
@@ -265,41 +283,62 @@ func monitorStatus(m *Monitor) func(context.Context) []web.TargetStatus {
 		out := make([]web.TargetStatus, 0, len(ts))
 		for _, t := range ts {
 			out = append(out, web.TargetStatus{Target: t.Config.Name, URL: t.Config.URL, State: t.State, Since: t.Since,
-				Reconnects: t.Reconnects, LastMessageAt: t.LastMessageAt, LastError: t.LastError, Protocol: t.ProtocolInUse})
+				Reconnects: t.Reconnects, LastMessageAt: t.LastMessageAt, LastError: t.LastError, ErrorCode: t.ErrorCode,
+				NextAttemptAt: t.NextAttemptAt, Protocol: t.ProtocolInUse})
 		}
 		return out
 	}
 }
 
-// storeStatus derives target states from the sessions table, for a web
-// process that does not run the capture itself.
+// storeStatus reports the targets' states as the monitor process stored
+// them, for a web process that does not run the capture itself (see
+// storeTargets: a dead or stopped monitor shows as such).
 func storeStatus(st *store.Store) func(context.Context) []web.TargetStatus {
+	targets := storeTargets(st)
 	return func(ctx context.Context) []web.TargetStatus {
-		sessions, err := st.Sessions(ctx, "", 200)
+		ts, err := targets(ctx)
 		if err != nil {
 			return nil
 		}
-		seen := map[string]*web.TargetStatus{}
-		var order []string
-		for _, se := range sessions { // newest first
-			t, ok := seen[se.Target]
-			if !ok {
-				t = &web.TargetStatus{Target: se.Target, URL: se.URL, State: "disconnected", Since: se.DisconnectedAt, LastError: se.Error, Protocol: se.Protocol}
-				if se.DisconnectedAt.IsZero() {
-					t.State, t.Since = "connected", se.ConnectedAt
-				}
-				seen[se.Target] = t
-				order = append(order, se.Target)
-				continue
-			}
-			t.Reconnects++
-		}
-		out := make([]web.TargetStatus, 0, len(order))
-		for _, name := range order {
-			out = append(out, *seen[name])
+		out := make([]web.TargetStatus, 0, len(ts))
+		for _, t := range ts {
+			out = append(out, web.TargetStatus{Target: t.Config.Name, URL: t.Config.URL, State: t.State, Since: t.Since,
+				Reconnects: t.Reconnects, LastMessageAt: t.LastMessageAt, LastError: t.LastError, ErrorCode: t.ErrorCode,
+				NextAttemptAt: t.NextAttemptAt, Protocol: t.ProtocolInUse})
 		}
 		return out
 	}
+}
+
+// storeProcess reports the capturing process from its heartbeat, for a
+// separate web process: dead once the heartbeat is older than
+// web.MonitorDeadAfter.
+func storeProcess(st *store.Store) func(context.Context) web.ProcessStatus {
+	return func(ctx context.Context) web.ProcessStatus {
+		p, err := st.LastMonitorProcess(ctx)
+		if err != nil {
+			return web.ProcessStatus{State: web.ProcessNone}
+		}
+		return web.ProcessStatus{State: processState(p, time.Now()), PID: p.PID, Mode: p.Mode, Version: p.Version,
+			StartedAt: p.StartedAt, HeartbeatAt: p.HeartbeatAt, StoppedAt: p.StoppedAt}
+	}
+}
+
+// processState is running, stopped or dead (heartbeat too old) at now.
+func processState(p store.MonitorProcess, now time.Time) string {
+	switch {
+	case !p.StoppedAt.IsZero():
+		return web.ProcessStopped
+	case now.Sub(p.HeartbeatAt) > web.MonitorDeadAfter:
+		return web.ProcessDead
+	}
+	return web.ProcessRunning
+}
+
+// processStatus is this process, capturing (GET /api/stats of wsmon all).
+func (m *Monitor) processStatus(context.Context) web.ProcessStatus {
+	p := m.process
+	return web.ProcessStatus{State: web.ProcessRunning, PID: p.PID, Mode: p.Mode, Version: p.Version, StartedAt: p.StartedAt, HeartbeatAt: time.Now()}
 }
 
 // zoneName names a time zone for people: the IANA name, or for the

@@ -64,6 +64,16 @@ type Monitor struct {
 	statusMu    sync.Mutex // one status writer at a time; a removal waits for it
 	lastWritten map[string]store.TargetStatus
 	lastFull    time.Time
+
+	// Failed connection attempts wait here for the status writer (a
+	// runner never waits for the database).
+	attemptsMu      sync.Mutex
+	attempts        []store.Attempt
+	attemptsDropped int
+
+	// The heartbeat a separate web process reads (monitor_process).
+	process  store.MonitorProcess
+	lastBeat time.Time
 }
 
 // MonitorOptions are the parts a Monitor shares with the rest of the
@@ -82,6 +92,8 @@ type MonitorOptions struct {
 	// runs (the API is served by this process). Run then keeps running
 	// when every target has stopped; otherwise it returns.
 	Managed bool
+	// Mode is the run mode, recorded with the heartbeat.
+	Mode Mode
 }
 
 // NewMonitor builds (but does not start) the capture side. It opens the
@@ -93,7 +105,8 @@ type MonitorOptions struct {
 func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Monitor, error) {
 	m := &Monitor{cfg: cfg, log: o.Logger, store: o.Store, version: o.Version, managed: o.Managed,
 		targets: map[string]*target{}, decoders: map[string]ingest.Decoder{}, wake: make(chan struct{}, 1),
-		lastWritten: map[string]store.TargetStatus{}}
+		lastWritten: map[string]store.TargetStatus{},
+		process:     store.MonitorProcess{PID: os.Getpid(), Mode: string(o.Mode), Version: o.Version, StartedAt: time.Now()}}
 	if err := m.loadTargets(ctx); err != nil {
 		return nil, err
 	}
@@ -185,15 +198,88 @@ func (m *Monitor) runnerOptions(t config.Target, adapter protocol.Adapter) captu
 		Adapter:              adapter,
 		SendOnConnect:        t.SendOnConnect,
 		KeepControl:          t.KeepControl,
-		Version:              m.version,
+		Version:              strings.ReplaceAll(m.version, " ", "-"), // User-Agent: wsmon/dev-a1cc8ca
 		ReconnectInterval:    cfg.ReconnectInterval.Duration(),
+		FixedInterval:        !cfg.BackoffEnabled(),
 		ReconnectMax:         cfg.ReconnectMaxInterval.Duration(),
 		StableAfter:          cfg.StableAfter.Duration(),
 		MaxReconnectAttempts: cfg.MaxReconnectAttempts,
 		PingInterval:         cfg.PingInterval.Duration(),
 		PongTimeout:          cfg.PongTimeout.Duration(),
 		Logger:               m.log,
+		OnAttempt:            func(a capture.Attempt) { m.queueAttempt(t.Name, a) },
 	}
+}
+
+// maxQueuedAttempts bounds the failed attempts waiting for the status
+// writer while the database cannot take them; more are counted, not kept.
+const maxQueuedAttempts = 10_000
+
+// queueAttempt keeps a failed attempt of target name for the next status
+// write.
+func (m *Monitor) queueAttempt(name string, a capture.Attempt) {
+	m.attemptsMu.Lock()
+	defer m.attemptsMu.Unlock()
+	if len(m.attempts) >= maxQueuedAttempts {
+		m.attemptsDropped++
+		return
+	}
+	m.attempts = append(m.attempts, store.Attempt{Target: name, URL: a.URL, At: a.At, Step: a.Reason, Error: a.Error,
+		Code: a.Code, HTTPStatus: a.HTTPStatus})
+	if a.Final {
+		m.poke()
+	}
+}
+
+// writeAttempts stores the queued failed attempts; on failure they stay
+// queued for the next try.
+func (m *Monitor) writeAttempts(ctx context.Context) {
+	m.attemptsMu.Lock()
+	as, dropped := m.attempts, m.attemptsDropped
+	m.attempts, m.attemptsDropped = nil, 0
+	m.attemptsMu.Unlock()
+	if dropped > 0 {
+		m.log.Warn("connection attempts not recorded: the database did not take them in time", "attempts", dropped)
+	}
+	if len(as) == 0 {
+		return
+	}
+	if err := m.store.AddAttempts(ctx, as); err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("recording connection attempts failed; will retry", "error", err)
+		}
+		m.attemptsMu.Lock()
+		m.attempts = append(as, m.attempts...)
+		if n := len(m.attempts) - maxQueuedAttempts; n > 0 {
+			m.attempts, m.attemptsDropped = m.attempts[n:], m.attemptsDropped+n
+		}
+		m.attemptsMu.Unlock()
+	}
+}
+
+// heartbeatEvery is how often the monitor tells a separate web process it
+// is alive; web.MonitorDeadAfter is how stale that may get.
+const heartbeatEvery = 2 * time.Second
+
+// heartbeat writes the process's sign of life when heartbeatEvery has
+// passed (or at once with stopped set, the last one).
+func (m *Monitor) heartbeat(ctx context.Context, stopped bool) {
+	now := time.Now()
+	if !stopped && now.Sub(m.lastBeat) < heartbeatEvery {
+		return
+	}
+	p := m.process
+	p.HeartbeatAt = now
+	if stopped {
+		p.StoppedAt = now
+	}
+	if err := m.store.Heartbeat(ctx, p); err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("writing the monitor heartbeat failed; will retry", "error", err)
+		}
+		return
+	}
+	m.lastBeat = now
 }
 
 // Pipeline exposes the ingest counters.
@@ -312,6 +398,8 @@ wait:
 		case <-m.wake:
 		}
 		m.writeStatus(ctx, false)
+		m.writeAttempts(ctx)
+		m.heartbeat(ctx, false)
 		if !m.managed {
 			if over, err := m.nothingCanRun(); over {
 				runErr = err
@@ -338,6 +426,7 @@ wait:
 		r.stop()
 	}
 	m.writeStatus(context.WithoutCancel(ctx), true)
+	m.writeAttempts(context.WithoutCancel(ctx))
 
 	// Clean stop: no more appends; the pipeline drains the journal.
 	if err := m.journal.Close(); err != nil {
@@ -356,6 +445,7 @@ wait:
 			m.log.Warn("message log close", "error", err)
 		}
 	}
+	m.heartbeat(context.WithoutCancel(ctx), true)
 	st := m.pipeline.Stats()
 	m.log.Info("monitor stopped", "messages", st.Messages, "duplicates", st.Duplicates, "applied_seq", st.AppliedSeq)
 	if perr != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wsmon/wsmon/internal/capture"
@@ -195,9 +196,25 @@ func (m *Monitor) startLocked(t *target) {
 		defer m.poke()
 		run.err = r.Run(ctx)
 		if run.err != nil {
-			m.log.Error("capture stopped", "target", name, "error", run.err)
+			m.logStop(name, run.err)
 		}
 	}()
+}
+
+// logStop says, once, why target name's runner stopped for good and what
+// happens next.
+func (m *Monitor) logStop(name string, err error) {
+	var gu *capture.GaveUpError
+	switch {
+	case errors.As(err, &gu) && m.managed:
+		m.log.Error("target gave up: max_reconnect_attempts consecutive attempts failed; it is not retried until resumed from the dashboard (set max_reconnect_attempts: 0 to retry forever)",
+			"target", name, "error", err)
+	case errors.As(err, &gu):
+		m.log.Error("target gave up: max_reconnect_attempts consecutive attempts failed; wsmon monitor exits once no target is left running (set max_reconnect_attempts: 0 to retry forever, or let systemd restart it: Restart=on-failure)",
+			"target", name, "error", err)
+	default:
+		m.log.Error("capture stopped; not reconnecting", "target", name, "error", err)
+	}
 }
 
 // detach takes t's runner away (m.mu held); the caller stops it without
@@ -451,14 +468,15 @@ func statusOf(t *target) store.TargetStatus {
 	if cs != nil {
 		st.State, st.Protocol, st.LastError, st.Stopped = string(cs.State), cs.Protocol, cs.LastError, cs.Stopped
 		st.Since, st.Reconnects, st.Frames, st.LastMessageAt = cs.Since, cs.Reconnects, cs.TotalFrames, cs.LastMessageAt
+		st.ErrorCode, st.NextAttemptAt = cs.LastErrorCode, cs.NextAttemptAt
 	} else {
 		st.State, st.Since = stateStopped, t.since
 	}
 	switch {
 	case t.broken != "":
-		st.State, st.Stopped, st.LastError = stateStopped, t.broken, t.broken
+		st.State, st.Stopped, st.LastError, st.ErrorCode = stateStopped, t.broken, t.broken, capture.CodeConfig
 	case t.paused:
-		st.State, st.Since = statePaused, t.since
+		st.State, st.Since, st.NextAttemptAt = statePaused, t.since, time.Time{}
 	case t.run != nil:
 		if done, err := t.run.finished(); done && err != nil {
 			var se *capture.StopError
@@ -492,7 +510,7 @@ func (m *Monitor) TargetInfos(context.Context) ([]web.TargetInfo, error) {
 
 func targetInfo(cfg config.Target, paused bool, source string, st store.TargetStatus) web.TargetInfo {
 	return web.TargetInfo{Config: cfg, Paused: paused, Source: source, State: st.State, ProtocolInUse: st.Protocol,
-		LastError: st.LastError, Stopped: st.Stopped, Since: st.Since, Reconnects: st.Reconnects, Frames: st.Frames,
+		LastError: st.LastError, ErrorCode: st.ErrorCode, NextAttemptAt: st.NextAttemptAt, Stopped: st.Stopped, Since: st.Since, Reconnects: st.Reconnects, Frames: st.Frames,
 		LastMessageAt: st.LastMessageAt}
 }
 
@@ -510,7 +528,7 @@ func (m *Monitor) writeStatus(ctx context.Context, all bool) {
 		st := statusOf(m.targets[name])
 		prev, ok := m.lastWritten[name]
 		if full || !ok || prev.State != st.State || prev.Protocol != st.Protocol || prev.LastError != st.LastError ||
-			prev.Stopped != st.Stopped || prev.Reconnects != st.Reconnects {
+			prev.Stopped != st.Stopped || prev.Reconnects != st.Reconnects || !prev.NextAttemptAt.Equal(st.NextAttemptAt) {
 			changed = append(changed, st)
 		}
 	}
@@ -530,42 +548,60 @@ func (m *Monitor) writeStatus(ctx context.Context, all bool) {
 }
 
 // nothingCanRun reports, for a monitor that is not managed, whether no
-// target can run again: none has a live runner. err says why: the
-// runners' errors, or that every target is paused.
+// target can run again: none has a live runner. err says so in one line,
+// naming each target's state; the reasons themselves were logged when
+// each target stopped (logStop), and are not repeated. errors.As finds
+// the runners' errors in it.
 func (m *Monitor) nothingCanRun() (bool, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	var parts []string
 	var errs []error
-	paused := 0
 	for _, name := range m.order {
 		t := m.targets[name]
 		switch {
 		case t.paused:
-			paused++
+			parts = append(parts, name+": paused")
 		case t.broken != "":
-			errs = append(errs, fmt.Errorf("target %s: %s", name, t.broken))
+			parts = append(parts, name+": bad configuration")
 		case t.run != nil:
 			done, err := t.run.finished()
 			if !done {
 				return false, nil
 			}
 			if err != nil {
-				errs = append(errs, fmt.Errorf("target %s: %w", name, err))
+				errs = append(errs, err)
+				parts = append(parts, name+": "+statusOf(t).State)
+			} else {
+				parts = append(parts, name+": stopped")
 			}
 		}
 	}
-	if len(errs) == 0 && paused > 0 {
-		errs = append(errs, fmt.Errorf("every target is paused (%d); resume one from the dashboard of `wsmon all`", paused))
+	if len(parts) == 0 {
+		return true, errors.New("no target to monitor")
 	}
-	if len(errs) == 0 {
-		errs = append(errs, errors.New("no target to monitor"))
-	}
-	return true, errors.Join(errs...)
+	return true, &nothingLeftError{summary: strings.Join(parts, ", "), errs: errs}
 }
 
+// nothingLeftError is why an unmanaged monitor stopped: no target is left
+// running.
+type nothingLeftError struct {
+	summary string
+	errs    []error
+}
+
+func (e *nothingLeftError) Error() string {
+	return "no target left running (" + e.summary + "); nothing to monitor, so wsmon monitor stops (the log above says why each stopped)"
+}
+
+func (e *nothingLeftError) Unwrap() []error { return e.errs }
+
 // storeTargets lists the targets as the monitor process stored them, for
-// a separate web process. A status older than statusStale (the monitor
-// process is not running) shows as stopped.
+// a separate web process. While the monitor process is not running (its
+// heartbeat is older than web.MonitorDeadAfter, or it stopped), a target
+// it last reported as connecting, connected or waiting shows as stopped
+// with error code monitor_not_running or monitor_stopped; one that had
+// given up, been refused or paused keeps that state, which stays true.
 func storeTargets(st *store.Store) func(context.Context) ([]web.TargetInfo, error) {
 	return func(ctx context.Context) ([]web.TargetInfo, error) {
 		rows, err := st.Targets(ctx)
@@ -576,10 +612,15 @@ func storeTargets(st *store.Store) func(context.Context) ([]web.TargetInfo, erro
 		if err != nil {
 			return nil, err
 		}
+		proc, perr := st.LastMonitorProcess(ctx)
+		if perr != nil && !errors.Is(perr, store.ErrNotFound) {
+			return nil, perr
+		}
 		byName := map[string]store.TargetStatus{}
 		for _, s := range sts {
 			byName[s.Name] = s
 		}
+		now := time.Now()
 		out := make([]web.TargetInfo, 0, len(rows))
 		for _, r := range rows {
 			var t config.Target
@@ -588,11 +629,25 @@ func storeTargets(st *store.Store) func(context.Context) ([]web.TargetInfo, erro
 			}
 			t.Name = r.Name
 			s, ok := byName[r.Name]
+			if !ok {
+				s = store.TargetStatus{Name: r.Name, State: stateStopped, ErrorCode: web.CodeNoStatus,
+					LastError: "no status reported by the monitor process yet"}
+			}
+			final := s.State == stateRefused || s.State == stateGaveUp || s.State == statePaused
 			switch {
-			case !ok:
-				s = store.TargetStatus{Name: r.Name, State: stateStopped, LastError: "no status reported by the monitor process yet"}
-			case time.Since(s.UpdatedAt) > statusStale && s.State != stateRefused && s.State != stateGaveUp && s.State != statePaused:
-				s.State, s.LastError = stateStopped, "the monitor process has not reported since "+s.UpdatedAt.UTC().Format(time.RFC3339)
+			case final || !ok:
+			case perr == nil && processState(proc, now) == web.ProcessStopped:
+				s.State, s.ErrorCode, s.NextAttemptAt = stateStopped, web.CodeMonitorStopped, time.Time{}
+				s.LastError = fmt.Sprintf("the monitor process (pid %d) stopped at %s", proc.PID, proc.StoppedAt.UTC().Format(time.RFC3339))
+			case perr == nil && processState(proc, now) == web.ProcessDead:
+				s.State, s.ErrorCode, s.NextAttemptAt = stateStopped, web.CodeMonitorNotRunning, time.Time{}
+				s.LastError = fmt.Sprintf("the monitor process (pid %d) is not running: no heartbeat since %s (killed or crashed?)",
+					proc.PID, proc.HeartbeatAt.UTC().Format(time.RFC3339))
+			case perr != nil && now.Sub(s.UpdatedAt) > statusStale:
+				// A monitor from before heartbeats: its status rows are the
+				// only sign of life.
+				s.State, s.ErrorCode = stateStopped, web.CodeMonitorNotRunning
+				s.LastError = "the monitor process has not reported since " + s.UpdatedAt.UTC().Format(time.RFC3339)
 			}
 			if r.Paused && s.State != statePaused {
 				s.State = statePaused

@@ -2,12 +2,15 @@ package app
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsmon/wsmon/internal/capture"
 )
 
 // apiTarget is what GET /api/targets lists, as these tests read it.
@@ -273,8 +276,9 @@ func TestMonitorExitsWhenNothingCanRun(t *testing.T) {
 	case err := <-h.done:
 		h.cancel()
 		h.cancel = nil
-		if err == nil || !strings.Contains(err.Error(), "gave up") {
-			t.Fatalf("monitor exited with %v, want gave up", err)
+		var gu *capture.GaveUpError
+		if !errors.As(err, &gu) || !strings.Contains(err.Error(), "no target left running") {
+			t.Fatalf("monitor exited with %v, want a GaveUpError saying no target is left", err)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("monitor did not exit")

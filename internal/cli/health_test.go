@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsmon/wsmon/internal/store"
 )
 
 func TestProbeAddr(t *testing.T) {
@@ -63,6 +65,12 @@ func TestHealthProbesARunningWeb(t *testing.T) {
 		"WSMON_DATABASE_PATH=" + filepath.Join(dir, "chat_monitor.db"),
 		"WSMON_LOG_DIR=" + filepath.Join(dir, "logs"),
 	}
+	// wsmon web serves a database a monitor wrote; it never creates one.
+	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(dir, "chat_monitor.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {

@@ -54,6 +54,7 @@ type Config struct {
 	PongTimeout          Seconds `json:"pong_timeout"`           // silence after which the connection is dead; default 60 s
 	ReconnectMaxInterval Seconds `json:"reconnect_max_interval"` // backoff cap; default 60 s
 	StableAfter          Seconds `json:"stable_after"`           // a connection up this long resets the backoff; default 30 s
+	ReconnectBackoff     *bool   `json:"reconnect_backoff"`      // true (default): reconnect_interval is the base of a growing backoff; false: wait reconnect_interval before every attempt
 	DedupWindow          Seconds `json:"dedup_window"`           // how far back duplicate detection looks; default 3600 s
 
 	// --- storage / ingest extensions ---

@@ -17,7 +17,7 @@ const (
 // the documented defaults of the wsmon extensions. Every call returns fresh slices, so callers may modify the
 // result. Defaults().Validate() is nil.
 func Defaults() Config {
-	messageLog := true
+	messageLog, backoff := true, true
 	return Config{
 		WebsocketURL:         "ws://localhost:8000/ws/chat",
 		WebPort:              8001,
@@ -38,6 +38,7 @@ func Defaults() Config {
 		PongTimeout:             60,
 		ReconnectMaxInterval:    60,
 		StableAfter:             30,
+		ReconnectBackoff:        &backoff,
 		DedupWindow:             3600,
 
 		LogDir:         "logs",

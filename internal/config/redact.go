@@ -46,6 +46,10 @@ func (c Config) Redacted() Config {
 	r.FieldMap = maps.Clone(c.FieldMap)
 	r.Auth = redactAuth(c.Auth)
 	r.Options = maps.Clone(c.Options)
+	if c.ReconnectBackoff != nil {
+		b := *c.ReconnectBackoff
+		r.ReconnectBackoff = &b
+	}
 	if c.MessageLog != nil {
 		b := *c.MessageLog
 		r.MessageLog = &b

@@ -211,6 +211,10 @@ func (c Config) Location() *time.Location {
 	return time.Local
 }
 
+// BackoffEnabled reports whether reconnect delays grow (reconnect_backoff,
+// default true) rather than stay at reconnect_interval.
+func (c Config) BackoffEnabled() bool { return c.ReconnectBackoff == nil || *c.ReconnectBackoff }
+
 // MessageLogEnabled reports whether the per-day message log
 // (logs/messages_YYYYMMDD.json) is written; message_log defaults to true.
 func (c Config) MessageLogEnabled() bool { return c.MessageLog == nil || *c.MessageLog }

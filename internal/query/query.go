@@ -73,3 +73,9 @@ func (s *Source) Context(ctx context.Context, id int64, n int) ([]message.Messag
 func (s *Source) Sessions(ctx context.Context, target string, limit int) ([]store.Session, error) {
 	return s.st.Sessions(ctx, target, limit)
 }
+
+// Attempts lists failed connection attempts (no session started) newest
+// first, of one target or all (store).
+func (s *Source) Attempts(ctx context.Context, target string, limit int) ([]store.Attempt, error) {
+	return s.st.Attempts(ctx, target, limit)
+}

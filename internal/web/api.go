@@ -282,6 +282,7 @@ type apiStats struct {
 	Hourly        []hourJSON       `json:"hourly"`
 	TopUsers      []userCountJSON  `json:"top_users"`
 	Monitor       []TargetStatusJS `json:"monitor"`
+	Process       *processJSON     `json:"monitor_process"`
 	TimeZone      string           `json:"time_zone"`
 	Ingest        *IngestCounters  `json:"ingest,omitempty"`
 }
@@ -308,7 +309,30 @@ type TargetStatusJS struct {
 	Reconnects    int      `json:"reconnects"`
 	LastMessageAt jsonTime `json:"last_message_at"`
 	LastError     string   `json:"last_error"`
+	ErrorCode     string   `json:"error_code"`
+	NextAttemptAt jsonTime `json:"next_attempt_at"`
 	Protocol      string   `json:"protocol"`
+}
+
+// processJSON is a ProcessStatus with JSON times.
+type processJSON struct {
+	State       string   `json:"state"`
+	Alive       bool     `json:"alive"`
+	PID         int      `json:"pid"`
+	Mode        string   `json:"mode"`
+	Version     string   `json:"version"`
+	StartedAt   jsonTime `json:"started_at"`
+	HeartbeatAt jsonTime `json:"heartbeat_at"`
+	StoppedAt   jsonTime `json:"stopped_at"`
+}
+
+func (s *Server) processJSON(r *http.Request) *processJSON {
+	if s.opts.Process == nil {
+		return nil
+	}
+	p := s.opts.Process(r.Context())
+	return &processJSON{State: p.State, Alive: p.State == ProcessRunning, PID: p.PID, Mode: p.Mode, Version: p.Version,
+		StartedAt: jsonTime(p.StartedAt), HeartbeatAt: jsonTime(p.HeartbeatAt), StoppedAt: jsonTime(p.StoppedAt)}
 }
 
 func (s *Server) monitorJSON(r *http.Request) []TargetStatusJS {
@@ -318,7 +342,8 @@ func (s *Server) monitorJSON(r *http.Request) []TargetStatusJS {
 	}
 	for _, t := range s.opts.Status(r.Context()) {
 		out = append(out, TargetStatusJS{Target: t.Target, URL: t.URL, State: t.State, Since: jsonTime(t.Since),
-			Reconnects: t.Reconnects, LastMessageAt: jsonTime(t.LastMessageAt), LastError: t.LastError, Protocol: t.Protocol})
+			Reconnects: t.Reconnects, LastMessageAt: jsonTime(t.LastMessageAt), LastError: t.LastError,
+			ErrorCode: t.ErrorCode, NextAttemptAt: jsonTime(t.NextAttemptAt), Protocol: t.Protocol})
 	}
 	return out
 }
@@ -330,7 +355,7 @@ func (s *Server) stats(r *http.Request, q store.StatsQuery) (apiStats, error) {
 	}
 	out := apiStats{TotalMessages: st.Total, TodayMessages: st.Today, ActiveUsers: st.ActiveUsers,
 		Daily: []dayJSON{}, Hourly: make([]hourJSON, 24), TopUsers: []userCountJSON{},
-		Monitor: s.monitorJSON(r), TimeZone: s.opts.TimeZone}
+		Monitor: s.monitorJSON(r), Process: s.processJSON(r), TimeZone: s.opts.TimeZone}
 	if s.opts.Ingest != nil {
 		c := s.opts.Ingest()
 		out.Ingest = &c
@@ -404,16 +429,24 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// sessionJSON is one entry of the connection timeline: a session (a
+// connection whose protocol session started), or, with Attempt set, a
+// failed connection attempt that started none.
 type sessionJSON struct {
-	ID             int64    `json:"id"`
+	ID             int64    `json:"id"` // a session's id, or an attempt's (their own sequence)
+	Attempt        bool     `json:"attempt"`
 	Target         string   `json:"target"`
 	URL            string   `json:"url"`
+	At             jsonTime `json:"at"` // when it started: connected_at of a session, the attempt's time
 	ConnectedAt    jsonTime `json:"connected_at"`
 	DisconnectedAt jsonTime `json:"disconnected_at"`
 	CloseCode      int      `json:"close_code"`
 	CloseReason    string   `json:"close_reason"`
+	HTTPStatus     int      `json:"http_status"`
+	Step           string   `json:"step"` // attempts: prepare, dial or handshake
 	Messages       int64    `json:"messages"`
 	Error          string   `json:"error"`
+	ErrorCode      string   `json:"error_code"`
 }
 
 type gapJSON struct {
@@ -421,6 +454,22 @@ type gapJSON struct {
 	From    jsonTime `json:"from"`
 	To      jsonTime `json:"to"`
 	Seconds float64  `json:"seconds"`
+}
+
+// sessionErrorCode is the stable code of how a session ended, from what
+// the store keeps of it (its error and close code).
+func sessionErrorCode(se store.Session) string {
+	switch {
+	case se.Error == "" && (se.CloseCode == 0 || se.CloseCode == 1000 || se.CloseCode == 1001):
+		return ""
+	case se.Error == store.OrphanSessionError:
+		return CodeProcessDied
+	case se.CloseCode == 1008 || se.CloseCode == 4401 || se.CloseCode == 4403:
+		return "refused"
+	case se.CloseCode != 0 && se.CloseCode != 1006:
+		return "server_closed"
+	}
+	return "connection_dropped"
 }
 
 func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) error {
@@ -434,16 +483,34 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	as, err := s.opts.Store.Attempts(r.Context(), target, int(limit))
+	if err != nil {
+		return err
+	}
 	out := struct {
 		Sessions []sessionJSON `json:"sessions"`
 		Gaps     []gapJSON     `json:"gaps"`
 	}{Sessions: []sessionJSON{}, Gaps: []gapJSON{}}
-	// Sessions are newest first; a gap is the time between one session's
-	// end and the next (newer) session's start on the same target.
+	// Sessions and attempts are each newest first: merge them by start.
+	i, j := 0, 0
+	for len(out.Sessions) < int(limit) && (i < len(ss) || j < len(as)) {
+		if j >= len(as) || (i < len(ss) && !ss[i].ConnectedAt.Before(as[j].At)) {
+			se := ss[i]
+			i++
+			out.Sessions = append(out.Sessions, sessionJSON{ID: se.ID, Target: se.Target, URL: se.URL, At: jsonTime(se.ConnectedAt),
+				ConnectedAt: jsonTime(se.ConnectedAt), DisconnectedAt: jsonTime(se.DisconnectedAt), CloseCode: se.CloseCode,
+				CloseReason: se.CloseReason, Messages: se.Messages, Error: se.Error, ErrorCode: sessionErrorCode(se)})
+			continue
+		}
+		a := as[j]
+		j++
+		out.Sessions = append(out.Sessions, sessionJSON{ID: a.ID, Attempt: true, Target: a.Target, URL: a.URL, At: jsonTime(a.At),
+			HTTPStatus: a.HTTPStatus, Step: a.Step, Error: a.Error, ErrorCode: a.Code})
+	}
+	// A gap is the time between one session's end and the next (newer)
+	// session's start on the same target.
 	newer := map[string]store.Session{}
 	for _, se := range ss {
-		out.Sessions = append(out.Sessions, sessionJSON{se.ID, se.Target, se.URL, jsonTime(se.ConnectedAt),
-			jsonTime(se.DisconnectedAt), se.CloseCode, se.CloseReason, se.Messages, se.Error})
 		if n, ok := newer[se.Target]; ok && !se.DisconnectedAt.IsZero() && n.ConnectedAt.After(se.DisconnectedAt) {
 			out.Gaps = append(out.Gaps, gapJSON{se.Target, jsonTime(se.DisconnectedAt), jsonTime(n.ConnectedAt),
 				n.ConnectedAt.Sub(se.DisconnectedAt).Seconds()})

@@ -792,6 +792,9 @@ func (failingStore) User(context.Context, string, string) (store.UserInfo, error
 func (failingStore) Sessions(context.Context, string, int) ([]store.Session, error) {
 	return nil, errDisk
 }
+func (failingStore) Attempts(context.Context, string, int) ([]store.Attempt, error) {
+	return nil, errDisk
+}
 
 func TestInternalErrorsHideDetails(t *testing.T) {
 	h := New(Options{Store: failingStore{}, Logger: discardLogger()})

@@ -314,7 +314,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		(a.user != "" && eq(body.User, a.user) && eq(body.Password, a.password))
 	if !ok {
 		a.failed(r, "login")
-		return errUnauthorized()
+		return errBadCredentials()
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: a.sessions.create(), Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: a.overTLS(r), MaxAge: int(sessionTTL.Seconds())})

@@ -232,6 +232,11 @@ func TestLoginCookie(t *testing.T) {
 				if c.status == 400 && (e.Error.Code != "bad_param" || !strings.HasPrefix(e.Error.Message, "body: ")) {
 					t.Errorf("bad login body: %+v", e.Error)
 				}
+				// Wrong credentials have their own code, which the dashboard
+				// translates (not "authentication required").
+				if c.status == 401 && e.Error.Code != "bad_credentials" {
+					t.Errorf("failed login code %q, want bad_credentials", e.Error.Code)
+				}
 				return
 			}
 			if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.Value == "" ||

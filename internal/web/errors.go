@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/wsmon/wsmon/internal/store"
 )
@@ -25,6 +26,9 @@ func errBadParam(name, format string, args ...any) *apiError {
 func errNotFound(msg string) *apiError { return &apiError{http.StatusNotFound, "not_found", msg} }
 func errUnauthorized() *apiError {
 	return &apiError{http.StatusUnauthorized, "unauthorized", "authentication required"}
+}
+func errBadCredentials() *apiError {
+	return &apiError{http.StatusUnauthorized, "bad_credentials", "wrong token, or wrong user or password"}
 }
 func errTooManyLiveClients(n int) *apiError {
 	return &apiError{http.StatusServiceUnavailable, "too_many_live_clients",
@@ -63,3 +67,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	enc.SetEscapeHTML(true)
 	return enc.Encode(v)
 }
+
+// Target error codes the monitor adds to capture's (TargetStatus.ErrorCode,
+// sessions' error_code; docs/api.md#error-codes lists them all).
+const (
+	// CodeProcessDied: the session was cut because the process recording
+	// it died (crash or kill); the next start closed it.
+	CodeProcessDied = "process_died"
+	// CodeMonitorNotRunning: the monitor process's heartbeat is stale (it
+	// was killed or crashed); the state shown is its last report.
+	CodeMonitorNotRunning = "monitor_not_running"
+	// CodeMonitorStopped: the monitor process stopped cleanly.
+	CodeMonitorStopped = "monitor_stopped"
+	// CodeNoStatus: the monitor process has not reported this target yet.
+	CodeNoStatus = "no_status"
+)
+
+// MonitorDeadAfter is how old the monitor process's heartbeat (written
+// every 2 s) may be before a separate web process shows it as dead.
+const MonitorDeadAfter = 6 * time.Second

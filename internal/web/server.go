@@ -27,6 +27,7 @@ type Store interface {
 	Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error)
 	User(ctx context.Context, name, target string) (store.UserInfo, error)
 	Sessions(ctx context.Context, target string, limit int) ([]store.Session, error)
+	Attempts(ctx context.Context, target string, limit int) ([]store.Attempt, error)
 }
 
 // TargetStatus is the monitor state of one target, as the dashboard shows it.
@@ -38,8 +39,33 @@ type TargetStatus struct {
 	Reconnects    int       `json:"reconnects"`
 	LastMessageAt time.Time `json:"last_message_at"`
 	LastError     string    `json:"last_error"`
-	Protocol      string    `json:"protocol"` // protocol of the current or last session ("" before the first)
+	ErrorCode     string    `json:"error_code"`      // stable code of LastError, for translation (docs/api.md#error-codes)
+	NextAttemptAt time.Time `json:"next_attempt_at"` // while waiting to reconnect: when the next attempt is due
+	Protocol      string    `json:"protocol"`        // protocol of the current or last session ("" before the first)
 }
+
+// ProcessStatus is the process that captures (monitor or all), as the
+// dashboard shows it: a separate web process reads its heartbeat.
+type ProcessStatus struct {
+	// State: "running"; "stopped" (it stopped cleanly); "dead" (its
+	// heartbeat is older than MonitorDeadAfter: killed, crashed or hung);
+	// "none" (no monitor has written this database since heartbeats exist).
+	State       string
+	PID         int
+	Mode        string
+	Version     string
+	StartedAt   time.Time
+	HeartbeatAt time.Time
+	StoppedAt   time.Time
+}
+
+// Monitor process states (ProcessStatus.State).
+const (
+	ProcessRunning = "running"
+	ProcessStopped = "stopped"
+	ProcessDead    = "dead"
+	ProcessNone    = "none"
+)
 
 // IngestCounters are the monitor's counts of what it did not store as new
 // messages, since it started.
@@ -73,6 +99,9 @@ type Options struct {
 	Store  Store
 	Hub    *live.Hub
 	Status func(ctx context.Context) []TargetStatus
+	// Process reports the capturing process (GET /api/stats
+	// monitor_process); nil: none is shown.
+	Process func(ctx context.Context) ProcessStatus
 	// Ingest reports the monitor's ingest counters; nil in a process
 	// without the monitor (GET /api/stats then has no "ingest").
 	Ingest func() IngestCounters

@@ -27,7 +27,9 @@ type TargetInfo struct {
 	State         string // connecting, connected, disconnected, paused, refused, gave_up, stopped
 	ProtocolInUse string // protocol of the current or last session
 	LastError     string
-	Stopped       string // why the target stopped for good ("" while it runs)
+	ErrorCode     string    // stable code of LastError (docs/api.md#error-codes)
+	NextAttemptAt time.Time // while waiting to reconnect: when the next attempt is due
+	Stopped       string    // why the target stopped for good ("" while it runs)
 	Since         time.Time
 	Reconnects    int
 	Frames        int64
@@ -63,6 +65,8 @@ type apiTarget struct {
 	State         string        `json:"state"`
 	ProtocolInUse string        `json:"protocol_in_use"`
 	LastError     string        `json:"last_error"`
+	ErrorCode     string        `json:"error_code"`
+	NextAttemptAt jsonTime      `json:"next_attempt_at"`
 	Stopped       string        `json:"stopped"`
 	Since         jsonTime      `json:"since"`
 	Reconnects    int           `json:"reconnects"`
@@ -85,7 +89,7 @@ func (s *Server) handleTargets(w http.ResponseWriter, r *http.Request) error {
 			}
 			out = append(out, apiTarget{Name: t.Config.Name, URL: t.Config.URL, Protocol: t.Config.Protocol, Subscribe: sub,
 				Paused: t.Paused, Source: t.Source, State: t.State, ProtocolInUse: t.ProtocolInUse, LastError: t.LastError,
-				Stopped: t.Stopped, Since: jsonTime(t.Since), Reconnects: t.Reconnects, Frames: t.Frames,
+				ErrorCode: t.ErrorCode, NextAttemptAt: jsonTime(t.NextAttemptAt), Stopped: t.Stopped, Since: jsonTime(t.Since), Reconnects: t.Reconnects, Frames: t.Frames,
 				LastMessageAt: jsonTime(t.LastMessageAt), Config: t.Config})
 		}
 	}
