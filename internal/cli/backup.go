@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -78,11 +77,8 @@ func runRestore(ctx context.Context, args []string, env Env) int {
 	cfgPath := fs.String("config", "", "configuration file (default ./config.json if present)")
 	db := fs.String("db", "", "SQLite database file (database_path)")
 	// The backup file is the one argument: parse flags before it.
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
+	if code, done := parseArgs(fs, args); done {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(env.Stderr, "wsmon restore: give the backup file to restore: wsmon restore [--config FILE] BACKUP.db")

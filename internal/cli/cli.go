@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"strings"
+
+	"github.com/wsmon/wsmon/internal/config"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
@@ -79,7 +82,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	case "health":
 		return runHealth(ctx, rest, env)
 	case "version", "--version", "-v":
-		fmt.Fprintf(env.Stdout, "wsmon %s\n", Version)
+		fmt.Fprintf(env.Stdout, "wsmon %s\n", DisplayVersion(Version))
 		return ExitOK
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
@@ -90,33 +93,91 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 }
 
-// newFlagSet returns a flag set that prints its usage to env and reports
-// errors instead of exiting.
-func newFlagSet(name, synopsis string, env Env) *flag.FlagSet {
+// flagSet is a mode's flags with its help text. The flag package prints
+// nothing itself: parse shows the help for --help and one line, with the
+// nearest flag, for a mistake.
+type flagSet struct {
+	*flag.FlagSet
+	env   Env
+	usage func()
+}
+
+// newFlagSet returns a flag set that prints its usage to env.Stderr and
+// reports errors instead of exiting.
+func newFlagSet(name, synopsis string, env Env) *flagSet {
 	fs := flag.NewFlagSet("wsmon "+name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: wsmon %s [options]\n\n%s\n\nOptions:\n", name, synopsis)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // parse prints the help itself, once
+	f := &flagSet{FlagSet: fs, env: env}
+	f.usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: wsmon %s [options]\n\n%s\n\nOptions:\n", name, synopsis)
+		fs.SetOutput(env.Stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
-	return fs
+	return f
 }
 
 // parse parses flags; it returns (exit code, done) where done means the
-// caller should return the code (help shown or a usage error).
-func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK, true
-	}
-	if err != nil {
-		return ExitUsage, true
+// caller should return the code (help shown or a usage error). Positional
+// arguments are a usage error.
+func parse(fs *flagSet, args []string) (int, bool) {
+	if code, done := parseArgs(fs, args); done {
+		return code, true
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fmt.Fprintf(fs.env.Stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		return ExitUsage, true
 	}
 	return 0, false
+}
+
+// parseArgs is parse that leaves positional arguments to the caller.
+func parseArgs(fs *flagSet, args []string) (int, bool) {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.usage()
+		return ExitOK, true
+	}
+	if err != nil {
+		fmt.Fprintf(fs.env.Stderr, "%s: %s\nRun '%s --help' for its options.\n", fs.Name(), flagError(fs.FlagSet, err), fs.Name())
+		return ExitUsage, true
+	}
+	return 0, false
+}
+
+// flagError rewords the flag package's errors: an unknown flag gets the
+// nearest flag of this mode (config.Suggest, the same "did you mean" as
+// configuration keys), or the modes that have it.
+func flagError(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	name, ok := strings.CutPrefix(msg, "flag provided but not defined: -")
+	if !ok {
+		return msg
+	}
+	name = strings.TrimLeft(name, "-")
+	var known []string
+	fs.VisitAll(func(f *flag.Flag) { known = append(known, f.Name) })
+	out := fmt.Sprintf("unknown flag --%s", name)
+	mode := strings.TrimPrefix(fs.Name(), "wsmon ")
+	if modes := modesWithFlag(name); len(modes) > 0 {
+		return out + fmt.Sprintf(" (--%s is an option of %s, not of %s)", name, strings.Join(modes, " and "), mode)
+	}
+	if near := config.Suggest(name, known); near != "" {
+		return out + fmt.Sprintf(" (did you mean --%s?)", near)
+	}
+	var others []string
+	for _, m := range []string{"monitor", "web", "all"} {
+		for _, f := range modeFlags[m] {
+			if !slices.Contains(others, f) && !slices.Contains(known, f) {
+				others = append(others, f)
+			}
+		}
+	}
+	if near := config.Suggest(name, others); near != "" {
+		return out + fmt.Sprintf(" (did you mean --%s? it is an option of %s, not of %s)", near, strings.Join(modesWithFlag(near), " and "), mode)
+	}
+	return out
 }
 
 // setFlags returns the names of the flags set on the command line.

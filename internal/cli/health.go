@@ -29,7 +29,7 @@ func runHealth(ctx context.Context, args []string, env Env) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	set := setFlags(fs)
+	set := setFlags(fs.FlagSet)
 	ov := config.Overrides{Values: map[string]string{}}
 	if set["port"] {
 		ov.Port = port

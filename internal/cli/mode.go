@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,56 +22,94 @@ var modeSynopsis = map[string]string{
 	"all":     "Run monitor and web in one process. With --demo, also start the built-in\ndemo chat server and monitor it: the whole product with one command.",
 }
 
+// modeFlags lists the flags of monitor, web and all: each mode has only
+// those it uses (monitor has no web server, web no target).
+var modeFlags = map[string][]string{
+	"monitor": {"url", "config", "log-level", "db", "demo", "demo-port"},
+	"web":     {"port", "host", "config", "log-level", "db"},
+	"all":     {"url", "port", "host", "config", "log-level", "db", "demo", "demo-port"},
+}
+
+// modesWithFlag names the modes that have flag name, for the message about
+// a flag given to the wrong mode.
+func modesWithFlag(name string) []string {
+	var out []string
+	for _, m := range []string{"monitor", "web", "all"} {
+		if slices.Contains(modeFlags[m], name) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// defaultDemoPort is where --demo starts the demo chat server unless
+// --demo-port says otherwise.
+const defaultDemoPort = 8000
+
 // runMode runs monitor, web or all.
 func runMode(ctx context.Context, mode string, args []string, env Env) int {
 	fs := newFlagSet(mode, modeSynopsis[mode], env)
-	url := fs.String("url", "", "WebSocket server address (websocket_url)")
-	port := fs.Int("port", 0, "web interface port (web_port)")
-	cfgPath := fs.String("config", "", "configuration file (default ./config.json if present)")
-	logLevel := fs.String("log-level", "", "log level: DEBUG, INFO, WARNING, ERROR (log_level)")
-	db := fs.String("db", "", "SQLite database file (database_path)")
-	host := fs.String("host", "", "web bind address (web_host); non-loopback needs authentication")
+	has := func(name string) bool { return slices.Contains(modeFlags[mode], name) }
+	var wsURL, cfgPath, logLevel, db, host string
+	var port, demoPort int
 	withDemo := false
-	if mode != "web" {
-		fs.BoolVar(&withDemo, "demo", false, "start the built-in demo chat server on 127.0.0.1:8000 and monitor it")
+	if has("url") {
+		fs.StringVar(&wsURL, "url", "", "WebSocket server address, ws:// or wss:// (websocket_url)")
+	}
+	if has("port") {
+		fs.IntVar(&port, "port", 0, "web interface port (web_port)")
+	}
+	fs.StringVar(&cfgPath, "config", "", "configuration file (default ./config.json if present)")
+	fs.StringVar(&logLevel, "log-level", "", "log level: DEBUG, INFO, WARNING, ERROR (log_level)")
+	fs.StringVar(&db, "db", "", "SQLite database file (database_path)")
+	if has("host") {
+		fs.StringVar(&host, "host", "", "web bind address (web_host); non-loopback needs authentication")
+	}
+	if has("demo") {
+		fs.BoolVar(&withDemo, "demo", false, "start the built-in demo chat server on 127.0.0.1 and monitor it")
+		fs.IntVar(&demoPort, "demo-port", defaultDemoPort, "port of the demo chat server (a free port is used when it is taken)")
 	}
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	set := setFlags(fs)
+	set := setFlags(fs.FlagSet)
 	ov := config.Overrides{Values: map[string]string{}}
 	if set["url"] {
-		ov.URL = url
+		ov.URL = &wsURL
 	}
 	if set["port"] {
-		ov.Port = port
+		ov.Port = &port
 	}
 	if set["log-level"] {
-		ov.Values["log_level"] = *logLevel
+		ov.Values["log_level"] = logLevel
 	}
 	if set["db"] {
-		ov.Values["database_path"] = *db
+		ov.Values["database_path"] = db
 	}
 	if set["host"] {
-		ov.Values["web_host"] = *host
+		ov.Values["web_host"] = host
+	}
+	if set["demo-port"] && !withDemo {
+		fmt.Fprintf(env.Stderr, "wsmon %s: --demo-port needs --demo\n", mode)
+		return ExitUsage
 	}
 
 	var demoSrv *demo.Server
+	var demoNote string
 	if withDemo {
 		if set["url"] {
 			fmt.Fprintln(env.Stderr, "wsmon: --demo and --url are exclusive: --demo monitors the built-in demo server")
 			return ExitUsage
 		}
-		opts := demo.DefaultOptions()
-		demoSrv = demo.New(opts)
-		if err := demoSrv.Start(); err != nil {
-			// Port 8000 taken: use any free port rather than fail.
-			opts.Addr = "127.0.0.1:0"
-			demoSrv = demo.New(opts)
-			if err2 := demoSrv.Start(); err2 != nil {
-				errorLine(env, fmt.Errorf("demo server: %w", errors.Join(err, err2)))
-				return ExitError
-			}
+		if demoPort < 0 || demoPort > 65535 {
+			fmt.Fprintf(env.Stderr, "wsmon %s: --demo-port must be between 0 and 65535, got %d\n", mode, demoPort)
+			return ExitUsage
+		}
+		var err error
+		demoSrv, demoNote, err = startDemo(demoPort)
+		if err != nil {
+			errorLine(env, err)
+			return ExitError
 		}
 		defer demoSrv.Close()
 		u := demoSrv.URL()
@@ -76,7 +117,7 @@ func runMode(ctx context.Context, mode string, args []string, env Env) int {
 		ov.Values["target_name"] = "demo"
 	}
 
-	cfg, err := config.Load(config.LoadOptions{ConfigPath: *cfgPath, Env: env.Environ, Overrides: ov})
+	cfg, err := config.Load(config.LoadOptions{ConfigPath: cfgPath, Env: env.Environ, Overrides: ov})
 	if err != nil {
 		errorLine(env, err)
 		return ExitUsage
@@ -87,16 +128,18 @@ func runMode(ctx context.Context, mode string, args []string, env Env) int {
 		return ExitError
 	}
 	defer closer.Close()
-	if demoSrv != nil {
-		log.Info("demo chat server started", "url", demoSrv.URL())
-	}
-	log.Info("wsmon starting", "mode", mode, "version", Version, "config", cfg)
+	version := DisplayVersion(Version)
+	log.Debug("configuration", "mode", mode, "version", version, "config", cfg)
 	for _, d := range cfg.Deprecations() {
 		log.Warn(d)
 	}
 
-	if err := app.Run(ctx, app.Mode(mode), cfg, app.Options{Logger: log, Version: Version}); err != nil {
-		log.Error("wsmon stopped with an error", "error", err)
+	opts := app.Options{Logger: log, Version: version, Started: func(r app.Running) {
+		s := startSummary{mode: mode, version: version, cfg: cfg, run: r, demo: demoSrv, demoNote: demoNote}
+		s.write(env.Stderr, log, cfg.LogFormat == "json")
+	}}
+	if err := app.Run(ctx, app.Mode(mode), cfg, opts); err != nil {
+		// Printed once, here: the parts that failed did not log it.
 		errorLine(env, err)
 		var ce *app.ConfigError
 		if errors.As(err, &ce) {
@@ -105,6 +148,31 @@ func runMode(ctx context.Context, mode string, args []string, env Env) int {
 		return ExitError
 	}
 	return ExitOK
+}
+
+// startDemo starts the demo chat server on 127.0.0.1:port, or on a free
+// port when that one is taken; note says which port it fell back to.
+func startDemo(port int) (srv *demo.Server, note string, err error) {
+	opts := demo.DefaultOptions()
+	opts.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	srv = demo.New(opts)
+	err = srv.Start()
+	if err == nil {
+		return srv, "", nil
+	}
+	if port == 0 {
+		return nil, "", fmt.Errorf("demo server: %w", err)
+	}
+	opts.Addr = "127.0.0.1:0"
+	srv = demo.New(opts)
+	if err2 := srv.Start(); err2 != nil {
+		return nil, "", fmt.Errorf("demo server: %w", errors.Join(err, err2))
+	}
+	got := ""
+	if u, perr := url.Parse(srv.URL()); perr == nil {
+		got = u.Port()
+	}
+	return srv, fmt.Sprintf("port %d is in use; using port %s instead (--demo-port to choose another)", port, got), nil
 }
 
 // runDemo runs the demo chat server in the foreground.

@@ -81,3 +81,22 @@ func didYouMean(got string, known []string) string {
 	}
 	return ""
 }
+
+// Suggest returns the candidate closest to got (a mistyped configuration
+// key or command-line flag), or "" when none is a plausible typo. It is the
+// one implementation behind config keys' and flags' "did you mean": case
+// and '-' for '_' are ignored on both sides, so "--log_level" finds
+// "log-level"; the rules are suggest's.
+func Suggest(got string, candidates []string) string {
+	norm := make([]string, len(candidates))
+	for i, c := range candidates {
+		norm[i] = normalizeKey(c)
+	}
+	best := suggest(got, norm)
+	for i, n := range norm {
+		if best != "" && n == best {
+			return candidates[i]
+		}
+	}
+	return ""
+}

@@ -349,6 +349,12 @@ func checkURL(key, raw, want string, schemes ...string) error {
 	if strings.TrimSpace(raw) == "" {
 		return errorf(key, "%s: must be set", key)
 	}
+	if !strings.Contains(raw, "://") {
+		// "127.0.0.1:8000/ws" parses as a relative URL (Go says "first
+		// path segment in URL cannot contain colon"); say what is missing.
+		return errorf(key, "%s: %s has no scheme: add %s:// (for example %s)", key, quoteShort(raw),
+			strings.Join(schemes, ":// or "), quoteShort(schemes[0]+"://"+strings.TrimLeft(raw, "/")))
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		cause := err
