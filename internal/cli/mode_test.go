@@ -571,3 +571,27 @@ func waitUntil(t *testing.T, within time.Duration, what string, ok func() bool) 
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestDisplayVersion: a tag is shown as it is, a bare commit hash (git
+// describe without a tag) as "dev <hash>", never as "v<hash>".
+func TestDisplayVersion(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                  "dev",
+		"dev":               "dev",
+		"a1cc8ca":           "dev a1cc8ca",
+		"a1cc8ca-dirty":     "dev a1cc8ca-dirty",
+		"v1.2.0":            "v1.2.0",
+		"v1.2.0-3-gabc1234": "v1.2.0-3-gabc1234",
+		"v1.2.0-dirty":      "v1.2.0-dirty",
+	} {
+		if got := DisplayVersion(in); got != want {
+			t.Errorf("DisplayVersion(%q) = %q, want %q", in, got, want)
+		}
+	}
+	old := Version
+	Version = "a1cc8ca"
+	defer func() { Version = old }()
+	if code, out, _ := run(t, t.TempDir(), "version"); code != ExitOK || out != "wsmon dev a1cc8ca\n" {
+		t.Errorf("wsmon version: %d %q", code, out)
+	}
+}
