@@ -166,7 +166,8 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		var busy func() bool
 		var ingest func() web.IngestCounters
 		var ready func(context.Context) []web.Check
-		var ruleMgr web.RuleManager // none in a separate web process: rule writes answer 409
+		var ruleMgr web.RuleManager                  // none in a separate web process: rule writes answer 409
+		var ruleList web.RuleLister = storeRules{st} // a separate web process lists the monitor's stored rules
 		var backup web.Backuper
 		var sinks func() []notify.SinkStats
 		if mon != nil {
@@ -188,7 +189,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready, Metrics: met.Handler(),
-			Alerts: st, Rules: ruleMgr, Backup: backup, Notifiers: sinks,
+			Alerts: st, Rules: ruleMgr, RuleList: ruleList, Backup: backup, Notifiers: sinks,
 			Limits: web.Limits{MaxConnections: cfg.WebMaxConnections, MaxLiveClients: cfg.LiveMaxClients},
 		})
 		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts,

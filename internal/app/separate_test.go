@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/rules"
 	"github.com/wsmon/wsmon/internal/store"
 )
 
@@ -66,5 +68,37 @@ func TestSeparateWebProcess(t *testing.T) {
 				t.Fatalf("search %q: hit %d differs", q, i)
 			}
 		}
+	}
+}
+
+// TestSeparateWebListsRules: a separate `wsmon web` lists the rules the
+// monitor stored (it showed none), and refuses to change them (the monitor
+// owns them: 409 not_managed).
+func TestSeparateWebListsRules(t *testing.T) {
+	d := newDemo(t, nil)
+	cfg := testConfig(t, d.URL())
+	cfg.Rules = []rules.Rule{{Name: "urgent", Type: "keyword", Keywords: []string{"紧急"}}}
+	mon := start(t, ModeMonitor, cfg)
+	mon.waitConnected()
+	w := start(t, ModeWeb, cfg)
+	base := "http://" + w.webAddr
+	var got struct {
+		Rules []struct {
+			Name   string `json:"name"`
+			Source string `json:"source"`
+		} `json:"rules"`
+		Managed bool `json:"managed"`
+	}
+	getJSON(t, base+"/api/rules", &got)
+	if got.Managed || len(got.Rules) != 1 || got.Rules[0].Name != "urgent" || got.Rules[0].Source != "config" {
+		t.Fatalf("web process rules: %+v", got)
+	}
+	resp, err := http.Post(base+"/api/rules", "application/json", strings.NewReader(`{"name":"x","type":"keyword","keywords":["a"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("rule write on a separate web process: %s, want 409", resp.Status)
 	}
 }

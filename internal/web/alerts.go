@@ -36,9 +36,14 @@ type RuleInfo struct {
 // Errors: ErrRuleExists, ErrRuleNotFound, or a *rules.Error naming the
 // bad field.
 type RuleManager interface {
-	Rules(ctx context.Context) ([]RuleInfo, error)
+	RuleLister
 	PutRule(ctx context.Context, r rules.Rule, create bool) error
 	DeleteRule(ctx context.Context, name string) error
+}
+
+// RuleLister lists the alert rules.
+type RuleLister interface {
+	Rules(ctx context.Context) ([]RuleInfo, error)
 }
 
 // Errors a RuleManager returns that the API answers with their own status.
@@ -146,8 +151,12 @@ type ruleJSON struct {
 
 func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) error {
 	out := []ruleJSON{}
+	var list RuleLister = s.opts.RuleList
 	if s.opts.Rules != nil {
-		rs, err := s.opts.Rules.Rules(r.Context())
+		list = s.opts.Rules
+	}
+	if list != nil {
+		rs, err := list.Rules(r.Context())
 		if err != nil {
 			return err
 		}

@@ -111,6 +111,9 @@ type Options struct {
 	// Rules lists and changes the alert rules; nil in a process without the
 	// monitor, where rule writes answer 409.
 	Rules RuleManager
+	// RuleList lists the rules where Rules is nil (a separate web process
+	// reads the monitor's stored rules); nil: none listed.
+	RuleList RuleLister
 	// Notifiers reports the alert sinks' delivery counts (shown with
 	// /api/alerts); nil: none.
 	Notifiers func() []notify.SinkStats
