@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -33,7 +34,8 @@ type Detector struct {
 	mu     sync.Mutex
 	o      Options
 	keys   map[Key]*keyState
-	hist   []*Anomaly // ring of MaxHistory, oldest at histHead
+	order  []*keyState // the keys sorted by target, room: Advance's order, so ids are deterministic
+	hist   []*Anomaly  // ring of MaxHistory, oldest at histHead
 	hhead  int
 	nextID uint64
 	st     Stats
@@ -224,8 +226,21 @@ func (p *pending) addUser(u UserCount) {
 func (d *Detector) newKey(k Key, m int64) *keyState {
 	ks := &keyState{key: k, last: m - 1, season: make([]uint32, slots*d.o.Weeks), disp: dispPrior}
 	ks.hour = d.localHour(m)
-	d.keys[k] = ks
+	d.addKey(ks)
 	return ks
+}
+
+func (d *Detector) addKey(ks *keyState) {
+	d.keys[ks.key] = ks
+	i, _ := slices.BinarySearchFunc(d.order, ks.key, func(e *keyState, k Key) int { return compareKeys(e.key, k) })
+	d.order = slices.Insert(d.order, i, ks)
+}
+
+func compareKeys(a, b Key) int {
+	if c := strings.Compare(a.Target, b.Target); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Room, b.Room)
 }
 
 // Advance closes every key's minutes before now (a Unix minute): the
@@ -234,7 +249,7 @@ func (d *Detector) newKey(k Key, m int64) *keyState {
 // are seen and the last minutes are judged.
 func (d *Detector) Advance(now int64) {
 	d.mu.Lock()
-	for _, ks := range d.keys {
+	for _, ks := range d.order {
 		d.advanceKey(ks, now)
 	}
 	ev := d.takeEvents()
@@ -249,7 +264,7 @@ func (d *Detector) Advance(now int64) {
 // open silences end where the watch ended. The seasonal baseline is kept.
 func (d *Detector) Skip(target string, now int64) {
 	d.mu.Lock()
-	for _, ks := range d.keys {
+	for _, ks := range d.order {
 		if target == "" || ks.key.Target == target {
 			d.skipKey(ks, now)
 		}
@@ -263,15 +278,17 @@ func (d *Detector) Skip(target string, now int64) {
 // their open anomalies end at their last watched minute, and stay listed.
 func (d *Detector) Forget(target string) {
 	d.mu.Lock()
-	for k, ks := range d.keys {
-		if k.Target == target {
-			if ks.hasPend {
-				d.closeMinute(ks, ks.pend)
-			}
-			d.closeOpen(ks)
-			delete(d.keys, k)
+	d.order = slices.DeleteFunc(d.order, func(ks *keyState) bool {
+		if ks.key.Target != target {
+			return false
 		}
-	}
+		if ks.hasPend {
+			d.closeMinute(ks, ks.pend)
+		}
+		d.closeOpen(ks)
+		delete(d.keys, ks.key)
+		return true
+	})
 	ev := d.takeEvents()
 	d.mu.Unlock()
 	d.deliver(ev)
