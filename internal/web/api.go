@@ -2,6 +2,8 @@ package web
 
 import (
 	"encoding/base64"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -531,7 +533,28 @@ func (s *Server) handleUIConfig(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	if wantsText(r) {
+		return writeText(w, http.StatusOK, "ok\n")
+	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// wantsText reports whether a health check asked for plain text: ?format=text,
+// or an Accept header naming text/plain and no JSON (a load balancer's or
+// curl's check reads the status line and the first word).
+func wantsText(r *http.Request) bool {
+	if f := r.URL.Query().Get("format"); f != "" {
+		return f == "text"
+	}
+	a := r.Header.Get("Accept")
+	return strings.Contains(a, "text/plain") && !strings.Contains(a, "json")
+}
+
+func writeText(w http.ResponseWriter, code int, body string) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, err := io.WriteString(w, body)
+	return err
 }
 
 // handleMetrics serves the Prometheus exposition.
@@ -563,6 +586,20 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	if wantsText(r) {
+		// "ready" or "not_ready", then a line per check: "ok NAME" or
+		// "fail NAME: DETAIL".
+		var b strings.Builder
+		b.WriteString(status + "\n")
+		for _, c := range checks {
+			if c.OK {
+				fmt.Fprintf(&b, "ok %s\n", c.Name)
+			} else {
+				fmt.Fprintf(&b, "fail %s: %s\n", c.Name, c.Detail)
+			}
+		}
+		return writeText(w, code, b.String())
+	}
 	return writeJSON(w, code, struct {
 		Status string  `json:"status"`
 		Checks []Check `json:"checks"`

@@ -907,6 +907,37 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
+// TestHealthPlainText: /healthz and /readyz answer plain text when asked
+// (?format=text, or Accept: text/plain without JSON), JSON otherwise, with
+// the same status codes.
+func TestHealthPlainText(t *testing.T) {
+	f := newFixture(t)
+	failing := f.server(func(o *Options) {
+		o.Ready = func(context.Context) []Check {
+			return []Check{{Name: "journal", Detail: "no space left on device"}, {Name: "database", OK: true}}
+		}
+	})
+	for _, tc := range []struct {
+		name, target string
+		hdr          []string
+		code         int
+		ctype, body  string
+	}{
+		{"healthz text", "/healthz?format=text", nil, 200, "text/plain", "ok\n"},
+		{"healthz accept", "/healthz", []string{"Accept", "text/plain"}, 200, "text/plain", "ok\n"},
+		{"healthz json", "/healthz", []string{"Accept", "application/json, text/plain"}, 200, "application/json", `{"status":"ok"}`},
+		{"readyz text", "/readyz?format=text", nil, 503, "text/plain", "not_ready\nfail journal: no space left on device\nok database\n"},
+		{"readyz json", "/readyz?format=json", []string{"Accept", "text/plain"}, 503, "application/json", `"status":"not_ready"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := do(t, failing, "GET", tc.target, nil, tc.hdr...)
+			if w.Code != tc.code || !strings.HasPrefix(w.Header().Get("Content-Type"), tc.ctype) || !strings.Contains(w.Body.String(), tc.body) {
+				t.Errorf("%d %s %q", w.Code, w.Header().Get("Content-Type"), w.Body.String())
+			}
+		})
+	}
+}
+
 // TestStatsIngestCounters: /api/stats shows the monitor's ingest counters
 // when it has a monitor, and no "ingest" without one.
 func TestStatsIngestCounters(t *testing.T) {
