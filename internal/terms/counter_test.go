@@ -30,6 +30,9 @@ type stream struct {
 	injectDay  Day
 	injectRoom string
 	share      float64
+	// drift draws each day's lines from a different half of the corpus,
+	// so that terms rise and fall.
+	drift bool
 }
 
 func (s stream) run(t testing.TB, c *Counter, tk *Tokenizer, check func(d Day, room, text string, ts *Terms)) {
@@ -39,6 +42,9 @@ func (s stream) run(t testing.TB, c *Counter, tk *Tokenizer, check func(d Day, r
 	for d := Day(20000); d < Day(20000+s.days); d++ {
 		for range s.msgs {
 			text := lines[rng.IntN(len(lines))]
+			if s.drift {
+				text = lines[(rng.IntN(len(lines)/2)+int(d)*97)%len(lines)]
+			}
 			room := s.rooms[rng.IntN(len(s.rooms))]
 			if s.inject != "" && d == s.injectDay && rng.Float64() < s.share {
 				text += " " + s.inject
@@ -339,4 +345,49 @@ func flip(b []byte, i int) []byte {
 	b = bytes.Clone(b)
 	b[i] ^= 0x40
 	return b
+}
+
+// TestScoreNeverOverstated runs one stream through an exact counter and a
+// tiny one: every term the tiny one ranks, the exact one ranks too, with
+// a score at least as high.
+func TestScoreNeverOverstated(t *testing.T) {
+	tk, err := New(Options{Phrases: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := 1 << 20
+	exact := NewCounter(CounterOptions{Days: 6, All: huge, Room: huge, PastAll: huge, PastRoom: huge})
+	// Small enough that every summary overflows, large enough that the
+	// injected term's error bound (terms counted / capacity) is below its
+	// count.
+	approx := NewCounter(CounterOptions{Days: 6, All: 400, Room: 200, PastAll: 200, PastRoom: 100})
+	s := stream{days: 6, msgs: 1500, rooms: []string{"a", "b"}, inject: "闪退", injectDay: 20004, injectRoom: "a", share: 0.03, drift: true}
+	s.run(t, exact, tk, func(d Day, room, _ string, ts *Terms) { approx.Add(d, room, ts) })
+	checked := 0
+	for d := Day(20000); d < 20006; d++ {
+		for _, room := range []string{"", "a", "b"} {
+			want := map[string]Trend{}
+			for _, tr := range exact.Trending(d, room, huge) {
+				want[tr.Term] = tr
+			}
+			for _, tr := range approx.Trending(d, room, huge) {
+				w, ok := want[tr.Term]
+				if !ok || tr.Score > w.Score+1e-9 || tr.Count > w.Count {
+					t.Fatalf("day %d room %q %q: approximate %+v, exact %+v (ranked %v)", d, room, tr.Term, tr, w, ok)
+				}
+				checked++
+			}
+		}
+	}
+	for _, dc := range approx.days {
+		if !dc.all.overflow || !dc.rooms["a"].overflow {
+			t.Fatal("a summary of the small counter did not overflow")
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d ranked terms compared", checked)
+	}
+	if top := approx.Trending(20004, "a", 1); len(top) != 1 || top[0].Term != "闪退" {
+		t.Errorf("tiny counter's top on the day: %v", terms(top))
+	}
 }
