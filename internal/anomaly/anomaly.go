@@ -200,8 +200,9 @@ type Options struct {
 	Location *time.Location
 	// MaxKeys caps the keys (targets and rooms) the detector keeps state
 	// for; observations of further keys are dropped and counted
-	// (Stats.DroppedObservations). Default 10,000 (about 4.6 KiB each:
-	// docs/analysis-anomaly.md).
+	// (Stats.DroppedObservations). Room keys stop a tenth (at most 64)
+	// short of it, so that targets still get keys. Default 2,000; a key
+	// holds about 5.7 KiB (docs/analysis-anomaly.md).
 	MaxKeys int
 	// MaxHistory caps the anomalies kept for List (the oldest go first,
 	// counted in Stats.HistoryEvicted). Default 10,000.
@@ -258,7 +259,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Location == nil {
 		o.Location = time.UTC
 	}
-	def(&o.MaxKeys, 10_000)
+	def(&o.MaxKeys, 2_000)
 	def(&o.MaxHistory, 10_000)
 	def(&o.Weeks, 4)
 	def(&o.WarmUp, 360)

@@ -272,6 +272,19 @@ func TestWarmUpAndCaps(t *testing.T) {
 	if st.Keys != 2 || st.DroppedObservations != 2 || st.Late != 1 {
 		t.Errorf("stats %+v", st)
 	}
+
+	// Rooms stop two keys short of 20: a new target still gets its key.
+	d = newDetector(t, Options{MaxKeys: 20})
+	for i := range 30 {
+		d.ObserveMessage("a", string(rune('A'+i)), "u", 0, minuteTime(day0), false)
+	}
+	if st := d.Stats(); st.Keys != 18 || st.DroppedObservations != 30-17 {
+		t.Errorf("rooms: stats %+v", st)
+	}
+	d.ObserveMessage("b", "room", "u", 0, minuteTime(day0), false)
+	if st := d.Stats(); st.Keys != 19 || d.keys[Key{Target: "b"}] == nil {
+		t.Errorf("new target: stats %+v", st)
+	}
 }
 
 // TestSkip: minutes skipped are neither silent nor learned; the same gap

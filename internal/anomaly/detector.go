@@ -161,7 +161,14 @@ func (d *Detector) ObserveMessage(target, room, user string, typ int, at time.Ti
 func (d *Detector) observe(k Key, m int64, c *Counts) {
 	ks := d.keys[k]
 	if ks == nil {
-		if len(d.keys) >= d.o.MaxKeys {
+		// Rooms leave the last tenth of the keys (at most 64) to
+		// targets, so that a new target is watched as a whole however
+		// many rooms the others have.
+		lim := d.o.MaxKeys
+		if k.Room != "" {
+			lim -= min(64, d.o.MaxKeys/10)
+		}
+		if len(d.keys) >= lim {
 			d.st.DroppedObservations++
 			return
 		}
