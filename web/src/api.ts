@@ -24,6 +24,23 @@ export interface MonitorStatus {
   last_error: string;
   /** protocol of the current or last session ("" before the first) */
   protocol: string;
+  /** stable code of last_error (docs/api.md#error-codes), translated by the UI; absent from older servers */
+  error_code?: string;
+  /** while waiting to reconnect: when the next attempt is due */
+  next_attempt_at?: string | null;
+}
+
+/** MonitorProcess is the capturing process (monitor or all) as its heartbeat tells. */
+export interface MonitorProcess {
+  /** running, stopped (cleanly), dead (heartbeat too old: killed, crashed, hung) or none (never reported) */
+  state: string;
+  alive: boolean;
+  pid?: number;
+  mode?: string;
+  version?: string;
+  started_at?: string | null;
+  heartbeat_at?: string | null;
+  stopped_at?: string | null;
 }
 
 /**
@@ -63,6 +80,8 @@ export interface Stats {
   time_zone: string;
   /** absent where the monitor does not run (a separate wsmon web) */
   ingest?: IngestCounters;
+  /** the capturing process's heartbeat (absent from older servers) */
+  monitor_process?: MonitorProcess | null;
 }
 
 export interface UIConfig {
@@ -107,6 +126,16 @@ export interface Session {
   close_reason: string;
   messages: number;
   error: string;
+  /** stable code of error (docs/api.md#error-codes) */
+  error_code?: string;
+  /** true for a connection attempt that failed (no session was opened) */
+  attempt?: boolean;
+  /** when it started: connected_at of a session, the attempt's time */
+  at?: string | null;
+  /** attempts: the upgrade's HTTP status, 0 if there was none */
+  http_status?: number;
+  /** attempts: prepare, dial or handshake */
+  step?: string;
 }
 
 export interface Gap {
@@ -140,6 +169,8 @@ export interface Target {
   state: string;
   protocol_in_use: string;
   last_error: string;
+  error_code?: string;
+  next_attempt_at?: string | null;
   stopped: string;
   since: string | null;
   reconnects: number;

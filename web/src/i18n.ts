@@ -1,6 +1,11 @@
 // UI strings in English and Chinese. Every visible string goes through t();
-// the language comes from localStorage (the navbar switch) or
-// navigator.language (zh* → Chinese).
+// the language comes from localStorage (the navbar switch, remembered) or
+// the browser's languages (the first zh* or en* in navigator.languages).
+// Numbers, dates and relative times are formatted with Intl in the same
+// language (format.ts). check-i18n.mjs (npm test, and every build) fails
+// when a key is missing or empty in either language, when the two disagree
+// on a key's {placeholders}, when the code uses a key that does not exist,
+// or when an API error code of docs/api.md has no err.<code> string.
 
 const en = {
   'app.title': 'wsmon — WebSocket chat monitor',
@@ -62,14 +67,16 @@ const en = {
   'state.disconnected': 'disconnected',
   'state.stopped': 'stopped',
   'state.error': 'error',
+  'state.failed': 'failed',
 
   'chart.daily': 'Daily messages (30 days)',
+  'chart.dailyRange': 'Messages per day',
   'chart.hourly': 'Messages by hour',
   'chart.hourlyTz': 'Messages by hour ({tz})',
   'chart.messages': 'Messages',
   'chart.hour': '{h}:00',
   'chart.topUsers': 'Most active users',
-  'chart.noUsers': 'No messages yet.',
+  'chart.noUsers': 'No user messages yet.',
 
   'live.title': 'Live messages',
   'live.user': 'User',
@@ -148,6 +155,10 @@ const en = {
   'sessions.error': 'Error',
   'sessions.url': 'URL',
   'sessions.ongoing': 'connected now',
+  'sessions.attemptFailed': 'attempt failed',
+  'sessions.attemptTitle': 'Failed attempt at {time}: {err}',
+  'sessions.legendAttempt': 'failed attempt',
+  'sessions.httpStatus': 'HTTP {status}',
   'sessions.none': 'No sessions recorded.',
   'sessions.noGaps': 'No gaps.',
   'sessions.gapFrom': 'From',
@@ -311,6 +322,94 @@ const en = {
   'dur.h': '{n}h',
   'dur.m': '{n}m',
   'dur.s': '{n}s',
+
+  'version.title': 'wsmon version',
+  'chart.noUsersHint': 'The leaderboard counts chat messages from named users.',
+  'chart.topUsersTitle': '{user}: {n} messages',
+
+  'filter.title': 'View',
+  'filter.target': 'Target',
+  'filter.room': 'Room',
+  'filter.range': 'Time range',
+  'filter.allTargets': 'All targets',
+  'filter.allRooms': 'All rooms',
+  'filter.from': 'From',
+  'filter.to': 'To',
+  'filter.clear': 'Clear',
+  'filter.badRange': '"From" must be before "To".',
+  'filter.roomNote': 'Cards and charts cover every room (the server keeps statistics per target, not per room); the live stream shows room {room} only.',
+  'filter.todayNote': "Today's messages and active users always count today and the last 24 hours.",
+  'range.30d': 'Last 30 days',
+  'range.7d': 'Last 7 days',
+  'range.today': 'Today',
+  'range.custom': 'Custom',
+  'card.totalRange': 'Messages in range',
+  'card.totalTarget': 'Messages ({target})',
+
+  'overview.title': 'Targets overview',
+  'overview.target': 'Target',
+  'overview.state': 'State',
+  'overview.protocol': 'Protocol',
+  'overview.rate': 'Messages/min',
+  'overview.rateTitle': 'Frames received per minute, sampled while this page is open',
+  'overview.rateNow': '{n}/min',
+  'overview.collecting': 'measuring…',
+  'overview.lastMessage': 'Last message',
+  'overview.reconnectsToday': 'Reconnects today',
+  'overview.reconnectsTitle': 'Connection attempts since midnight after the first one (from the session records)',
+  'overview.atLeast': '≥ {n}',
+  'overview.total': 'Messages',
+  'overview.today': 'Today',
+  'overview.select': 'Show only {target}',
+  'overview.none': 'No targets.',
+
+  'status.nextAttempt': 'Next attempt {when}',
+  'status.nextAttemptNow': 'Next attempt now',
+  'status.monitorDead': 'The monitor process is not running (last report {time}).',
+  'status.monitorDeadNoTime': 'The monitor process is not running.',
+  'state.dead': 'monitor not running',
+  'status.monitorStopped': 'The monitor process stopped {time}.',
+  'status.monitorStoppedNoTime': 'The monitor process stopped.',
+  'status.monitorNone': 'No monitor process has written to this database yet.',
+  'targetErr.connection_refused': 'connection refused: nothing listens at the address',
+  'targetErr.host_not_found': 'host not found: the name does not resolve',
+  'targetErr.timeout': 'timed out connecting',
+  'targetErr.tls_error': 'TLS handshake or certificate failed',
+  'targetErr.upgrade_rejected': 'the server refused the WebSocket upgrade',
+  'targetErr.unauthorized': 'the server asked for credentials (HTTP 401); not retried',
+  'targetErr.forbidden': 'the server refused access (HTTP 403); not retried',
+  'targetErr.refused': 'the server refused wsmon (credentials or subscription); not retried',
+  'targetErr.dial_failed': 'could not connect',
+  'targetErr.prepare_failed': 'the protocol’s HTTP step before the upgrade failed',
+  'targetErr.handshake_failed': 'connected, but the protocol session never became ready',
+  'targetErr.server_closed': 'the server closed the connection',
+  'targetErr.connection_dead': 'nothing arrived for too long: connection dead',
+  'targetErr.connection_dropped': 'the connection dropped without a close frame',
+  'targetErr.local_resource': 'this machine ran out of open files or memory',
+  'targetErr.gave_up': 'gave up: max_reconnect_attempts attempts in a row failed',
+  'targetErr.config': 'the target’s settings are unusable',
+  'targetErr.process_died': 'the process recording this session died (crash or kill)',
+  'targetErr.monitor_not_running': 'the monitor process is not running; this is its last report',
+  'targetErr.monitor_stopped': 'the monitor process stopped',
+  'targetErr.no_status': 'the monitor process has not reported this target yet',
+
+  'err.bad_param': 'Invalid request: {msg}',
+  'err.unauthorized': 'authentication required',
+  'err.bad_credentials': 'wrong token, user or password',
+  'err.cross_origin': 'refused: the request came from another site',
+  'err.not_found': 'not found',
+  'err.exists': 'a target or rule with this name exists already',
+  'err.not_managed': 'managed by the monitor process: this dashboard can only show it',
+  'err.bad_content_type': 'refused: the request was not JSON',
+  'err.unknown_host': 'refused: unknown host name',
+  'err.too_many_attempts': 'too many failed attempts; try again in a minute',
+  'err.internal': 'the server failed (details are in wsmon’s log)',
+  'err.unavailable': 'not available in this process',
+  'err.too_many_live_clients': 'too many live streams are open; try again later',
+  'err.network': 'cannot reach the wsmon server',
+  'err.bad_response': 'the server sent an invalid answer',
+  'err.http': 'HTTP {status}',
+  'login.wrong': 'wrong token, user or password',
 };
 
 export type Key = keyof typeof en;
@@ -375,14 +474,16 @@ const zh: Record<Key, string> = {
   'state.disconnected': '已断开',
   'state.stopped': '已停止',
   'state.error': '错误',
+  'state.failed': '失败',
 
   'chart.daily': '每日消息趋势（30 天）',
+  'chart.dailyRange': '每日消息',
   'chart.hourly': '24 小时消息分布',
   'chart.hourlyTz': '24 小时消息分布（{tz}）',
   'chart.messages': '消息数',
   'chart.hour': '{h}时',
   'chart.topUsers': '活跃用户排行',
-  'chart.noUsers': '暂无消息。',
+  'chart.noUsers': '暂无用户消息。',
 
   'live.title': '实时消息',
   'live.user': '用户',
@@ -461,6 +562,10 @@ const zh: Record<Key, string> = {
   'sessions.error': '错误',
   'sessions.url': '地址',
   'sessions.ongoing': '当前已连接',
+  'sessions.attemptFailed': '连接失败',
+  'sessions.attemptTitle': '{time} 连接失败：{err}',
+  'sessions.legendAttempt': '连接失败',
+  'sessions.httpStatus': 'HTTP {status}',
   'sessions.none': '没有连接记录。',
   'sessions.noGaps': '没有中断。',
   'sessions.gapFrom': '开始',
@@ -624,10 +729,101 @@ const zh: Record<Key, string> = {
   'dur.h': '{n}小时',
   'dur.m': '{n}分',
   'dur.s': '{n}秒',
+
+  'version.title': 'wsmon 版本',
+  'chart.noUsersHint': '排行榜统计有用户名的聊天消息。',
+  'chart.topUsersTitle': '{user}：{n} 条消息',
+
+  'filter.title': '视图',
+  'filter.target': '目标',
+  'filter.room': '房间',
+  'filter.range': '时间范围',
+  'filter.allTargets': '全部目标',
+  'filter.allRooms': '全部房间',
+  'filter.from': '开始时间',
+  'filter.to': '结束时间',
+  'filter.clear': '清除',
+  'filter.badRange': '开始时间必须早于结束时间。',
+  'filter.roomNote': '卡片和图表包含所有房间（服务器按目标统计，不按房间统计）；实时消息只显示房间 {room}。',
+  'filter.todayNote': '今日消息和活跃用户始终按今天和最近 24 小时统计。',
+  'range.30d': '最近 30 天',
+  'range.7d': '最近 7 天',
+  'range.today': '今天',
+  'range.custom': '自定义',
+  'card.totalRange': '范围内消息',
+  'card.totalTarget': '消息数（{target}）',
+
+  'overview.title': '目标概览',
+  'overview.target': '目标',
+  'overview.state': '状态',
+  'overview.protocol': '协议',
+  'overview.rate': '消息/分钟',
+  'overview.rateTitle': '每分钟收到的帧数，在本页打开期间采样',
+  'overview.rateNow': '{n}/分钟',
+  'overview.collecting': '测量中…',
+  'overview.lastMessage': '最后消息',
+  'overview.reconnectsToday': '今日重连',
+  'overview.reconnectsTitle': '今天零点以来除第一次之外的连接尝试（来自连接记录）',
+  'overview.atLeast': '≥ {n}',
+  'overview.total': '消息数',
+  'overview.today': '今日',
+  'overview.select': '只看 {target}',
+  'overview.none': '没有监控目标。',
+
+  'status.nextAttempt': '下次重试：{when}',
+  'status.nextAttemptNow': '正在重试',
+  'status.monitorDead': '监控进程未运行（最后报告于 {time}）。',
+  'status.monitorDeadNoTime': '监控进程未运行。',
+  'state.dead': '监控未运行',
+  'status.monitorStopped': '监控进程已于{time}停止。',
+  'status.monitorStoppedNoTime': '监控进程已停止。',
+  'status.monitorNone': '还没有监控进程写入过这个数据库。',
+  'targetErr.connection_refused': '连接被拒绝：该地址没有服务在监听',
+  'targetErr.host_not_found': '找不到主机：域名无法解析',
+  'targetErr.timeout': '连接超时',
+  'targetErr.tls_error': 'TLS 握手或证书验证失败',
+  'targetErr.upgrade_rejected': '服务器拒绝了 WebSocket 升级',
+  'targetErr.unauthorized': '服务器要求认证（HTTP 401），不再重试',
+  'targetErr.forbidden': '服务器拒绝访问（HTTP 403），不再重试',
+  'targetErr.refused': '服务器拒绝了 wsmon（凭据或订阅），不再重试',
+  'targetErr.dial_failed': '无法连接',
+  'targetErr.prepare_failed': '协议在升级前的 HTTP 步骤失败',
+  'targetErr.handshake_failed': '已连接，但协议会话未能就绪',
+  'targetErr.server_closed': '服务器关闭了连接',
+  'targetErr.connection_dead': '长时间没有收到任何数据：连接已失效',
+  'targetErr.connection_dropped': '连接中断（未收到关闭帧）',
+  'targetErr.local_resource': '本机的文件句柄或内存不足',
+  'targetErr.gave_up': '已放弃：连续 max_reconnect_attempts 次连接失败',
+  'targetErr.config': '目标的配置无法使用',
+  'targetErr.process_died': '记录该会话的进程已退出（崩溃或被杀死）',
+  'targetErr.monitor_not_running': '监控进程未运行，这是它最后一次报告的状态',
+  'targetErr.monitor_stopped': '监控进程已停止',
+  'targetErr.no_status': '监控进程还没有报告这个目标',
+
+  'err.bad_param': '请求参数无效：{msg}',
+  'err.unauthorized': '需要登录',
+  'err.bad_credentials': '令牌、用户名或密码错误',
+  'err.cross_origin': '已拒绝：请求来自其他网站',
+  'err.not_found': '未找到',
+  'err.exists': '同名的目标或规则已存在',
+  'err.not_managed': '由监控进程管理：此页面只能查看',
+  'err.bad_content_type': '已拒绝：请求不是 JSON',
+  'err.unknown_host': '已拒绝：未知的主机名',
+  'err.too_many_attempts': '失败次数过多，请一分钟后再试',
+  'err.internal': '服务器出错（详情见 wsmon 日志）',
+  'err.unavailable': '此进程不提供该功能',
+  'err.too_many_live_clients': '打开的实时连接过多，请稍后再试',
+  'err.network': '无法连接 wsmon 服务器',
+  'err.bad_response': '服务器返回了无效的响应',
+  'err.http': 'HTTP {status}',
+  'login.wrong': '令牌、用户名或密码错误',
 };
 
 export type Lang = 'en' | 'zh';
 const dicts: Record<Lang, Record<Key, string>> = { en, zh };
+
+/** dictionaries is every language's strings (check-i18n.mjs reads it). */
+export const dictionaries: Readonly<Record<Lang, Readonly<Record<string, string>>>> = dicts;
 const storageKey = 'wsmon.lang';
 
 function initialLang(): Lang {
@@ -637,8 +833,13 @@ function initialLang(): Lang {
   } catch {
     // storage disabled: fall through to the browser language
   }
-  const nav = (navigator.languages && navigator.languages[0]) || navigator.language || 'en';
-  return nav.toLowerCase().startsWith('zh') ? 'zh' : 'en';
+  const prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || 'en'];
+  for (const p of prefs) {
+    const l = (p || '').toLowerCase();
+    if (l.startsWith('zh')) return 'zh';
+    if (l.startsWith('en')) return 'en';
+  }
+  return 'en';
 }
 
 let current: Lang = initialLang();

@@ -1,5 +1,6 @@
 // The live message stream: an EventSource on /api/live feeding a bounded
-// list (newest on top). Memory stays bounded however long the tab is open:
+// list (newest on top); a row opens its context, its user link the user
+// page, as search results do. Memory stays bounded however long the tab is open:
 // at most `max` rows in the DOM, at most `max` messages waiting while
 // paused or while the tab is hidden. The stream also carries the "alert"
 // events: while it is open it hands them to the alert centre (the header
@@ -17,12 +18,16 @@ export interface LiveOptions {
   signal: AbortSignal;
   onStatus: (monitor: MonitorStatus[]) => void;
   onStats: (s: Stats) => void;
-  onMessage: () => void;
+  onMessage: (m: Msg) => void;
+  /** opens a row's context (a click or Enter on the row) */
+  onOpen?: (m: Msg) => void;
+  /** the dashboard's selection: the stream shows only this target and room */
+  base?: { target: string; room: string };
   /** receives the stream's alerts while the stream lives */
   alerts?: AlertCenter;
 }
 
-type Filters = { user: string; type: string; target: string };
+type Filters = { user: string; type: string; target: string; room: string };
 type State = 'connecting' | 'live' | 'reconnecting' | 'offline';
 
 const stateClass: Record<State, string> = {
@@ -51,7 +56,8 @@ export class LiveStream {
   private readonly targets: HTMLDataListElement;
   private readonly max: number;
 
-  private filters: Filters = { user: '', type: '', target: '' };
+  private filters: Filters;
+  private readonly base: { target: string; room: string };
   private es: EventSource | null = null;
   private gen = 0; // connection generation; events of older ones are ignored
   private state: State = 'connecting';
@@ -70,6 +76,8 @@ export class LiveStream {
 
   constructor(private readonly opt: LiveOptions) {
     this.max = Math.max(10, Math.min(opt.max || 1000, 100000));
+    this.base = { target: opt.base?.target ?? '', room: opt.base?.room ?? '' };
+    this.filters = { user: '', type: '', target: this.base.target, room: this.base.room };
     this.list = h('div', { class: 'list-group list-group-flush live-list', id: 'live-list' });
     this.empty = h('div', { class: 'p-3 text-body-secondary small', id: 'live-empty' }, t('live.empty'));
     this.newBadge = h('span', { class: 'badge rounded-pill text-bg-info d-none', id: 'new-count', 'data-count': '0' });
@@ -79,7 +87,7 @@ export class LiveStream {
     this.targets = h('datalist', { id: 'live-targets' });
 
     const user = h('input', { class: 'form-control form-control-sm', id: 'live-user', name: 'user', placeholder: t('live.user'), 'aria-label': t('live.user'), autocomplete: 'off' });
-    const target = h('input', { class: 'form-control form-control-sm', id: 'live-target', name: 'target', placeholder: t('live.target'), 'aria-label': t('live.target'), list: 'live-targets', autocomplete: 'off' });
+    const target = h('input', { class: 'form-control form-control-sm', id: 'live-target', name: 'target', value: this.base.target, placeholder: t('live.target'), 'aria-label': t('live.target'), list: 'live-targets', autocomplete: 'off' });
     const type = h('select', { class: 'form-select form-select-sm', id: 'live-type', name: 'type', 'aria-label': t('live.type') },
       h('option', { value: '' }, `${t('live.type')}: ${t('common.all')}`),
       ['chat', 'system', 'join', 'leave', 'other'].map((ty) => h('option', { value: ty }, t(`type.${ty}` as 'type.chat'))));
@@ -92,10 +100,13 @@ export class LiveStream {
         h('button', { type: 'reset', class: 'btn btn-sm btn-outline-secondary', id: 'live-reset' }, t('common.reset'))));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      this.setFilters({ user: user.value.trim(), type: type.value, target: target.value.trim() });
+      this.setFilters({ user: user.value.trim(), type: type.value, target: target.value.trim(), room: this.base.room });
     });
     form.addEventListener('reset', () => {
-      setTimeout(() => this.setFilters({ user: '', type: '', target: '' }));
+      setTimeout(() => {
+        target.value = this.base.target;
+        this.setFilters({ user: '', type: '', target: this.base.target, room: this.base.room });
+      });
     });
 
     this.el = h('div', { class: 'card h-100', id: 'live-card' },
@@ -125,7 +136,7 @@ export class LiveStream {
   }
 
   private setFilters(f: Filters): void {
-    if (f.user === this.filters.user && f.type === this.filters.type && f.target === this.filters.target) return;
+    if (f.user === this.filters.user && f.type === this.filters.type && f.target === this.filters.target && f.room === this.filters.room) return;
     this.filters = f;
     this.connect(true);
   }
@@ -175,7 +186,7 @@ export class LiveStream {
         this.early.push(m);
         if (this.early.length > this.max) this.early.splice(0, this.early.length - this.max);
       } else this.receive(m);
-      this.opt.onMessage();
+      this.opt.onMessage(m);
     });
     es.addEventListener('status', (ev) => {
       if (g !== this.gen) return;
@@ -244,7 +255,8 @@ export class LiveStream {
     this.frame = 0;
     if (!this.queue.length) return;
     const frag = document.createDocumentFragment();
-    for (let i = this.queue.length - 1; i >= 0; i--) frag.appendChild(messageRow(this.queue[i]));
+    const onOpen = this.opt.onOpen;
+    for (let i = this.queue.length - 1; i >= 0; i--) frag.appendChild(messageRow(this.queue[i], { onOpen }));
     this.queue = [];
     this.list.prepend(frag);
     while (this.list.childElementCount > this.max) this.list.lastElementChild!.remove();

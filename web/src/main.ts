@@ -19,6 +19,7 @@ import { searchView } from './views/search';
 import { sessionsView } from './views/sessions';
 import { targetsView } from './views/targets';
 import { userView } from './views/user';
+import { errText } from './errors';
 
 export interface ViewContext {
   cfg: UIConfig;
@@ -42,6 +43,16 @@ const nav = h('nav', { class: 'navbar navbar-expand bg-body-tertiary border-bott
 const notice = h('div', { class: 'container-fluid', id: 'app-notice' });
 const main = h('main', { class: 'container-fluid pb-4', id: 'view' });
 
+/**
+ * versionLabel shows a release as "v1.2.3" and anything else (a commit
+ * hash from git describe --always, "dev") as it is: "a1cc8ca", not
+ * "va1cc8ca".
+ */
+export function versionLabel(v: string): string {
+  if (/^v\d/.test(v)) return v;
+  return /^\d+(\.\d+)+/.test(v) ? 'v' + v : v;
+}
+
 function parseHash(): { path: string; params: URLSearchParams } {
   const raw = location.hash.replace(/^#/, '');
   const i = raw.indexOf('?');
@@ -55,7 +66,7 @@ function renderNav(path: string): void {
   const other = lang() === 'zh' ? 'en' : 'zh';
   setChildren(nav,
     h('div', { class: 'container-fluid flex-wrap' },
-      h('a', { class: 'navbar-brand fw-semibold', href: '#/' }, 'wsmon', cfg.version ? h('small', { class: 'text-body-secondary fw-normal ms-1 d-none d-sm-inline' }, 'v' + cfg.version) : null),
+      h('a', { class: 'navbar-brand fw-semibold', href: '#/' }, 'wsmon', cfg.version ? h('small', { class: 'text-body-secondary fw-normal ms-1 d-none d-sm-inline', id: 'version', title: t('version.title') }, versionLabel(cfg.version)) : null),
       h('ul', { class: 'navbar-nav me-auto flex-wrap' },
         loggedOut ? null : [
           link('#/', 'nav.dashboard', path === '/', 'nav-dashboard'),
@@ -81,7 +92,7 @@ function logout(ev: Event): void {
     .catch((e) => {
       button.disabled = false;
       setChildren(notice, h('div', { class: 'alert alert-danger', id: 'logout-error', role: 'alert' },
-        t('nav.logoutFailed', { msg: e instanceof ApiError ? e.message : String(e) })));
+        t('nav.logoutFailed', { msg: errText(e) })));
     });
 }
 
@@ -140,7 +151,7 @@ async function start(): Promise<void> {
     renderNav('');
     const retry = h('button', { type: 'button', class: 'btn btn-sm btn-outline-danger ms-2', onclick: () => location.reload() }, t('common.retry'));
     setChildren(main, h('div', { class: 'alert alert-danger', id: 'fatal-error' },
-      e instanceof ApiError && e.status === 0 ? t('common.network') : t('common.error', { msg: e instanceof Error ? e.message : String(e) }), retry));
+      e instanceof ApiError && e.status === 0 ? t('common.network') : t('common.error', { msg: errText(e) }), retry));
     return;
   }
   window.addEventListener('hashchange', route);

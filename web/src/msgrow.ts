@@ -60,10 +60,21 @@ export function messageRow(m: Msg, opt: RowOptions = {}): HTMLElement {
     row.addEventListener('click', (ev) => {
       if ((ev.target as Element).closest('a')) return;
       if (window.getSelection()?.toString()) return; // selecting text is not a click
+      row.focus({ preventScroll: true }); // closing the context gives the focus back here
       open(m);
     });
+    // Enter opens the context when the key comes up, not down: the
+    // context focuses its close button, which the rest of the key press
+    // (keypress) would otherwise press at once.
+    let enterDown = false;
     row.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Enter' && ev.target === row) open(m);
+      enterDown = ev.key === 'Enter' && ev.target === row;
+      if (enterDown) ev.preventDefault();
+    });
+    row.addEventListener('keyup', (ev) => {
+      if (ev.key !== 'Enter' || ev.target !== row || !enterDown) return;
+      enterDown = false;
+      open(m);
     });
   }
   return row;

@@ -6,7 +6,7 @@
 // users and delivery texts come from the server (the content and the user
 // from the monitored chat): they are only ever set as text.
 
-import { ackAlerts, Alert, AlertPage, ApiError, get, isAbort, NotifierStats, RuleList } from '../api';
+import { ackAlerts, Alert, AlertPage, get, isAbort, NotifierStats, RuleList } from '../api';
 import { notificationsSupported } from '../alerts';
 import { h, setChildren } from '../dom';
 import { fmtNum, fmtShort, fmtTime, fromLocalInput, parseTime } from '../format';
@@ -14,14 +14,11 @@ import { t, tOr } from '../i18n';
 import type { ViewContext } from '../main';
 import { userHref } from '../msgrow';
 import { openContext } from './context';
+import { errText } from '../errors';
 
 const pageSize = 50;
 const maxRows = 2000; // live arrivals beyond this push the oldest rows out
 const maxAckIds = 1000; // per POST /api/alerts/ack
-
-function errText(e: unknown): string {
-  return e instanceof ApiError ? e.message : String(e);
-}
 
 /** alertTabs is the switch between the alert history and the rules. */
 export function alertTabs(active: 'alerts' | 'rules'): HTMLElement {

@@ -2,10 +2,11 @@
 // selected one marked and the search query highlighted. Built by hand on
 // Bootstrap's modal classes (no Bootstrap JS needed).
 
-import { ApiError, Context, get, isAbort, seg } from '../api';
+import { Context, get, isAbort, seg } from '../api';
 import { h, Highlighter, setChildren } from '../dom';
 import { t } from '../i18n';
 import { messageRow } from '../msgrow';
+import { errText } from '../errors';
 
 let closeCurrent: (() => void) | null = null;
 
@@ -60,7 +61,8 @@ export function openContext(id: number, hl: Highlighter | null): void {
       let anchorRow: HTMLElement | null = null;
       for (const m of c.messages ?? []) {
         const isAnchor = m.id === (c.anchor ?? id);
-        const row = messageRow(m, { highlight: hl, anchor: isAnchor });
+        // Another row opens its own context (the conversation around it).
+        const row = messageRow(m, { highlight: hl, anchor: isAnchor, onOpen: isAnchor ? undefined : (x) => openContext(x.id, hl) });
         if (isAnchor) {
           row.setAttribute('aria-current', 'true');
           anchorRow = row;
@@ -72,6 +74,6 @@ export function openContext(id: number, hl: Highlighter | null): void {
     })
     .catch((e) => {
       if (isAbort(e)) return;
-      setChildren(body, h('div', { class: 'alert alert-danger m-3' }, t('common.error', { msg: e instanceof ApiError ? e.message : String(e) })));
+      setChildren(body, h('div', { class: 'alert alert-danger m-3' }, t('common.error', { msg: errText(e) })));
     });
 }

@@ -5,6 +5,7 @@
 import { ApiError, post } from '../api';
 import { h, setChildren } from '../dom';
 import { t } from '../i18n';
+import { errText } from '../errors';
 
 export function loginView(root: HTMLElement): void {
   let mode: 'token' | 'password' = 'token';
@@ -46,7 +47,7 @@ export function loginView(root: HTMLElement): void {
       .then(() => location.reload())
       .catch((e) => {
         submit.disabled = false;
-        setChildren(error, h('div', { class: 'alert alert-danger py-2' }, t('login.failed', { msg: e instanceof ApiError ? e.message : String(e) })));
+        setChildren(error, h('div', { class: 'alert alert-danger py-2' }, t('login.failed', { msg: e instanceof ApiError && e.status === 401 && e.code !== 'bad_credentials' ? t('login.wrong') : errText(e) })));
       });
   });
   setChildren(root, h('div', { class: 'py-5' }, form));

@@ -14,6 +14,7 @@ import { fmtNum, fmtRel, fmtTime } from '../format';
 import { Key, t, tOr } from '../i18n';
 import type { ViewContext } from '../main';
 import { alertTabs, ruleTypeBadge } from './alerts';
+import { errText as apiErrText } from '../errors';
 
 const fallbackTypes = ['keyword', 'regex', 'user', 'rate', 'silence', 'connection'];
 /** the fields the form edits (anything else a rule has is kept on edit) */
@@ -30,8 +31,9 @@ const typeFields: Record<string, string[]> = {
   connection: ['minutes'],
 };
 
+// A 400 names the field first ("pattern: ..."): shown as it is, on the field.
 function errText(e: unknown): string {
-  return e instanceof ApiError ? e.message : String(e);
+  return e instanceof ApiError && e.code === 'bad_param' ? e.message : apiErrText(e);
 }
 
 /** listText shows at most n items of a list, then "+k". */

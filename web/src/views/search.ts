@@ -5,13 +5,14 @@
 // export link downloads, from /api/export, everything the applied keyword
 // and filters select (a plain link: the browser sends the session cookie).
 
-import { ApiError, get, isAbort, Msg, Page, query, SearchPage } from '../api';
+import { get, isAbort, Msg, Page, query, SearchPage } from '../api';
 import { h, Highlighter, setChildren } from '../dom';
 import { fmtNum, fromLocalInput } from '../format';
 import { t } from '../i18n';
 import type { ViewContext } from '../main';
 import { messageRow } from '../msgrow';
 import { openContext } from './context';
+import { errText } from '../errors';
 
 const fields = ['q', 'user', 'type', 'target', 'room', 'from', 'to'] as const;
 const pageSize = 50;
@@ -137,7 +138,7 @@ export function searchView(root: HTMLElement, ctx: ViewContext): void {
           if (isAbort(e)) return;
           more.disabled = false;
           summary.textContent = '';
-          setChildren(error, h('div', { class: 'alert alert-danger' }, t('common.error', { msg: e instanceof ApiError ? e.message : String(e) })));
+          setChildren(error, h('div', { class: 'alert alert-danger' }, t('common.error', { msg: errText(e) })));
         });
     };
     load(null);

@@ -1,16 +1,26 @@
 // The sessions page (#/sessions?target=): per target a horizontal timeline
-// of connection sessions (green, red when they ended with an error) and
-// gaps in coverage, then the sessions and gaps as tables that stack into
+// of connection sessions (green, red when they ended with an error), failed
+// connection attempts (dark ticks) and gaps in coverage, then the sessions and gaps as tables that stack into
 // cards on narrow screens.
 
-import { ApiError, Gap, get, isAbort, Session, Sessions } from '../api';
+import { Gap, get, isAbort, Session, Sessions } from '../api';
 import { h, setChildren } from '../dom';
 import { fmtDuration, fmtNum, fmtTime, parseTime } from '../format';
 import { t } from '../i18n';
 import type { ViewContext } from '../main';
+import { errText, targetError } from '../errors';
 
 function ms(s: string | null | undefined, fallback: number): number {
   return parseTime(s)?.getTime() ?? fallback;
+}
+
+/** span is when a session (or a failed attempt, an instant) began and ended, in ms. */
+function extent(s: Session, now: number): [number, number] {
+  if (s.attempt) {
+    const at = ms(s.at ?? s.connected_at, now);
+    return [at, at];
+  }
+  return [ms(s.connected_at, now), ms(s.disconnected_at, now)];
 }
 
 function td(label: string, ...children: (Node | string | null)[]): HTMLTableCellElement {
@@ -37,7 +47,7 @@ export function sessionsView(root: HTMLElement, ctx: ViewContext): void {
     .then((data) => render(body, data.sessions ?? [], data.gaps ?? []))
     .catch((e) => {
       if (isAbort(e)) return;
-      setChildren(body, h('div', { class: 'alert alert-danger' }, t('common.error', { msg: e instanceof ApiError ? e.message : String(e) })));
+      setChildren(body, h('div', { class: 'alert alert-danger' }, t('common.error', { msg: errText(e) })));
     });
 }
 
@@ -50,8 +60,9 @@ function render(body: HTMLElement, sessions: Session[], gaps: Gap[]): void {
   let start = Infinity;
   let end = -Infinity;
   for (const s of sessions) {
-    start = Math.min(start, ms(s.connected_at, now));
-    end = Math.max(end, ms(s.disconnected_at, now));
+    const [a, b] = extent(s, now);
+    start = Math.min(start, a);
+    end = Math.max(end, b);
   }
   for (const g of gaps) {
     start = Math.min(start, ms(g.from, now));
@@ -67,8 +78,14 @@ function render(body: HTMLElement, sessions: Session[], gaps: Gap[]): void {
   const rows = targets.map((name) => {
     const track = h('div', { class: 'timeline-track' });
     for (const s of sessions.filter((x) => x.target === name)) {
-      const a = ms(s.connected_at, now);
-      const b = ms(s.disconnected_at, now);
+      const [a, b] = extent(s, now);
+      if (s.attempt) {
+        const tick = h('div', { class: 'timeline-attempt', dataset: { attempt: String(s.id) },
+          title: t('sessions.attemptTitle', { time: fmtTime(s.at ?? null), err: targetError(s.error_code, s.error) }) });
+        place(tick, a, b);
+        track.appendChild(tick);
+        continue;
+      }
       const bar = h('div', {
         class: 'timeline-bar ' + (s.error ? 'bg-danger' : 'bg-success') + (s.disconnected_at ? '' : ' timeline-open'),
         dataset: { session: String(s.id) },
@@ -94,7 +111,8 @@ function render(body: HTMLElement, sessions: Session[], gaps: Gap[]): void {
       h('h2', { class: 'h6 mb-0 me-auto' }, t('sessions.timeline')),
       h('span', { class: 'small' }, h('span', { class: 'legend-swatch bg-success' }), t('sessions.legendSession')),
       h('span', { class: 'small' }, h('span', { class: 'legend-swatch bg-danger' }), t('sessions.legendError')),
-      h('span', { class: 'small' }, h('span', { class: 'legend-swatch timeline-gap-swatch' }), t('sessions.legendGap'))),
+      h('span', { class: 'small' }, h('span', { class: 'legend-swatch timeline-gap-swatch' }), t('sessions.legendGap')),
+      h('span', { class: 'small' }, h('span', { class: 'legend-swatch timeline-attempt-swatch' }), t('sessions.legendAttempt'))),
     h('div', { class: 'card-body', id: 'sessions-timeline' },
       rows,
       h('div', { class: 'timeline-axis small text-body-secondary' },
@@ -107,18 +125,24 @@ function render(body: HTMLElement, sessions: Session[], gaps: Gap[]): void {
   const table = h('table', { class: 'table table-sm table-hover align-middle mb-0 table-stack', id: 'sessions-table' },
     h('thead', null, h('tr', null, Object.values(L).map((x) => h('th', { scope: 'col' }, x)))),
     h('tbody', null, sessions.map((s) => {
-      const dur = (ms(s.disconnected_at, now) - ms(s.connected_at, now)) / 1000;
+      const [a, b] = extent(s, now);
+      const dur = (b - a) / 1000;
       const close = s.disconnected_at ? [s.close_code ? String(s.close_code) : '', s.close_reason].filter(Boolean).join(' ') : '';
-      return h('tr', { dataset: { session: String(s.id), target: s.target } },
+      return h('tr', { dataset: { session: String(s.id), target: s.target, kind: s.attempt ? 'attempt' : 'session' }, class: s.attempt ? 'session-attempt' : '' },
         td(L.id, String(s.id)),
         td(L.target, s.target),
         td(L.url, h('span', { class: 'text-break small' }, s.url)),
-        td(L.connected, fmtTime(s.connected_at)),
-        td(L.disconnected, s.disconnected_at ? fmtTime(s.disconnected_at) : h('span', { class: 'badge text-bg-success' }, t('sessions.ongoing'))),
-        td(L.duration, fmtDuration(dur)),
+        td(L.connected, fmtTime(s.attempt ? s.at ?? null : s.connected_at)),
+        td(L.disconnected, s.attempt
+          ? h('span', { class: 'badge text-bg-danger' }, t('sessions.attemptFailed'))
+          : s.disconnected_at ? fmtTime(s.disconnected_at) : h('span', { class: 'badge text-bg-success' }, t('sessions.ongoing'))),
+        td(L.duration, s.attempt ? t('common.none') : fmtDuration(dur)),
         td(L.close, close || t('common.none')),
         td(L.messages, fmtNum(s.messages)),
-        td(L.error, s.error ? h('span', { class: 'text-danger text-break small' }, s.error) : t('common.none')));
+        td(L.error, s.error || s.http_status
+          ? h('span', { class: 'text-danger text-break small session-error', dataset: { code: s.error_code ?? '' } },
+            [s.http_status ? t('sessions.httpStatus', { status: s.http_status }) : '', targetError(s.error_code, s.error)].filter(Boolean).join(' · '))
+          : t('common.none')));
     })));
 
   const G = { target: t('sessions.target'), from: t('sessions.gapFrom'), to: t('sessions.gapTo'), len: t('sessions.gapLength') };

@@ -4,17 +4,15 @@
 // errors) is shown through text nodes only. In a separate `wsmon web`
 // (managed: false) the page is read-only.
 
-import { ApiError, del, get, isAbort, post, Target, TargetConfig, TargetList, seg } from '../api';
+import { del, get, isAbort, post, Target, TargetConfig, TargetList, seg } from '../api';
 import { h, setChildren } from '../dom';
 import { fmtNum, fmtRel, fmtTime } from '../format';
 import { t, tOr } from '../i18n';
 import type { ViewContext } from '../main';
-import { stateClass } from './dashboard';
+import { errText, targetError } from '../errors';
+import { shownState, stateClass } from '../state';
+import { nextAttempt } from './dashboard';
 
-
-function errText(e: unknown): string {
-  return e instanceof ApiError ? e.message : String(e);
-}
 
 export function targetsView(root: HTMLElement, ctx: ViewContext): void {
   const alert = h('div', { id: 'targets-alert', role: 'status' });
@@ -72,17 +70,19 @@ function render(body: HTMLElement, data: TargetList, act: (name: string, a: 'pau
               : button(tg, 'pause', t('targets.pause'), 'btn-outline-secondary'),
           button(tg, 'remove', t('targets.remove'), 'btn-outline-danger'))
       : t('common.none');
-    const err = tg.stopped || tg.last_error;
-    return h('tr', { dataset: { target: tg.name, state: tg.state } },
+    const err = tg.stopped || targetError(tg.error_code, tg.last_error);
+    const state = shownState(tg);
+    return h('tr', { dataset: { target: tg.name, state } },
       td(L.name, h('span', { class: 'fw-semibold' }, tg.name)),
       td(L.url, h('span', { class: 'text-break small' }, tg.url)),
       td(L.protocol, tg.protocol || 'auto',
         tg.protocol_in_use && tg.protocol_in_use !== tg.protocol ? h('div', { class: 'small text-body-secondary' }, t('targets.inUse', { p: tg.protocol_in_use })) : null),
       td(L.state,
-        h('span', { class: `badge target-state ${stateClass[tg.state] ?? 'text-bg-secondary'}` }, tOr('state.' + tg.state, tg.state || '?')),
+        h('span', { class: `badge target-state ${stateClass[state] ?? 'text-bg-secondary'}` }, tOr('state.' + state, state || '?')),
         h('div', { class: 'small text-body-secondary' },
           tg.since ? h('span', { title: fmtTime(tg.since) }, fmtRel(tg.since)) : null,
-          ' ', t('targets.reconnects', { n: fmtNum(tg.reconnects ?? 0) }))),
+          ' ', t('targets.reconnects', { n: fmtNum(tg.reconnects ?? 0) })),
+        h('div', { class: 'small text-body-secondary' }, nextAttempt(tg))),
       td(L.source, tg.source === 'api' ? t('targets.sourceApi') : t('targets.sourceConfig')),
       td(L.error, err ? h('span', { class: 'text-danger text-break small target-error' }, err) : t('common.none')),
       td(L.actions, actions));

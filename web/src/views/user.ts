@@ -10,6 +10,7 @@ import { t } from '../i18n';
 import type { ViewContext } from '../main';
 import { messageRow } from '../msgrow';
 import { openContext } from './context';
+import { errText } from '../errors';
 
 export function userView(root: HTMLElement, ctx: ViewContext, name: string): void {
   setChildren(root,
@@ -56,6 +57,6 @@ export function userView(root: HTMLElement, ctx: ViewContext, name: string): voi
       setChildren(root,
         h('h1', { class: 'h4 mb-3 text-break', id: 'user-name' }, t('user.title', { name })),
         h('div', { class: notFound ? 'alert alert-info' : 'alert alert-danger' },
-          notFound ? t('user.notFound') : t('common.error', { msg: e instanceof ApiError ? e.message : String(e) })));
+          notFound ? t('user.notFound') : t('common.error', { msg: errText(e) })));
     });
 }
