@@ -9,8 +9,16 @@
 // CSP header; the English/Chinese language switch; logging in with a
 // web_token and out again; the ingest counters; the red banner while the
 // journal cannot write (the data directory on a tmpfs the test mounts and
-// fills: root only); and, on request, a screenshot of the dashboard for
-// the docs.
+// fills: root only); TestViews: the leaderboard's empty state and what it
+// counts, the version badge, message rows opening their context and user
+// page (live stream, context, user page), the target / room / time-range
+// selection in the URL, the targets overview, the status card's next
+// attempt and a stopped monitor seen from a separate wsmon web, the
+// sessions view, the login form (errors translated by their code), keyboard
+// use (search on Enter, focus order, Enter/Escape on the context), a
+// Chinese browser (Intl formatting, translated API errors) and the phone
+// width (no view scrolls sideways; a screenshot is saved as an artifact);
+// and, on request, a screenshot of the dashboard in Chinese for the docs.
 //
 // Run them with
 //
@@ -24,7 +32,10 @@
 //   - WSMON_REQUIRE_BROWSER=1: fail instead of skip when no browser is
 //     found, the UI is not built or a tmpfs cannot be mounted (CI sets it).
 //   - WSMON_SCREENSHOT=PATH: also save a full-page 1280x900 PNG of the
-//     dashboard with demo traffic to PATH (docs/dashboard.png is made
-//     that way); without it that test is skipped.
+//     dashboard in Chinese with demo traffic to PATH (docs/dashboard.png
+//     is made that way; it needs a Chinese font, fonts-noto-cjk); without
+//     it that test is skipped.
+//   - WSMON_ARTIFACT_DIR: where screenshots for people to look at are
+//     written (the phone-width dashboard); by default bin/e2e-artifacts/.
 //   - WSMON_TEST_LOG=1: show wsmon's own logs.
 package e2e
