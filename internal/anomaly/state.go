@@ -23,6 +23,11 @@ const (
 	// maxMinute bounds minutes in a state (about the year 4000 either way
 	// of 1970), so that arithmetic on them cannot overflow.
 	maxMinute = 1 << 40
+	// maxRate bounds the averages and expectations in a state (messages a
+	// minute; no chat comes near), so that arithmetic on a damaged or
+	// crafted state stays finite.
+	maxRate = 1e9
+	maxID   = 1 << 62
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -317,10 +322,10 @@ func (r *stateReader) fany() float64 {
 	return v
 }
 
-// f reads a float64 that must be finite and ≥ 0.
+// f reads a float64 in [0, maxRate].
 func (r *stateReader) f() float64 {
 	v := r.fany()
-	if v < 0 {
+	if v < 0 || v > maxRate {
 		r.fail("number %v out of range", v)
 		return 0
 	}
@@ -335,7 +340,7 @@ func (r *stateReader) f32() float32 {
 	}
 	v := math.Float32frombits(binary.LittleEndian.Uint32(r.b))
 	r.b = r.b[4:]
-	if !(v >= 0) || math.IsInf(float64(v), 0) {
+	if !(v >= 0) || v > maxRate {
 		r.fail("number %v out of range", v)
 		return 0
 	}
@@ -409,8 +414,8 @@ func (d *Detector) decode(body []byte) error {
 	if weeks < 1 || weeks > maxWeeks {
 		return fmt.Errorf("weeks %d", weeks)
 	}
-	if d.nextID = r.u(); d.nextID == 0 {
-		return errors.New("next id 0")
+	if d.nextID = r.u(); d.nextID == 0 || d.nextID > maxID {
+		return fmt.Errorf("next id %d", d.nextID)
 	}
 	d.st.DroppedObservations = r.u()
 	d.st.Late = r.u()
@@ -545,7 +550,10 @@ func (d *Detector) decodeKey(r *stateReader, weeks int, byID map[uint64]*Anomaly
 	if ks.silRun < 0 || ks.silRun > maxMinute {
 		r.fail("silent run %d", ks.silRun)
 	}
-	ks.silE = r.f()
+	ks.silE = r.fany()
+	if ks.silE < 0 || ks.silE > maxRate*maxMinute {
+		r.fail("silence expectation %v", ks.silE)
+	}
 	for k := Kind(1); k <= numKinds; k++ {
 		id := r.u()
 		if id == 0 {
