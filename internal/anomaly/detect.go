@@ -222,10 +222,10 @@ func (d *Detector) judge(ks *keyState, m int64, rec *minuteRec, low float64, act
 		if a := ks.open[KindSilence]; a != nil {
 			ks.hot[KindSilence] = m
 			if score > a.Score {
-				d.update(ks, a, score, d.silenceParams(ks, m))
+				d.update(a, score, d.silenceParams(ks))
 			}
 		} else if active && ks.silRun >= int64(o.SilenceMinutes) && score >= o.SilenceScore {
-			d.open(ks, KindSilence, "", ks.silStart, m, score, d.silenceParams(ks, m))
+			d.open(ks, KindSilence, "", ks.silStart, m, score, d.silenceParams(ks))
 		}
 	} else {
 		if ks.open[KindSilence] != nil {
@@ -256,7 +256,7 @@ func (d *Detector) judge(ks *keyState, m int64, rec *minuteRec, low float64, act
 		}
 		if z >= o.SpikeZ/2 && sx-smu >= o.SpikeMinExcess/2 {
 			if z > a.Score {
-				d.update(ks, a, z, d.spikeParams(ks, m, sx, smu))
+				d.update(a, z, d.spikeParams(ks, sx, smu))
 			}
 		} else {
 			d.closeAnomaly(ks, KindSpike, ks.hot[KindSpike]+1)
@@ -269,7 +269,7 @@ func (d *Detector) judge(ks *keyState, m int64, rec *minuteRec, low float64, act
 				break
 			}
 		}
-		d.open(ks, KindSpike, "", start, m, z, d.spikeParams(ks, m, sx, smu))
+		d.open(ks, KindSpike, "", start, m, z, d.spikeParams(ks, sx, smu))
 	}
 
 	// New users: the window's new users against the usual new users per
@@ -293,7 +293,7 @@ func (d *Detector) judge(ks *keyState, m int64, rec *minuteRec, low float64, act
 		}
 		if z >= o.NewUserZ/2 && nu >= float64(o.NewUserMin)/2 {
 			if z > a.Score {
-				d.update(ks, a, z, d.newUserParams(ks, nu, ne))
+				d.update(a, z, d.newUserParams(nu, ne))
 			}
 		} else {
 			d.closeAnomaly(ks, KindNewUsers, ks.hot[KindNewUsers]+1)
@@ -306,7 +306,7 @@ func (d *Detector) judge(ks *keyState, m int64, rec *minuteRec, low float64, act
 				break
 			}
 		}
-		d.open(ks, KindNewUsers, "", start, m, z, d.newUserParams(ks, nu, ne))
+		d.open(ks, KindNewUsers, "", start, m, z, d.newUserParams(nu, ne))
 	}
 
 	// One user: the busiest user of the window against the usual busiest
@@ -354,7 +354,7 @@ func (d *Detector) judge(ks *keyState, m int64, rec *minuteRec, low float64, act
 		}
 		if z := uz(c); z >= o.UserZ/2 && c >= float64(o.UserMin)/2 && c >= o.UserShare/2*ut {
 			if z > a.Score {
-				d.update(ks, a, z, d.userParams(ks, a.User, c, ut, b))
+				d.update(a, z, d.userParams(a.User, c, ut, b))
 			}
 		} else {
 			d.closeAnomaly(ks, KindUserFlood, ks.hot[KindUserFlood]+1)
@@ -368,7 +368,7 @@ func (d *Detector) judge(ks *keyState, m int64, rec *minuteRec, low float64, act
 				}
 			}
 		}
-		d.open(ks, KindUserFlood, top.User, start, m, uz(c), d.userParams(ks, top.User, c, ut, b))
+		d.open(ks, KindUserFlood, top.User, start, m, uz(c), d.userParams(top.User, c, ut, b))
 	}
 
 	// Type mix: the window's type counts against the usual shares (G-test
@@ -415,7 +415,7 @@ func (d *Detector) judge(ks *keyState, m int64, rec *minuteRec, low float64, act
 		}
 		if tt >= float64(o.TypeMin)/2 && jsd >= o.TypeJSD/2 && tz >= o.TypeZ/2 {
 			if tz > a.Score {
-				d.update(ks, a, tz, d.typeParams(ks, risen, tx[risen], tt, pb[risen], jsd))
+				d.update(a, tz, d.typeParams(risen, tx[risen], tt, pb[risen], jsd))
 			}
 		} else {
 			d.closeAnomaly(ks, KindTypeMix, ks.hot[KindTypeMix]+1)
@@ -429,7 +429,7 @@ func (d *Detector) judge(ks *keyState, m int64, rec *minuteRec, low float64, act
 				break
 			}
 		}
-		d.open(ks, KindTypeMix, "", start, m, tz, d.typeParams(ks, risen, tx[risen], tt, pb[risen], jsd))
+		d.open(ks, KindTypeMix, "", start, m, tz, d.typeParams(risen, tx[risen], tt, pb[risen], jsd))
 	}
 
 	// Learning. The fallback rate and the daily averages learn from the
@@ -480,7 +480,7 @@ func (d *Detector) open(ks *keyState, k Kind, user string, start, m int64, score
 	d.record(a)
 }
 
-func (d *Detector) update(ks *keyState, a *Anomaly, score float64, params map[string]string) {
+func (d *Detector) update(a *Anomaly, score float64, params map[string]string) {
 	a.Score, a.Params = score, params
 	a.Explanation = explain(a)
 }
@@ -517,28 +517,28 @@ func (d *Detector) baseParams(ks *keyState) map[string]string {
 	}
 }
 
-func (d *Detector) spikeParams(ks *keyState, m int64, x, mu float64) map[string]string {
+func (d *Detector) spikeParams(ks *keyState, x, mu float64) map[string]string {
 	p := d.baseParams(ks)
 	p["observed"], p["expected"], p["window_minutes"] = num(x), num(mu), strconv.Itoa(d.o.SpikeWindow)
 	return p
 }
 
-func (d *Detector) silenceParams(ks *keyState, m int64) map[string]string {
+func (d *Detector) silenceParams(ks *keyState) map[string]string {
 	p := d.baseParams(ks)
 	p["minutes"], p["expected"] = strconv.FormatInt(ks.silRun, 10), num(ks.silE)
 	return p
 }
 
-func (d *Detector) newUserParams(ks *keyState, n, e float64) map[string]string {
+func (d *Detector) newUserParams(n, e float64) map[string]string {
 	return map[string]string{"observed": num(n), "expected": num(e), "window_minutes": strconv.Itoa(d.o.NewUserWindow)}
 }
 
-func (d *Detector) userParams(ks *keyState, user string, c, total, usual float64) map[string]string {
+func (d *Detector) userParams(user string, c, total, usual float64) map[string]string {
 	return map[string]string{"user": user, "observed": num(c), "total": num(total), "share": pct(c / max(total, 1)),
 		"usual": num(usual), "window_minutes": strconv.Itoa(d.o.UserWindow)}
 }
 
-func (d *Detector) typeParams(ks *keyState, typ int, c, total, usual, jsd float64) map[string]string {
+func (d *Detector) typeParams(typ int, c, total, usual, jsd float64) map[string]string {
 	return map[string]string{"type": string(typeNames[typ]), "observed": num(c), "total": num(total),
 		"share": pct(c / max(total, 1)), "usual_share": pct(usual), "jsd": strconv.FormatFloat(jsd, 'f', 3, 64),
 		"window_minutes": strconv.Itoa(d.o.TypeWindow)}

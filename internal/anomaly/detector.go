@@ -132,8 +132,9 @@ func (d *Detector) Observe(k Key, m int64, c Counts) {
 }
 
 // ObserveMessage observes one message: under the target's key and, when
-// room is not "", under the room's key. newUser says the user was seen for
-// the first time in the target. It is Observe with Counts of one message.
+// room is not "", under the room's key. typ is TypeIndex of its type;
+// newUser says the user was seen for the first time in the target. It is
+// Observe with Counts of one message.
 func (d *Detector) ObserveMessage(target, room, user string, typ int, at time.Time, newUser bool) {
 	c := Counts{Messages: 1}
 	if typ >= 0 && typ < NumTypes {
