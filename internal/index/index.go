@@ -459,7 +459,7 @@ func (ix *Indexer) addLocked(r *store.IndexRow) {
 	at := r.ReceivedAt.UnixMilli()
 	ix.mem.add(id, at, g)
 	ix.scratchG = g
-	ix.roll.add(id, r.Target, at, r.User)
+	ix.roll.add(id, r.Target, at, r.User, message.IsActivity(message.Type(r.Type)))
 	ix.consumed = id
 }
 

@@ -96,6 +96,7 @@ func (r *rollups) subtract(deltas []store.PruneDelta, before int64) {
 				uk := ukey{t, d.User}
 				if u := r.u[uk]; u != nil {
 					u.count -= d.Count
+					u.act -= d.Activity
 					if u.count <= 0 {
 						delete(r.u, uk)
 					}

@@ -541,16 +541,18 @@ func (ix *Indexer) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, 
 	cut := q.Now.Add(-24 * time.Hour).UnixMilli()
 	nowMs := q.Now.UnixMilli()
 	var top []store.UserCount
+	// Only activity counts (message.IsActivity): system, join and leave
+	// messages are not something a user did.
 	for k, v := range ix.roll.u {
-		if k.target != t || v.count == 0 {
+		if k.target != t || v.act <= 0 {
 			continue
 		}
-		if v.last >= cut && v.last <= nowMs {
+		if v.lastAct >= cut && v.lastAct <= nowMs {
 			st.ActiveUsers++
 		}
-		if len(top) < 10 || v.count > top[len(top)-1].Count ||
-			(v.count == top[len(top)-1].Count && k.user < top[len(top)-1].User) {
-			top = insertTop(top, store.UserCount{User: k.user, Count: v.count})
+		if len(top) < 10 || v.act > top[len(top)-1].Count ||
+			(v.act == top[len(top)-1].Count && k.user < top[len(top)-1].User) {
+			top = insertTop(top, store.UserCount{User: k.user, Count: v.act})
 		}
 	}
 	st.TopUsers = top

@@ -21,6 +21,7 @@ type ukey struct{ target, user string } // target "" = all targets
 
 type uval struct {
 	count, first, last int64
+	act, lastAct       int64 // activity messages (message.IsActivity) and the newest one's time
 	all                *uval // the all-targets entry of the same user (per-target entries)
 	dirty              bool
 }
@@ -47,8 +48,8 @@ func newRollups(qs []store.QuarterRow, us []store.UserRow) *rollups {
 		r.totals[""] += q.Count
 	}
 	for _, u := range us {
-		r.mergeU(ukey{"", u.User}, u.Count, u.FirstSeen, u.LastSeen)
-		r.u[ukey{u.Target, u.User}] = &uval{count: u.Count, first: u.FirstSeen, last: u.LastSeen, all: r.u[ukey{"", u.User}]}
+		r.mergeU(ukey{"", u.User}, u)
+		r.u[ukey{u.Target, u.User}] = &uval{count: u.Count, first: u.FirstSeen, last: u.LastSeen, act: u.Activity, lastAct: u.LastActive, all: r.u[ukey{"", u.User}]}
 	}
 	return r
 }
@@ -64,19 +65,21 @@ func (r *rollups) mergeQ(k qkey, n, lo, hi int64) {
 	v.minID, v.maxID = min(v.minID, lo), max(v.maxID, hi)
 }
 
-// mergeU adds to the all-targets entry k.
-func (r *rollups) mergeU(k ukey, n, first, last int64) {
+// mergeU adds a per-target row to the all-targets entry k.
+func (r *rollups) mergeU(k ukey, u store.UserRow) {
 	v := r.u[k]
 	if v == nil {
-		r.u[k] = &uval{count: n, first: first, last: last}
+		r.u[k] = &uval{count: u.Count, first: u.FirstSeen, last: u.LastSeen, act: u.Activity, lastAct: u.LastActive}
 		return
 	}
-	v.count += n
-	v.first, v.last = min(v.first, first), max(v.last, last)
+	v.count += u.Count
+	v.first, v.last = min(v.first, u.FirstSeen), max(v.last, u.LastSeen)
+	v.act += u.Activity
+	v.lastAct = max(v.lastAct, u.LastActive)
 }
 
-// add counts one message.
-func (r *rollups) add(id int64, target string, atMs int64, user string) {
+// add counts one message; activity: message.IsActivity of its type.
+func (r *rollups) add(id int64, target string, atMs int64, user string, activity bool) {
 	b := atMs / quarterMs
 	k := qkey{target, b}
 	q := r.q[k]
@@ -101,13 +104,17 @@ func (r *rollups) add(id int64, target string, atMs int64, user string) {
 	uk := ukey{target, user}
 	u := r.u[uk]
 	if u == nil {
-		r.mergeU(ukey{"", user}, 0, atMs, atMs)
+		r.mergeU(ukey{"", user}, store.UserRow{FirstSeen: atMs, LastSeen: atMs})
 		u = &uval{first: atMs, last: atMs, all: r.u[ukey{"", user}]}
 		r.u[uk] = u
 	}
 	for _, v := range [2]*uval{u, u.all} {
 		v.count++
 		v.first, v.last = min(v.first, atMs), max(v.last, atMs)
+		if activity {
+			v.act++
+			v.lastAct = max(v.lastAct, atMs)
+		}
 	}
 	if !u.dirty {
 		u.dirty = true
@@ -134,6 +141,7 @@ func (r *rollups) takeDirty() ([]store.QuarterRow, []store.UserRow) {
 		row := store.UserRow{Target: k.target, User: k.user}
 		if v := r.u[k]; v != nil {
 			row.Count, row.FirstSeen, row.LastSeen = v.count, v.first, v.last
+			row.Activity, row.LastActive = v.act, v.lastAct
 			v.dirty = false
 		}
 		us = append(us, row)

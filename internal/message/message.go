@@ -19,6 +19,15 @@ const (
 	TypeOther  Type = "other"
 )
 
+// IsActivity reports whether a message of type t is something its user
+// did (chat, other events) rather than presence or the server speaking
+// (system, join, leave): the leaderboard and the active-user count count
+// only activity. The store's SQL form of the same rule is
+// store.activitySQL (tested to agree).
+func IsActivity(t Type) bool {
+	return t != TypeSystem && t != TypeJoin && t != TypeLeave
+}
+
 // Reasons explain why a frame could not be decoded normally. A message with a
 // non-empty Reason is still stored (with its raw frame), so nothing is ever
 // silently dropped.

@@ -206,6 +206,22 @@ var sqliteDialect = &dialect{
 				stopped_at   INTEGER NOT NULL DEFAULT 0
 			)`,
 		},
+		// 8: the leaderboard and active users count only user activity
+		// (not system, join or leave: message.IsActivity): per-user
+		// activity count and newest activity time, computed here from the
+		// messages the rollups already cover.
+		{
+			`ALTER TABLE rollup_users ADD COLUMN activity INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE rollup_users ADD COLUMN last_active INTEGER NOT NULL DEFAULT 0`,
+			`CREATE TEMP TABLE m8 AS SELECT target, username, COUNT(*) AS n, MAX(received_at) AS la FROM messages
+				WHERE username <> '' AND type NOT IN ('system', 'join', 'leave') AND id <= (SELECT indexed_id FROM index_state WHERE id = 1)
+				GROUP BY target, username`,
+			`CREATE INDEX temp.m8_key ON m8 (target, username)`,
+			`UPDATE rollup_users SET
+				activity = COALESCE((SELECT n FROM m8 WHERE m8.target = rollup_users.target AND m8.username = rollup_users.username), 0),
+				last_active = COALESCE((SELECT la FROM m8 WHERE m8.target = rollup_users.target AND m8.username = rollup_users.username), 0)`,
+			`DROP TABLE temp.m8`,
+		},
 	},
 	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
 	messageValues:       `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,

@@ -30,7 +30,15 @@ type UserRow struct {
 	Target, User        string
 	Count               int64
 	FirstSeen, LastSeen int64 // Unix ms
+	// Activity counts the user's messages that message.IsActivity (not
+	// system, join or leave); LastActive is the newest one's time (Unix
+	// ms, 0 if none). The leaderboard and active users use these.
+	Activity, LastActive int64
 }
+
+// activitySQL is message.IsActivity as an SQL condition on the messages
+// table.
+const activitySQL = `type NOT IN ('system', 'join', 'leave')`
 
 // IndexFlush is written in one transaction: a new segment's bucket blobs,
 // segments it replaces, changed rollup rows, and the new indexed id.
@@ -110,8 +118,8 @@ func upsertRollups(ctx context.Context, tx *sql.Tx, qs []QuarterRow, us []UserRo
 		if u.Count == 0 {
 			_, err = tx.ExecContext(ctx, `DELETE FROM rollup_users WHERE target = ? AND username = ?`, u.Target, u.User)
 		} else {
-			_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO rollup_users (target, username, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)`,
-				u.Target, u.User, u.Count, u.FirstSeen, u.LastSeen)
+			_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO rollup_users (target, username, count, first_seen, last_seen, activity, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				u.Target, u.User, u.Count, u.FirstSeen, u.LastSeen, u.Activity, u.LastActive)
 		}
 		if err != nil {
 			return fmt.Errorf("store: rollup users: %w", err)
@@ -170,9 +178,9 @@ func (s *Store) LoadRollups(ctx context.Context) ([]QuarterRow, []UserRow, error
 	if err != nil {
 		return nil, nil, err
 	}
-	us, err := queryAll(ctx, s.r, "load rollups", `SELECT target, username, count, first_seen, last_seen FROM rollup_users`, nil,
+	us, err := queryAll(ctx, s.r, "load rollups", `SELECT target, username, count, first_seen, last_seen, activity, last_active FROM rollup_users`, nil,
 		func(r *sql.Rows, u *UserRow) error {
-			return r.Scan(&u.Target, &u.User, &u.Count, &u.FirstSeen, &u.LastSeen)
+			return r.Scan(&u.Target, &u.User, &u.Count, &u.FirstSeen, &u.LastSeen, &u.Activity, &u.LastActive)
 		})
 	return qs, us, err
 }
@@ -257,6 +265,7 @@ type PruneDelta struct {
 	Target, User string
 	Bucket       int64
 	Count        int64
+	Activity     int64 // of Count, the activity messages (message.IsActivity)
 }
 
 // FirstIDFrom returns the smallest message id received at or after t, and
@@ -273,8 +282,10 @@ func (s *Store) FirstIDFrom(ctx context.Context, t time.Time, lo int64) (int64, 
 // PruneDeltas counts the messages with id < before by target, user and
 // bucket.
 func (s *Store) PruneDeltas(ctx context.Context, before int64) ([]PruneDelta, error) {
-	return queryAll(ctx, s.r, "prune deltas", `SELECT target, username, received_at / ? AS b, COUNT(*) FROM messages WHERE id < ? GROUP BY target, username, b`,
-		[]any{quarterMs, before}, func(r *sql.Rows, d *PruneDelta) error { return r.Scan(&d.Target, &d.User, &d.Bucket, &d.Count) })
+	return queryAll(ctx, s.r, "prune deltas", `SELECT target, username, received_at / ? AS b, COUNT(*), SUM(CASE WHEN `+activitySQL+` THEN 1 ELSE 0 END) FROM messages WHERE id < ? GROUP BY target, username, b`,
+		[]any{quarterMs, before}, func(r *sql.Rows, d *PruneDelta) error {
+			return r.Scan(&d.Target, &d.User, &d.Bucket, &d.Count, &d.Activity)
+		})
 }
 
 // ApplyPrune deletes messages with id < before and, in the same
@@ -304,7 +315,7 @@ func (s *Store) ApplyPrune(ctx context.Context, before int64, deltas []PruneDelt
 			return 0, fmt.Errorf("store: prune rollups: %w", err)
 		}
 		if d.User != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE rollup_users SET count = count - ? WHERE target = ? AND username = ?`, d.Count, d.Target, d.User); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE rollup_users SET count = count - ?, activity = activity - ? WHERE target = ? AND username = ?`, d.Count, d.Activity, d.Target, d.User); err != nil {
 				return 0, fmt.Errorf("store: prune rollups: %w", err)
 			}
 		}

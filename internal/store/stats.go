@@ -89,7 +89,7 @@ func (s *Store) StatsScan(ctx context.Context, q StatsQuery) (Stats, error) {
 		return st, err
 	}
 	where, args := MessageQuery{Target: q.Target, From: q.Now.Add(-24 * time.Hour), To: q.Now.Add(time.Millisecond)}.where()
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(DISTINCT username) FROM messages`+where+` AND username <> ''`, args...).Scan(&st.ActiveUsers); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(DISTINCT username) FROM messages`+where+` AND username <> '' AND `+activitySQL, args...).Scan(&st.ActiveUsers); err != nil {
 		return st, fmt.Errorf("store: active users: %w", err)
 	}
 	where, args = MessageQuery{Target: q.Target, From: dayStart, To: dayEnd}.where()
@@ -110,9 +110,9 @@ func (s *Store) StatsScan(ctx context.Context, q StatsQuery) (Stats, error) {
 	st.Daily, st.Hourly = foldBuckets(buckets, dayStart, dayEnd, s.loc)
 
 	where, args = base.where()
-	cond := " WHERE username <> ''"
+	cond := " WHERE username <> '' AND " + activitySQL
 	if where != "" {
-		cond = where + " AND username <> ''"
+		cond = where + " AND username <> '' AND " + activitySQL
 	}
 	rows, err = s.r.QueryContext(ctx, `SELECT username, COUNT(*) AS n FROM messages`+cond+` GROUP BY username ORDER BY n DESC, username LIMIT 10`, args...)
 	if err != nil {
