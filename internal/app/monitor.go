@@ -377,6 +377,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 		auxRun.Go(func() { m.backups(aux, time.Duration(m.cfg.AutoBackupHours*float64(time.Hour))) })
 	}
 
+	// The first heartbeat before any status: a separate web process never
+	// sees this run's targets without knowing the process is alive.
+	m.heartbeat(ctx, false)
 	m.mu.Lock()
 	m.runCtx = ctx
 	for _, name := range m.order {
@@ -397,9 +400,9 @@ wait:
 		case <-tick.C:
 		case <-m.wake:
 		}
+		m.heartbeat(ctx, false)
 		m.writeStatus(ctx, false)
 		m.writeAttempts(ctx)
-		m.heartbeat(ctx, false)
 		if !m.managed {
 			if over, err := m.nothingCanRun(); over {
 				runErr = err
