@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 )
 
 // benchStream is a realistic chat stream: the corpus lines, half of them
@@ -108,7 +109,8 @@ func BenchmarkTokenizeCount(b *testing.B) {
 
 // BenchmarkState1M counts a million messages (100,000 a day over ten
 // days, with phrases) and reports the saved state's size, the entries
-// held and the heap they take.
+// held, the heap they take and the time of a Trending call on the last
+// day (all rooms and one room, averaged).
 func BenchmarkState1M(b *testing.B) {
 	tk, err := New(Options{Phrases: true})
 	if err != nil {
@@ -134,6 +136,13 @@ func BenchmarkState1M(b *testing.B) {
 			b.Fatal(err)
 		}
 		st := c.Stats()
+		t0 := time.Now()
+		const q = 20
+		for range q {
+			c.Trending(20009, "", 20)
+			c.Trending(20009, "support", 20)
+		}
+		b.ReportMetric(float64(time.Since(t0).Microseconds())/1000/(2*q), "trending-ms")
 		b.ReportMetric(float64(len(state)), "state-bytes")
 		b.ReportMetric(float64(st.Entries), "entries")
 		b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/(1<<20), "heap-MiB")

@@ -143,6 +143,9 @@ func TestCountsExactOrBounded(t *testing.T) {
 		c.mu.Lock()
 		for d, dc := range c.days {
 			for room, s := range map[string]*summary{"": dc.all, "a": dc.rooms["a"], "b": dc.rooms["b"]} {
+				if err := s.check(); err != nil {
+					t.Fatalf("day %d room %q: %v", d, room, err)
+				}
 				if s.msgs != msgs[key{d, room, ""}] {
 					t.Errorf("day %d room %q: %d messages, want %d", d, room, s.msgs, msgs[key{d, room, ""}])
 				}

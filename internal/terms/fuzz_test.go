@@ -86,6 +86,13 @@ func FuzzState(f *testing.F) {
 		if again, _ := c2.MarshalBinary(); !bytes.Equal(saved, again) {
 			t.Fatal("saved state changed through a load")
 		}
+		for _, dc := range c.days {
+			for _, s := range append([]*summary{dc.all}, mapValues(dc.rooms)...) {
+				if err := s.check(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		st := c.Stats()
 		if st.Days > 4 || st.Entries > 4*(32+2*8) {
 			t.Fatalf("loaded past the options: %+v", st)
@@ -107,4 +114,12 @@ func withChecksum(b []byte) []byte {
 	sum := crc32.ChecksumIEEE(body)
 	b[len(b)-4], b[len(b)-3], b[len(b)-2], b[len(b)-1] = byte(sum), byte(sum>>8), byte(sum>>16), byte(sum>>24)
 	return b
+}
+
+func mapValues(m map[string]*summary) []*summary {
+	var out []*summary
+	for _, s := range m {
+		out = append(out, s)
+	}
+	return out
 }

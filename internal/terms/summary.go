@@ -15,6 +15,10 @@ import (
 // at most adds/cap (the held counts sum to at most adds). So every term in
 // more than adds/cap messages is held, and every err is at most adds/cap.
 // Exact while overflow is false.
+//
+// The terms are kept in the paper's "stream summary": buckets of equal
+// count in a list by count, each with a list of its terms, so that
+// counting a term and evicting the least counted one take constant time.
 type summary struct {
 	cap      int
 	msgs     uint64 // messages counted (exact)
@@ -22,17 +26,26 @@ type summary struct {
 	overflow bool   // a term was evicted or the summary was cut
 	ents     []entry
 	idx      map[string]int32 // term → index in ents
-	heap     []int32          // indices into ents, a min-heap by count
+	buckets  []bucket
+	free     int32 // a free bucket, chained through next; none if < 0
+	min      int32 // the bucket of the smallest count; none if < 0
 }
 
 type entry struct {
 	term       string
 	count, err uint64
-	pos        int32 // index in heap
+	bucket     int32
+	prev, next int32 // in the bucket's list; none if < 0
+}
+
+type bucket struct {
+	count      uint64
+	head       int32 // first entry
+	prev, next int32 // buckets of the next smaller and larger counts
 }
 
 func newSummary(capacity int) *summary {
-	return &summary{cap: capacity, idx: make(map[string]int32)}
+	return &summary{cap: capacity, idx: make(map[string]int32), free: -1, min: -1}
 }
 
 // message counts one message with the given distinct terms.
@@ -46,37 +59,112 @@ func (s *summary) message(terms [][]byte) {
 func (s *summary) add(t []byte) {
 	s.adds++
 	if i, ok := s.idx[string(t)]; ok {
-		s.ents[i].count++
-		s.down(int(s.ents[i].pos))
+		s.incr(i)
 		return
 	}
 	if len(s.ents) < s.cap {
 		term := string(t)
 		i := int32(len(s.ents))
-		s.ents = append(s.ents, entry{term: term, count: 1, pos: int32(len(s.heap))})
-		s.heap = append(s.heap, i)
+		s.ents = append(s.ents, entry{term: term, count: 1})
 		s.idx[term] = i
-		s.up(len(s.heap) - 1)
+		b := s.min
+		if b < 0 || s.buckets[b].count != 1 {
+			b = s.newBucket(1, -1, s.min)
+		}
+		s.push(b, i)
 		return
 	}
-	// Evict the least counted term: the new one takes its place with its
+	// Evict a least counted term: the new one takes its place with its
 	// count plus one, and that count as its possible error.
 	s.overflow = true
-	i := s.heap[0]
+	i := s.buckets[s.min].head
 	e := &s.ents[i]
 	delete(s.idx, e.term)
 	term := string(t)
-	e.term, e.err, e.count = term, e.count, e.count+1
+	e.term, e.err = term, e.count
 	s.idx[term] = i
-	s.down(0)
+	s.incr(i)
+}
+
+// incr adds one to entry i's count, moving it to the next bucket.
+func (s *summary) incr(i int32) {
+	e := &s.ents[i]
+	b := e.bucket
+	e.count++
+	nb := s.buckets[b].next
+	if nb < 0 || s.buckets[nb].count != e.count {
+		nb = s.newBucket(e.count, b, nb)
+	}
+	s.unlink(i)
+	s.push(nb, i)
+}
+
+// newBucket makes a bucket of count between buckets prev and next.
+func (s *summary) newBucket(count uint64, prev, next int32) int32 {
+	var b int32
+	if s.free >= 0 {
+		b = s.free
+		s.free = s.buckets[b].next
+	} else {
+		b = int32(len(s.buckets))
+		s.buckets = append(s.buckets, bucket{})
+	}
+	s.buckets[b] = bucket{count: count, head: -1, prev: prev, next: next}
+	if prev >= 0 {
+		s.buckets[prev].next = b
+	} else {
+		s.min = b
+	}
+	if next >= 0 {
+		s.buckets[next].prev = b
+	}
+	return b
+}
+
+// push puts entry i first in bucket b.
+func (s *summary) push(b, i int32) {
+	e := &s.ents[i]
+	e.bucket, e.prev, e.next = b, -1, s.buckets[b].head
+	if e.next >= 0 {
+		s.ents[e.next].prev = i
+	}
+	s.buckets[b].head = i
+}
+
+// unlink takes entry i out of its bucket, freeing the bucket if empty.
+func (s *summary) unlink(i int32) {
+	e := &s.ents[i]
+	b := e.bucket
+	if e.prev >= 0 {
+		s.ents[e.prev].next = e.next
+	} else {
+		s.buckets[b].head = e.next
+	}
+	if e.next >= 0 {
+		s.ents[e.next].prev = e.prev
+	}
+	if s.buckets[b].head >= 0 {
+		return
+	}
+	bk := s.buckets[b]
+	if bk.prev >= 0 {
+		s.buckets[bk.prev].next = bk.next
+	} else {
+		s.min = bk.next
+	}
+	if bk.next >= 0 {
+		s.buckets[bk.next].prev = bk.prev
+	}
+	s.buckets[b].next = s.free
+	s.free = b
 }
 
 // floor is the most messages a term that is not held can have had.
 func (s *summary) floor() uint64 {
-	if !s.overflow || len(s.heap) == 0 {
+	if !s.overflow || s.min < 0 {
 		return 0
 	}
-	return s.ents[s.heap[0]].count
+	return s.buckets[s.min].count
 }
 
 // bounds returns the least and most messages term can have had.
@@ -102,11 +190,12 @@ func (s *summary) shrink(n int) {
 		return
 	}
 	s.overflow = true
-	ents := s.sorted()[:n]
-	s.rebuild(slices.Clone(ents))
+	// A copy, so that the larger array is freed.
+	s.rebuild(slices.Clone(s.sorted()[:n]))
 }
 
-// sorted returns the entries by count, highest first, then by term.
+// sorted returns a copy of the entries by count, highest first, then by
+// term.
 func (s *summary) sorted() []entry {
 	ents := slices.Clone(s.ents)
 	slices.SortFunc(ents, func(a, b entry) int {
@@ -118,56 +207,17 @@ func (s *summary) sorted() []entry {
 	return ents
 }
 
-// rebuild makes ents the summary's entries.
+// rebuild makes ents, sorted by count from highest, the summary's entries.
 func (s *summary) rebuild(ents []entry) {
 	s.ents = ents
 	s.idx = make(map[string]int32, len(ents))
-	s.heap = make([]int32, len(ents))
-	for i := range ents {
+	s.buckets, s.free, s.min = nil, -1, -1
+	top := int32(-1) // the bucket of the largest count so far
+	for i := len(ents) - 1; i >= 0; i-- {
 		s.idx[ents[i].term] = int32(i)
-		s.heap[i] = int32(i)
-		ents[i].pos = int32(i)
-	}
-	for i := len(s.heap)/2 - 1; i >= 0; i-- {
-		s.down(i)
-	}
-}
-
-func (s *summary) less(a, b int) bool {
-	return s.ents[s.heap[a]].count < s.ents[s.heap[b]].count
-}
-
-func (s *summary) swap(a, b int) {
-	s.heap[a], s.heap[b] = s.heap[b], s.heap[a]
-	s.ents[s.heap[a]].pos = int32(a)
-	s.ents[s.heap[b]].pos = int32(b)
-}
-
-func (s *summary) up(j int) {
-	for j > 0 {
-		i := (j - 1) / 2
-		if !s.less(j, i) {
-			break
+		if top < 0 || s.buckets[top].count != ents[i].count {
+			top = s.newBucket(ents[i].count, top, -1)
 		}
-		s.swap(i, j)
-		j = i
-	}
-}
-
-func (s *summary) down(i int) {
-	n := len(s.heap)
-	for {
-		j := 2*i + 1
-		if j >= n {
-			return
-		}
-		if r := j + 1; r < n && s.less(r, j) {
-			j = r
-		}
-		if !s.less(j, i) {
-			return
-		}
-		s.swap(i, j)
-		i = j
+		s.push(top, int32(i))
 	}
 }
