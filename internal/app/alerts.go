@@ -14,8 +14,6 @@ import (
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/message"
-	"github.com/wsmon/wsmon/internal/protocol"
-	"github.com/wsmon/wsmon/internal/protocol/registry"
 	"github.com/wsmon/wsmon/internal/rules"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/web"
@@ -45,9 +43,10 @@ type alerting struct {
 	reply func(target, text, room string) (echo ownMessage, err error)
 
 	// Guarded by mu: recent replies per target (to recognise the echoes
-	// of our own replies) and the last reply time per target.
-	own       map[string][]ownMessage
-	lastReply map[string]time.Time
+	// of our own replies), the last reply time per target and per rule.
+	own           map[string][]ownMessage
+	lastReply     map[string]time.Time
+	lastRuleReply map[string]time.Time
 
 	mu     sync.Mutex
 	engine *rules.Engine
@@ -58,7 +57,8 @@ type alerting struct {
 // longer in the config are deleted, API rules kept) and builds the engine
 // from every stored rule.
 func newAlerting(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) (*alerting, error) {
-	a := &alerting{st: st, log: log.With("component", "alerts"), own: map[string][]ownMessage{}, lastReply: map[string]time.Time{}}
+	a := &alerting{st: st, log: log.With("component", "alerts"), own: map[string][]ownMessage{},
+		lastReply: map[string]time.Time{}, lastRuleReply: map[string]time.Time{}}
 	rows, err := st.Rules(ctx)
 	if err != nil {
 		return nil, err
@@ -127,16 +127,20 @@ func decodeRule(row store.RuleRow) (rules.Rule, error) {
 	return r, nil
 }
 
-// Reply limits: at most one automatic reply per target every replyEvery;
-// a message equal to one of our replies (same user and content) on the
-// same target within ownFor is our own echo and is not evaluated.
+// Reply limits: at most one automatic reply per target every replyEvery
+// (whichever rule sends it), and at most one per rule every rule cooldown
+// (across all its targets and rooms; rules.Rule.CooldownDuration); a
+// message equal to one of our replies on the same target within ownFor is
+// our own echo and is not evaluated.
 const (
 	replyEvery = 5 * time.Second
 	ownFor     = 2 * time.Minute
 	ownMax     = 100 // echoes remembered per target
 )
 
-// ownMessage is how a reply we sent comes back from the server.
+// ownMessage is how a reply we sent comes back from the server: its
+// content, and its user when the echo names one ("" matches any user: the
+// server may add the sender's name itself).
 type ownMessage struct {
 	User, Content string
 	At            time.Time
@@ -166,7 +170,7 @@ func (a *alerting) Committed(msgs []message.Message) error {
 func (a *alerting) isOwnLocked(m *message.Message) bool {
 	list := a.own[m.Target]
 	for i, o := range list {
-		if o.Content == m.Content && o.User == m.User && m.ReceivedAt.Sub(o.At) < ownFor && m.ReceivedAt.Sub(o.At) > -time.Minute {
+		if o.Content == m.Content && (o.User == "" || o.User == m.User) && m.ReceivedAt.Sub(o.At) < ownFor && m.ReceivedAt.Sub(o.At) > -time.Minute {
 			a.own[m.Target] = append(list[:i:i], list[i+1:]...)
 			return true
 		}
@@ -186,7 +190,13 @@ func (a *alerting) sendReply(al store.Alert, h rules.Hit) {
 		a.setReply(al, "", fmt.Sprintf("not sent: at most one reply per target every %s", replyEvery))
 		return
 	}
-	a.lastReply[al.Target] = now
+	every := h.Rule.CooldownDuration()
+	if last, ok := a.lastRuleReply[h.Rule.Name]; ok && now.Sub(last) < every {
+		a.mu.Unlock()
+		a.setReply(al, "", fmt.Sprintf("not sent: at most one reply of rule %s every %s (its cooldown)", h.Rule.Name, every))
+		return
+	}
+	a.lastReply[al.Target], a.lastRuleReply[h.Rule.Name] = now, now
 	a.mu.Unlock()
 	echo, err := a.reply(al.Target, h.Reply, al.Room)
 	if err != nil {
@@ -329,7 +339,8 @@ func (m *Monitor) targetStates() []rules.TargetState {
 
 // sendReply is the alerting's reply hook: it sends text on target's
 // connection if the target has auto_reply, and says how the server's echo
-// of it will look (decoded with the target's own decoder).
+// of it will look: the echo event the protocol session predicts
+// (protocol.Composer), normalised as the target's messages are.
 func (m *Monitor) sendReply(target, text, room string) (ownMessage, error) {
 	m.mu.RLock()
 	t := m.targets[target]
@@ -349,17 +360,15 @@ func (m *Monitor) sendReply(target, text, room string) (ownMessage, error) {
 	case run == nil:
 		return ownMessage{}, capture.ErrNotConnected
 	}
-	if err := run.r.Send(text, room); err != nil {
+	ev, err := run.r.Send(text, room)
+	if err != nil {
 		return ownMessage{}, err
 	}
-	var echo ownMessage
+	echo := ownMessage{Content: text}
 	if ok {
-		for _, ev := range registry.ForSession(dec.Adapter, run.r.Status().Protocol).Decode(protocol.Frame{Data: []byte(text)}) {
-			var msg message.Message
-			dec.Normalizer.Normalize(ev, &msg)
-			echo.User, echo.Content = msg.User, msg.Content
-			break
-		}
+		var msg message.Message
+		dec.Normalizer.Normalize(ev, &msg)
+		echo.User, echo.Content = msg.User, msg.Content
 	}
 	return echo, nil
 }

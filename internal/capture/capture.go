@@ -171,30 +171,33 @@ func (r *Runner) setLive(s *session, ps protocol.Session) {
 
 // Send writes a chat message on the current connection, framed by its
 // protocol session (protocol.Composer): text to room ("" for the
-// session's default). It does not wait for the write; it fails with
-// ErrNotConnected when no session is ready, and when the protocol cannot
-// send messages or the writer's queue is full. Safe for concurrent use.
-func (r *Runner) Send(text, room string) error {
+// session's default). It returns the echo Compose predicts (the event the
+// server's broadcast of the message will decode to). It does not wait for
+// the write; it fails with ErrNotConnected when no session is ready, and
+// when the protocol cannot send messages or the writer's queue is full.
+// Safe for concurrent use.
+func (r *Runner) Send(text, room string) (protocol.Event, error) {
 	r.liveMu.Lock()
 	s, ps := r.live, r.livePS
 	r.liveMu.Unlock()
 	if s == nil {
-		return ErrNotConnected
+		return protocol.Event{}, ErrNotConnected
 	}
 	comp, ok := ps.(protocol.Composer)
 	if !ok {
-		return fmt.Errorf("protocol %s cannot send messages", ps.Protocol())
+		return protocol.Event{}, fmt.Errorf("protocol %s %w", ps.Protocol(), protocol.ErrCannotSend)
 	}
 	var out protocol.Output
-	if err := comp.Compose(text, room, &out); err != nil {
-		return fmt.Errorf("compose: %w", err)
+	echo, err := comp.Compose(text, room, &out)
+	if err != nil {
+		return protocol.Event{}, fmt.Errorf("compose: %w", err)
 	}
 	for _, f := range out.Replies {
 		if !s.trySend(outMsg{data: bytes.Clone(f.Data), binary: f.Binary}) {
-			return errors.New("write queue full")
+			return protocol.Event{}, errors.New("write queue full")
 		}
 	}
-	return nil
+	return echo, nil
 }
 
 // Status is a snapshot of a Runner, safe to take from any goroutine.

@@ -42,11 +42,16 @@
 package protocol
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/wsmon/wsmon/internal/jsontok"
 )
 
 // Frame is one WebSocket data frame, or one record (a whole protocol message
@@ -174,11 +179,58 @@ type Session interface {
 
 // Composer is implemented by sessions that can send a chat message on
 // the connection (automatic replies). Compose writes the frames that send
-// text (room: where the message being answered was, "" for the session's
-// default) into out.Replies. It is called on another goroutine than Feed,
-// so it may only read state fixed once the session is ready.
+// text into out.Replies.
+//
+// room is the room of the message being answered ("" for none). A session
+// sends there only when it is a place the session itself subscribed to (a
+// destination, a topic its filters match, a joined channel, a connected
+// namespace); otherwise it sends to its default (its reply option, else its
+// first subscription), and fails when it has none. A room named only by a
+// message's content never steers where wsmon writes.
+//
+// Compose returns the echo: the event the server's broadcast of the
+// message is expected to decode to (Room, Payload, Text, Binary and, where
+// the envelope carries it, User, as Decode would give them), so that the
+// caller recognises the message when it comes back and never answers its
+// own reply. Where the protocol leaves the broadcast to the application
+// (a hub method, a channel action, a mutation), the echo is the sent
+// document: the text as plain text, or the JSON sent, with no User.
+//
+// Compose is called on another goroutine than Feed, so it may only read
+// state fixed once the session is ready, or state it guards itself. An
+// error means nothing was written (out.Replies is left as it was).
 type Composer interface {
-	Compose(text, room string, out *Output) error
+	Compose(text, room string, out *Output) (echo Event, err error)
+}
+
+// ErrCannotSend is returned (wrapped) by Compose of a session that cannot
+// send chat messages with its current settings.
+var ErrCannotSend = errors.New("cannot send messages")
+
+// ReplyValue is an automatic reply as a JSON value, for the protocols that
+// carry JSON documents: with asJSON (options.reply_format "json") the text
+// itself, which must be one valid JSON value; else the text as a JSON
+// string.
+func ReplyValue(text string, asJSON bool) ([]byte, error) {
+	if !asJSON {
+		return jsontok.AppendString(nil, text), nil
+	}
+	t := bytes.TrimSpace([]byte(text))
+	if !json.Valid(t) {
+		return nil, fmt.Errorf("the reply is not valid JSON (options.reply_format is json): %.60q", text)
+	}
+	return t, nil
+}
+
+// ReplyEcho is the echo of a reply sent as the JSON value v (see Composer):
+// a JSON string as its text (Text), any other value as JSON.
+func ReplyEcho(room string, v []byte) Event {
+	ev := Event{Room: room, Payload: v, Raw: v}
+	var s string
+	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
+		ev.Payload, ev.Raw, ev.Text = []byte(s), []byte(s), true
+	}
+	return ev
 }
 
 // CloseClassifier is implemented by adapters whose protocol gives WebSocket

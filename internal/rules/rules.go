@@ -82,13 +82,26 @@ type Rule struct {
 	// Notify names the notifiers that receive this rule's alerts.
 	Notify []string `json:"notify,omitempty"`
 	// Reply, on a message rule (keyword, regex, user), is an automatic
-	// response sent on the same connection when the rule alerts (its
-	// cooldown limits it), on targets with auto_reply. A Go text/template
+	// response sent on the same connection when the rule alerts, on
+	// targets with auto_reply: at most one per cooldown per scope (as the
+	// alerts), and the caller sends at most one per rule per cooldown
+	// across all scopes and one per target every 5 s. A Go text/template
 	// over .User .Room .Content .Target .Rule; each value is escaped for
-	// the inside of a JSON string. For a raw target it is the whole frame.
+	// the inside of a JSON string. For a raw target it is the whole frame;
+	// other protocols frame it (docs/protocols.md).
 	Reply string `json:"reply,omitempty"`
 	// Disabled rules are kept but not evaluated.
 	Disabled bool `json:"disabled,omitempty"`
+}
+
+// CooldownDuration is the rule's cooldown as a duration (the default when
+// Cooldown is 0). It spaces the rule's alerts per scope and, across all
+// scopes, its automatic replies.
+func (r Rule) CooldownDuration() time.Duration {
+	if r.Cooldown == 0 {
+		return DefaultCooldown * time.Second
+	}
+	return time.Duration(r.Cooldown * float64(time.Second))
 }
 
 // Error is a validation error naming the field.
@@ -366,10 +379,7 @@ func New(rules []Rule) (*Engine, error) {
 		if c.window == 0 {
 			c.window = time.Minute
 		}
-		c.cooldown = time.Duration(r.Cooldown * float64(time.Second))
-		if c.cooldown == 0 {
-			c.cooldown = DefaultCooldown * time.Second
-		}
+		c.cooldown = r.CooldownDuration()
 		e.rules = append(e.rules, c)
 	}
 	return e, nil

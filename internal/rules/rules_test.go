@@ -266,3 +266,16 @@ func TestReplyRendering(t *testing.T) {
 		t.Fatalf("reply %q, want %q", hits[0].Reply, want)
 	}
 }
+
+// TestCooldownDuration: the cooldown that spaces a rule's alerts per scope
+// and its replies across scopes; 0 is the default.
+func TestCooldownDuration(t *testing.T) {
+	for _, c := range []struct {
+		cooldown float64
+		want     time.Duration
+	}{{0, 60 * time.Second}, {1, time.Second}, {0.5, 500 * time.Millisecond}, {3600, time.Hour}} {
+		if got := (Rule{Cooldown: c.cooldown}).CooldownDuration(); got != c.want {
+			t.Errorf("cooldown %v: %s, want %s", c.cooldown, got, c.want)
+		}
+	}
+}

@@ -64,9 +64,16 @@ type Adapter struct {
 	token       string
 	tokenParam  string
 	staleAfter  time.Duration
+	replyAction string // reply_action: the channel action automatic replies perform
+	whisper     bool   // reply_command "whisper": replies are AnyCable whispers
+	replyJSON   bool   // reply_format "json": a reply is the data object
 }
 
-// New builds an ActionCable adapter from cfg.
+// New builds an ActionCable adapter from cfg. Options: token_param,
+// stale_after, and for automatic replies reply_command ("message": perform
+// an action, the default; "whisper": AnyCable's whisper), reply_action
+// (default "speak") and reply_format ("text": the data {"message": text};
+// "json": the reply is the data object).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	if len(cfg.Subscribe) == 0 {
 		return nil, fmt.Errorf(`subscribe: actioncable needs at least one channel: a name ("ChatChannel") or an identifier object ("{\"channel\":\"ChatChannel\",\"room\":\"lobby\"}")`)
@@ -90,8 +97,14 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	r := cfg.Options.Read()
 	a.tokenParam = r.String("token_param", "token")
 	a.staleAfter = r.Seconds("stale_after", 9*time.Second, 0, 3600)
+	a.replyAction = r.String("reply_action", "speak")
+	a.whisper = r.OneOf("reply_command", "message", "message", "whisper") == "whisper"
+	a.replyJSON = r.OneOf("reply_format", "text", "text", "json") == "json"
 	if err := r.Err(); err != nil {
 		return nil, err
+	}
+	if strings.TrimSpace(a.replyAction) == "" {
+		return nil, fmt.Errorf("options.reply_action: must name a channel action")
 	}
 	if a.token != "" && a.tokenParam == "" {
 		return nil, fmt.Errorf("options.token_param: auth.token needs a query parameter name")

@@ -57,6 +57,9 @@ type Adapter struct {
 	joinLeave bool
 	recover   bool
 
+	replyChannel string // reply_channel: where automatic replies are published; "" for the room's
+	replyJSON    bool   // reply_format "json": a reply is the publication's data
+
 	mu  sync.Mutex
 	pos map[string]position
 }
@@ -75,9 +78,12 @@ type position struct {
 // personal channels). auth.token is the connection JWT; username and
 // password have no meaning here. Options: name (client name, default
 // "wsmon"), connect_data (any JSON value sent as the connect command's
-// data), join_leave (ask for join and leave pushes, default true) and
+// data), join_leave (ask for join and leave pushes, default true),
 // recover (subscribe recoverably and recover missed publications after a
-// reconnect, default true).
+// reconnect, default true), and for automatic replies reply_channel (the
+// channel they are published to; default the answered message's, see
+// Compose) and reply_format ("text": the data is the text as a JSON
+// string; "json": the reply is the data).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	if _, err := cfg.ParseURL(); err != nil {
 		return nil, err
@@ -118,8 +124,15 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	a.name = r.String("name", "wsmon")
 	a.joinLeave = r.Bool("join_leave", true)
 	a.recover = r.Bool("recover", true)
+	a.replyChannel = r.String("reply_channel", "")
+	a.replyJSON = r.OneOf("reply_format", "text", "text", "json") == "json"
 	if err := r.Err(); err != nil {
 		return nil, err
+	}
+	if cfg.Options["reply_channel"] != nil {
+		if err := checkChannel(a.replyChannel); err != nil {
+			return nil, fmt.Errorf("options.reply_channel: %v", err)
+		}
 	}
 	return a, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsmon/wsmon/internal/protocol"
@@ -23,6 +24,8 @@ type session struct {
 	pong      bool              // answer pings
 	nextID    uint32            // id of the next command
 	subs      map[uint32]string // subscribe command id -> channel, until its reply
+
+	replies atomic.Uint32 // automatic replies sent (their command ids, from replyIDBase)
 }
 
 func newSession(a *Adapter) *session {

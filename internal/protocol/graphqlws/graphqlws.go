@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsmon/wsmon/internal/protocol"
@@ -58,13 +59,19 @@ type Adapter struct {
 	subs    []subOp  // by entry index; id = index+1
 	start   [][]byte // per variant: the subscribe (transport) or start (legacy) messages
 	legacy  [][]byte
+
+	replyMutation string // reply_mutation: the mutation automatic replies run; "" for none
+	replyRoom     bool   // it declares $room
 }
 
 type subOp struct {
 	room string // operation name, else the id
 }
 
-// New builds a graphql-ws adapter from cfg.
+// New builds a graphql-ws adapter from cfg. Options: variant,
+// init_payload, and reply_mutation (a GraphQL mutation taking $text, and
+// $room if it declares it, that automatic replies run; without it the
+// target cannot reply).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	if len(cfg.Subscribe) == 0 {
 		return nil, fmt.Errorf("subscribe: graphql-ws needs at least one GraphQL subscription document, e.g. \"subscription { message { user text } }\"")
@@ -75,10 +82,17 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	r := cfg.Options.Read()
 	variant := r.OneOf("variant", "auto", "auto", SubprotocolTransport, SubprotocolLegacy)
 	payload := r.Object("init_payload")
+	mutation := r.String("reply_mutation", "")
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	a := &Adapter{}
+	if cfg.Options["reply_mutation"] != nil {
+		if err := checkMutation(mutation); err != nil {
+			return nil, fmt.Errorf("options.reply_mutation: %v", err)
+		}
+		a.replyMutation, a.replyRoom = mutation, strings.Contains(mutation, "$room")
+	}
 	if variant != "auto" {
 		a.variant = variant
 	}
@@ -183,6 +197,7 @@ func parseEntry(entry string) (string, json.RawMessage, error) {
 type document struct {
 	operations    int      // operation definitions, the anonymous shorthand included
 	subscriptions []string // subscription operations' names ("" when anonymous)
+	mutations     int      // mutation operations
 	err           string
 }
 
@@ -239,6 +254,9 @@ func scanDocument(q string) document {
 				case header == "" && (word == "query" || word == "mutation" || word == "subscription"):
 					d.operations++
 					header = word
+					if word == "mutation" {
+						d.mutations++
+					}
 					if word == "subscription" {
 						d.subscriptions = append(d.subscriptions, "")
 						wantName = true
@@ -324,11 +342,14 @@ func (a *Adapter) Open(ctx context.Context, c protocol.Conn) (protocol.Session, 
 }
 
 // session is one connection's state. Only Feed and Ready touch it, both on
-// the reader goroutine; Tick does nothing.
+// the reader goroutine (Compose reads legacy, set at Open, and counts its
+// replies atomically); Tick does nothing.
 type session struct {
 	a      *Adapter
 	legacy bool
 	acked  bool
+
+	replies atomic.Int64 // automatic replies sent (their operation ids)
 }
 
 func (*session) Protocol() string         { return Name }
@@ -359,6 +380,12 @@ func (s *session) Feed(f protocol.Frame, out *protocol.Output) error {
 	var m envelope
 	if err := json.Unmarshal(f.Data, &m); err != nil || m.Type == "" {
 		out.Record(f.Binary, f.Data) // not graphql-ws: stored as it is, marked by Decode
+		return nil
+	}
+	if isReplyID(idOf(m.ID)) {
+		// The result, error or completion of an automatic reply's
+		// mutation: control, never chat, never a refusal.
+		out.Ctrl(f.Binary, f.Data)
 		return nil
 	}
 	switch m.Type {

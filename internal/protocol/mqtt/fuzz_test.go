@@ -75,3 +75,39 @@ func FuzzMQTT(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompose: for any reply text and room, Compose never panics; a reply
+// it writes is one PUBLISH that the session takes back as a record whose
+// event is the echo Compose returned, its payload the text.
+func FuzzCompose(f *testing.F) {
+	f.Add("hi", "chat/a", false)
+	f.Add(`{"user":"bot","text":"收到"}`, "", true)
+	f.Add("x", "chat/+", false)
+	f.Add("", "\x00", true)
+	f.Fuzz(func(t *testing.T, text, room string, v5 bool) {
+		opts := protocol.Options{}
+		if v5 {
+			opts["version"] = 5.0
+		}
+		a := mustNew(t, protocol.Config{Subscribe: []string{"chat/#", "other"}, Options: opts})
+		s := connect(t, a)
+		var out protocol.Output
+		echo, err := s.Compose(text, room, &out)
+		if err != nil {
+			if len(out.Replies) != 0 {
+				t.Fatalf("Compose failed (%v) but wrote %d frames", err, len(out.Replies))
+			}
+			return
+		}
+		if len(out.Replies) != 1 || string(echo.Payload) != text {
+			t.Fatalf("Compose wrote %d frames, echo %+v", len(out.Replies), echo)
+		}
+		var back protocol.Output
+		if err := s.Feed(out.Replies[0], &back); err != nil || len(back.Records) != 1 {
+			t.Fatalf("the PUBLISH fed back: %v, %+v", err, back)
+		}
+		if ev := a.Decode(back.Records[0])[0]; fmt.Sprint(ev) != fmt.Sprint(echo) {
+			t.Fatalf("echo %v, the record decodes to %v", echo, ev)
+		}
+	})
+}

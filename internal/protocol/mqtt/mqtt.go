@@ -63,6 +63,8 @@ type Adapter struct {
 	userProperty string // MQTT 5 user property naming the sender
 	text         bool   // payload_format "text": payloads are never parsed as JSON
 	skipRetained bool   // retained "skip": messages replayed from the broker's store are control
+
+	replyTopicName string // reply_topic: where automatic replies are published; "" for the room's topic
 }
 
 // New builds an MQTT adapter from cfg: subscribe lists the topic filters
@@ -75,7 +77,8 @@ type Adapter struct {
 // user property naming the sender), payload_format ("auto" or "text",
 // default "auto") and retained ("keep" or "skip", default "keep": whether
 // the retained message a broker replays on every subscription is
-// recorded).
+// recorded); reply_topic (the topic automatic replies are published to,
+// no wildcards; default the answered message's topic, see Compose).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	if _, err := cfg.ParseURL(); err != nil {
 		return nil, err
@@ -104,8 +107,14 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	a.userProperty = r.String("user_property", "")
 	a.text = r.OneOf("payload_format", "auto", "auto", "text") == "text"
 	a.skipRetained = r.OneOf("retained", "keep", "keep", "skip") == "skip"
+	a.replyTopicName = r.String("reply_topic", "")
 	if err := r.Err(); err != nil {
 		return nil, err
+	}
+	if cfg.Options["reply_topic"] != nil {
+		if err := checkTopic(a.replyTopicName); err != nil {
+			return nil, fmt.Errorf("options.reply_topic: %v", err)
+		}
 	}
 	switch {
 	case a.clientID == "":

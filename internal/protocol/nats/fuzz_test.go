@@ -63,3 +63,38 @@ func records(a *Adapter, frames [][]byte) ([][]byte, error) {
 	}
 	return recs, nil
 }
+
+// FuzzCompose: for any reply text and room, Compose never panics; a reply
+// is one PUB whose delivery (the MSG nats-server makes of it) the session
+// records and Decode reads as the echo Compose returned.
+func FuzzCompose(f *testing.F) {
+	f.Add("hi", "chat.a")
+	f.Add("a\r\nPUB x 1\r\n", "chat.*")
+	f.Add(`{"text":"收到"}`, "")
+	a := mustNew(f, protocol.Config{Subscribe: []string{"other", "chat.>"}})
+	f.Fuzz(func(t *testing.T, text, room string) {
+		s := &session{a: a, gotInfo: true, ready: true}
+		var out protocol.Output
+		echo, err := s.Compose(text, room, &out)
+		if err != nil {
+			t.Fatalf("Compose: %v (the first subscription is literal)", err)
+		}
+		if len(out.Replies) != 1 || string(echo.Payload) != text {
+			t.Fatalf("Compose wrote %d frames, echo %+v", len(out.Replies), echo)
+		}
+		line, payload, _ := bytes.Cut(out.Replies[0].Data, []byte("\r\n"))
+		f := strings.Fields(string(line))
+		if len(f) != 3 || f[0] != "PUB" {
+			t.Fatalf("not one PUB: %q", out.Replies[0].Data)
+		}
+		msg := "MSG " + f[1] + " 1 " + f[2] + "\r\n" + string(payload)
+		var back protocol.Output
+		if err := s.Feed(protocol.Frame{Binary: true, Data: []byte(msg)}, &back); err != nil || len(back.Records) != 1 {
+			t.Fatalf("the delivery: %v, %+v", err, back)
+		}
+		ev := a.Decode(back.Records[0])[0]
+		if ev.Room != echo.Room || !bytes.Equal(ev.Payload, echo.Payload) || ev.Binary != echo.Binary || ev.Text != echo.Text {
+			t.Fatalf("echo %+v, the delivery decodes to %+v", echo, ev)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,9 +31,16 @@ const (
 )
 
 // startNATS starts nats-server with auth and a 2 s ping interval (the
-// server declares a client stale after 2 unanswered pings).
-func startNATS(t *testing.T) *natsServer {
+// server declares a client stale after 2 unanswered pings). wsmon's
+// account may publish to JetStream flow control replies and to the
+// subjects in monPublish.
+func startNATS(t *testing.T, monPublish ...string) *natsServer {
 	t.Helper()
+	var quoted []string
+	for _, p := range append([]string{"$JS.FC.>"}, monPublish...) {
+		quoted = append(quoted, strconv.Quote(p))
+	}
+	pubPerm := "[" + strings.Join(quoted, ", ") + "]"
 	bin := testkit.NeedBinary(t, "nats-server")
 	s := &natsServer{port: testkit.FreePort(t), wsPort: testkit.FreePort(t), pubUser: pubUser, pubPw: pubPass}
 	conf := fmt.Sprintf(`listen: "127.0.0.1:%d"
@@ -44,11 +52,11 @@ websocket {
 }
 authorization {
   users: [
-    {user: %q, password: %q, permissions: {subscribe: ["chat.>"], publish: ["$JS.FC.>"]}}
+    {user: %q, password: %q, permissions: {subscribe: ["chat.>"], publish: %s}}
     {user: %q, password: %q}
   ]
 }
-`, s.port, s.wsPort, monUser, monPass, pubUser, pubPass)
+`, s.port, s.wsPort, monUser, monPass, pubPerm, pubUser, pubPass)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "nats.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {

@@ -73,6 +73,8 @@ type Adapter struct {
 	headers    bool   // ask for headers (HMSG) when the server supports them
 	text       bool   // payload_format "text": payloads are never parsed as JSON
 	userHeader string // header naming the sender, "" for none
+
+	replySubject string // reply_subject: where automatic replies are published; "" for the room's
 }
 
 // New builds a NATS adapter from cfg.
@@ -83,7 +85,9 @@ type Adapter struct {
 // auth.password are sent as user and pass, or auth.token as auth_token.
 // Options: name (client name, default "wsmon"), headers (ask for message
 // headers, default true), payload_format ("auto" or "text", default
-// "auto") and user_header (a message header naming the sender).
+// "auto"), user_header (a message header naming the sender) and
+// reply_subject (the subject automatic replies are published to, no
+// wildcards; default the answered message's subject, see Compose).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	a := &Adapter{}
 	if len(cfg.Subscribe) == 0 {
@@ -116,8 +120,14 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	a.headers = r.Bool("headers", true)
 	a.text = r.OneOf("payload_format", "auto", "auto", "text") == "text"
 	a.userHeader = r.String("user_header", "")
+	a.replySubject = r.String("reply_subject", "")
 	if err := r.Err(); err != nil {
 		return nil, err
+	}
+	if cfg.Options["reply_subject"] != nil {
+		if err := checkPublishSubject(a.replySubject); err != nil {
+			return nil, fmt.Errorf("options.reply_subject: %v", err)
+		}
 	}
 	if strings.ContainsAny(a.userHeader, " \t\r\n:") {
 		return nil, fmt.Errorf("options.user_header: must be a header name (no spaces, colons or line breaks), got %q", a.userHeader)

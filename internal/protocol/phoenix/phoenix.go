@@ -56,9 +56,14 @@ type Adapter struct {
 	tokenParam string
 	heartbeat  time.Duration
 	presence   bool
+	replyEvent string // reply_event: the event automatic replies push
+	replyJSON  bool   // reply_format "json": a reply is the push's payload object
 }
 
-// New builds a Phoenix adapter from cfg.
+// New builds a Phoenix adapter from cfg. Options: vsn,
+// heartbeat_interval, presence, token_param, join_payload, and for
+// automatic replies reply_event (default "new_msg") and reply_format
+// ("text": the payload {"body": text}; "json": the reply is the payload).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	if len(cfg.Subscribe) == 0 {
 		return nil, fmt.Errorf("subscribe: phoenix needs at least one channel topic to join, e.g. \"room:lobby\"")
@@ -86,7 +91,12 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	a.presence = r.Bool("presence", false)
 	a.tokenParam = r.String("token_param", "token")
 	join := r.Object("join_payload")
+	a.replyEvent = r.String("reply_event", "new_msg")
+	a.replyJSON = r.OneOf("reply_format", "text", "text", "json") == "json"
 	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkReplyEvent(a.replyEvent); err != nil {
 		return nil, err
 	}
 	if join == nil {

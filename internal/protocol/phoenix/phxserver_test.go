@@ -19,8 +19,10 @@ import (
 // (objects), connect params (token) refused with 403, phx_join replies
 // (ok, or error with a reason), heartbeats, broadcasts (join_ref null) and
 // channel pushes (join_ref set), phx_error/phx_close for a crashed or
-// stopped channel, presence_diff, and the transport timeout that closes a
-// socket silent for Timeout (60 s in Phoenix).
+// stopped channel, presence_diff, the transport timeout that closes a
+// socket silent for Timeout (60 s in Phoenix), and the Phoenix guide's
+// RoomChannel handle_in("new_msg", %{"body" => body}): broadcast! of
+// new_msg %{body: body} to the topic, sender included, no reply.
 type phxServer struct {
 	ConnectToken string        // required connect param "token"; "" for none
 	JoinToken    string        // required join payload "token"; "" for none
@@ -216,6 +218,19 @@ func (s *phxServer) serve(c *phxConn) {
 				s.joins++
 				s.mu.Unlock()
 				c.write(false, c.encode(jr, ref, topic, "phx_reply", okReply))
+			}
+		case event == "new_msg":
+			s.mu.Lock()
+			jr, joined := c.chans[topic]
+			s.mu.Unlock()
+			body, isString := payload["body"].(string)
+			switch {
+			case !joined || joinRef == nil || *joinRef != jr:
+				c.write(false, c.encode(joinRef, ref, topic, "phx_reply", map[string]any{"status": "error", "response": map[string]any{"reason": "unmatched topic"}}))
+			case isString:
+				s.Broadcast(topic, "new_msg", map[string]any{"body": body})
+			default:
+				return // the channel crashes on a payload without a body string
 			}
 		case event == "phx_leave":
 			s.mu.Lock()

@@ -106,10 +106,13 @@ func (s session) Feed(f protocol.Frame, out *protocol.Output) error {
 func (s session) Heartbeat() time.Duration { return s.a.hbEvery }
 
 // Compose sends text as one text frame, as it is: for a raw server the
-// reply template is the whole frame (protocol.Composer).
-func (s session) Compose(text, _ string, out *protocol.Output) error {
-	out.Replies = append(out.Replies, protocol.Frame{Data: []byte(text)})
-	return nil
+// reply template is the whole frame (protocol.Composer). A raw server
+// broadcasts frames as they are, so the echo is the frame decoded as any
+// other (its first event when the frame is a batch).
+func (s session) Compose(text, _ string, out *protocol.Output) (protocol.Event, error) {
+	b := []byte(text)
+	out.Replies = append(out.Replies, protocol.Frame{Data: b})
+	return s.a.Decode(protocol.Frame{Data: b})[0], nil
 }
 
 func (s session) Tick(_ time.Time, out *protocol.Output) error {

@@ -149,3 +149,12 @@ type picked struct {
 
 // Why says why auto picked the session's protocol.
 func (p picked) Why() string { return p.why }
+
+// Compose forwards to the picked session (protocol.Composer).
+func (p picked) Compose(text, room string, out *protocol.Output) (protocol.Event, error) {
+	c, ok := p.Session.(protocol.Composer)
+	if !ok {
+		return protocol.Event{}, fmt.Errorf("protocol %s %w", p.Session.Protocol(), protocol.ErrCannotSend)
+	}
+	return c.Compose(text, room, out)
+}

@@ -135,3 +135,44 @@ func TestPathMatchWholeSegments(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoCompose: a session auto picked sends replies as its protocol
+// does (protocol.Composer), a raw one included.
+func TestAutoCompose(t *testing.T) {
+	a, _, err := New(Auto, protocol.Config{Target: "t", URL: "ws://h/", Subscribe: []string{"chat.room"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &fakeConn{frames: []protocol.Frame{{Binary: true, Data: []byte("INFO {\"server_id\":\"x\"}\r\n")}}}
+	s, err := a.Open(context.Background(), conn)
+	if err != nil || s.Protocol() != "nats" {
+		t.Fatalf("Open = %v, %v", s, err)
+	}
+	var out protocol.Output
+	for _, f := range []string{"INFO {\"server_id\":\"x\"}\r\n", "PONG\r\n"} {
+		if err := s.Feed(protocol.Frame{Binary: true, Data: []byte(f)}, &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.Reset()
+	c, ok := s.(protocol.Composer)
+	if !ok {
+		t.Fatal("auto's session is no Composer")
+	}
+	echo, err := c.Compose("hi", "", &out)
+	if err != nil || len(out.Replies) != 1 || string(out.Replies[0].Data) != "PUB chat.room 2\r\nhi\r\n" || echo.Room != "chat.room" {
+		t.Fatalf("Compose = %+v, %v, %+v", echo, err, out.Replies)
+	}
+	if _, err := (picked{Session: quietSession{}}).Compose("hi", "", &out); !errors.Is(err, protocol.ErrCannotSend) {
+		t.Errorf("a session that cannot send: %v", err)
+	}
+}
+
+// quietSession is a protocol.Session without Compose.
+type quietSession struct{}
+
+func (quietSession) Protocol() string                            { return "quiet" }
+func (quietSession) Feed(protocol.Frame, *protocol.Output) error { return nil }
+func (quietSession) Ready() bool                                 { return true }
+func (quietSession) Heartbeat() time.Duration                    { return 0 }
+func (quietSession) Tick(time.Time, *protocol.Output) error      { return nil }

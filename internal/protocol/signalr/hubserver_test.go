@@ -19,8 +19,10 @@ import (
 // ASP.NET Core server, for tests: negotiate v0/v1 with single-use
 // connection tokens, the redirect response, bearer tokens (header or
 // access_token query), the JSON handshake, records ended by 0x1E, a
-// JoinGroup hub method, server pings every KeepAlive, a client timeout
-// that drops a client silent for ClientTimeout, and close messages.
+// JoinGroup hub method, the ASP.NET chat sample's SendMessage(user,
+// message) hub method (Clients.All.SendAsync("ReceiveMessage", user,
+// message)), server pings every KeepAlive, a client timeout that drops a
+// client silent for ClientTimeout, and close messages.
 type hubServer struct {
 	Token         string        // required bearer token; "" for none
 	KeepAlive     time.Duration // server ping interval (ASP.NET default 15 s)
@@ -280,6 +282,16 @@ func (s *hubServer) serve(c *hubConn) {
 					reply = map[string]any{"type": 3, "invocationId": m.InvocationID, "result": nil}
 				} else {
 					reply = map[string]any{"type": 3, "invocationId": m.InvocationID, "error": "Failed to invoke 'JoinGroup' due to an error on the server. InvalidDataException: Invocation provides 0 argument(s) but target expects 1."}
+				}
+			case "SendMessage":
+				var user, text string
+				if len(m.Arguments) == 2 && json.Unmarshal(m.Arguments[0], &user) == nil && json.Unmarshal(m.Arguments[1], &text) == nil {
+					s.Invoke("", "ReceiveMessage", []any{user, text})
+					reply = map[string]any{"type": 3, "invocationId": m.InvocationID, "result": nil}
+				} else {
+					// ASP.NET answers a binding failure only when the
+					// invocation has an id; a non-blocking one is dropped.
+					reply = map[string]any{"type": 3, "invocationId": m.InvocationID, "error": fmt.Sprintf("Failed to invoke 'SendMessage' due to an error on the server. InvalidDataException: Invocation provides %d argument(s) but target expects 2.", len(m.Arguments))}
 				}
 			default:
 				reply = map[string]any{"type": 3, "invocationId": m.InvocationID, "error": fmt.Sprintf("Failed to invoke '%s' due to an error on the server. HubException: Method does not exist.", m.Target)}

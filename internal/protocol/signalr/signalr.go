@@ -69,6 +69,8 @@ type Adapter struct {
 	targets       []string            // lower-cased; nil: every target is chat
 	argNames      map[string][]string // lower-cased target -> names of its positional arguments
 	invoke        []invocation        // the subscribe entries, invocation ids "1", "2", ...
+	replyMethod   string              // reply_method: the hub method automatic replies invoke
+	replyJSON     bool                // reply_format "json": a reply is the method's argument list
 }
 
 type invocation struct {
@@ -76,7 +78,11 @@ type invocation struct {
 	msg   []byte // the Invocation message, RS included
 }
 
-// New builds a SignalR adapter from cfg.
+// New builds a SignalR adapter from cfg. Options: token_query,
+// skip_negotiate, ping_interval, targets, argument_names, and for
+// automatic replies reply_method (default "SendMessage") and reply_format
+// ("text": the reply is the method's one string argument; "json": a JSON
+// array of its arguments).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	if cfg.Auth.Username != "" || cfg.Auth.Password != "" {
 		return nil, fmt.Errorf("auth: signalr uses only auth.token (a bearer token for negotiate and the socket)")
@@ -95,8 +101,13 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 		a.targets = append(a.targets, strings.ToLower(t))
 	}
 	m := r.Object("argument_names")
+	a.replyMethod = r.String("reply_method", "SendMessage")
+	a.replyJSON = r.OneOf("reply_format", "text", "text", "json") == "json"
 	if err := r.Err(); err != nil {
 		return nil, err
+	}
+	if strings.TrimSpace(a.replyMethod) == "" {
+		return nil, fmt.Errorf("options.reply_method: must name a hub method")
 	}
 	if m != nil {
 		a.argNames = map[string][]string{}

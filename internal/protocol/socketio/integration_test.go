@@ -62,6 +62,7 @@ type stats struct {
 	Clients   map[string]int `json:"clients"`
 	Acks      int            `json:"acks"`
 	Recovered int            `json:"recovered"`
+	Relayed   int            `json:"relayed"`
 }
 
 func (s *server) get(path string, v any) error {

@@ -68,6 +68,8 @@ type Adapter struct {
 	events     []string       // event names to store; nil: all
 	args       []string       // names of the event arguments by position; nil: default mapping
 	ack        bool           // answer events that ask for an ack
+	replyEvent string         // reply_event: the event automatic replies emit
+	replyJSON  bool           // reply_format "json": a reply is the event's argument list
 
 	// resume is the one mutable part: where each namespace's stream stood
 	// when the last session ended, so that the next CONNECT can ask the
@@ -149,7 +151,10 @@ func (a *Adapter) connectPayload(ns string) (payload []byte, resumed bool) {
 // or the URL's EIO when it has one), events, args, ack (default true),
 // connect_payload (a JSON object, or a string holding one), query (extra
 // URL query, "a=1&b=2"), recover (default true: resume the server's
-// connection state recovery after a reconnect).
+// connection state recovery after a reconnect), reply_event (the event
+// automatic replies emit, default "message") and reply_format ("text",
+// default: the reply is the event's one string argument; "json": the reply
+// is a JSON array of its arguments).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
@@ -172,6 +177,8 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	a.ack = r.Bool("ack", true)
 	resume := r.Bool("recover", true)
 	query := r.String("query", "")
+	a.replyEvent = r.String("reply_event", "message")
+	a.replyJSON = r.OneOf("reply_format", "text", "text", "json") == "json"
 	// connect_payload is read here, but Err must know it, so mark it read.
 	r.String("connect_payload", "")
 	if err := r.Err(); err != nil {
@@ -189,6 +196,9 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 		}
 	}
 	if err := checkArgs(a.args); err != nil {
+		return nil, err
+	}
+	if err := checkReplyEvent(a.replyEvent); err != nil {
 		return nil, err
 	}
 	if query != "" {

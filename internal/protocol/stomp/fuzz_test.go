@@ -113,3 +113,34 @@ func FuzzStomp(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompose: for any reply text and room, Compose never panics; a reply
+// is one SEND that, delivered as the MESSAGE a broker makes of it (the
+// same headers and body), the session records and Decode reads as the
+// echo Compose returned.
+func FuzzCompose(f *testing.F) {
+	f.Add("hi", "/topic/chat", "1.2")
+	f.Add("a\x00b\n\nc", "", "1.0")
+	f.Add(`{"text":"收到"}`, "/topic/other", "1.1")
+	f.Fuzz(func(t *testing.T, text, room, version string) {
+		if version != "1.0" && version != "1.1" {
+			version = "1.2"
+		}
+		a := mustNew(t, protocol.Config{Subscribe: []string{"/topic/chat", "/topic/other"}})
+		s := connect(t, a, "CONNECTED\nversion:"+version+"\n\n\x00")
+		var out protocol.Output
+		echo, err := s.Compose(text, room, &out)
+		if err != nil || len(out.Replies) != 1 || string(echo.Payload) != text {
+			t.Fatalf("Compose: %v, %d frames, echo %+v", err, len(out.Replies), echo)
+		}
+		msg := "MESSAGE" + string(out.Replies[0].Data[len("SEND"):])
+		back, err := feed(t, s, msg)
+		if err != nil || len(back.Records) != 1 {
+			t.Fatalf("the delivery %q: %v, %+v", msg, err, back)
+		}
+		ev := a.Decode(back.Records[0])[0]
+		if fmt.Sprint(ev.Room, ev.Payload, ev.Text, ev.Binary) != fmt.Sprint(echo.Room, echo.Payload, echo.Text, echo.Binary) {
+			t.Fatalf("echo %s, the delivery decodes to %s", show(echo), show(ev))
+		}
+	})
+}

@@ -34,6 +34,7 @@ type session struct {
 	waitNUL   bool   // the pending frame cannot end before a NUL arrives
 
 	lastRecv atomic.Int64 // time of the last frame from the server, unix ns
+	replies  atomic.Int64 // automatic replies sent (their receipt numbers)
 
 	mu     sync.Mutex // guards the heart-beat intervals shared with Tick
 	sendHB time.Duration
@@ -221,6 +222,12 @@ func (s *session) handle(f *frame, raw []byte, binary bool, out *protocol.Output
 		if rid, ok := f.get("receipt-id", s.version); ok {
 			if i, found := s.a.receiptIndex(rid); found {
 				return protocol.Refuse(Name, "subscription to %q refused: %s", s.a.destinations[i], reason)
+			}
+			if strings.HasPrefix(rid, replyReceiptPrefix) {
+				// The broker refused an automatic reply (a destination
+				// wsmon may not write to): STOMP ends the connection after
+				// an ERROR, but the subscriptions are fine.
+				return fmt.Errorf("stomp: server refused an automatic reply (%s): %s", rid, reason)
 			}
 		}
 		if !s.connected || isRefusal(msg) {

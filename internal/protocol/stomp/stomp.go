@@ -66,6 +66,8 @@ type Adapter struct {
 	userHeader   string
 	text         bool // payload_format "text": bodies are never parsed as JSON
 	sockjs       bool
+
+	replyDestination string // reply_destination: where automatic replies are sent; "" for the room's
 }
 
 // New builds a STOMP adapter from cfg: subscribe lists the destinations
@@ -73,8 +75,10 @@ type Adapter struct {
 // passcode; options are host (default the URL's host name), heart_beat
 // ("cx,cy" in ms, default "10000,10000"), ack (auto, client or
 // client-individual), user_header (a MESSAGE header naming the sender),
-// payload_format ("auto" or "text", default "auto") and sockjs (default:
-// true when the URL path ends in /<server>/<session>/websocket).
+// payload_format ("auto" or "text", default "auto"), sockjs (default:
+// true when the URL path ends in /<server>/<session>/websocket) and
+// reply_destination (where automatic replies are sent; default the
+// answered message's destination, see Compose).
 func New(cfg protocol.Config) (protocol.Adapter, error) {
 	u, err := cfg.ParseURL()
 	if err != nil {
@@ -117,8 +121,14 @@ func New(cfg protocol.Config) (protocol.Adapter, error) {
 	a.text = r.OneOf("payload_format", "auto", "auto", "text") == "text"
 	_, auto := sockjsSuffix(u.Path)
 	a.sockjs = r.Bool("sockjs", auto)
+	a.replyDestination = r.String("reply_destination", "")
 	if err := r.Err(); err != nil {
 		return nil, err
+	}
+	if cfg.Options["reply_destination"] != nil {
+		if err := checkDestination(a.replyDestination); err != nil {
+			return nil, fmt.Errorf("options.reply_destination: %v", err)
+		}
 	}
 	if strings.ContainsAny(a.userHeader, "\x00\r\n:") {
 		return nil, fmt.Errorf("options.user_header: must be a header name (no colons or line breaks), got %q", a.userHeader)

@@ -6,7 +6,9 @@
 //             server without handleProtocols, as legacy deployments run it
 //
 // Schema: type Message { id user room text }, Subscription.message(room) and
-// Subscription.text(room) (the text alone, a String root field).
+// Subscription.text(room) (the text alone, a String root field), and
+// Mutation.send(text, room, user) publishing a message (user default
+// "anonymous") to the subscribers, as a chat schema's mutation does.
 //
 // HTTP on the same port:
 //   POST /publish   body [{id,user,room,text},...]: published in order
@@ -41,6 +43,7 @@ if (!port) {
 const schema = buildSchema(`
   type Message { id: ID! user: String! room: String! text: String! }
   type Query { ok: Boolean }
+  type Mutation { send(text: String!, room: String, user: String): Message }
   type Subscription {
     message(room: String): Message
     text(room: String): String
@@ -90,6 +93,13 @@ function roots(kind) {
   };
 }
 
+let sent = 0;
+function send(args) {
+  const m = { id: 'm' + ++sent, user: args.user || 'anonymous', room: args.room || '', text: args.text };
+  for (const s of subscribers) s.push(m);
+  return m;
+}
+
 function authorized(params) {
   if (!token) return true;
   return params != null && params.Authorization === 'Bearer ' + token;
@@ -100,7 +110,7 @@ useServer({
   schema,
   execute,
   subscribe,
-  roots: { subscription: roots('graphql') },
+  roots: { mutation: { send }, subscription: roots('graphql') },
   onConnect: (ctx) => authorized(ctx.connectionParams),
 }, modern, keepAlive);
 
@@ -109,7 +119,7 @@ SubscriptionServer.create({
   schema,
   execute,
   subscribe,
-  rootValue: roots('legacy'),
+  rootValue: { ...roots('legacy'), send },
   keepAlive: legacyKA || undefined,
   onConnect: (params) => {
     if (!authorized(params)) throw new Error('bad token');

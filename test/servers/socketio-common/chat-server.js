@@ -8,9 +8,12 @@
 // itself). With --token every namespace requires that token (Socket.IO 4:
 // the CONNECT payload's auth.token; Socket.IO 2: the token query param).
 // With --recovery (Socket.IO 4 only) connection state recovery is on, so
-// events carry an offset. HTTP control endpoints on the same port:
+// events carry an offset. A client's "message" and "chat message" events
+// are relayed to every socket of its namespace, sender included (as the
+// Socket.IO chat example's io.emit does); /stats counts them (relayed).
+// HTTP control endpoints on the same port:
 //
-//   GET  /stats      {"version":..,"clients":{"/":n,"/chat":n},"acks":n}
+//   GET  /stats      {"version":..,"clients":{"/":n,"/chat":n},"acks":n,"relayed":n}
 //   POST /broadcast  a JSON list of {ns, event, args, ack}: each emitted to
 //                    every socket of namespace ns (default "/"), in order.
 //                    An object {"$buffer":"<base64>"} in args becomes a
@@ -38,6 +41,7 @@ module.exports = function run(socketio, version) {
 
   let acks = 0;
   let recovered = 0;
+  let relayed = 0;
   const server = http.createServer((req, res) => {
     // Chunks are joined as bytes: decoding each alone would break a
     // multi-byte character cut at a chunk boundary.
@@ -76,6 +80,12 @@ module.exports = function run(socketio, version) {
     }
     nsp.on("connection", (socket) => {
       if (socket.recovered) recovered++;
+      for (const ev of ["message", "chat message"]) {
+        socket.on(ev, (...args) => {
+          relayed++;
+          nsp.emit(ev, ...args);
+        });
+      }
       socket.on("disconnect", () => {});
     });
   }
@@ -106,7 +116,7 @@ module.exports = function run(socketio, version) {
     if (req.method === "GET" && url.pathname === "/stats") {
       const clients = {};
       for (const name of namespaces) clients[name] = sockets(io.of(name)).length;
-      return json(200, { version, clients, acks, recovered });
+      return json(200, { version, clients, acks, recovered, relayed });
     }
     if (req.method === "POST" && (url.pathname === "/broadcast" || url.pathname === "/drop")) {
       const items = JSON.parse(body || "[]");
