@@ -82,6 +82,7 @@ type Counter struct {
 	untracked uint64 // messages whose room was not counted on its own
 	late      uint64 // messages for a day no longer kept
 	seen      [MaxTermsPerMessage][]byte
+	hashes    [MaxTermsPerMessage]uint64
 }
 
 type dayCounts struct {
@@ -133,7 +134,11 @@ next:
 		}
 		seen = append(seen, t)
 	}
-	dc.all.message(seen)
+	hashes := c.hashes[:len(seen)]
+	for i, t := range seen {
+		hashes[i] = hashTerm(t)
+	}
+	dc.all.message(seen, hashes)
 	if room == "" {
 		return
 	}
@@ -150,7 +155,7 @@ next:
 		rs = newSummary(capacity)
 		dc.rooms[room] = rs
 	}
-	rs.message(seen)
+	rs.message(seen, hashes)
 }
 
 // roll makes day the newest.

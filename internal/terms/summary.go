@@ -2,6 +2,7 @@ package terms
 
 import (
 	"cmp"
+	"hash/maphash"
 	"slices"
 )
 
@@ -19,13 +20,18 @@ import (
 // The terms are kept in the paper's "stream summary": buckets of equal
 // count in a list by count, each with a list of its terms, so that
 // counting a term and evicting the least counted one take constant time.
+// They are found through a hash table of our own (open addressing, linear
+// probing, at most half full, deletion by backward shift: no tombstones
+// to accumulate as terms are evicted), keyed by a hash the Counter
+// computes once per term and message for both the day's total and the
+// room.
 type summary struct {
 	cap      int
 	msgs     uint64 // messages counted (exact)
 	adds     uint64 // terms counted, over all messages (exact)
 	overflow bool   // a term was evicted or the summary was cut
 	ents     []entry
-	idx      map[string]int32 // term → index in ents
+	slots    []int32 // the hash table: index in ents + 1, 0 if empty
 	buckets  []bucket
 	free     int32 // a free bucket, chained through next; none if < 0
 	min      int32 // the bucket of the smallest count; none if < 0
@@ -33,6 +39,7 @@ type summary struct {
 
 type entry struct {
 	term       string
+	hash       uint64
 	count, err uint64
 	bucket     int32
 	prev, next int32 // in the bucket's list; none if < 0
@@ -45,28 +52,108 @@ type bucket struct {
 }
 
 func newSummary(capacity int) *summary {
-	return &summary{cap: capacity, idx: make(map[string]int32), free: -1, min: -1}
+	return &summary{cap: capacity, free: -1, min: -1}
 }
 
-// message counts one message with the given distinct terms.
-func (s *summary) message(terms [][]byte) {
+// hashSeed seeds the terms' hashes; they are not saved.
+var hashSeed = maphash.MakeSeed()
+
+func hashTerm(t []byte) uint64 { return maphash.Bytes(hashSeed, t) }
+
+// message counts one message with the given distinct terms and their
+// hashes (hashTerm).
+func (s *summary) message(terms [][]byte, hashes []uint64) {
 	s.msgs++
-	for _, t := range terms {
-		s.add(t)
+	for i, t := range terms {
+		s.add(t, hashes[i])
 	}
 }
 
-func (s *summary) add(t []byte) {
+// find returns the index in ents of term t with hash h, if it is held.
+func find[T string | []byte](s *summary, t T, h uint64) (int32, bool) {
+	if len(s.slots) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(s.slots) - 1)
+	for j := h & mask; ; j = (j + 1) & mask {
+		v := s.slots[j]
+		if v == 0 {
+			return 0, false
+		}
+		if e := &s.ents[v-1]; e.hash == h && e.term == string(t) {
+			return v - 1, true
+		}
+	}
+}
+
+// slotOf returns the slot of entry i.
+func (s *summary) slotOf(i int32) int {
+	mask := uint64(len(s.slots) - 1)
+	j := s.ents[i].hash & mask
+	for s.slots[j] != i+1 {
+		j = (j + 1) & mask
+	}
+	return int(j)
+}
+
+// insert puts entry i, which is not in the table, in it.
+func (s *summary) insert(i int32) {
+	if 2*len(s.ents) > len(s.slots) {
+		s.grow() // which puts every entry in, i too
+		return
+	}
+	mask := uint64(len(s.slots) - 1)
+	j := s.ents[i].hash & mask
+	for s.slots[j] != 0 {
+		j = (j + 1) & mask
+	}
+	s.slots[j] = i + 1
+}
+
+// grow makes the table at least twice the entries, and puts them in.
+func (s *summary) grow() {
+	n := max(16, len(s.slots))
+	for 2*len(s.ents) > n {
+		n *= 2
+	}
+	s.slots = make([]int32, n)
+	mask := uint64(n - 1)
+	for i := range s.ents {
+		j := s.ents[i].hash & mask
+		for s.slots[j] != 0 {
+			j = (j + 1) & mask
+		}
+		s.slots[j] = int32(i) + 1
+	}
+}
+
+// remove takes the entry at slot j out of the table, shifting back the
+// entries after it that would otherwise no longer be found.
+func (s *summary) remove(j int) {
+	mask := len(s.slots) - 1
+	for k := (j + 1) & mask; s.slots[k] != 0; k = (k + 1) & mask {
+		home := int(s.ents[s.slots[k]-1].hash) & mask
+		// The entry at k may move to j if its home is not in (j, k]
+		// (cyclically).
+		if (k > j && (home <= j || home > k)) || (k < j && home <= j && home > k) {
+			s.slots[j] = s.slots[k]
+			j = k
+		}
+	}
+	s.slots[j] = 0
+}
+
+func (s *summary) add(t []byte, h uint64) {
 	s.adds++
-	if i, ok := s.idx[string(t)]; ok {
+	i, ok := find(s, t, h)
+	if ok {
 		s.incr(i)
 		return
 	}
 	if len(s.ents) < s.cap {
-		term := string(t)
 		i := int32(len(s.ents))
-		s.ents = append(s.ents, entry{term: term, count: 1})
-		s.idx[term] = i
+		s.ents = append(s.ents, entry{term: string(t), hash: h, count: 1})
+		s.insert(i)
 		b := s.min
 		if b < 0 || s.buckets[b].count != 1 {
 			b = s.newBucket(1, -1, s.min)
@@ -77,12 +164,11 @@ func (s *summary) add(t []byte) {
 	// Evict a least counted term: the new one takes its place with its
 	// count plus one, and that count as its possible error.
 	s.overflow = true
-	i := s.buckets[s.min].head
+	i = s.buckets[s.min].head
 	e := &s.ents[i]
-	delete(s.idx, e.term)
-	term := string(t)
-	e.term, e.err = term, e.count
-	s.idx[term] = i
+	s.remove(s.slotOf(i))
+	e.term, e.hash, e.err = string(t), h, e.count
+	s.insert(i)
 	s.incr(i)
 }
 
@@ -169,7 +255,7 @@ func (s *summary) floor() uint64 {
 
 // bounds returns the least and most messages term can have had.
 func (s *summary) bounds(term string) (lo, hi uint64) {
-	if i, ok := s.idx[term]; ok {
+	if i, ok := find(s, term, maphash.String(hashSeed, term)); ok {
 		e := &s.ents[i]
 		return e.count - e.err, e.count
 	}
@@ -210,11 +296,14 @@ func (s *summary) sorted() []entry {
 // rebuild makes ents, sorted by count from highest, the summary's entries.
 func (s *summary) rebuild(ents []entry) {
 	s.ents = ents
-	s.idx = make(map[string]int32, len(ents))
+	s.slots = nil
 	s.buckets, s.free, s.min = nil, -1, -1
 	top := int32(-1) // the bucket of the largest count so far
+	for i := range ents {
+		ents[i].hash = maphash.String(hashSeed, ents[i].term)
+	}
+	s.grow()
 	for i := len(ents) - 1; i >= 0; i-- {
-		s.idx[ents[i].term] = int32(i)
 		if top < 0 || s.buckets[top].count != ents[i].count {
 			top = s.newBucket(ents[i].count, top, -1)
 		}

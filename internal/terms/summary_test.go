@@ -11,8 +11,20 @@ import (
 // count from min, each entry in the bucket of its count, the index and
 // the entries agreeing, no more entries than cap.
 func (s *summary) check() error {
-	if len(s.ents) > s.cap || len(s.idx) != len(s.ents) {
-		return fmt.Errorf("%d entries, %d indexed, cap %d", len(s.ents), len(s.idx), s.cap)
+	if len(s.ents) > s.cap || 2*len(s.ents) > len(s.slots) && len(s.ents) > 0 {
+		return fmt.Errorf("%d entries, %d slots, cap %d", len(s.ents), len(s.slots), s.cap)
+	}
+	used := 0
+	for _, v := range s.slots {
+		if v != 0 {
+			used++
+			if i, ok := find(s, s.ents[v-1].term, s.ents[v-1].hash); !ok || i != v-1 {
+				return fmt.Errorf("entry %d %q not found through the table", v-1, s.ents[v-1].term)
+			}
+		}
+	}
+	if used != len(s.ents) {
+		return fmt.Errorf("%d entries, %d in the table", len(s.ents), used)
 	}
 	seen := 0
 	prev := int32(-1)
@@ -25,7 +37,7 @@ func (s *summary) check() error {
 		pe := int32(-1)
 		for i := bk.head; i >= 0; i = s.ents[i].next {
 			e := s.ents[i]
-			if e.bucket != b || e.count != bk.count || e.prev != pe || s.idx[e.term] != i || e.err >= e.count {
+			if e.bucket != b || e.count != bk.count || e.prev != pe || e.err >= e.count || e.hash != hashTerm([]byte(e.term)) {
 				return fmt.Errorf("entry %d %q misplaced", i, e.term)
 			}
 			pe = i
@@ -51,8 +63,8 @@ func TestSummaryStructure(t *testing.T) {
 		for i := range 20000 {
 			w := strconv.FormatUint(z.Uint64(), 10)
 			truth[w]++
-			s.message([][]byte{[]byte(w)})
-			if i%997 == 0 {
+			s.message([][]byte{[]byte(w)}, []uint64{hashTerm([]byte(w))})
+			if i%997 == 0 || capacity < 10 {
 				if err := s.check(); err != nil {
 					t.Fatalf("cap %d after %d: %v", capacity, i, err)
 				}
