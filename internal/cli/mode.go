@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/wsmon/wsmon/internal/app"
@@ -122,6 +124,9 @@ func runMode(ctx context.Context, mode string, args []string, env Env) int {
 		errorLine(env, err)
 		return ExitUsage
 	}
+	// From here the logger (on other goroutines too) and this function
+	// both write to stderr: one lock keeps their lines whole.
+	env.Stderr = &lockedWriter{w: env.Stderr}
 	log, closer, err := logging.New(logging.Options{Level: cfg.SlogLevel(), JSON: cfg.LogFormat == "json", Dir: cfg.LogDir, Stderr: env.Stderr})
 	if err != nil {
 		errorLine(env, err)
@@ -216,4 +221,17 @@ func runDemo(ctx context.Context, args []string, env Env) int {
 	}
 	<-ctx.Done()
 	return ExitOK
+}
+
+// lockedWriter serialises writes to w (stderr shared by the logger's
+// goroutines and the start-up summary).
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
