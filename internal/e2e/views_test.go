@@ -308,10 +308,14 @@ func testSelection(t *testing.T, b *browser) {
 	tb.open(w.base+"/#/?range=custom&from=2020-01-02T00:00&to=2020-01-01T00:00", "#dashboard-filters")
 	tb.waitJS("a reversed range refused", `document.querySelector('#filter-error') !== null`, `document.querySelector('#dashboard-filters')?.textContent`)
 
-	// A room narrows the live stream (statistics are per target, and say so).
+	// A room narrows the cards and charts (/api/stats?room=) and the live
+	// stream.
+	var side statsJSON
+	getJSON(t, w.base, "/api/stats?room=side", &side)
 	tb.open(w.base+"/#/?room=side", "#live-list")
 	tb.waitJS("the live stream connected", `document.querySelector('#live-state')?.dataset.state === 'live'`, "")
 	tb.waitJS("the room note", `document.querySelector('#filter-room-note') !== null`, `document.querySelector('#dashboard-notes')?.textContent`)
+	tb.waitJS("the total of room side", totalIs(side.Total), totalDiag)
 	w.chatIn("x", "lobby", "not in side "+tok)
 	b2, _ := json.Marshal(map[string]string{"type": "chat", "user": "o-" + tok, "room": "side", "content": "in side " + tok})
 	d2.Inject(b2, false)

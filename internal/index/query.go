@@ -495,7 +495,9 @@ func (ix *Indexer) find(ctx context.Context, plan search.Plan, q store.MessageQu
 // Stats answers the dashboard statistics from the rollups; with a from/to
 // range it falls back to a scan of the range.
 func (ix *Indexer) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error) {
-	if !q.From.IsZero() || !q.To.IsZero() {
+	if !q.From.IsZero() || !q.To.IsZero() || q.Room != "" {
+		// No rollups per room or for arbitrary ranges (yet): a scan of
+		// the matching rows.
 		return ix.st.StatsScan(ctx, q)
 	}
 	if err := ix.fresh(ctx); err != nil {

@@ -13,6 +13,7 @@ import (
 type StatsQuery struct {
 	From, To time.Time
 	Target   string
+	Room     string // one room only ("": all); answered by a full scan (StatsScan)
 	Now      time.Time
 }
 
@@ -78,21 +79,21 @@ func (q *StatsQuery) normalise(loc *time.Location) (dayStart, dayEnd time.Time) 
 func (s *Store) StatsScan(ctx context.Context, q StatsQuery) (Stats, error) {
 	dayStart, dayEnd := q.normalise(s.loc)
 	var st Stats
-	base := MessageQuery{Target: q.Target, From: q.From, To: q.To}
+	base := MessageQuery{Target: q.Target, Room: q.Room, From: q.From, To: q.To}
 	var err error
 	if st.Total, err = s.CountMessages(ctx, base); err != nil {
 		return st, err
 	}
 	now := q.Now.In(s.loc)
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, s.loc)
-	if st.Today, err = s.CountMessages(ctx, MessageQuery{Target: q.Target, From: midnight}); err != nil {
+	if st.Today, err = s.CountMessages(ctx, MessageQuery{Target: q.Target, Room: q.Room, From: midnight}); err != nil {
 		return st, err
 	}
-	where, args := MessageQuery{Target: q.Target, From: q.Now.Add(-24 * time.Hour), To: q.Now.Add(time.Millisecond)}.where()
+	where, args := MessageQuery{Target: q.Target, Room: q.Room, From: q.Now.Add(-24 * time.Hour), To: q.Now.Add(time.Millisecond)}.where()
 	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(DISTINCT username) FROM messages`+where+` AND username <> '' AND `+activitySQL, args...).Scan(&st.ActiveUsers); err != nil {
 		return st, fmt.Errorf("store: active users: %w", err)
 	}
-	where, args = MessageQuery{Target: q.Target, From: dayStart, To: dayEnd}.where()
+	where, args = MessageQuery{Target: q.Target, Room: q.Room, From: dayStart, To: dayEnd}.where()
 	rows, err := s.r.QueryContext(ctx, `SELECT received_at / ? AS b, COUNT(*) FROM messages`+where+` GROUP BY b`, append([]any{quarterMs}, args...)...)
 	if err != nil {
 		return st, fmt.Errorf("store: time buckets: %w", err)

@@ -379,7 +379,7 @@ const maxStatsDays = 3700
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) error {
 	p := s.params(r)
-	q := store.StatsQuery{From: p.time("from"), To: p.time("to"), Target: p.str("target", 256)}
+	q := store.StatsQuery{From: p.time("from"), To: p.time("to"), Target: p.str("target", 256), Room: p.str("room", 256)}
 	if p.err != nil {
 		return p.err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -954,5 +955,41 @@ func TestStatsIngestCounters(t *testing.T) {
 	w = do(t, f.server(nil), "GET", "/api/stats", nil)
 	if w.Code != 200 || strings.Contains(w.Body.String(), `"ingest"`) {
 		t.Errorf("without a monitor: %d %s", w.Code, w.Body.String())
+	}
+}
+
+// TestStatsPerRoom: /api/stats?room= counts one room's messages only (the
+// dashboard's room selector), alone and with a target.
+func TestStatsPerRoom(t *testing.T) {
+	f := newFixture(t)
+	h := f.server(nil)
+	rooms := map[string]int64{}
+	byTarget := map[[2]string]int64{}
+	for _, m := range f.msgs {
+		if m.Room != "" {
+			rooms[m.Room]++
+			byTarget[[2]string{m.Target, m.Room}]++
+		}
+	}
+	if len(rooms) < 2 {
+		t.Fatalf("fixture has %d rooms", len(rooms))
+	}
+	for room, n := range rooms {
+		var st struct {
+			Total int64 `json:"total_messages"`
+		}
+		getJSON(t, h, "/api/stats?room="+url.QueryEscape(room), 200, &st)
+		if st.Total != n {
+			t.Errorf("room %q: total %d, want %d", room, st.Total, n)
+		}
+	}
+	for k, n := range byTarget {
+		var st struct {
+			Total int64 `json:"total_messages"`
+		}
+		getJSON(t, h, "/api/stats?target="+url.QueryEscape(k[0])+"&room="+url.QueryEscape(k[1]), 200, &st)
+		if st.Total != n {
+			t.Errorf("target %q room %q: total %d, want %d", k[0], k[1], st.Total, n)
+		}
 	}
 }

@@ -2,9 +2,9 @@
 // (target, room, time range: kept in the URL, so a view can be shared),
 // summary cards, monitor status with the ingest counters, charts, the
 // active-user leaderboard, the live message stream and the targets
-// overview. A target or time range narrows the cards and charts
-// (/api/stats?target=&from=&to=); a room narrows the live stream (the
-// server has no per-room statistics). Charts refresh from the "stats"
+// overview. A target, room or time range narrows the cards, the charts
+// and the live stream (/api/stats?target=&room=&from=&to=; per room the
+// server scans that room's messages, slower than the rollups). Charts refresh from the "stats"
 // events the server pushes on /api/live; only when those do not come does
 // it refetch /api/stats, at most every web_refresh_interval seconds and only
 // while messages arrive.
@@ -230,9 +230,9 @@ export function dashboardView(root: HTMLElement, ctx: ViewContext): void {
   const { cfg, signal, health } = ctx;
   const sel = selectionFrom(ctx.params);
   const bounds = rangeBounds(sel);
-  const statsParams = { target: sel.target, from: bounds?.from ?? '', to: bounds?.to ?? '' };
+  const statsParams = { target: sel.target, room: sel.room, from: bounds?.from ?? '', to: bounds?.to ?? '' };
   // Pushed stats (event: stats) are unfiltered: a narrowed view fetches its own.
-  const narrowed = Boolean(statsParams.target || statsParams.from || statsParams.to);
+  const narrowed = Boolean(statsParams.target || statsParams.room || statsParams.from || statsParams.to);
   const filters = filterBar(sel, bounds === null);
 
   const totalLabel = statsParams.from || statsParams.to ? t('card.totalRange') : sel.target ? t('card.totalTarget', { target: sel.target }) : t('card.total');
