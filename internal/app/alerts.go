@@ -273,16 +273,7 @@ func (a *alerting) Rules(ctx context.Context) ([]web.RuleInfo, error) {
 	a.mu.Lock()
 	rows := a.rows
 	a.mu.Unlock()
-	out := make([]web.RuleInfo, 0, len(rows))
-	for _, row := range rows {
-		r, err := decodeRule(row)
-		info := web.RuleInfo{Rule: r, Source: row.Source, UpdatedAt: row.UpdatedAt}
-		if err != nil {
-			info.Rule.Name, info.Error = row.Name, err.Error()
-		}
-		out = append(out, info)
-	}
-	return out, nil
+	return ruleInfos(rows), nil
 }
 
 // PutRule adds (create) or replaces a rule; it takes effect at once.
