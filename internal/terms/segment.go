@@ -28,6 +28,10 @@ type dictionary struct {
 	unknown float32
 	// maxRunes is the longest word, in runes.
 	maxRunes int
+	// single holds the entries of the characters of the main CJK block
+	// (U+4E00-U+9FFF, nearly all of chat's), so that the one-character
+	// look-up at each position is an array access.
+	single []dictEntry
 }
 
 // maxWordRunes bounds the words loaded (longer ones are idioms and names
@@ -100,7 +104,27 @@ func loadDictionary(texts ...string) (*dictionary, error) {
 		d.maxRunes = max(d.maxRunes, n)
 	}
 	d.unknown = float32(math.Log(0.5 / total))
+	d.single = make([]dictEntry, cjkEnd-cjkStart)
+	for r := rune(cjkStart); r < cjkEnd; r++ {
+		d.single[r-cjkStart] = d.m[string(r)]
+	}
 	return d, nil
+}
+
+// The main CJK block, which dictionary.single covers.
+const (
+	cjkStart = 0x4E00
+	cjkEnd   = 0xA000
+)
+
+// one returns the entry of the character s[lo:hi].
+func (d *dictionary) one(s string, lo, hi int) (dictEntry, bool) {
+	if r, _ := utf8.DecodeRuneInString(s[lo:hi]); r >= cjkStart && r < cjkEnd {
+		e := d.single[r-cjkStart]
+		return e, e.word || e.prefix
+	}
+	e, ok := d.m[s[lo:hi]]
+	return e, ok
 }
 
 // chunkRunes is the longest run of Han characters segmented at once; a
@@ -139,8 +163,12 @@ func (d *dictionary) segmentChunk(s string, off []int, sc *scan) {
 	for i := n - 1; i >= 0; i-- {
 		best[i] = d.unknown + best[i+1]
 		next[i] = uint8(i + 1)
-		if e, ok := d.m[s[off[i]:off[i+1]]]; ok && e.word {
+		e, ok := d.one(s, off[i], off[i+1])
+		if ok && e.word {
 			best[i] = e.logp + best[i+1]
+		}
+		if !e.prefix {
+			continue
 		}
 		for j := i + 2; j <= n && j-i <= d.maxRunes; j++ {
 			e, ok := d.m[s[off[i]:off[j]]]
