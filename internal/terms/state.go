@@ -204,7 +204,9 @@ func (r *reader) summary(capacity int) *summary {
 	s.adds = r.uvarint()
 	n := r.count()
 	ents := make([]entry, 0, min(n, capacity))
+	held := make(map[string]bool, min(n, capacity))
 	var total uint64
+	var prev entry
 	for i := range n {
 		e := entry{term: r.string(maxSavedTerm), count: r.uvarint(), err: r.uvarint()}
 		if r.err != nil {
@@ -215,9 +217,12 @@ func (r *reader) summary(capacity int) *summary {
 			r.fail("empty term")
 		case e.count == 0 || e.err >= e.count:
 			r.fail("term %q: count %d, error %d", e.term, e.count, e.err)
-		case i > 0 && (ents[len(ents)-1].count < e.count || ents[len(ents)-1].count == e.count && ents[len(ents)-1].term >= e.term):
-			// Sorted order also rules out a term listed twice.
+		case i > 0 && (prev.count < e.count || prev.count == e.count && prev.term >= e.term):
 			r.fail("entries out of order at %q", e.term)
+		case held[e.term]:
+			// Sorted by count, a term listed twice with two counts is in
+			// order: FuzzState found this.
+			r.fail("term %q listed twice", e.term)
 		case e.count > s.msgs:
 			r.fail("term %q in %d of %d messages", e.term, e.count, s.msgs)
 		}
@@ -225,6 +230,8 @@ func (r *reader) summary(capacity int) *summary {
 		if r.err != nil {
 			return nil
 		}
+		held[e.term] = true
+		prev = e
 		if len(ents) < capacity {
 			ents = append(ents, e)
 		} else {
