@@ -27,7 +27,7 @@ func (d Day) Time() time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 // allow and the error bounds they give.
 type CounterOptions struct {
 	// Days is how many days are kept: the newest and Days-1 days of
-	// baseline before it. Default 15.
+	// baseline before it. Default 15; at least 2, at most MaxDays.
 	Days int
 	// Rooms is how many rooms are counted on their own each day (the
 	// first seen); messages of further rooms count in the all-rooms total
@@ -41,6 +41,13 @@ type CounterOptions struct {
 	// 2,048 and 256.
 	PastAll, PastRoom int
 }
+
+// MaxDays bounds CounterOptions.Days.
+const MaxDays = 400
+
+// MaxDay bounds a Day's distance from 1970 (some 45,000 years): a Counter
+// ignores days beyond it, so its arithmetic on days cannot overflow.
+const MaxDay = 1 << 24
 
 // DefaultCounterOptions are the defaults of CounterOptions.
 var DefaultCounterOptions = CounterOptions{Days: 15, Rooms: 32, All: 16384, Room: 1024, PastAll: 2048, PastRoom: 256}
@@ -58,7 +65,7 @@ func (o CounterOptions) withDefaults() CounterOptions {
 	pick(&o.Room, d.Room)
 	pick(&o.PastAll, d.PastAll)
 	pick(&o.PastRoom, d.PastRoom)
-	o.Days = max(o.Days, 2)
+	o.Days = min(max(o.Days, 2), MaxDays)
 	o.PastAll = min(o.PastAll, o.All)
 	o.PastRoom = min(o.PastRoom, o.Room)
 	return o
@@ -100,10 +107,15 @@ func NewCounter(opt CounterOptions) *Counter {
 // all-rooms total only) with its terms. A day newer than any before makes
 // it the newest: days before the newest one's previous day are cut down to
 // their past capacities, days older than the kept window are forgotten. A
-// message for a forgotten day is not counted (Stats.Late).
+// message for a forgotten day is not counted (Stats.Late), nor one for a
+// day beyond ±MaxDay.
 func (c *Counter) Add(day Day, room string, ts *Terms) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if day > MaxDay || day < -MaxDay {
+		c.late++
+		return
+	}
 	if len(c.days) == 0 || day > c.newest {
 		c.roll(day)
 	}
@@ -265,6 +277,9 @@ func (c *Counter) Trending(day Day, room string, k int) []Trend {
 			return dc.all
 		}
 		return dc.rooms[room]
+	}
+	if day > MaxDay || day < -MaxDay {
+		return nil
 	}
 	today := scope(day)
 	if today == nil || k <= 0 {

@@ -255,6 +255,25 @@ func TestLateAndOldDays(t *testing.T) {
 	if st.Days != 1 || st.Newest != 103 || st.Late != 1 {
 		t.Errorf("%+v", st)
 	}
+	// Days beyond MaxDay are not counted; nothing to rank for them, for
+	// days not kept, rooms not counted or k <= 0.
+	c.Add(MaxDay+1, "r", &ts)
+	c.Add(-MaxDay-1, "r", &ts)
+	if st := c.Stats(); st.Newest != 103 || st.Late != 3 {
+		t.Errorf("far days: %+v", st)
+	}
+	for _, q := range []struct {
+		d    Day
+		room string
+		k    int
+	}{{MaxDay + 1, "", 5}, {50, "", 5}, {103, "nope", 5}, {103, "", 0}, {103, "r", -1}} {
+		if got := c.Trending(q.d, q.room, q.k); got != nil {
+			t.Errorf("Trending(%d, %q, %d) = %v", q.d, q.room, q.k, got)
+		}
+	}
+	if o := (CounterOptions{Days: 1 << 30}).withDefaults(); o.Days != MaxDays {
+		t.Errorf("Days %d", o.Days)
+	}
 	// A day cut down to past capacities before it gets messages.
 	c.Add(101, "r", &ts)
 	if dc := c.days[101]; !dc.past || dc.all.cap != c.opt.PastAll || dc.rooms["r"].cap != c.opt.PastRoom {

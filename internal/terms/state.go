@@ -154,7 +154,7 @@ func (r *reader) varint() int64 {
 
 func (r *reader) day() Day {
 	v := r.varint()
-	if v < -1<<31 || v >= 1<<31 {
+	if v < -MaxDay || v > MaxDay {
 		r.fail("day %d out of range", v)
 	}
 	return Day(v)
