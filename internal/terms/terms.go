@@ -106,11 +106,11 @@ func New(opts Options) (*Tokenizer, error) {
 				t.stop[string(ts.At(0))] = struct{}{}
 			case 3:
 				if len(ts.At(2)) < len(ts.At(0))+len(ts.At(1)) {
-					return nil, fmt.Errorf("terms: stop word %q: want one word or a two-word phrase", w)
+					return nil, fmt.Errorf("terms: stop word %q: want one word or two words with only spaces between them", w)
 				}
 				t.stop[string(ts.At(2))] = struct{}{}
 			default:
-				return nil, fmt.Errorf("terms: stop word %q: want one word or a two-word phrase", w)
+				return nil, fmt.Errorf("terms: stop word %q: want one word or two words with only spaces between them", w)
 			}
 		}
 	}
