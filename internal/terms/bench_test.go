@@ -1,6 +1,7 @@
 package terms
 
 import (
+	"context"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -148,4 +149,34 @@ func BenchmarkState1M(b *testing.B) {
 		b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/(1<<20), "heap-MiB")
 		runtime.KeepAlive(c)
 	}
+}
+
+// BenchmarkOffer is what the sender (ingest) pays per message with a
+// Feeder counting behind it: the messages Run cannot keep up with are
+// dropped, and the benchmark reports the share.
+func BenchmarkOffer(b *testing.B) {
+	tk, err := New(Options{Phrases: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newBenchStream(b)
+	msgs := make([]Message, 4096)
+	for i := range msgs {
+		msgs[i].Room, msgs[i].Text = s.next()
+		msgs[i].Day = 20000
+	}
+	f := NewFeeder(tk, NewCounter(CounterOptions{}), 65536)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		m := msgs[i%len(msgs)]
+		m.ID = int64(i)
+		f.Offer(m)
+	}
+	cancel()
+	<-done
+	st := f.Stats()
+	b.ReportMetric(100*float64(st.Dropped)/float64(max(st.Offered, 1)), "%dropped")
 }

@@ -5,8 +5,10 @@
 // the operator's own dropped, optionally two-word phrases), a Counter that
 // keeps term counts per day and per room incrementally in bounded memory
 // (space-saving summaries, with their error bounds), its ranking of terms
-// by rise against their usual rate (Trending), and the Counter's state as
-// bytes for restarts (MarshalBinary, UnmarshalBinary).
+// by rise against their usual rate (Trending), the Counter's state as
+// bytes for restarts (MarshalBinary, UnmarshalBinary), and a Feeder that
+// counts on a goroutine of its own behind a bounded queue that never
+// blocks its sender.
 //
 // docs/analysis-terms.md says why the segmenter is ours and not gse
 // (measured), what the counts' error bounds are, and how the score is
