@@ -222,6 +222,16 @@ var sqliteDialect = &dialect{
 				last_active = COALESCE((SELECT la FROM m8 WHERE m8.target = rollup_users.target AND m8.username = rollup_users.username), 0)`,
 			`DROP TABLE temp.m8`,
 		},
+		// 9: the incremental analyses' persisted state (internal/analysis):
+		// one row per analysis, its state and the highest message id
+		// counted into it, so a restart counts each message once.
+		{
+			`CREATE TABLE analysis_state (
+				name       TEXT PRIMARY KEY,
+				applied_id INTEGER NOT NULL,
+				data       BLOB NOT NULL
+			)`,
+		},
 	},
 	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
 	messageValues:       `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
