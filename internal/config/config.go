@@ -76,6 +76,11 @@ type Config struct {
 	DatabaseDriver          string  `json:"database_driver"`     // "sqlite", the only one supported (postgres is refused until it is)
 	DatabaseDSN             string  `json:"database_dsn"`        // reserved for PostgreSQL: Validate refuses any value until it is supported
 
+	// --- analysis extensions (internal/analysis) ---
+	AnalysisTerms     *bool    `json:"analysis_terms"`     // count trending terms behind ingest; default true
+	AnalysisSentiment *bool    `json:"analysis_sentiment"` // score chat messages' sentiment behind ingest; default true
+	TermsStopWords    []string `json:"terms_stop_words"`   // the operator's own stop words (a word or a two-word phrase each), added to the embedded ones
+
 	// Rules raise alerts (internal/rules): keyword, regex, user, rate,
 	// silence, connection. With enable_notifications,
 	// notification_keywords are one more keyword rule (EffectiveRules).

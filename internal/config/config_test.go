@@ -74,6 +74,9 @@ func TestDefaultsLoadWithoutFile(t *testing.T) {
 		{"log_dir", d.LogDir, "logs"},
 		{"log_format", d.LogFormat, "text"},
 		{"message_log", d.MessageLogEnabled(), true},
+		{"analysis_terms", d.AnalysisTermsEnabled(), true},
+		{"analysis_sentiment", d.AnalysisSentimentEnabled(), true},
+		{"terms_stop_words", len(d.TermsStopWords), 0},
 		{"batch_size", d.BatchSize, 5000},
 		{"batch_latency", d.BatchLatency, Seconds(0)},
 		{"backup_keep", d.BackupKeep, 7},
@@ -744,6 +747,33 @@ func TestDeprecatedBatchLatency(t *testing.T) {
 		}
 		if d := c.Deprecations(); len(d) != 1 || !strings.HasPrefix(d[0], "batch_latency is deprecated and has no effect") {
 			t.Errorf("Deprecations = %q", d)
+		}
+	}
+}
+
+func TestAnalysisKeys(t *testing.T) {
+	load := func(text string) (Config, error) {
+		p := filepath.Join(t.TempDir(), "config.json")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Load(LoadOptions{ConfigPath: p})
+	}
+	c, err := load(`{"analysis_terms": false, "analysis_sentiment": false, "terms_stop_words": ["wsmon", "客服 在吗"]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AnalysisTermsEnabled() || c.AnalysisSentimentEnabled() || len(c.TermsStopWords) != 2 {
+		t.Fatalf("parsed %v %v %q", c.AnalysisTermsEnabled(), c.AnalysisSentimentEnabled(), c.TermsStopWords)
+	}
+	for _, bad := range []string{
+		`{"terms_stop_words": [""]}`,
+		`{"terms_stop_words": ["   "]}`,
+		`{"terms_stop_words": ["one two three"]}`,
+		`{"analysis_terms": "yes"}`,
+	} {
+		if _, err := load(bad); err == nil {
+			t.Errorf("%s: accepted", bad)
 		}
 	}
 }

@@ -54,6 +54,15 @@ func (c Config) Redacted() Config {
 		b := *c.MessageLog
 		r.MessageLog = &b
 	}
+	if c.AnalysisTerms != nil {
+		b := *c.AnalysisTerms
+		r.AnalysisTerms = &b
+	}
+	if c.AnalysisSentiment != nil {
+		b := *c.AnalysisSentiment
+		r.AnalysisSentiment = &b
+	}
+	r.TermsStopWords = slices.Clone(c.TermsStopWords)
 	if c.Targets != nil {
 		r.Targets = make([]Target, len(c.Targets))
 		for i, t := range c.Targets {

@@ -219,6 +219,16 @@ func (c Config) BackoffEnabled() bool { return c.ReconnectBackoff == nil || *c.R
 // (logs/messages_YYYYMMDD.json) is written; message_log defaults to true.
 func (c Config) MessageLogEnabled() bool { return c.MessageLog == nil || *c.MessageLog }
 
+// AnalysisTermsEnabled reports whether trending terms are counted behind
+// ingest; analysis_terms defaults to true.
+func (c Config) AnalysisTermsEnabled() bool { return c.AnalysisTerms == nil || *c.AnalysisTerms }
+
+// AnalysisSentimentEnabled reports whether chat messages' sentiment is
+// scored and rolled up behind ingest; analysis_sentiment defaults to true.
+func (c Config) AnalysisSentimentEnabled() bool {
+	return c.AnalysisSentiment == nil || *c.AnalysisSentiment
+}
+
 // JournalDir is the journal's directory: data_dir/journal, data_dir
 // being the database's directory when unset.
 func (c Config) JournalDir() string {

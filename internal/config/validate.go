@@ -4,6 +4,7 @@ import (
 	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/protocol/registry"
 	"github.com/wsmon/wsmon/internal/rules"
+	"github.com/wsmon/wsmon/internal/terms"
 
 	"errors"
 	"fmt"
@@ -164,6 +165,7 @@ func (c Config) Validate() error {
 			}
 			return oneOf("database_driver", c.DatabaseDriver, "sqlite")
 		},
+		func() error { return checkStopWords(c.TermsStopWords) },
 		func() error {
 			if c.DatabaseDSN != "" {
 				return errorf("database_dsn", "database_dsn: PostgreSQL is not supported yet; remove database_dsn (SQLite uses database_path)")
@@ -581,6 +583,29 @@ func (c Config) CheckNotify(names []string) error {
 			}
 			return fmt.Errorf("unknown notifier %q (configured: %s)", name, strings.Join(known, ", "))
 		}
+	}
+	return nil
+}
+
+// MaxStopWords bounds terms_stop_words.
+const MaxStopWords = 10000
+
+// checkStopWords: each entry is a word or two words with only spaces
+// between them (what the terms tokenizer accepts), at most 200 bytes.
+func checkStopWords(ws []string) error {
+	if len(ws) > MaxStopWords {
+		return errorf("terms_stop_words", "terms_stop_words: at most %d entries, got %d", MaxStopWords, len(ws))
+	}
+	for i, w := range ws {
+		if strings.TrimSpace(w) == "" || len(w) > 200 {
+			return errorf("terms_stop_words", "terms_stop_words[%d]: want a word or a two-word phrase of at most 200 bytes, got %s", i, quoteShort(w))
+		}
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	if _, err := terms.New(terms.Options{Stop: ws}); err != nil {
+		return errorf("terms_stop_words", "terms_stop_words: %s", strings.TrimPrefix(err.Error(), "terms: "))
 	}
 	return nil
 }
