@@ -1,0 +1,498 @@
+// Package analysis owns the incremental analyses kept behind ingest and
+// their persisted state: trending terms (internal/terms) and sentiment
+// rollups (internal/sentiment) of chat messages, per local day.
+//
+// An Analyzer is told about committed batches (Committed, an
+// ingest.Committer) through a bounded hand-off that never blocks ingest:
+// when it is full the batch is dropped and counted, and the analyzer
+// catches up by reading the committed messages after the last one it
+// counted from the store. Every analysis keeps the highest message id
+// counted into it and saves its state with that id (analysis_state) every
+// minute and at shutdown; a start loads the state and counts the messages
+// after the id, so each message is counted exactly once across drops and
+// restarts. A damaged state is logged and rebuilt from the messages.
+//
+// A Reader serves the saved states to a separate web process, reloading
+// them when their id changes.
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsmon/wsmon/internal/message"
+	"github.com/wsmon/wsmon/internal/sentiment"
+	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/terms"
+)
+
+// Names of the analyses' rows in analysis_state.
+const (
+	NameTerms     = "terms"
+	NameSentiment = "sentiment"
+)
+
+// Defaults.
+const (
+	DefaultQueue         = 64 // batches waiting for the analyzer
+	DefaultSnapshotEvery = time.Minute
+	readPage             = 2000
+	readBytes            = 8 << 20
+)
+
+// Options configure an Analyzer.
+type Options struct {
+	Store    *store.Store
+	Location *time.Location // the local days' zone; nil: UTC
+	Logger   *slog.Logger
+	// Terms and Sentiment turn the analyses on.
+	Terms, Sentiment bool
+	// StopWords are the operator's own stop words (terms_stop_words).
+	StopWords []string
+	// Queue is the hand-off's capacity in batches; 0: DefaultQueue.
+	Queue int
+	// SnapshotEvery is how often the states are saved; 0: a minute.
+	SnapshotEvery time.Duration
+}
+
+// Stats are an analyzer's counts since it was made.
+type Stats struct {
+	Batches  uint64 `json:"batches"`   // batches handed over
+	Dropped  uint64 `json:"dropped"`   // batches dropped because the hand-off was full (their messages are read back from the store)
+	CatchUps uint64 `json:"catch_ups"` // times messages were read back from the store
+	Counted  uint64 `json:"counted"`   // chat messages counted
+	AsOfID   int64  `json:"as_of_id"`  // the highest message id every enabled analysis has seen
+}
+
+// Analyzer runs the analyses behind ingest. Committed and the queries are
+// safe for concurrent use; Run is called once.
+type Analyzer struct {
+	opt Options
+	log *slog.Logger
+	loc *time.Location
+	in  chan []message.Message
+	gap atomic.Bool // a batch was dropped: read the store before the next one
+
+	batches, dropped, catchUps, counted atomic.Uint64
+
+	tk      *terms.Tokenizer
+	counter *terms.Counter  // nil: terms off
+	senti   *sentimentState // nil: sentiment off
+	ts      terms.Terms     // reused by the run goroutine
+	mu      sync.RWMutex    // guards the applied ids
+	termsAt int64           // highest id counted into counter
+	sentAt  int64           // highest id counted into senti
+	seen    int64           // highest id seen by the run goroutine
+	running atomic.Bool
+}
+
+// New builds an analyzer and loads the saved states (a damaged one is
+// logged and rebuilt from the messages by Run).
+func New(ctx context.Context, opt Options) (*Analyzer, error) {
+	if opt.Queue <= 0 {
+		opt.Queue = DefaultQueue
+	}
+	if opt.SnapshotEvery <= 0 {
+		opt.SnapshotEvery = DefaultSnapshotEvery
+	}
+	a := &Analyzer{opt: opt, log: opt.Logger, loc: opt.Location, in: make(chan []message.Message, opt.Queue)}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.loc == nil {
+		a.loc = time.UTC
+	}
+	if opt.Terms {
+		tk, err := terms.New(terms.Options{Stop: opt.StopWords})
+		if err != nil {
+			return nil, err
+		}
+		a.tk, a.counter = tk, terms.NewCounter(terms.DefaultCounterOptions)
+		data, id, ok, err := opt.Store.AnalysisState(ctx, NameTerms)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := a.counter.UnmarshalBinary(data); err != nil {
+				a.log.Warn("analysis: the saved trending terms are damaged; rebuilding them from the messages", "error", err)
+			} else {
+				a.termsAt = id
+			}
+		}
+	}
+	if opt.Sentiment {
+		a.senti = newSentimentState()
+		data, id, ok, err := opt.Store.AnalysisState(ctx, NameSentiment)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := a.senti.unmarshal(data); err != nil {
+				a.log.Warn("analysis: the saved sentiment rollups are damaged; rebuilding them from the messages", "error", err)
+			} else {
+				a.sentAt = id
+			}
+		}
+	}
+	a.seen = a.from()
+	return a, nil
+}
+
+// from is the id after which messages are read back: the lowest applied
+// id of the enabled analyses.
+func (a *Analyzer) from() int64 {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	switch {
+	case a.counter != nil && a.senti != nil:
+		return min(a.termsAt, a.sentAt)
+	case a.counter != nil:
+		return a.termsAt
+	case a.senti != nil:
+		return a.sentAt
+	}
+	return 0
+}
+
+// Enabled reports whether any analysis is on.
+func (a *Analyzer) Enabled() bool { return a.counter != nil || a.senti != nil }
+
+// Committed hands a committed batch to the analyzer without blocking:
+// when the hand-off is full the batch is dropped, counted, and read back
+// from the store later. It never fails (ingest.Committer).
+func (a *Analyzer) Committed(msgs []message.Message) error {
+	if !a.Enabled() || len(msgs) == 0 {
+		return nil
+	}
+	a.batches.Add(1)
+	// Only what the analyses read is kept: not the raw frames.
+	cp := make([]message.Message, 0, len(msgs))
+	for i := range msgs {
+		m := &msgs[i]
+		cp = append(cp, message.Message{ID: m.ID, Target: m.Target, ReceivedAt: m.ReceivedAt, Room: m.Room, Type: m.Type, Content: m.Content})
+	}
+	select {
+	case a.in <- cp:
+	default:
+		a.dropped.Add(1)
+		a.gap.Store(true)
+	}
+	return nil
+}
+
+// Stats returns the analyzer's counts.
+func (a *Analyzer) Stats() Stats {
+	return Stats{Batches: a.batches.Load(), Dropped: a.dropped.Load(), CatchUps: a.catchUps.Load(),
+		Counted: a.counted.Load(), AsOfID: a.from()}
+}
+
+// Run counts: first the committed messages after the saved states, then
+// the handed-over batches, saving the states every SnapshotEvery and when
+// ctx ends (after counting what is left in the hand-off).
+func (a *Analyzer) Run(ctx context.Context) error {
+	if !a.Enabled() {
+		<-ctx.Done()
+		return nil
+	}
+	if !a.running.CompareAndSwap(false, true) {
+		return errors.New("analysis: Run called twice")
+	}
+	// Everything committed before the hand-off started, and what a
+	// damaged state lost.
+	a.gap.Store(true)
+	tick := time.NewTicker(a.opt.SnapshotEvery)
+	defer tick.Stop()
+	dirty := false
+	for {
+		if a.gap.Swap(false) {
+			if err := a.catchUp(ctx); err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				a.log.Warn("analysis: reading committed messages", "error", err)
+				a.gap.Store(true)
+			}
+			dirty = true
+		}
+		select {
+		case <-ctx.Done():
+		case b := <-a.in:
+			if a.gap.Swap(false) {
+				// A batch before this one was dropped: the store has
+				// it (and this one); read them in order.
+				if err := a.catchUp(ctx); err != nil {
+					a.gap.Store(true)
+				}
+			}
+			a.apply(b)
+			dirty = true
+			continue
+		case <-tick.C:
+			if dirty {
+				a.save(ctx)
+				dirty = false
+			}
+			continue
+		}
+		break
+	}
+	// Shutdown: what is left in the hand-off, then the states.
+	bg := context.WithoutCancel(ctx)
+	for {
+		select {
+		case b := <-a.in:
+			if a.gap.Swap(false) {
+				if err := a.catchUp(bg); err != nil {
+					a.log.Warn("analysis: reading committed messages at shutdown", "error", err)
+				}
+			}
+			a.apply(b)
+			continue
+		default:
+		}
+		break
+	}
+	if a.gap.Swap(false) {
+		if err := a.catchUp(bg); err != nil {
+			a.log.Warn("analysis: reading committed messages at shutdown", "error", err)
+		}
+	}
+	a.save(bg)
+	return nil
+}
+
+// catchUp counts the committed messages after the ones seen.
+func (a *Analyzer) catchUp(ctx context.Context) error {
+	a.catchUps.Add(1)
+	for {
+		rows, more, err := a.opt.Store.IndexRowsAfter(ctx, a.seen, readPage, readBytes)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			r := &rows[i]
+			a.count(r.ID, r.Target, r.Room, message.Type(r.Type), r.Content, r.ReceivedAt)
+		}
+		if !more || len(rows) == 0 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+func (a *Analyzer) apply(b []message.Message) {
+	for i := range b {
+		m := &b[i]
+		a.count(m.ID, m.Target, m.Room, m.Type, m.Content, m.ReceivedAt)
+	}
+}
+
+// count counts one message into each analysis that has not counted it.
+func (a *Analyzer) count(id int64, target, room string, typ message.Type, content string, at time.Time) {
+	if id <= a.seen {
+		return
+	}
+	a.seen = id
+	chat := typ == message.TypeChat && content != ""
+	day := terms.DayOf(at, a.loc)
+	a.mu.RLock()
+	doTerms := a.counter != nil && id > a.termsAt
+	doSent := a.senti != nil && id > a.sentAt
+	a.mu.RUnlock()
+	if chat {
+		if doTerms {
+			a.ts.Reset()
+			a.tk.Append(&a.ts, content)
+			a.counter.Add(day, room, &a.ts)
+		}
+		if doSent {
+			score, l := sentiment.Score(content)
+			a.senti.add(id, target, room, day, score, l)
+		}
+		a.counted.Add(1)
+	}
+	a.mu.Lock()
+	if doTerms {
+		a.termsAt = id
+	}
+	if doSent {
+		a.sentAt = id
+	}
+	a.mu.Unlock()
+}
+
+// save writes each analysis's state with its applied id.
+func (a *Analyzer) save(ctx context.Context) {
+	a.mu.RLock()
+	termsAt, sentAt := a.termsAt, a.sentAt
+	a.mu.RUnlock()
+	if a.counter != nil {
+		if data, err := a.counter.MarshalBinary(); err != nil {
+			a.log.Warn("analysis: saving trending terms", "error", err)
+		} else if err := a.opt.Store.PutAnalysisState(ctx, NameTerms, termsAt, data); err != nil {
+			a.log.Warn("analysis: saving trending terms", "error", err)
+		}
+	}
+	if a.senti != nil {
+		if data, err := a.senti.marshal(); err != nil {
+			a.log.Warn("analysis: saving sentiment", "error", err)
+		} else if err := a.opt.Store.PutAnalysisState(ctx, NameSentiment, sentAt, data); err != nil {
+			a.log.Warn("analysis: saving sentiment", "error", err)
+		}
+	}
+}
+
+// ErrOff is returned by a query of an analysis that is turned off.
+var ErrOff = errors.New("analysis: turned off (analysis_terms / analysis_sentiment)")
+
+// TermsResult is a day's trending terms.
+type TermsResult struct {
+	Date   string        `json:"date"`
+	Room   string        `json:"room"`
+	AsOfID int64         `json:"as_of_id"` // the highest message id counted
+	Terms  []terms.Trend `json:"terms"`
+}
+
+// Terms returns at most limit trending terms of day and room ("" = all).
+func (a *Analyzer) Terms(_ context.Context, day terms.Day, room string, limit int) (TermsResult, error) {
+	if a.counter == nil {
+		return TermsResult{}, ErrOff
+	}
+	a.mu.RLock()
+	at := a.termsAt
+	a.mu.RUnlock()
+	return termsResult(a.counter, at, day, room, limit), nil
+}
+
+func termsResult(c *terms.Counter, at int64, day terms.Day, room string, limit int) TermsResult {
+	ts := c.Trending(day, room, limit)
+	if ts == nil {
+		ts = []terms.Trend{}
+	}
+	return TermsResult{Date: day.Time().Format("2006-01-02"), Room: room, AsOfID: at, Terms: ts}
+}
+
+// SentimentResult is the sentiment per day of a range.
+type SentimentResult struct {
+	Target string         `json:"target"`
+	Room   string         `json:"room"`
+	AsOfID int64          `json:"as_of_id"`
+	Days   []SentimentDay `json:"days"`
+}
+
+// Sentiment returns the days from..to of target ("" = all) and room ("" =
+// all rooms).
+func (a *Analyzer) Sentiment(_ context.Context, target, room string, from, to terms.Day) (SentimentResult, error) {
+	if a.senti == nil {
+		return SentimentResult{}, ErrOff
+	}
+	a.mu.RLock()
+	at := a.sentAt
+	a.mu.RUnlock()
+	return SentimentResult{Target: target, Room: room, AsOfID: at, Days: a.senti.query(target, room, from, to)}, nil
+}
+
+// Reader serves the states an analyzer of another process saved,
+// reloading one when its applied id changed (checked at most once a
+// second).
+type Reader struct {
+	st      *store.Store
+	log     *slog.Logger
+	mu      sync.Mutex
+	checked map[string]time.Time
+	termsAt int64
+	sentAt  int64
+	counter *terms.Counter
+	senti   *sentimentState
+}
+
+// NewReader returns a reader of st's saved analyses.
+func NewReader(st *store.Store, log *slog.Logger) *Reader {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reader{st: st, log: log, checked: map[string]time.Time{}, termsAt: -1, sentAt: -1}
+}
+
+// fresh reloads analysis name's state when its id changed; it returns
+// false when none is saved.
+func (r *Reader) fresh(ctx context.Context, name string) (bool, error) {
+	if time.Since(r.checked[name]) < time.Second {
+		return r.loaded(name), nil
+	}
+	id, ok, err := r.st.AnalysisApplied(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	r.checked[name] = time.Now()
+	if !ok {
+		return r.loaded(name), nil
+	}
+	if (name == NameTerms && id == r.termsAt) || (name == NameSentiment && id == r.sentAt) {
+		return true, nil
+	}
+	data, id, ok, err := r.st.AnalysisState(ctx, name)
+	if err != nil || !ok {
+		return r.loaded(name), err
+	}
+	switch name {
+	case NameTerms:
+		c := terms.NewCounter(terms.DefaultCounterOptions)
+		if err := c.UnmarshalBinary(data); err != nil {
+			r.log.Warn("analysis: the saved trending terms are damaged (the monitor rebuilds them)", "error", err)
+			return r.loaded(name), nil
+		}
+		r.counter, r.termsAt = c, id
+	case NameSentiment:
+		s := newSentimentState()
+		if err := s.unmarshal(data); err != nil {
+			r.log.Warn("analysis: the saved sentiment rollups are damaged (the monitor rebuilds them)", "error", err)
+			return r.loaded(name), nil
+		}
+		r.senti, r.sentAt = s, id
+	}
+	return true, nil
+}
+
+func (r *Reader) loaded(name string) bool {
+	if name == NameTerms {
+		return r.counter != nil
+	}
+	return r.senti != nil
+}
+
+// Terms is Analyzer.Terms over the saved state.
+func (r *Reader) Terms(ctx context.Context, day terms.Day, room string, limit int) (TermsResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ok, err := r.fresh(ctx, NameTerms)
+	if err != nil {
+		return TermsResult{}, fmt.Errorf("analysis: %w", err)
+	}
+	if !ok {
+		return TermsResult{Date: day.Time().Format("2006-01-02"), Room: room, Terms: []terms.Trend{}}, nil
+	}
+	return termsResult(r.counter, r.termsAt, day, room, limit), nil
+}
+
+// Sentiment is Analyzer.Sentiment over the saved state.
+func (r *Reader) Sentiment(ctx context.Context, target, room string, from, to terms.Day) (SentimentResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ok, err := r.fresh(ctx, NameSentiment)
+	if err != nil {
+		return SentimentResult{}, fmt.Errorf("analysis: %w", err)
+	}
+	res := SentimentResult{Target: target, Room: room, Days: []SentimentDay{}}
+	if ok {
+		res.AsOfID, res.Days = r.sentAt, r.senti.query(target, room, from, to)
+	}
+	return res, nil
+}
