@@ -211,11 +211,11 @@ func (a *Analyzer) Run(ctx context.Context) error {
 	for {
 		if a.gap.Swap(false) {
 			if err := a.catchUp(ctx); err != nil {
+				a.gap.Store(true) // read again, at the latest at shutdown
 				if ctx.Err() != nil {
 					break
 				}
 				a.log.Warn("analysis: reading committed messages", "error", err)
-				a.gap.Store(true)
 			}
 			dirty = true
 		}
@@ -226,7 +226,12 @@ func (a *Analyzer) Run(ctx context.Context) error {
 				// A batch before this one was dropped: the store has
 				// it (and this one); read them in order.
 				if err := a.catchUp(ctx); err != nil {
+					// b is in the store too: it is read with the gap.
 					a.gap.Store(true)
+					if ctx.Err() == nil {
+						a.log.Warn("analysis: reading committed messages", "error", err)
+					}
+					continue
 				}
 			}
 			a.apply(b)
@@ -248,10 +253,16 @@ func (a *Analyzer) Run(ctx context.Context) error {
 		case b := <-a.in:
 			if a.gap.Swap(false) {
 				if err := a.catchUp(bg); err != nil {
+					// Left for the next start: the saved id stays
+					// before the unread messages.
 					a.log.Warn("analysis: reading committed messages at shutdown", "error", err)
+					a.gap.Store(true)
+					continue
 				}
 			}
-			a.apply(b)
+			if !a.gap.Load() {
+				a.apply(b)
+			}
 			continue
 		default:
 		}
