@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/analysis"
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/journal"
@@ -328,7 +329,7 @@ func (f *fixture) newestFirst(keep func(m fmsg) bool) []fmsg {
 // the query path over the store and the index.
 func (f *fixture) server(mod func(o *Options)) *Server {
 	o := Options{Store: query.New(f.st, f.ix), Hub: newTestHub(1000), Logger: discardLogger(), Version: "test", TimeZone: fixtureZoneName,
-		MaxInMemory: 1000, RefreshInterval: time.Second}
+		MaxInMemory: 1000, RefreshInterval: time.Second, Analysis: analysis.NewReader(f.st, nil)}
 	if mod != nil {
 		mod(&o)
 	}

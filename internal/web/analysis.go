@@ -1,0 +1,155 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/wsmon/wsmon/internal/analysis"
+	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/terms"
+)
+
+// Analysis answers the incremental analyses' queries: the monitor's
+// analysis.Analyzer in its own process, an analysis.Reader of the saved
+// states in a separate web process.
+type Analysis interface {
+	Terms(ctx context.Context, day terms.Day, room string, limit int) (analysis.TermsResult, error)
+	Sentiment(ctx context.Context, target, room string, from, to terms.Day) (analysis.SentimentResult, error)
+}
+
+// maxAnalysisDays bounds a sentiment range (the rollups keep fewer).
+const maxAnalysisDays = 400
+
+// day reads a YYYY-MM-DD parameter as a local day; def when absent.
+func (p *params) day(name string, def terms.Day) terms.Day {
+	v := p.str(name, 16)
+	if v == "" || p.err != nil {
+		return def
+	}
+	t, err := time.ParseInLocation("2006-01-02", v, time.UTC)
+	if err != nil || t.Year() < 1970 || t.Year() > 9999 {
+		p.err = errBadParam(name, "must be a date YYYY-MM-DD from 1970-01-01 to 9999-12-31, got %q", v)
+		return def
+	}
+	return terms.DayOf(t, time.UTC)
+}
+
+func (s *Server) today() terms.Day {
+	loc := s.opts.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return terms.DayOf(time.Now(), loc)
+}
+
+func analysisOff(err error) error {
+	if errors.Is(err, analysis.ErrOff) {
+		return &apiError{http.StatusConflict, "analysis_off", "this analysis is turned off (analysis_terms / analysis_sentiment in the configuration)"}
+	}
+	return err
+}
+
+// handleAnalysisTerms: GET /api/analysis/terms?date=&room=&limit= — the
+// day's terms ranked by rise against their usual rate.
+func (s *Server) handleAnalysisTerms(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Analysis == nil {
+		return analysisOff(analysis.ErrOff)
+	}
+	p := s.params(r)
+	day := p.day("date", s.today())
+	room := p.str("room", 256)
+	limit := int(p.int("limit", 20, 1, 200))
+	if p.err != nil {
+		return p.err
+	}
+	res, err := s.opts.Analysis.Terms(r.Context(), day, room, limit)
+	if err != nil {
+		return analysisOff(err)
+	}
+	type point struct {
+		Date string `json:"date"`
+		terms.Point
+	}
+	type trend struct {
+		terms.Trend
+		Series []point `json:"series"`
+	}
+	out := make([]trend, len(res.Terms))
+	for i, t := range res.Terms {
+		out[i].Trend = t
+		out[i].Series = make([]point, len(t.Series))
+		for j, pt := range t.Series {
+			out[i].Series[j] = point{pt.Day.Time().Format("2006-01-02"), pt}
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"date": res.Date, "room": res.Room, "as_of_id": res.AsOfID, "terms": out})
+}
+
+// negativeJSON is one of a day's most negative messages.
+type negativeJSON struct {
+	ID         int64    `json:"id"`
+	Score      float64  `json:"score"`
+	Target     string   `json:"target"`
+	Room       string   `json:"room"`
+	User       string   `json:"user"`
+	ReceivedAt jsonTime `json:"received_at"`
+	Content    string   `json:"content"`
+	Deleted    bool     `json:"deleted"` // the message is no longer stored (retention)
+}
+
+// handleAnalysisSentiment: GET /api/analysis/sentiment?target=&room=&from=&to=
+// — per local day: counts, average score, the most negative messages.
+func (s *Server) handleAnalysisSentiment(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Analysis == nil {
+		return analysisOff(analysis.ErrOff)
+	}
+	p := s.params(r)
+	target := p.str("target", 256)
+	room := p.str("room", 256)
+	to := p.day("to", s.today())
+	from := p.day("from", to-6)
+	if p.err != nil {
+		return p.err
+	}
+	if from > to {
+		return errBadParam("from", "after to")
+	}
+	if to-from >= maxAnalysisDays {
+		return errBadParam("from", "the range is longer than %d days", maxAnalysisDays)
+	}
+	res, err := s.opts.Analysis.Sentiment(r.Context(), target, room, from, to)
+	if err != nil {
+		return analysisOff(err)
+	}
+	type dayJSON struct {
+		Date         string         `json:"date"`
+		N            uint64         `json:"n"`
+		Pos          uint64         `json:"pos"`
+		Neu          uint64         `json:"neu"`
+		Neg          uint64         `json:"neg"`
+		Average      float64        `json:"average"`
+		MostNegative []negativeJSON `json:"most_negative"`
+	}
+	days := make([]dayJSON, 0, len(res.Days))
+	for _, d := range res.Days {
+		dj := dayJSON{Date: d.Date, N: d.N, Pos: d.Pos, Neu: d.Neu, Neg: d.Neg, Average: d.Average, MostNegative: make([]negativeJSON, 0, len(d.MostNegative))}
+		for _, x := range d.MostNegative {
+			n := negativeJSON{ID: x.ID, Score: x.Score, Room: x.Room}
+			m, err := s.opts.Store.Message(r.Context(), x.ID)
+			switch {
+			case err == nil:
+				n.Target, n.Room, n.User, n.ReceivedAt, n.Content = m.Target, m.Room, m.User, jsonTime(m.ReceivedAt), m.Content
+			case errors.Is(err, store.ErrNotFound):
+				n.Deleted = true
+			default:
+				return err
+			}
+			dj.MostNegative = append(dj.MostNegative, n)
+		}
+		days = append(days, dj)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"target": res.Target, "room": res.Room, "from": from.Time().Format("2006-01-02"),
+		"to": to.Time().Format("2006-01-02"), "as_of_id": res.AsOfID, "days": days})
+}
