@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/analysis"
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/datadir"
 	"github.com/wsmon/wsmon/internal/index"
@@ -44,6 +45,9 @@ type Options struct {
 	// WrapIngestStore, when set, wraps the store the pipeline writes
 	// through (fault-injection tests).
 	WrapIngestStore func(ingest.Store) ingest.Store
+	// AnalysisQueue, when set, is the analyzer's hand-off capacity in
+	// batches (tests); 0: analysis.DefaultQueue.
+	AnalysisQueue int
 	// Started, when set, is called once everything is running.
 	Started func(Running)
 }
@@ -54,6 +58,9 @@ type Running struct {
 	WebAddr string    // "" in monitor mode
 	Hub     *live.Hub // the live fan-out
 	Index   *index.Indexer
+	// Analyzer counts the analyses behind ingest; nil in web mode or
+	// with analysis_terms and analysis_sentiment both false.
+	Analyzer *analysis.Analyzer
 }
 
 // ConfigError marks an error caused by the configuration rather than the
@@ -138,8 +145,23 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	var handler *web.Server
 	snap := func() metrics.Snapshot { return metrics.Snapshot{} }
 	var mon *Monitor
+	// The analyses behind ingest (trending terms, sentiment): counted by
+	// the monitor process, read from their saved state by a separate web.
+	var an *analysis.Analyzer
+	var anQuery web.Analysis
+	anOn := cfg.AnalysisTermsEnabled() || cfg.AnalysisSentimentEnabled()
 	if mode == ModeMonitor || mode == ModeAll {
 		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ix}, Managed: mode == ModeAll, Mode: mode}
+		if anOn {
+			an, err = analysis.New(ctx, analysis.Options{Store: st, Location: cfg.Location(), Logger: log,
+				Terms: cfg.AnalysisTermsEnabled(), Sentiment: cfg.AnalysisSentimentEnabled(), StopWords: cfg.TermsStopWords,
+				Queue: o.AnalysisQueue})
+			if err != nil {
+				return err
+			}
+			anQuery = an
+			mo.Committers = append(mo.Committers, an)
+		}
 		var ist ingest.Store = st
 		if o.WrapIngestStore != nil {
 			ist = o.WrapIngestStore(st)
@@ -154,6 +176,10 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		if err != nil {
 			return err
 		}
+	}
+
+	if mode == ModeWeb && anOn {
+		anQuery = analysis.NewReader(st, log)
 	}
 
 	var srv *http.Server
@@ -189,7 +215,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready, Metrics: met.Handler(),
-			Alerts: st, Rules: ruleMgr, RuleList: ruleList, Backup: backup, Notifiers: sinks,
+			Alerts: st, Rules: ruleMgr, RuleList: ruleList, Backup: backup, Notifiers: sinks, Analysis: anQuery,
 			Limits: web.Limits{MaxConnections: cfg.WebMaxConnections, MaxLiveClients: cfg.LiveMaxClients},
 		})
 		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts,
@@ -221,12 +247,19 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		if ln != nil {
 			addr = ln.Addr().String()
 		}
-		o.Started(Running{Monitor: mon, WebAddr: addr, Hub: hub, Index: ix})
+		o.Started(Running{Monitor: mon, WebAddr: addr, Hub: hub, Index: ix, Analyzer: an})
 	}
 
 	monDone := make(chan error, 1)
 	if mon != nil && (cfg.RetentionDays > 0 || cfg.RetentionMaxBytes > 0) {
 		bg.Go(func() { retention(ixCtx, ix, st, cfg.RetentionDays, cfg.RetentionMaxBytes, log) })
+	}
+	anDone := make(chan error, 1)
+	if an != nil {
+		// Stopped with the indexer, after the monitor's last commit.
+		go func() { anDone <- an.Run(ixCtx) }()
+	} else {
+		anDone <- nil
 	}
 	if mon != nil {
 		go func() { ixDone <- ix.Run(ixCtx) }()
@@ -244,6 +277,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			// Monitor alone has nothing left to do once capture stopped.
 			stopIx()
 			<-ixDone
+			<-anDone
 			return err
 		}
 		if err != nil {
@@ -273,6 +307,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		if err := <-ixDone; err != nil {
 			log.Error("index: final flush failed; it is rebuilt from the messages at the next start", "error", err)
 		}
+		<-anDone // it saves its state
 	}
 	return runErr
 }
