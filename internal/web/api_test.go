@@ -573,7 +573,7 @@ func (f *fixture) expectStats(t *testing.T, got statsResp, keep func(fmsg) bool,
 			continue
 		}
 		total++
-		if m.User != "" {
+		if m.User != "" && message.IsActivity(message.Type(m.Type)) { // the leaderboard counts user activity only
 			users[m.User]++
 		}
 	}
@@ -643,7 +643,7 @@ func TestStats(t *testing.T) {
 		if !m.At.Before(today) {
 			wantToday++
 		}
-		if m.User != "" && m.At.After(time.Now().Add(-24*time.Hour)) {
+		if m.User != "" && message.IsActivity(message.Type(m.Type)) && m.At.After(time.Now().Add(-24*time.Hour)) {
 			active[m.User] = true
 		}
 	}

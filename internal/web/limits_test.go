@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,14 +18,16 @@ import (
 
 // serveLimited runs s as wsmon runs it (HTTPServer on the capped
 // Listener) on a loopback port and returns its address.
-func serveLimited(t *testing.T, s *Server, track func(net.Conn, http.ConnState)) string {
+func serveLimited(t *testing.T, s *Server, counts *connCounts) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if counts != nil {
+		ln = &countingListener{Listener: ln, n: counts}
+	}
 	hs := s.HTTPServer(nil)
-	hs.ConnState = track
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(s.Listener(ln)) }()
 	t.Cleanup(func() {
@@ -34,6 +37,41 @@ func serveLimited(t *testing.T, s *Server, track func(net.Conn, http.ConnState))
 		}
 	})
 	return ln.Addr().String()
+}
+
+// connCounts are the connections the server holds open (accepted, not yet
+// closed) and the most it held at once, counted on the descriptors
+// themselves beneath the server's limit listener (http.Server's ConnState
+// hooks run after the close that frees a slot, so counting there sees a
+// new connection before the old one's end).
+type connCounts struct{ open, peak atomic.Int32 }
+
+type countingListener struct {
+	net.Listener
+	n *connCounts
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	n := l.n.open.Add(1)
+	for p := l.n.peak.Load(); n > p && !l.n.peak.CompareAndSwap(p, n); p = l.n.peak.Load() {
+	}
+	return &countedConn{Conn: c, n: l.n}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	n    *connCounts
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.n.open.Add(-1) })
+	return err
 }
 
 // keepAliveRequest sends one request on c and reads the response head and
@@ -79,17 +117,9 @@ func TestConnectionCapAndIdleTimeout(t *testing.T) {
 				o.Token = tt.token
 				o.Limits = Limits{MaxConnections: capN, IdleTimeout: idle}
 			})
-			var open, peak atomic.Int32
-			addr := serveLimited(t, s, func(_ net.Conn, st http.ConnState) {
-				switch st {
-				case http.StateNew:
-					n := open.Add(1)
-					for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-					}
-				case http.StateClosed, http.StateHijacked:
-					open.Add(-1)
-				}
-			})
+			var counts connCounts
+			open, peak := &counts.open, &counts.peak
+			addr := serveLimited(t, s, &counts)
 
 			type client struct {
 				c  net.Conn
