@@ -45,6 +45,11 @@ func burstPeakRSS(b *testing.B, mode string, contended bool, n int) {
 	wsURL, base := startDemoProcess(b)
 	cfg := testConfig(b, wsURL)
 	cfg.WebPort = freePort(b)
+	if os.Getenv("WSMON_BENCH_ANALYSIS") == "off" {
+		// Ingest without the analyses behind it, to measure their cost.
+		off := false
+		cfg.AnalysisTerms, cfg.AnalysisSentiment = &off, &off
+	}
 	b.Setenv("WSMON_TEST_CHILD_MODE", mode)
 	if os.Getenv("GOMEMLIMIT") == "" {
 		b.Setenv("GOMEMLIMIT", "128MiB") // the binary's default (internal/cli)
