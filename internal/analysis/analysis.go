@@ -274,6 +274,9 @@ func (a *Analyzer) Run(ctx context.Context) error {
 		}
 	}
 	a.save(bg)
+	st := a.Stats()
+	a.log.Info("analysis stopped", "counted", st.Counted, "batches", st.Batches, "dropped_batches", st.Dropped,
+		"catch_ups", st.CatchUps, "as_of_id", st.AsOfID)
 	return nil
 }
 
