@@ -75,7 +75,7 @@ type Analyzer struct {
 	opt Options
 	log *slog.Logger
 	loc *time.Location
-	in  chan []message.Message
+	in  chan batch
 	gap atomic.Bool // a batch was dropped: read the store before the next one
 
 	batches, dropped, catchUps, counted atomic.Uint64
@@ -100,7 +100,7 @@ func New(ctx context.Context, opt Options) (*Analyzer, error) {
 	if opt.SnapshotEvery <= 0 {
 		opt.SnapshotEvery = DefaultSnapshotEvery
 	}
-	a := &Analyzer{opt: opt, log: opt.Logger, loc: opt.Location, in: make(chan []message.Message, opt.Queue)}
+	a := &Analyzer{opt: opt, log: opt.Logger, loc: opt.Location, in: make(chan batch, opt.Queue)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -170,14 +170,15 @@ func (a *Analyzer) Committed(msgs []message.Message) error {
 		return nil
 	}
 	a.batches.Add(1)
-	// Only what the analyses read is kept: not the raw frames.
-	cp := make([]message.Message, 0, len(msgs))
+	// Only what the analyses read is kept, of the messages they count.
+	b := batch{last: msgs[len(msgs)-1].ID}
 	for i := range msgs {
-		m := &msgs[i]
-		cp = append(cp, message.Message{ID: m.ID, Target: m.Target, ReceivedAt: m.ReceivedAt, Room: m.Room, Type: m.Type, Content: m.Content})
+		if m := &msgs[i]; m.Type == message.TypeChat && m.Content != "" {
+			b.items = append(b.items, item{ID: m.ID, At: m.ReceivedAt, Target: m.Target, Room: m.Room, Content: m.Content})
+		}
 	}
 	select {
-	case a.in <- cp:
+	case a.in <- b:
 	default:
 		a.dropped.Add(1)
 		a.gap.Store(true)
@@ -301,11 +302,27 @@ func (a *Analyzer) catchUp(ctx context.Context) error {
 	}
 }
 
-func (a *Analyzer) apply(b []message.Message) {
-	for i := range b {
-		m := &b[i]
-		a.count(m.ID, m.Target, m.Room, m.Type, m.Content, m.ReceivedAt)
+// batch is what a committed batch hands over: its chat messages with
+// content, and its last id (the messages after the chat ones are seen
+// too).
+type batch struct {
+	items []item
+	last  int64
+}
+
+type item struct {
+	ID                    int64
+	At                    time.Time
+	Target, Room, Content string
+}
+
+func (a *Analyzer) apply(b batch) {
+	for i := range b.items {
+		m := &b.items[i]
+		a.count(m.ID, m.Target, m.Room, message.TypeChat, m.Content, m.At)
 	}
+	// The batch's other messages count for nothing but are seen.
+	a.count(b.last, "", "", message.TypeOther, "", time.Time{})
 }
 
 // count counts one message into each analysis that has not counted it.
