@@ -66,6 +66,12 @@ func pruneToSize(ctx context.Context, ix *index.Indexer, st *store.Store, maxByt
 			cut = time.Now().Add(time.Millisecond)
 		}
 		d, err := ix.Prune(ctx, cut)
+		if err == nil && d == 0 {
+			// The oldest messages share the cut's millisecond (a burst
+			// stores hundreds per ms): Prune deletes those received
+			// before it, none. Take that millisecond too.
+			d, err = ix.Prune(ctx, cut.Add(time.Millisecond))
+		}
 		deleted += d
 		if err != nil || d == 0 { // nothing more it may delete (not yet indexed)
 			return deleted, err
