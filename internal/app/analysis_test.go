@@ -81,6 +81,8 @@ func newestID(t *testing.T, api string) int64 {
 func TestAnalysisEndToEnd(t *testing.T) {
 	d := newDemo(t, nil)
 	cfg := testConfig(t, d.URL())
+	on := true
+	cfg.AnalysisTerms, cfg.AnalysisSentiment = &on, &on // off by default
 	cfg.TermsStopWords = []string{"filler"}
 	h := start(t, ModeAll, cfg)
 	h.waitConnected()

@@ -45,10 +45,11 @@ func burstPeakRSS(b *testing.B, mode string, contended bool, n int) {
 	wsURL, base := startDemoProcess(b)
 	cfg := testConfig(b, wsURL)
 	cfg.WebPort = freePort(b)
-	if os.Getenv("WSMON_BENCH_ANALYSIS") == "off" {
-		// Ingest without the analyses behind it, to measure their cost.
-		off := false
-		cfg.AnalysisTerms, cfg.AnalysisSentiment = &off, &off
+	if os.Getenv("WSMON_BENCH_ANALYSIS") == "on" {
+		// Ingest with the analyses behind it (off by default), to
+		// measure their cost.
+		on := true
+		cfg.AnalysisTerms, cfg.AnalysisSentiment = &on, &on
 	}
 	b.Setenv("WSMON_TEST_CHILD_MODE", mode)
 	if os.Getenv("GOMEMLIMIT") == "" {
