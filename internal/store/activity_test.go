@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -35,7 +34,7 @@ func activityMsgs(now time.Time) []message.Message {
 // message.IsActivity on every type.
 func TestActivityCountsOnlyUsersDoing(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "chat_monitor.db")})
+	s, err := Open(ctx, testOptions(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +52,7 @@ func TestActivityCountsOnlyUsersDoing(t *testing.T) {
 	}
 	for _, typ := range []message.Type{message.TypeChat, message.TypeSystem, message.TypeJoin, message.TypeLeave, message.TypeOther} {
 		var n int
-		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT ? AS type) WHERE `+activitySQL, string(typ)).Scan(&n); err != nil {
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT CAST(? AS TEXT) AS type) AS x WHERE `+activitySQL, string(typ)).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if (n == 1) != message.IsActivity(typ) {
@@ -66,7 +65,7 @@ func TestActivityCountsOnlyUsersDoing(t *testing.T) {
 // columns of rollup rows written before it from the messages they cover.
 func TestMigrationComputesActivity(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "chat_monitor.db")})
+	s, err := Open(ctx, testOptions(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +91,7 @@ func TestMigrationComputesActivity(t *testing.T) {
 	if err := s.WriteIndexFlush(ctx, &IndexFlush{Users: us, IndexedID: int64(len(ms))}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range sqliteDialect.migrations[7][2:] {
+	for _, q := range s.d.migrations[7][2:] {
 		if _, err := s.w.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

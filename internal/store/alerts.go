@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -55,14 +56,13 @@ func (s *Store) InsertAlerts(ctx context.Context, as []Alert) error {
 		if a.MessageID != 0 {
 			msgID = a.MessageID
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (rule, rule_type, target, room, username, content, message_id, detail, at, suppressed)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			a.Rule, a.RuleType, a.Target, a.Room, a.User, a.Content, msgID, a.Detail, a.At.UnixMilli(), a.Suppressed)
-		if err != nil {
+		// RETURNING gives the id on both databases; a conflict (the alert
+		// was recorded before a crash) returns no row.
+		err := tx.QueryRowContext(ctx, `INSERT INTO alerts (rule, rule_type, target, room, username, content, message_id, detail, at, suppressed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
+			a.Rule, a.RuleType, a.Target, a.Room, a.User, a.Content, msgID, a.Detail, a.At.UnixMilli(), a.Suppressed).Scan(&a.ID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: insert alert: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			a.ID, _ = res.LastInsertId()
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -2,14 +2,13 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 )
 
 func TestAlertsStoreAndReplay(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "a.db"), Location: time.UTC})
+	s, err := Open(ctx, testOptions(t, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

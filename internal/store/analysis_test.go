@@ -3,14 +3,13 @@ package store
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 )
 
 func TestAnalysisState(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "a.db"), Location: time.UTC})
+	s, err := Open(ctx, testOptions(t, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

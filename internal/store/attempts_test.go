@@ -14,7 +14,7 @@ import (
 // target, and the oldest are pruned past the bound.
 func TestAttempts(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "a.db"), Location: time.UTC})
+	s, err := Open(ctx, testOptions(t, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestAttempts(t *testing.T) {
 // attempt, and the monitor process's heartbeat, read back as written.
 func TestTargetStatusCodesAndHeartbeat(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "h.db"), Location: time.UTC})
+	s, err := Open(ctx, testOptions(t, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

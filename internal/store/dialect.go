@@ -3,15 +3,18 @@ package store
 // dialect holds everything that differs between databases: SQL text only.
 // The Go logic that runs it is shared.
 type dialect struct {
-	name             string
+	name string
+	// lockMigrations, when set, is run first in every migration step's
+	// transaction (PostgreSQL: several processes may start at once).
+	lockMigrations   string
 	createMigrations string
 	recordMigration  string
 	// migrations[i] holds the statements of schema version i+1. Append-only:
 	// never edit a released step, add a new one.
 	migrations [][]string
 
-	insertMessagePrefix string // INSERT ... VALUES
-	messageValues       string // one row's placeholders
+	insertMessagePrefix string // INSERT ... VALUES (SQLite; PostgreSQL copies the rows: COPY)
+	messageValues       string // one row's placeholders (SQLite)
 	upsertSessionStart  string
 	updateSessionEnd    string
 	addSessionMessages  string
@@ -21,6 +24,9 @@ type dialect struct {
 	closeOrphanSession  string
 	setApplied          string
 	getApplied          string
+	// usedBytes is one query for the bytes the database holds
+	// (PostgreSQL); SQLite's are counted from its pages (UsedBytes).
+	usedBytes string
 }
 
 var sqliteDialect = &dialect{

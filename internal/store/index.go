@@ -100,13 +100,14 @@ func (s *Store) WriteIndexFlush(ctx context.Context, f *IndexFlush) error {
 	return nil
 }
 
-func upsertRollups(ctx context.Context, tx *sql.Tx, qs []QuarterRow, us []UserRow) error {
+func upsertRollups(ctx context.Context, tx *dbTx, qs []QuarterRow, us []UserRow) error {
 	for _, q := range qs {
 		var err error
 		if q.Count == 0 {
 			_, err = tx.ExecContext(ctx, `DELETE FROM rollup_quarter WHERE target = ? AND bucket = ?`, q.Target, q.Bucket)
 		} else {
-			_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO rollup_quarter (target, bucket, count, min_id, max_id) VALUES (?, ?, ?, ?, ?)`,
+			_, err = tx.ExecContext(ctx, `INSERT INTO rollup_quarter (target, bucket, count, min_id, max_id) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (target, bucket) DO UPDATE SET count = excluded.count, min_id = excluded.min_id, max_id = excluded.max_id`,
 				q.Target, q.Bucket, q.Count, q.MinID, q.MaxID)
 		}
 		if err != nil {
@@ -118,7 +119,9 @@ func upsertRollups(ctx context.Context, tx *sql.Tx, qs []QuarterRow, us []UserRo
 		if u.Count == 0 {
 			_, err = tx.ExecContext(ctx, `DELETE FROM rollup_users WHERE target = ? AND username = ?`, u.Target, u.User)
 		} else {
-			_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO rollup_users (target, username, count, first_seen, last_seen, activity, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			_, err = tx.ExecContext(ctx, `INSERT INTO rollup_users (target, username, count, first_seen, last_seen, activity, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (target, username) DO UPDATE SET count = excluded.count, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+					activity = excluded.activity, last_active = excluded.last_active`,
 				u.Target, u.User, u.Count, u.FirstSeen, u.LastSeen, u.Activity, u.LastActive)
 		}
 		if err != nil {
@@ -450,7 +453,7 @@ func (s *Store) MaxSegment(ctx context.Context) (int64, error) {
 }
 
 // insertBlobs writes a segment's bucket blobs and long lists.
-func insertBlobs(ctx context.Context, tx *sql.Tx, seg int64, blobs map[int][]byte, lists map[uint64][]byte) error {
+func insertBlobs(ctx context.Context, tx *dbTx, seg int64, blobs map[int][]byte, lists map[uint64][]byte) error {
 	if len(lists) > 0 {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO index_lists (seg, gram, data) VALUES (?, ?, ?)`)
 		if err != nil {
@@ -478,7 +481,7 @@ func insertBlobs(ctx context.Context, tx *sql.Tx, seg int64, blobs map[int][]byt
 
 // queryAll runs q and scans every row with scan; what names the query in
 // errors.
-func queryAll[T any](ctx context.Context, db *sql.DB, what, q string, args []any, scan func(*sql.Rows, *T) error) ([]T, error) {
+func queryAll[T any](ctx context.Context, db queryer, what, q string, args []any, scan func(*sql.Rows, *T) error) ([]T, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)

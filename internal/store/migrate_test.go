@@ -21,7 +21,8 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &Store{w: w, r: w, d: &old, loc: time.UTC, path: path}
+		dw := newDB(w, false)
+		s := &Store{w: dw, r: dw, d: &old, loc: time.UTC, path: path}
 		if err := s.migrate(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 // bound (the running process's), are left alone.
 func TestCloseOrphanSessions(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "t.db"), Location: time.UTC})
+	s, err := Open(ctx, testOptions(t, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

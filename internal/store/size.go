@@ -12,11 +12,20 @@ import (
 // the free ones (a delete frees pages for reuse; the file does not
 // shrink), and how many messages it holds.
 func (s *Store) UsedBytes(ctx context.Context) (used, messages int64, err error) {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages`).Scan(&messages); err != nil {
+		return 0, 0, fmt.Errorf("store: database size: %w", err)
+	}
+	if s.d.usedBytes != "" {
+		if err := s.r.QueryRowContext(ctx, s.d.usedBytes).Scan(&used); err != nil {
+			return 0, 0, fmt.Errorf("store: database size: %w", err)
+		}
+		return used, messages, nil
+	}
 	var pages, free, size int64
 	for _, q := range []struct {
 		sql string
 		dst *int64
-	}{{`PRAGMA page_count`, &pages}, {`PRAGMA freelist_count`, &free}, {`PRAGMA page_size`, &size}, {`SELECT COUNT(*) FROM messages`, &messages}} {
+	}{{`PRAGMA page_count`, &pages}, {`PRAGMA freelist_count`, &free}, {`PRAGMA page_size`, &size}} {
 		if err := s.r.QueryRowContext(ctx, q.sql).Scan(q.dst); err != nil {
 			return 0, 0, fmt.Errorf("store: database size: %w", err)
 		}

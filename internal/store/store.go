@@ -27,9 +27,9 @@ import (
 
 // Options selects and tunes the database.
 type Options struct {
-	Driver   string // "sqlite" (default)
+	Driver   string // "sqlite" (default) or "postgres"
 	Path     string // SQLite file path
-	DSN      string // PostgreSQL DSN
+	DSN      string // PostgreSQL: a postgres:// URL (database_url) or libpq key=value string
 	Location *time.Location
 	// ReadOnly opens an existing database for reading only (a backup
 	// copy, a file or directory this user cannot write): nothing is
@@ -41,8 +41,8 @@ type Options struct {
 // Store is the database handle. It is safe for concurrent use; writes are
 // serialised by the single writer connection.
 type Store struct {
-	w   *sql.DB // one connection: the only writer
-	r   *sql.DB // readers
+	w   *db // one connection: the only writer
+	r   *db // readers
 	d   *dialect
 	loc *time.Location
 	// path of the SQLite file, "" for other drivers
@@ -65,6 +65,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	switch opts.Driver {
 	case "sqlite":
 		return openSQLite(ctx, opts)
+	case "postgres":
+		return openPostgres(ctx, opts)
 	default:
 		return nil, fmt.Errorf("store: unsupported database_driver %q", opts.Driver)
 	}
@@ -124,7 +126,7 @@ func openSQLite(ctx context.Context, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(3)
 	r.SetMaxIdleConns(3)
-	s := &Store{w: w, r: r, d: sqliteDialect, loc: opts.Location, path: opts.Path}
+	s := &Store{w: newDB(w, false), r: newDB(r, false), d: sqliteDialect, loc: opts.Location, path: opts.Path}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -142,21 +144,29 @@ func openSQLiteReadOnly(ctx context.Context, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(3)
 	r.SetMaxIdleConns(3)
-	s := &Store{w: r, r: r, d: sqliteDialect, loc: opts.Location, path: opts.Path, readOnly: true}
+	rd := newDB(r, false)
+	s := &Store{w: rd, r: rd, d: sqliteDialect, loc: opts.Location, path: opts.Path, readOnly: true}
+	if err := s.checkVersion(ctx, opts.Path); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkVersion refuses, for a read-only store, a schema older or newer
+// than this binary's; what names the database in the error.
+func (s *Store) checkVersion(ctx context.Context, what string) error {
 	v, err := s.SchemaVersion(ctx)
 	if err != nil {
-		r.Close()
-		return nil, fmt.Errorf("store: read %s read-only: %w", opts.Path, err)
+		return fmt.Errorf("store: read %s read-only: %w", what, err)
 	}
 	switch want := len(s.d.migrations); {
 	case v > want:
-		r.Close()
-		return nil, fmt.Errorf("store: database schema version %d is newer than this wsmon (knows %d); upgrade wsmon", v, want)
+		return fmt.Errorf("store: database schema version %d is newer than this wsmon (knows %d); upgrade wsmon", v, want)
 	case v < want:
-		r.Close()
-		return nil, fmt.Errorf("store: %s has schema version %d, older than this wsmon's %d, and is read-only, so it cannot be upgraded: serve a writable copy (a monitor or `wsmon web` upgrades it on open)", opts.Path, v, want)
+		return fmt.Errorf("store: %s has schema version %d, older than this wsmon's %d, and is read-only, so it cannot be upgraded: serve a writable copy (a monitor or `wsmon web` upgrades it on open)", what, v, want)
 	}
-	return s, nil
+	return nil
 }
 
 // ReadOnly reports whether the database was opened read-only.
@@ -180,38 +190,56 @@ func (s *Store) Path() string { return s.path }
 // Location returns the time zone used for daily and hourly statistics.
 func (s *Store) Location() *time.Location { return s.loc }
 
-// migrate applies the dialect's pending migrations, one transaction each.
+// migrate applies the dialect's pending migrations, one transaction each
+// (under the dialect's lock, so concurrent starts migrate once).
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, s.d.createMigrations); err != nil {
-		return fmt.Errorf("store: create schema_migrations: %w", err)
+	for {
+		done, err := s.migrateStep(ctx)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateStep applies the next pending migration; done reports that none
+// was pending.
+func (s *Store) migrateStep(ctx context.Context) (done bool, err error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("store: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if s.d.lockMigrations != "" {
+		if _, err := tx.ExecContext(ctx, s.d.lockMigrations); err != nil {
+			return false, fmt.Errorf("store: migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.d.createMigrations); err != nil {
+		return false, fmt.Errorf("store: create schema_migrations: %w", err)
 	}
 	var cur int
-	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
-		return fmt.Errorf("store: read schema version: %w", err)
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+		return false, fmt.Errorf("store: read schema version: %w", err)
 	}
 	if cur > len(s.d.migrations) {
-		return fmt.Errorf("store: database schema version %d is newer than this wsmon (knows %d); upgrade wsmon", cur, len(s.d.migrations))
+		return false, fmt.Errorf("store: database schema version %d is newer than this wsmon (knows %d); upgrade wsmon", cur, len(s.d.migrations))
 	}
-	for v := cur + 1; v <= len(s.d.migrations); v++ {
-		tx, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("store: migration %d: %w", v, err)
-		}
-		for _, stmt := range s.d.migrations[v-1] {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("store: migration %d: %w\n%s", v, err, stmt)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, s.d.recordMigration, v, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("store: migration %d: %w", v, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("store: migration %d: commit: %w", v, err)
+	if cur == len(s.d.migrations) {
+		return true, tx.Commit()
+	}
+	v := cur + 1
+	for _, stmt := range s.d.migrations[v-1] {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return false, fmt.Errorf("store: migration %d: %w\n%s", v, err, stmt)
 		}
 	}
-	return nil
+	if _, err := tx.ExecContext(ctx, s.d.recordMigration, v, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return false, fmt.Errorf("store: migration %d: %w", v, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("store: migration %d: commit: %w", v, err)
+	}
+	return false, nil
 }
 
 // SchemaVersion returns the applied schema version.

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -13,7 +12,7 @@ import (
 // target drops its status but not its sessions.
 func TestTargetsAndStatus(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "t.db"), Location: time.UTC})
+	s, err := Open(ctx, testOptions(t, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/wsmon/wsmon/internal/message"
 )
 
@@ -63,6 +65,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *Batch) error {
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
+		if pc, ok := dc.(*stdlib.Conn); ok {
+			return s.applyBatchPG(ctx, pc.Conn(), b)
+		}
 		c, ok := dc.(driverConn)
 		if !ok {
 			return fmt.Errorf("store: driver connection %T lacks BeginTx/Prepare/Exec", dc)
@@ -188,7 +193,19 @@ func (s *Store) insertSQL(n int) string {
 const messageArgs = 14
 
 func appendMessageArgs(args []driver.NamedValue, m *message.Message) []driver.NamedValue {
-	var sent, ext, dk driver.Value
+	var row [messageArgs]any
+	fillMessageRow(row[:], m)
+	o := len(args)
+	for i, v := range row {
+		args = append(args, driver.NamedValue{Ordinal: o + i + 1, Value: v}) // args holds whole rows of one statement
+	}
+	return args
+}
+
+// fillMessageRow sets row (messageArgs long) to m's column values, in
+// the order of messageColumnNames.
+func fillMessageRow(row []any, m *message.Message) {
+	var sent, ext, dk any
 	if !m.SentAt.IsZero() {
 		sent = m.SentAt.UnixMilli()
 	}
@@ -206,17 +223,8 @@ func appendMessageArgs(args []driver.NamedValue, m *message.Message) []driver.Na
 	if raw == nil {
 		raw = []byte{}
 	}
-	o := len(args)
-	args = append(args,
-		driver.NamedValue{Value: m.ID}, driver.NamedValue{Value: m.Target}, driver.NamedValue{Value: m.SessionID},
-		driver.NamedValue{Value: m.ReceivedAt.UnixMilli()}, driver.NamedValue{Value: sent}, driver.NamedValue{Value: m.User},
-		driver.NamedValue{Value: m.Room}, driver.NamedValue{Value: string(m.Type)}, driver.NamedValue{Value: m.Content},
-		driver.NamedValue{Value: raw}, driver.NamedValue{Value: bin}, driver.NamedValue{Value: ext},
-		driver.NamedValue{Value: dk}, driver.NamedValue{Value: m.Reason})
-	for i := o; i < len(args); i++ {
-		args[i].Ordinal = i + 1 // args holds whole rows of one statement
-	}
-	return args
+	row[0], row[1], row[2], row[3], row[4], row[5], row[6] = m.ID, m.Target, m.SessionID, m.ReceivedAt.UnixMilli(), sent, m.User, m.Room
+	row[7], row[8], row[9], row[10], row[11], row[12], row[13] = string(m.Type), m.Content, raw, bin, ext, dk, m.Reason
 }
 
 // AppliedSeq returns the last journal sequence applied to the database.
