@@ -12,6 +12,7 @@ import (
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/sentiment"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 	"github.com/wsmon/wsmon/internal/terms"
 )
 
@@ -96,7 +97,7 @@ func check(t *testing.T, a *Analyzer, st *store.Store) {
 
 func open(t *testing.T, path string) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Options{Path: path, Location: time.UTC})
+	st, err := store.Open(context.Background(), storetest.Options(t, path, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

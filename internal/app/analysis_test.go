@@ -133,7 +133,7 @@ func TestAnalysisEndToEnd(t *testing.T) {
 	}
 
 	// Recompute from the stored messages.
-	st, err := store.Open(context.Background(), store.Options{Path: cfg.DatabasePath, Location: cfg.Location()})
+	st, err := store.Open(context.Background(), cfg.StoreOptions(false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			return err
 		}
 		defer lock.Release()
-	} else if cfg.DatabaseDriver == "" || cfg.DatabaseDriver == "sqlite" {
+	} else if !cfg.Postgres() {
 		// A web process never creates the database: an empty one would
 		// show an empty dashboard instead of saying that nothing writes
 		// here. One it cannot write (a backup copy) is served read-only.
@@ -99,7 +99,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		}
 		readOnly = ro
 	}
-	st, err := store.Open(ctx, store.Options{Driver: cfg.DatabaseDriver, Path: cfg.DatabasePath, DSN: cfg.DatabaseDSN, Location: cfg.Location(), ReadOnly: readOnly})
+	st, err := store.Open(ctx, cfg.StoreOptions(readOnly))
 	if err != nil {
 		return err
 	}

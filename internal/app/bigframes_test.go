@@ -12,7 +12,6 @@ package app_test
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -35,6 +34,8 @@ import (
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/journal"
 	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/store/pgtest"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 	"github.com/wsmon/wsmon/internal/testkit"
 )
 
@@ -124,6 +125,8 @@ func childConfig(t testing.TB, url, dir string) config.Config {
 	cfg := testkit.Config(t, url)
 	cfg.Protocol = "raw"
 	cfg.DatabasePath = filepath.Join(dir, "data", "chat_monitor.db")
+	// On PostgreSQL, the parent's schema for dir (runChild passes it on).
+	cfg.DatabaseURL = os.Getenv("WSMON_BIG_DB_URL")
 	cfg.LogDir = filepath.Join(dir, "logs")
 	on := true
 	cfg.MessageLog = &on
@@ -190,7 +193,7 @@ func TestBigFramesChild(t *testing.T) {
 	want, _ := strconv.Atoi(os.Getenv("WSMON_BIG_WANT"))
 	cfg := childConfig(t, os.Getenv("WSMON_BIG_URL"), dir)
 	m := testkit.Start(t, cfg)
-	db, err := sql.Open("sqlite", "file:"+cfg.DatabasePath+"?mode=ro&_pragma=busy_timeout(5000)")
+	db, err := storetest.Open(cfg.StoreOptions(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +243,8 @@ func runChild(t *testing.T, dir, url string, want int, asMiB int) (float64, stri
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBigFramesChild$", "-test.v")
-	cmd.Env = append(os.Environ(), bigChildEnv+"="+dir, "WSMON_BIG_URL="+url, "WSMON_BIG_WANT="+strconv.Itoa(want))
+	cmd.Env = append(os.Environ(), bigChildEnv+"="+dir, "WSMON_BIG_URL="+url, "WSMON_BIG_WANT="+strconv.Itoa(want),
+		"WSMON_BIG_DB_URL="+pgtest.ForPath(t, filepath.Join(dir, "data", "chat_monitor.db")))
 	cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, "WSMON_BIG_AS_MIB=") })
 	if asMiB > 0 {
 		cmd.Env = append(cmd.Env, "WSMON_BIG_AS_MIB="+strconv.Itoa(asMiB))
@@ -275,18 +279,15 @@ func tail(s string, n int) string {
 // "id"), and raw frames of the right length (cut at the read limit).
 func checkStored(t *testing.T, dir string, loads ...bigLoad) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "data", "chat_monitor.db")+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := storetest.OpenDB(t, storetest.Options(t, filepath.Join(dir, "data", "chat_monitor.db"), nil))
 	for _, l := range loads {
 		var rows, ids, rightSize, tooLarge int
 		want := min(l.size, config.DefaultReadLimitBytes)
 		// A frame cut at the read limit is not valid JSON: its id is read
 		// from the raw frame's beginning.
-		err := db.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT substr(raw, 1, 40)), COALESCE(SUM(length(raw) = ?), 0), COALESCE(SUM(reason = 'too_large'), 0)
-			FROM messages WHERE CAST(substr(raw, 1, ?) AS TEXT) = ?`, want, len(l.name)+8, `{"id":"`+l.name+"-").Scan(&rows, &ids, &rightSize, &tooLarge)
+		err := db.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT substr(raw, 1, 40)), COALESCE(SUM(CASE WHEN length(raw) = ? THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN reason = 'too_large' THEN 1 ELSE 0 END), 0)
+			FROM messages WHERE substr(raw, 1, ?) = ?`, want, len(l.name)+8, []byte(`{"id":"`+l.name+"-")).Scan(&rows, &ids, &rightSize, &tooLarge)
 		if err != nil {
 			t.Fatal(err)
 		}

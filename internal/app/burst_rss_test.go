@@ -3,7 +3,6 @@
 package app
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/bench"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 // BenchmarkBurstPeakRSS measures what a user measures from outside: the
@@ -120,7 +120,7 @@ func demoClients(base string) int {
 }
 
 // scalar runs a one-value query, 0 on error (the table may not exist yet).
-func scalar(db *sql.DB, q string) int64 {
+func scalar(db *storetest.DB, q string) int64 {
 	var v int64
 	if err := db.QueryRow(q).Scan(&v); err != nil {
 		return 0

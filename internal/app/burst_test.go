@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -34,17 +35,22 @@ func peakRSS() int64 {
 func checkSeqs(t testing.TB, dbPath string, n int) {
 	t.Helper()
 	db := openDB(t, dbPath)
-	rows, err := db.Query(`SELECT json_extract(CAST(raw AS TEXT), '$.seq') FROM messages WHERE type = 'chat' ORDER BY id`)
+	rows, err := db.Query(`SELECT raw FROM messages WHERE type = 'chat' ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	want := int64(1)
 	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
+		var raw []byte
+		var f struct{ Seq int64 }
+		if err := rows.Scan(&raw); err != nil {
 			t.Fatal(err)
 		}
+		if err := json.Unmarshal(raw, &f); err != nil {
+			t.Fatalf("stored frame %q: %v", raw, err)
+		}
+		seq := f.Seq
 		if seq != want {
 			t.Fatalf("stored seq %d where %d was expected (lost, duplicated or out of order)", seq, want)
 		}

@@ -30,7 +30,7 @@ func checkWritable(cfg config.Config) error {
 		f.Close()
 		os.Remove(f.Name())
 	}
-	if cfg.DatabaseDriver == "" || cfg.DatabaseDriver == "sqlite" {
+	if !cfg.Postgres() {
 		f, err := os.OpenFile(cfg.DatabasePath, os.O_WRONLY, 0)
 		switch {
 		case err == nil:

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"github.com/wsmon/wsmon/internal/demo"
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/live"
+	"github.com/wsmon/wsmon/internal/store/pgtest"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 // harness runs a real demo chat server and a real wsmon (capture + store,
@@ -64,6 +65,7 @@ func testConfig(t testing.TB, url string) config.Config {
 	cfg.TargetName = "demo"
 	cfg.Protocol = "raw" // these tests are about capture and storage; auto has its own
 	cfg.DatabasePath = filepath.Join(dir, "data", "chat_monitor.db")
+	cfg.DatabaseURL = pgtest.ForPath(t, cfg.DatabasePath) // PostgreSQL instead when WSMON_TEST_PG_DSN is set
 	cfg.LogDir = filepath.Join(dir, "logs")
 	cfg.ReconnectInterval = 0.05
 	cfg.ReconnectMaxInterval = 0.2
@@ -163,16 +165,11 @@ func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
 }
 
 // openDB opens the SQLite file read-only for assertions.
-func openDB(t testing.TB, path string) *sql.DB {
+// openDB opens the test database at path directly: the SQLite file or
+// its PostgreSQL stand-in (queries take ? placeholders on both).
+func openDB(t testing.TB, path string) *storetest.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return storetest.OpenDB(t, storetest.Options(t, path, nil))
 }
 
-func sqlOpen(path string) (*sql.DB, error) {
-	return sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-}
+func sqlOpen(path string) (*storetest.DB, error) { return storetest.OpenPath(path) }

@@ -107,6 +107,11 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 		targets: map[string]*target{}, decoders: map[string]ingest.Decoder{}, wake: make(chan struct{}, 1),
 		lastWritten: map[string]store.TargetStatus{},
 		process:     store.MonitorProcess{PID: os.Getpid(), Mode: string(o.Mode), Version: o.Version, StartedAt: time.Now()}}
+	if cfg.Postgres() {
+		if err := m.claim(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.loadTargets(ctx); err != nil {
 		return nil, err
 	}
@@ -261,6 +266,42 @@ func (m *Monitor) writeAttempts(ctx context.Context) {
 // is alive; web.MonitorDeadAfter is how stale that may get.
 const heartbeatEvery = 2 * time.Second
 
+// claimStale is how old another monitor's heartbeat must be before this
+// one takes a PostgreSQL database over (it was killed, or its machine or
+// network is gone): several heartbeats missed.
+const claimStale = 15 * time.Second
+
+// claim makes this process the one monitor writing the PostgreSQL
+// database (store.ClaimMonitor), waiting while another one's heartbeat is
+// fresh for at most claimStale plus a little: one that crashed is taken
+// over once its heartbeat is stale; one that keeps beating is running, and
+// this start fails naming it. (Several collectors sharing one database,
+// each owning its targets, is not built yet.)
+func (m *Monitor) claim(ctx context.Context) error {
+	deadline := time.Now().Add(claimStale + 5*time.Second)
+	for waited := false; ; waited = true {
+		p := m.process
+		p.HeartbeatAt = time.Now()
+		ok, holder, err := m.store.ClaimMonitor(ctx, p, p.HeartbeatAt.Add(-claimStale))
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("another wsmon monitor writes to this database (pid %d, %s mode, started %s, heartbeat %s ago): one monitor per PostgreSQL database; stop it first",
+				holder.PID, holder.Mode, holder.StartedAt.UTC().Format(time.RFC3339), time.Since(holder.HeartbeatAt).Round(time.Second))
+		}
+		if !waited {
+			m.log.Warn("another wsmon monitor wrote a heartbeat to this database recently; waiting until it is stale (killed?) or failing if it goes on",
+				"pid", holder.PID, "heartbeat_age", time.Since(holder.HeartbeatAt).Round(time.Millisecond).String(), "stale_after", claimStale.String())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // heartbeat writes the process's sign of life when heartbeatEvery has
 // passed (or at once with stopped set, the last one).
 func (m *Monitor) heartbeat(ctx context.Context, stopped bool) {
@@ -294,7 +335,7 @@ func (m *Monitor) IngestCounters() web.IngestCounters {
 	c := web.IngestCounters{Duplicates: st.Duplicates, IDCollisions: st.IDCollisions,
 		JournalCorruptRecords: recs, JournalCorruptBytes: bytes,
 		JournalPendingBytes: int64(h.PendingBytes), JournalMemoryLimitBytes: int64(h.MaxPending),
-		DroppedFrames: h.DroppedFrames, DroppedBytes: h.DroppedBytes, DatabaseError: st.LastError}
+		DroppedFrames: h.DroppedFrames, DroppedBytes: h.DroppedBytes, DatabaseError: st.LastError, Backlog: st.Backlog}
 	if h.Err != nil {
 		c.JournalError = h.Err.Error()
 		c.JournalErrorSince = &h.Since
@@ -373,7 +414,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 		auxRun.Go(func() { m.notifier.Run(aux) })
 	}
 	auxRun.Go(func() { m.alerts.run(aux, m.targetStates) })
-	if m.cfg.AutoBackupHours > 0 {
+	switch {
+	case m.cfg.AutoBackupHours > 0 && m.cfg.Postgres():
+		m.log.Info("no automatic backups of a PostgreSQL database (auto_backup_hours): back it up with pg_dump or a replica")
+	case m.cfg.AutoBackupHours > 0:
 		auxRun.Go(func() { m.backups(aux, time.Duration(m.cfg.AutoBackupHours*float64(time.Hour))) })
 	}
 

@@ -16,8 +16,8 @@ import (
 	"github.com/wsmon/wsmon/internal/store"
 )
 
-// Env is the real write path without the network: journal, ingest
-// pipeline, SQLite store and indexer, in dir.
+// Env is the real write path without the network: journal (in dir),
+// ingest pipeline, store and indexer.
 type Env struct {
 	Dir      string
 	Store    *store.Store
@@ -34,12 +34,17 @@ type Env struct {
 // Target is the target name the corpus is recorded under.
 const Target = "bench"
 
-// Open starts the write path on the database in dir (created if needed).
-func Open(ctx context.Context, dir string, loc *time.Location, log *slog.Logger, ixOpts index.Options) (*Env, error) {
+// Open starts the write path with its journal in dir on the database of
+// db: the SQLite file dir/chat_monitor.db when db names none (created if
+// needed).
+func Open(ctx context.Context, dir string, db store.Options, log *slog.Logger, ixOpts index.Options) (*Env, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "chat_monitor.db"), Location: loc})
+	if db.Driver != "postgres" && db.Path == "" {
+		db.Path = filepath.Join(dir, "chat_monitor.db")
+	}
+	st, err := store.Open(ctx, db)
 	if err != nil {
 		return nil, err
 	}

@@ -23,9 +23,12 @@ type Options struct {
 	Messages int    // corpus size
 	Users    int    // distinct users (Zipf)
 	Dir      string // database directory; "" = a temporary one, removed after
-	Seed     uint64
-	Rounds   int     // repetitions of each query
-	Rate     float64 // arrival rate in messages/s; 0 = as fast as possible
+	// DatabaseURL, when set, is a PostgreSQL database to ingest into and
+	// query instead of the SQLite file in Dir (the journal stays in Dir).
+	DatabaseURL string
+	Seed        uint64
+	Rounds      int     // repetitions of each query
+	Rate        float64 // arrival rate in messages/s; 0 = as fast as possible
 	// Burners is how many CPU-burning processes run beside the benchmark
 	// (the contended variant: 1 takes the other core of a 2-core machine).
 	Burners int
@@ -153,10 +156,14 @@ func Run(ctx context.Context, o Options) error {
 		dir = d
 	}
 	out := o.Out
-	fmt.Fprintf(out, "wsmon bench: %d messages, %d users, %d CPUs, %s, database in %s\n",
-		o.Messages, o.Users, runtime.NumCPU(), runtime.Version(), dir)
+	db, where := store.Options{Location: time.Local}, "in "+dir
+	if o.DatabaseURL != "" {
+		db.Driver, db.DSN, where = "postgres", o.DatabaseURL, "PostgreSQL "+store.RedactURL(o.DatabaseURL)
+	}
+	fmt.Fprintf(out, "wsmon bench: %d messages, %d users, %d CPUs, %s, database %s\n",
+		o.Messages, o.Users, runtime.NumCPU(), runtime.Version(), where)
 
-	e, err := Open(ctx, dir, time.Local, o.Logger, index.Options{})
+	e, err := Open(ctx, dir, db, o.Logger, index.Options{})
 	if err != nil {
 		return err
 	}
@@ -261,13 +268,21 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(tw, "stats (/api/stats)\t%s\t%s\t%s\t%s\t\t\n", ms(pct(sd, 50)), ms(pct(sd, 95)), ms(pct(sd, 99)), ms(pct(sd, 100)))
 	tw.Flush()
 
+	var size int64
+	if o.DatabaseURL != "" {
+		if size, _, err = e.Store.UsedBytes(ctx); err != nil {
+			return err
+		}
+	}
 	mem.phase("close")
 	if err := e.Close(); err != nil {
 		return err
 	}
 	closed = true
 	mem.stop()
-	size := dirSize(dir, "chat_monitor.db")
+	if o.DatabaseURL == "" {
+		size = dirSize(dir, "chat_monitor.db")
+	}
 	if !o.Reuse {
 		total := ir.total
 		fmt.Fprintf(out, "\ningest: %.0f messages/s (%d messages in %v, index and rollups on)\n", float64(total)/ir.time.Seconds(), total, ir.time.Round(time.Millisecond))

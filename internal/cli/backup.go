@@ -41,7 +41,7 @@ func runBackup(ctx context.Context, args []string, env Env) int {
 		errorLine(env, fmt.Errorf("no database at %s: %w", cfg.DatabasePath, err))
 		return ExitError
 	}
-	st, err := store.Open(ctx, store.Options{Driver: cfg.DatabaseDriver, Path: cfg.DatabasePath, DSN: cfg.DatabaseDSN, Location: cfg.Location()})
+	st, err := store.Open(ctx, cfg.StoreOptions(false))
 	if err != nil {
 		errorLine(env, err)
 		return ExitError
@@ -90,7 +90,7 @@ func runRestore(ctx context.Context, args []string, env Env) int {
 		errorLine(env, err)
 		return ExitUsage
 	}
-	if cfg.DatabaseDriver != "" && cfg.DatabaseDriver != "sqlite" {
+	if cfg.Postgres() {
 		errorLine(env, errors.New("restore: only SQLite databases are restored by wsmon"))
 		return ExitError
 	}

@@ -39,7 +39,8 @@ func TestBadConfigStopsWithOneClearLine(t *testing.T) {
 		{"out of range", `{"web_port": 70000}`, nil, `wsmon: web_port: must be between 1 and 65535, got 70000`},
 		{"bad flag value", `{}`, []string{"--url", "ftp://x"}, `wsmon: websocket_url: scheme must be ws or wss, got "ftp"`},
 		{"exposed without auth", `{"web_host": "0.0.0.0"}`, nil, `wsmon: web_host: binding 0.0.0.0 exposes the dashboard`},
-		{"postgres", `{"database_driver": "postgres", "database_dsn": "postgres://db/x"}`, nil, `wsmon: database_driver: postgres is not supported yet; use sqlite`},
+		{"postgres without url", `{"database_driver": "postgres"}`, nil, `wsmon: database_driver: postgres needs database_url (postgres://user:password@host:5432/dbname)`},
+		{"database url scheme", `{"database_url": "mysql://u:hunter2@db/x"}`, nil, `wsmon: database_url: scheme must be postgres or postgresql, like postgres://user:password@host:5432/dbname`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

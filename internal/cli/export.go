@@ -68,7 +68,7 @@ func runExport(ctx context.Context, args []string, env Env) int {
 		errorLine(env, errors.New(strings.TrimPrefix(err.Error(), "bad_param: ")))
 		return ExitUsage
 	}
-	if cfg.DatabaseDriver == "" || cfg.DatabaseDriver == "sqlite" {
+	if !cfg.Postgres() {
 		// Opening would create an empty database: say there is none.
 		if _, err := os.Stat(cfg.DatabasePath); err != nil {
 			errorLine(env, fmt.Errorf("no database at %s (set --db or database_path): %w", cfg.DatabasePath, errors.Unwrap(err)))
@@ -91,7 +91,7 @@ func runExport(ctx context.Context, args []string, env Env) int {
 // once complete, so a failed or interrupted export leaves no partial file;
 // like the database it holds chat messages, so its mode is 0600.
 func exportTo(ctx context.Context, cfg config.Config, req export.Request, out string, stdout io.Writer) (int64, error) {
-	st, err := store.Open(ctx, store.Options{Driver: cfg.DatabaseDriver, Path: cfg.DatabasePath, DSN: cfg.DatabaseDSN, Location: cfg.Location()})
+	st, err := store.Open(ctx, cfg.StoreOptions(false))
 	if err != nil {
 		return 0, err
 	}

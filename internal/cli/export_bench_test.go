@@ -17,6 +17,7 @@ import (
 
 	"github.com/wsmon/wsmon/internal/bench"
 	"github.com/wsmon/wsmon/internal/index"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 // BenchmarkExport measures `wsmon export` on a database of 1,000,000
@@ -83,7 +84,7 @@ func exportCorpus(b *testing.B, n int) string {
 	}
 	ctx := context.Background()
 	t0 := time.Now()
-	e, err := bench.Open(ctx, dir, time.UTC, nil, index.Options{})
+	e, err := bench.Open(ctx, dir, storetest.Options(b, filepath.Join(dir, "chat_monitor.db"), time.UTC), nil, index.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/wsmon/wsmon/internal/app"
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/demo"
+	"github.com/wsmon/wsmon/internal/store"
 )
 
 // bareHash is what `git describe --always` prints without a tag: a commit
@@ -119,7 +120,11 @@ func (s startSummary) write(w io.Writer, log *slog.Logger, json bool) {
 	if s.run.Monitor != nil && len(ts) == 0 {
 		b.WriteString("  target       none\n")
 	}
-	fmt.Fprintf(&b, "  database     %s\n", s.cfg.DatabasePath)
+	if s.cfg.Postgres() {
+		fmt.Fprintf(&b, "  database     PostgreSQL %s\n", store.RedactURL(s.cfg.DatabaseURL))
+	} else {
+		fmt.Fprintf(&b, "  database     %s\n", s.cfg.DatabasePath)
+	}
 	if d := s.dashboard(); d != "" {
 		fmt.Fprintf(&b, "  auth         %s\n", s.auth())
 		fmt.Fprintf(&b, "Dashboard:\n  %s\n", d)

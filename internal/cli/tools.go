@@ -21,6 +21,7 @@ func runBench(ctx context.Context, args []string, env Env) int {
 	fs.IntVar(&o.Messages, "messages", 1_000_000, "corpus size")
 	fs.IntVar(&o.Users, "users", 20_000, "distinct users")
 	fs.StringVar(&o.Dir, "dir", "", "database directory to use and keep (default: a temporary directory, removed)")
+	fs.StringVar(&o.DatabaseURL, "database-url", "", "PostgreSQL database (postgres://…) to ingest into and query instead of SQLite; the journal stays in --dir")
 	seed := fs.Uint64("seed", 42, "corpus seed")
 	fs.IntVar(&o.Rounds, "rounds", 20, "repetitions of each query")
 	fs.Float64Var(&o.Rate, "rate", 0, "arrival rate in messages/s (0 = as fast as the pipeline takes them)")
@@ -72,7 +73,7 @@ func runReindex(ctx context.Context, args []string, env Env) int {
 		return ExitError
 	}
 	defer lock.Release()
-	st, err := store.Open(ctx, store.Options{Driver: cfg.DatabaseDriver, Path: cfg.DatabasePath, DSN: cfg.DatabaseDSN, Location: cfg.Location()})
+	st, err := store.Open(ctx, cfg.StoreOptions(false))
 	if err != nil {
 		errorLine(env, err)
 		return ExitError

@@ -73,8 +73,8 @@ type Config struct {
 	RetentionMaxBytes       int64   `json:"retention_max_bytes"` // delete the oldest messages while the database holds more; 0 = no cap
 	TimeZone                string  `json:"time_zone"`           // IANA zone for daily/hourly statistics; default the machine's
 	NotifyWebhook           string  `json:"notify_webhook_url"`  // POST JSON here on a keyword match (http/https)
-	DatabaseDriver          string  `json:"database_driver"`     // "sqlite", the only one supported (postgres is refused until it is)
-	DatabaseDSN             string  `json:"database_dsn"`        // reserved for PostgreSQL: Validate refuses any value until it is supported
+	DatabaseDriver          string  `json:"database_driver"`     // "sqlite" (default) or "postgres"; database_url selects postgres
+	DatabaseURL             string  `json:"database_url"`        // postgres://…: store everything in this PostgreSQL database instead of database_path
 
 	// --- analysis extensions (internal/analysis) ---
 	AnalysisTerms     *bool    `json:"analysis_terms"`     // count trending terms behind ingest; default true

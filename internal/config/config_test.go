@@ -399,11 +399,14 @@ func TestValidate(t *testing.T) {
 		{"time zone ok", func(c *Config) { c.TimeZone = "UTC" }, ""},
 		{"webhook scheme", func(c *Config) { c.NotifyWebhook = "ftp://h/x" }, `notify_webhook_url: scheme must be http or https, got "ftp"`},
 		{"webhook ok", func(c *Config) { c.NotifyWebhook = "https://h/x" }, ""},
-		{"driver", func(c *Config) { c.DatabaseDriver = "mysql" }, `database_driver: must be sqlite, got "mysql"`},
-		{"postgres", func(c *Config) { c.DatabaseDriver = "postgres" }, `database_driver: postgres is not supported yet; use sqlite`},
-		{"postgres with dsn", func(c *Config) { c.DatabaseDriver, c.DatabaseDSN, c.DatabasePath = "postgres", "postgres://x/db", "" },
-			`database_driver: postgres is not supported yet; use sqlite`},
-		{"dsn", func(c *Config) { c.DatabaseDSN = "postgres://x/db" }, `database_dsn: PostgreSQL is not supported yet; remove database_dsn (SQLite uses database_path)`},
+		{"driver", func(c *Config) { c.DatabaseDriver = "mysql" }, `database_driver: must be sqlite or postgres, got "mysql"`},
+		{"postgres without url", func(c *Config) { c.DatabaseDriver = "postgres" }, `database_driver: postgres needs database_url (postgres://user:password@host:5432/dbname)`},
+		{"postgres with url", func(c *Config) { c.DatabaseDriver, c.DatabaseURL, c.DatabasePath = "postgres", "postgres://x/db", "" }, ""},
+		{"url alone", func(c *Config) { c.DatabaseURL = "postgresql://u:secret@x:5432/db?sslmode=disable" }, ""},
+		{"url scheme", func(c *Config) { c.DatabaseURL = "mysql://u:secret@x/db" }, `database_url: scheme must be postgres or postgresql, like postgres://user:password@host:5432/dbname`},
+		{"url not a url", func(c *Config) { c.DatabaseURL = "postgres://u:sec ret@x:bad/db" }, `database_url: not a URL like postgres://user:password@host:5432/dbname`},
+		{"url with size cap", func(c *Config) { c.DatabaseURL, c.RetentionMaxBytes = "postgres://x/db", 1<<30 },
+			`retention_max_bytes: works with SQLite only; with database_url (PostgreSQL) use retention_days`},
 		{"web host empty", func(c *Config) { c.WebHost = "" }, `web_host: must be set (use 0.0.0.0 to listen on all interfaces)`},
 		{"user without password", func(c *Config) { c.WebUser = "u" }, `web_password: must be set when web_user is set`},
 		{"password without user", func(c *Config) { c.WebPassword = "p" }, `web_user: must be set when web_password is set`},
@@ -607,7 +610,7 @@ func TestRedacted(t *testing.T) {
 	c.Headers = map[string]string{"Authorization": "Bearer x", "cookie": "s=1", "X-Api-Key": "k", "Origin": "http://o"}
 	c.SendOnConnect = []string{`{"auth":"secret"}`}
 	c.NotifyWebhook = "https://hooks.slack.com/services/T0/B0/XYZ"
-	c.DatabaseDSN = "host=db user=u password='p w' dbname=x"
+	c.DatabaseURL = "postgres://u@db/x?password=p%20w"
 	c.Targets = []Target{{URL: "ws://h/?key=1", Headers: map[string]string{"Authorization": "x"}}}
 	r := c.Redacted()
 	checks := []struct{ name, got, want string }{
@@ -621,7 +624,7 @@ func TestRedacted(t *testing.T) {
 		{"origin", r.Headers["Origin"], "http://o"},
 		{"send_on_connect", r.SendOnConnect[0], "*** (17 bytes)"},
 		{"webhook", r.NotifyWebhook, "https://hooks.slack.com/***"},
-		{"dsn", r.DatabaseDSN, "host=db user=u password=*** dbname=x"},
+		{"database_url", r.DatabaseURL, "postgres://u@db/x?password=%2A%2A%2A"},
 		{"target url", r.Targets[0].URL, "ws://h/?key=%2A%2A%2A"},
 		{"target header", r.Targets[0].Headers["Authorization"], Mask},
 		{"original untouched", c.Headers["Authorization"] + c.Targets[0].Headers["Authorization"], "Bearer xx"},
@@ -631,12 +634,12 @@ func TestRedacted(t *testing.T) {
 			t.Errorf("%s = %q, want %q", ch.name, ch.got, ch.want)
 		}
 	}
-	for _, secret := range []string{"tok3n", "pa55", "Bearer", "abc", "XYZ", "'p w'", `{\"auth\"`} {
+	for _, secret := range []string{"tok3n", "pa55", "Bearer", "abc", "XYZ", "p%20w", `{\"auth\"`} {
 		if s := c.String(); strings.Contains(s, secret) {
 			t.Errorf("String() leaks %q: %s", secret, s)
 		}
 	}
-	if got := (Config{DatabaseDSN: "postgres://u:pw@h/db"}).Redacted().DatabaseDSN; got != "postgres://u:%2A%2A%2A@h/db" {
+	if got := (Config{DatabaseURL: "postgres://u:pw@h/db"}).Redacted().DatabaseURL; got != "postgres://u:%2A%2A%2A@h/db" {
 		t.Errorf("URL DSN redacted to %q", got)
 	}
 }

@@ -16,7 +16,7 @@ import (
 const Mask = "***"
 
 // Redacted returns a copy of c that is safe to log: web_token,
-// web_password, the password in database_dsn, the values of credential
+// web_password, the password in database_url, the values of credential
 // headers (Authorization, Proxy-Authorization, Cookie and any header whose
 // name contains "token", "secret" or "key"), passwords and credential-like
 // query parameters (token, key, secret, pass, auth, sig, session) in target
@@ -28,7 +28,7 @@ func (c Config) Redacted() Config {
 	r := c
 	r.WebToken = maskIfSet(c.WebToken)
 	r.WebPassword = maskIfSet(c.WebPassword)
-	r.DatabaseDSN = redactDSN(c.DatabaseDSN)
+	r.DatabaseURL = redactDSN(c.DatabaseURL)
 	r.WebsocketURL = redactURL(c.WebsocketURL)
 	r.NotifyWebhook = redactWebhook(c.NotifyWebhook)
 	if c.Notifiers != nil {

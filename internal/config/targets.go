@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/protocol"
+	"github.com/wsmon/wsmon/internal/store"
 )
 
 // ResolvedTargets returns the targets to monitor, each complete. With no
@@ -242,12 +243,23 @@ func (c Config) JournalDir() string {
 	return filepath.Join(dir, "journal")
 }
 
+// Postgres reports whether the database is PostgreSQL (database_url).
+func (c Config) Postgres() bool { return c.DatabaseURL != "" }
+
+// StoreOptions are the store.Options of the configured database.
+func (c Config) StoreOptions(readOnly bool) store.Options {
+	if c.Postgres() {
+		return store.Options{Driver: "postgres", DSN: c.DatabaseURL, Location: c.Location(), ReadOnly: readOnly}
+	}
+	return store.Options{Driver: "sqlite", Path: c.DatabasePath, Location: c.Location(), ReadOnly: readOnly}
+}
+
 // WriterDirs are the directories a writing process (monitor, all,
 // reindex) owns: the journal's data directory and, for SQLite, the
 // database's directory (the same one by default).
 func (c Config) WriterDirs() []string {
 	dirs := []string{filepath.Dir(c.JournalDir())}
-	if c.DatabaseDriver == "" || c.DatabaseDriver == "sqlite" {
+	if !c.Postgres() {
 		dirs = append(dirs, filepath.Dir(c.DatabasePath))
 	}
 	return dirs

@@ -65,7 +65,7 @@ func (c Config) Validate() error {
 			return nil
 		},
 		func() error {
-			if c.DatabaseDriver == "sqlite" && c.DatabasePath == "" {
+			if !c.Postgres() && c.DatabasePath == "" {
 				return errorf("database_path", "database_path: must be set when database_driver is sqlite")
 			}
 			return nil
@@ -142,6 +142,11 @@ func (c Config) Validate() error {
 			if c.RetentionMaxBytes == 0 {
 				return nil
 			}
+			if c.Postgres() {
+				// A delete frees space in PostgreSQL's tables for reuse
+				// without shrinking them: their size cannot say when to stop.
+				return errorf("retention_max_bytes", "retention_max_bytes: works with SQLite only; with database_url (PostgreSQL) use retention_days")
+			}
 			return int64Range("retention_max_bytes", c.RetentionMaxBytes, 1<<20, 1<<50)
 		},
 		func() error {
@@ -160,17 +165,17 @@ func (c Config) Validate() error {
 			return checkURL("notify_webhook_url", c.NotifyWebhook, "http or https", "http", "https")
 		},
 		func() error {
-			if c.DatabaseDriver == "postgres" {
-				return errorf("database_driver", "database_driver: postgres is not supported yet; use sqlite")
+			if c.DatabaseDriver == "postgres" && c.DatabaseURL == "" {
+				return errorf("database_driver", "database_driver: postgres needs database_url (postgres://user:password@host:5432/dbname)")
 			}
-			return oneOf("database_driver", c.DatabaseDriver, "sqlite")
+			return oneOf("database_driver", c.DatabaseDriver, "sqlite", "postgres")
 		},
 		func() error { return checkStopWords(c.TermsStopWords) },
 		func() error {
-			if c.DatabaseDSN != "" {
-				return errorf("database_dsn", "database_dsn: PostgreSQL is not supported yet; remove database_dsn (SQLite uses database_path)")
+			if c.DatabaseURL == "" {
+				return nil
 			}
-			return nil
+			return checkDatabaseURL(c.DatabaseURL)
 		},
 
 		func() error {
@@ -606,6 +611,20 @@ func checkStopWords(ws []string) error {
 	}
 	if _, err := terms.New(terms.Options{Stop: ws}); err != nil {
 		return errorf("terms_stop_words", "terms_stop_words: %s", strings.TrimPrefix(err.Error(), "terms: "))
+	}
+	return nil
+}
+
+// checkDatabaseURL checks database_url without echoing it (it usually
+// holds a password).
+func checkDatabaseURL(raw string) error {
+	const form = "postgres://user:password@host:5432/dbname"
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errorf("database_url", "database_url: not a URL like %s", form)
+	}
+	if s := strings.ToLower(u.Scheme); s != "postgres" && s != "postgresql" {
+		return errorf("database_url", "database_url: scheme must be postgres or postgresql, like %s", form)
 	}
 	return nil
 }

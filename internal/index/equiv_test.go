@@ -2,7 +2,6 @@ package index_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/search"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 type row struct {
@@ -81,7 +81,7 @@ func openEnv(t *testing.T, dir string) *bench.Env {
 
 func openEnvFlush(t *testing.T, dir string, flush int) *bench.Env {
 	t.Helper()
-	e, err := bench.Open(context.Background(), dir, time.UTC, nil, index.Options{FlushMessages: flush, Buckets: 64})
+	e, err := bench.Open(context.Background(), dir, storetest.Options(t, filepath.Join(dir, "chat_monitor.db"), time.UTC), nil, index.Options{FlushMessages: flush, Buckets: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,10 +371,7 @@ func TestSegmentsOfAnOlderFormat(t *testing.T) {
 	}
 	// Strip the info of all segments but the newest, as an older wsmon
 	// wrote them.
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "chat_monitor.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.OpenDB(t, storetest.Options(t, filepath.Join(dir, "chat_monitor.db"), time.UTC))
 	res, err := db.Exec(`DELETE FROM index_lists WHERE gram = 1 AND seg < (SELECT MAX(seg) FROM index_segments)`)
 	if err != nil {
 		t.Fatal(err)

@@ -14,12 +14,13 @@ import (
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 // openStore opens a fresh database.
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(t.TempDir(), "chat_monitor.db"), Location: time.UTC})
+	st, err := store.Open(context.Background(), storetest.Options(t, filepath.Join(t.TempDir(), "chat_monitor.db"), time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/wsmon/wsmon/internal/protocol"
 	"github.com/wsmon/wsmon/internal/protocol/raw"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 // deliveryAdapter is raw JSON with a protocol envelope: a frame "ID|payload"
@@ -39,7 +40,7 @@ func runFrames(t *testing.T, frames []string) ([]message.Message, Stats) {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "db.sqlite")})
+	st, err := store.Open(ctx, storetest.Options(t, filepath.Join(dir, "db.sqlite"), nil))
 	if err != nil {
 		t.Fatal(err)
 	}

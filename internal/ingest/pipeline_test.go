@@ -18,6 +18,7 @@ import (
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/protocol"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 // flaky fails its first n batch writes, then writes through.
@@ -66,7 +67,7 @@ type env struct {
 func start(t *testing.T, dir string, wrap func(*store.Store) Store) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "db.sqlite")})
+	st, err := store.Open(ctx, storetest.Options(t, filepath.Join(dir, "db.sqlite"), nil))
 	if err != nil {
 		t.Fatal(err)
 	}

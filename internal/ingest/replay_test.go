@@ -16,6 +16,7 @@ import (
 	"github.com/wsmon/wsmon/internal/protocol"
 	"github.com/wsmon/wsmon/internal/protocol/registry"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 // failAfter writes the first n batches, then fails every write (the
@@ -41,7 +42,7 @@ func (f *failAfter) ApplyBatch(ctx context.Context, b *store.Batch) error {
 func TestReplayDecodesWithTheSessionsProtocol(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "db.sqlite")})
+	st, err := store.Open(ctx, storetest.Options(t, filepath.Join(dir, "db.sqlite"), nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,8 +110,11 @@ type queryer interface {
 	QueryContext(ctx context.Context, q string, a ...any) (*sql.Rows, error)
 }
 
-// rebind rewrites `?` placeholders outside quoted strings and identifiers
-// to PostgreSQL's numbered `$n`.
+// Rebind rewrites `?` placeholders outside quoted strings and identifiers
+// to PostgreSQL's numbered `$n` (for tests that send their own SQL to
+// either database).
+func Rebind(q string) string { return rebind(q) }
+
 func rebind(q string) string {
 	if !strings.Contains(q, "?") {
 		return q

@@ -111,12 +111,18 @@ type SearchResult struct {
 }
 
 // Messages lists messages newest first with q's filters, q.Limit of them
-// (SQLite: a negative Limit is no limit), below q.Before. It scans the
+// (a negative Limit is no limit), below q.Before. It scans the
 // messages table in id order: the index answers listings filtered on a
 // field itself and calls this for the rest (no filter, or only from/to).
 func (s *Store) Messages(ctx context.Context, q MessageQuery) ([]message.Message, error) {
 	where, args := q.where()
-	rows, err := s.r.QueryContext(ctx, `SELECT `+q.columns()+` FROM messages`+where+` ORDER BY id DESC LIMIT ?`, append(args, q.Limit)...)
+	limit := ` LIMIT ?`
+	if q.Limit < 0 {
+		limit = "" // every message (tests' full scans)
+	} else {
+		args = append(args, q.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+q.columns()+` FROM messages`+where+` ORDER BY id DESC`+limit, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list messages: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/wsmon/wsmon/internal/app"
 	"github.com/wsmon/wsmon/internal/capture"
 	"github.com/wsmon/wsmon/internal/config"
+	"github.com/wsmon/wsmon/internal/store/pgtest"
 )
 
 // Config returns a valid configuration for one target at url with its
@@ -33,6 +34,7 @@ func Config(t testing.TB, url string) config.Config {
 	cfg.WebsocketURL = url
 	cfg.TargetName = "t"
 	cfg.DatabasePath = filepath.Join(dir, "data", "chat_monitor.db")
+	cfg.DatabaseURL = pgtest.ForPath(t, cfg.DatabasePath) // PostgreSQL instead when WSMON_TEST_PG_DSN is set
 	cfg.LogDir = filepath.Join(dir, "logs")
 	cfg.ReconnectInterval = 0.05
 	cfg.ReconnectMaxInterval = 0.5
@@ -162,7 +164,7 @@ func (m *Monitor) Messages(t testing.TB) []Stored {
 	defer db.Close()
 	rows, err := db.Query(`SELECT id, target, username, room, type, content, COALESCE(ext_id, ''), reason, raw, session_id FROM messages ORDER BY id`)
 	if err != nil {
-		if strings.Contains(err.Error(), "no such table") {
+		if strings.Contains(err.Error(), "no such table") || strings.Contains(err.Error(), `relation "messages" does not exist`) {
 			return nil
 		}
 		t.Fatalf("messages: %v", err)
@@ -215,7 +217,11 @@ func (m *Monitor) Sessions(t testing.TB) []Session {
 
 func (m *Monitor) db(t testing.TB) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+m.cfg.DatabasePath+"?mode=ro&_pragma=busy_timeout(5000)")
+	driver, dsn := "sqlite", "file:"+m.cfg.DatabasePath+"?mode=ro&_pragma=busy_timeout(5000)"
+	if m.cfg.Postgres() {
+		driver, dsn = "pgx", m.cfg.DatabaseURL
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/wsmon/wsmon/internal/protocol/raw"
 	"github.com/wsmon/wsmon/internal/query"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 // The web package's Store interface is what production reads through:
@@ -117,7 +118,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "data", "wsmon.db"), Location: fixtureZone})
+	st, err := store.Open(ctx, storetest.Options(t, filepath.Join(dir, "data", "wsmon.db"), fixtureZone))
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}

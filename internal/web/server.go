@@ -84,6 +84,7 @@ type IngestCounters struct {
 	DroppedFrames           int64      `json:"dropped_frames"`                // frames not kept: the journal could not write and its memory bound was reached (recorded as gap messages)
 	DroppedBytes            int64      `json:"dropped_bytes"`                 // their bytes
 	DatabaseError           string     `json:"database_error"`                // the last failed database write, "" once one succeeded
+	Backlog                 uint64     `json:"backlog"`                       // journal records not yet in the database (they wait on disk while it is slow or down)
 }
 
 // Check is one readiness check of GET /readyz. Detail never holds secrets

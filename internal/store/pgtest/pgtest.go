@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,7 +23,45 @@ import (
 // postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable.
 const EnvDSN = "WSMON_TEST_PG_DSN"
 
-var seq atomic.Int64
+var (
+	seq  atomic.Int64
+	mu   sync.Mutex
+	dsns = map[string]string{} // SQLite path -> the schema's DSN standing in for it
+)
+
+// Lookup returns the DSN ForPath gave path, if it gave one (for code
+// without a testing.TB, e.g. a polling condition).
+func Lookup(path string) (string, bool) {
+	mu.Lock()
+	defer mu.Unlock()
+	d, ok := dsns[path]
+	return d, ok
+}
+
+// ForPath returns "" when tests run on SQLite, else the DSN of the
+// schema that stands in for the SQLite file path in this test run: the
+// same path gives the same schema, so a test that reopens its database by
+// path (or a child process given the DSN) finds its data. The schema is
+// dropped when the test that first named the path ends.
+func ForPath(t testing.TB, path string) string {
+	t.Helper()
+	if !Enabled() {
+		return ""
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if d, ok := dsns[path]; ok {
+		return d
+	}
+	d := DSN(t)
+	dsns[path] = d
+	t.Cleanup(func() {
+		mu.Lock()
+		delete(dsns, path)
+		mu.Unlock()
+	})
+	return d
+}
 
 // Enabled reports whether tests run on PostgreSQL.
 func Enabled() bool { return os.Getenv(EnvDSN) != "" }

@@ -31,7 +31,7 @@ type Scan struct {
 
 // Load reads every message of st.
 func Load(ctx context.Context, st *store.Store) (*Scan, error) {
-	ms, err := st.Messages(ctx, store.MessageQuery{Limit: -1, Raw: true}) // SQLite: a negative LIMIT is none
+	ms, err := st.Messages(ctx, store.MessageQuery{Limit: -1, Raw: true}) // a negative Limit is none
 	if err != nil {
 		return nil, err
 	}
