@@ -150,6 +150,13 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	var an *analysis.Analyzer
 	var anQuery web.Analysis
 	anOn := cfg.AnalysisTermsEnabled() || cfg.AnalysisSentimentEnabled()
+	var analyses []string // what /api/ui-config lists as on
+	if cfg.AnalysisTermsEnabled() {
+		analyses = append(analyses, "terms")
+	}
+	if cfg.AnalysisSentimentEnabled() {
+		analyses = append(analyses, "sentiment")
+	}
 	if mode == ModeMonitor || mode == ModeAll {
 		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ix}, Managed: mode == ModeAll, Mode: mode}
 		if anOn {
@@ -215,7 +222,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready, Metrics: met.Handler(),
-			Alerts: st, Rules: ruleMgr, RuleList: ruleList, Backup: backup, Notifiers: sinks, Analysis: anQuery,
+			Alerts: st, Rules: ruleMgr, RuleList: ruleList, Backup: backup, Notifiers: sinks, Analysis: anQuery, Analyses: analyses,
 			Limits: web.Limits{MaxConnections: cfg.WebMaxConnections, MaxLiveClients: cfg.LiveMaxClients},
 		})
 		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts,

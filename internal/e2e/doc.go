@@ -18,7 +18,13 @@
 // use (search on Enter, focus order, Enter/Escape on the context), a
 // Chinese browser (Intl formatting, translated API errors) and the phone
 // width (no view scrolls sideways; a screenshot is saved as an artifact);
-// and, on request, a screenshot of the dashboard in Chinese for the docs.
+// TestAnalysis: the analysis view with trending terms and sentiment on
+// (the API's ranking, a term's sparkline, a term opening its search, the
+// room filter, the sentiment chart, per-room table and most negative
+// messages opening their context, both languages, no sideways scrolling)
+// and off (each tab names the key that turns it on); its anomalies part
+// (list, filters, explanations, shading on the dashboard's chart) skips
+// while GET /api/analysis/anomalies answers 404; and, on request, a screenshot of the dashboard in Chinese for the docs.
 //
 // Run them with
 //

@@ -523,12 +523,17 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleUIConfig(w http.ResponseWriter, r *http.Request) error {
+	analyses := s.opts.Analyses
+	if analyses == nil {
+		analyses = []string{}
+	}
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"version":                s.opts.Version,
 		"web_refresh_interval":   s.opts.RefreshInterval.Seconds(),
 		"max_messages_in_memory": s.opts.MaxInMemory,
 		"time_zone":              s.opts.TimeZone,
 		"auth":                   s.auth.enabled(),
+		"analyses":               analyses,
 	})
 }
 

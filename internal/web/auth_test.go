@@ -278,7 +278,8 @@ func TestNoAuthConfigured(t *testing.T) {
 	_, body := send(t, srv.Client(), srv.URL, endpoint{"GET", "/api/ui-config", "", 200})
 	var cfg map[string]any
 	if err := json.Unmarshal(body, &cfg); err != nil || cfg["auth"] != false || cfg["version"] != "test" ||
-		cfg["time_zone"] != fixtureZoneName || cfg["max_messages_in_memory"] != float64(1000) || cfg["web_refresh_interval"] != float64(1) {
+		cfg["time_zone"] != fixtureZoneName || cfg["max_messages_in_memory"] != float64(1000) || cfg["web_refresh_interval"] != float64(1) ||
+		fmt.Sprint(cfg["analyses"]) != "[]" {
 		t.Errorf("ui-config %s", body)
 	}
 	_, body = send(t, srv.Client(), srv.URL, endpoint{"GET", "/healthz", "", 200})

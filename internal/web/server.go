@@ -121,6 +121,10 @@ type Options struct {
 	// Analysis answers /api/analysis/terms and /api/analysis/sentiment;
 	// nil: both answer 409 (turned off).
 	Analysis Analysis
+	// Analyses names the analyses turned on ("terms", "sentiment", ...),
+	// listed in /api/ui-config so that the dashboard asks only for those
+	// where it shows them unasked (the anomalies on its chart).
+	Analyses []string
 	// Backup writes a backup for POST /api/backup; nil: 409.
 	Backup Backuper
 	// Metrics serves GET /metrics (Prometheus text format), behind the

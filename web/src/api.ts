@@ -90,6 +90,8 @@ export interface UIConfig {
   max_messages_in_memory: number;
   time_zone: string;
   auth: boolean;
+  /** the analyses turned on ("terms", "sentiment", "anomalies"); absent from older servers */
+  analyses?: string[];
 }
 
 export interface Page {
@@ -370,4 +372,90 @@ export interface RuleList {
 /** ackAlerts acknowledges alerts by id, or every unacknowledged one up to upTo. */
 export function ackAlerts(sel: { ids: number[] } | { up_to: number }, signal?: AbortSignal): Promise<{ acknowledged: number }> {
   return post<{ acknowledged: number }>('/api/alerts/ack', sel, signal);
+}
+
+/** TermPoint is one day of a term's series (GET /api/analysis/terms). */
+export interface TermPoint {
+  date: string;
+  /** days since 1970-01-01 */
+  day: number;
+  /** messages with the term that day (a lower bound) */
+  count: number;
+  /** the most there can have been; count is exact when they are equal */
+  upper: number;
+  /** messages counted that day (room or all) */
+  messages: number;
+}
+
+export interface Term {
+  term: string;
+  count: number;
+  expected: number;
+  score: number;
+  /** oldest first; days without messages are left out */
+  series: TermPoint[];
+}
+
+export interface TermsResult {
+  date: string;
+  room: string;
+  as_of_id: number;
+  terms: Term[];
+}
+
+/** NegativeMessage is one of a day's most negative messages. */
+export interface NegativeMessage {
+  id: number;
+  score: number;
+  target: string;
+  room: string;
+  user: string;
+  received_at: string;
+  content: string;
+  /** retention removed the message since it was scored */
+  deleted: boolean;
+}
+
+export interface SentimentDay {
+  date: string;
+  n: number;
+  pos: number;
+  neu: number;
+  neg: number;
+  average: number;
+  most_negative: NegativeMessage[];
+}
+
+export interface SentimentResult {
+  target: string;
+  room: string;
+  from: string;
+  to: string;
+  as_of_id: number;
+  days: SentimentDay[];
+}
+
+/** Anomaly is one detected anomaly (GET /api/analysis/anomalies; docs/analysis-anomaly.md lists the codes). */
+export interface Anomaly {
+  id: number;
+  /** spike, silence, new_users, user_flood or type_mix */
+  kind: string;
+  target: string;
+  room: string;
+  user: string;
+  score: number;
+  start: string;
+  /** null while it is open */
+  end: string | null;
+  open: boolean;
+  /** rate_spike, silence, new_user_flood, user_flood, type_mix */
+  code: string;
+  params: Record<string, string>;
+  /** the server's English sentence (the dashboard renders code + params itself) */
+  explanation: string;
+}
+
+export interface AnomalyPage {
+  anomalies: Anomaly[];
+  as_of_id: number;
 }

@@ -2,8 +2,9 @@
 // "Log out" when the server requires a login, and the badge of
 // unacknowledged alerts) and the ingest-health banner, and routes on the URL
 // hash (#/, #/search, #/user/NAME, #/sessions, #/targets, #/alerts,
-// #/rules). Each view gets an AbortSignal that fires when the route
-// changes, which closes its EventSource, timers, charts and pending requests.
+// #/rules, #/analysis/terms|sentiment|anomalies). Each view gets an
+// AbortSignal that fires when the route changes, which closes its
+// EventSource, timers, charts and pending requests.
 
 import { AlertCenter } from './alerts';
 import { ApiError, get, isAbort, onUnauthorized, post, UIConfig } from './api';
@@ -11,6 +12,7 @@ import { h, setChildren } from './dom';
 import { Health } from './health';
 import { applyLang, lang, setLang, t } from './i18n';
 import { alertsView } from './views/alerts';
+import { analysisView, AnalysisTab } from './views/analysis';
 import { closeContext } from './views/context';
 import { dashboardView } from './views/dashboard';
 import { loginView } from './views/login';
@@ -31,7 +33,7 @@ export interface ViewContext {
   alerts: AlertCenter;
 }
 
-const defaults: UIConfig = { version: '', web_refresh_interval: 5, max_messages_in_memory: 1000, time_zone: '', auth: false };
+const defaults: UIConfig = { version: '', web_refresh_interval: 5, max_messages_in_memory: 1000, time_zone: '', auth: false, analyses: [] };
 
 let cfg: UIConfig = defaults;
 let current: AbortController | null = null;
@@ -61,7 +63,7 @@ function parseHash(): { path: string; params: URLSearchParams } {
 }
 
 function renderNav(path: string): void {
-  const link = (href: string, key: 'nav.dashboard' | 'nav.search' | 'nav.sessions' | 'nav.targets' | 'nav.alerts', active: boolean, id: string, extra?: Node) =>
+  const link = (href: string, key: 'nav.dashboard' | 'nav.search' | 'nav.sessions' | 'nav.targets' | 'nav.alerts' | 'nav.analysis', active: boolean, id: string, extra?: Node) =>
     h('li', { class: 'nav-item' }, h('a', { class: 'nav-link' + (active ? ' active' : ''), href, id, 'aria-current': active ? 'page' : null }, t(key), extra));
   const other = lang() === 'zh' ? 'en' : 'zh';
   setChildren(nav,
@@ -73,6 +75,7 @@ function renderNav(path: string): void {
           link('#/search', 'nav.search', path === '/search', 'nav-search'),
           link('#/sessions', 'nav.sessions', path === '/sessions', 'nav-sessions'),
           link('#/targets', 'nav.targets', path === '/targets', 'nav-targets'),
+          link('#/analysis', 'nav.analysis', path === '/analysis' || path.startsWith('/analysis/'), 'nav-analysis'),
           link('#/alerts', 'nav.alerts', path === '/alerts' || path === '/rules', 'nav-alerts', alerts.badge),
         ]),
       h('div', { class: 'd-flex gap-2' },
@@ -113,12 +116,14 @@ function route(): void {
   const ctx: ViewContext = { cfg, params, signal: current.signal, health, alerts };
   window.scrollTo(0, 0);
   const user = /^\/user\/(.+)$/.exec(path);
+  const analysis = /^\/analysis(?:\/(terms|sentiment|anomalies))?$/.exec(path);
   if (path === '/') dashboardView(main, ctx);
   else if (path === '/search') searchView(main, ctx);
   else if (path === '/sessions') sessionsView(main, ctx);
   else if (path === '/targets') targetsView(main, ctx);
   else if (path === '/alerts') alertsView(main, ctx);
   else if (path === '/rules') rulesView(main, ctx);
+  else if (analysis) analysisView(main, ctx, (analysis[1] ?? 'terms') as AnalysisTab);
   else if (user) {
     let name = user[1];
     try {

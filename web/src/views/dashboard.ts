@@ -7,11 +7,14 @@
 // server scans that room's messages, slower than the rollups). Charts refresh from the "stats"
 // events the server pushes on /api/live; only when those do not come does
 // it refetch /api/stats, at most every web_refresh_interval seconds and only
-// while messages arrive.
+// while messages arrive. Anomalies (GET /api/analysis/anomalies, fetched at
+// most once a minute, when /api/ui-config lists "anomalies" among the
+// analyses turned on) are shaded on the daily chart where they overlap its
+// days.
 
 import type { Chart } from 'chart.js';
-import { get, IngestCounters, isAbort, MonitorProcess, MonitorStatus, Page, post, Stats } from '../api';
-import { barChart, lineChart, setSeries, Series } from '../charts';
+import { Anomaly, AnomalyPage, get, IngestCounters, isAbort, MonitorProcess, MonitorStatus, Page, post, Stats } from '../api';
+import { barChart, lineChart, setSeries, setSpans, Series, Span } from '../charts';
 import { h, setChildren } from '../dom';
 import { errText, targetError } from '../errors';
 import { fmtBytes, fmtDay, fmtNum, fmtRel, fmtTime, fromLocalInput, parseTime } from '../format';
@@ -22,7 +25,47 @@ import { userHref } from '../msgrow';
 import type { ViewContext } from '../main';
 import { TargetsOverview } from '../overview';
 import { monitorDead, shownState, stateClass } from '../state';
+import { dayNum } from './analysis';
 import { openContext } from './context';
+
+/** anomalyRefresh is how often the dashboard asks for the anomalies of its chart's days. */
+const anomalyRefresh = 60_000;
+
+/**
+ * daySpans places anomalies on a chart of days (dates "YYYY-MM-DD" in the
+ * statistics time zone tz, oldest first): each day is one category of the
+ * axis, and an anomaly covers the part of its days its start and end (now,
+ * while open) do. Those outside the days are left out.
+ */
+export function daySpans(anomalies: Anomaly[], dates: string[], tz: string, now = Date.now()): Span[] {
+  if (!dates.length) return [];
+  let f: Intl.DateTimeFormat;
+  const o: Intl.DateTimeFormatOptions = { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
+  try {
+    f = new Intl.DateTimeFormat('en-CA', { ...o, timeZone: tz || undefined });
+  } catch {
+    f = new Intl.DateTimeFormat('en-CA', o); // an abbreviation Intl does not know: the browser's zone
+  }
+  const first = dayNum(dates[0]);
+  const n = dates.length;
+  const pos = (ms: number) => {
+    const p: Record<string, string> = {};
+    for (const x of f.formatToParts(new Date(ms))) p[x.type] = x.value;
+    const day = dayNum(`${p.year}-${p.month}-${p.day}`);
+    return day - first + (Number(p.hour) * 3600 + Number(p.minute) * 60 + Number(p.second)) / 86400;
+  };
+  const out: Span[] = [];
+  for (const a of anomalies) {
+    const start = new Date(a.start).getTime();
+    const end = a.end ? new Date(a.end).getTime() : now;
+    if (!Number.isFinite(start) || !Number.isFinite(end)) continue;
+    const from = pos(start);
+    const to = pos(Math.max(start, end));
+    if (to < 0 || from > n || Number.isNaN(from) || Number.isNaN(to)) continue;
+    out.push({ from: Math.max(0, from), to: Math.min(n, to), id: String(a.id) });
+  }
+  return out;
+}
 
 
 function numberCard(id: string, label: string): { el: HTMLElement; set: (n: number) => void } {
@@ -250,6 +293,7 @@ export function dashboardView(root: HTMLElement, ctx: ViewContext): void {
   const dailyCanvas = h('canvas', { id: 'chart-daily', role: 'img', 'aria-label': dailyTitle });
   const hourlyCanvas = h('canvas', { id: 'chart-hourly', role: 'img', 'aria-label': t('chart.hourly') });
   const hourlyTitle = h('h2', { class: 'h6 mb-0' }, t('chart.hourlyTz', { tz: cfg.time_zone || 'UTC' }));
+  const anomalyNote = h('div', { class: 'small text-body-secondary mt-1 d-none', id: 'dashboard-anomalies' });
   const topUsers = h('div', { class: 'top-users-box', id: 'top-users-box' });
   const error = h('div', { id: 'dashboard-error' });
   const notes = h('div', { id: 'dashboard-notes', class: 'small text-body-secondary mb-2' },
@@ -298,7 +342,7 @@ export function dashboardView(root: HTMLElement, ctx: ViewContext): void {
       h('div', { class: 'col-12 col-lg-7' },
         h('div', { class: 'card h-100' },
           h('div', { class: 'card-header' }, h('h2', { class: 'h6 mb-0' }, dailyTitle)),
-          h('div', { class: 'card-body' }, h('div', { class: 'chart-box' }, dailyCanvas)))),
+          h('div', { class: 'card-body' }, h('div', { class: 'chart-box' }, dailyCanvas), anomalyNote))),
       h('div', { class: 'col-12 col-lg-5' },
         h('div', { class: 'card h-100' },
           h('div', { class: 'card-header' }, hourlyTitle),
@@ -373,9 +417,58 @@ export function dashboardView(root: HTMLElement, ctx: ViewContext): void {
     const hr: Series = { labels: (s.hourly ?? []).map((x) => t('chart.hour', { h: x.hour })), data: (s.hourly ?? []).map((x) => x.count), label: t('chart.messages') };
     if (daily) setSeries(daily, d);
     else daily = lineChart(dailyCanvas, d);
+    dailyDates = (s.daily ?? []).map((x) => x.date);
+    statsZone = s.time_zone || cfg.time_zone;
+    shadeAnomalies();
+    if (Date.now() - anomaliesAsked >= anomalyRefresh) fetchAnomalies();
     if (hourly) setSeries(hourly, hr);
     else hourly = barChart(hourlyCanvas, hr);
     renderTopUsers(s.top_users ?? []);
+  }
+
+  // Anomalies on the daily chart.
+  let dailyDates: string[] = [];
+  let statsZone = cfg.time_zone;
+  let anomalies: Anomaly[] = [];
+  let anomaliesAsked = 0;
+  function shadeAnomalies() {
+    if (!daily) return;
+    const spans = daySpans(anomalies, dailyDates, statsZone);
+    setSpans(daily, spans);
+    anomalyNote.classList.toggle('d-none', spans.length === 0);
+    anomalyNote.dataset.n = String(spans.length);
+    if (!spans.length) {
+      anomalyNote.replaceChildren();
+      return;
+    }
+    const sp = new URLSearchParams();
+    if (sel.target) sp.set('target', sel.target);
+    if (sel.room) sp.set('room', sel.room);
+    const q = sp.toString();
+    setChildren(anomalyNote, h('span', { class: 'legend-swatch anomaly-swatch' }), t('chart.anomalies', { n: fmtNum(spans.length) }), ' ',
+      h('a', { href: '#/analysis/anomalies' + (q ? '?' + q : ''), id: 'dashboard-anomalies-link' }, t('chart.anomaliesLink')));
+  }
+  // Only where the server says anomaly detection is on (/api/ui-config
+  // "analyses"): elsewhere the request would answer 404 or 409, which the
+  // browser logs as an error on every dashboard load.
+  const anomaliesOn = (cfg.analyses ?? []).includes('anomalies');
+  function fetchAnomalies() {
+    if (!anomaliesOn || !dailyDates.length) return;
+    anomaliesAsked = Date.now();
+    // From the day before the first (the chart's days are in the server's
+    // zone, the request's instants in UTC); daySpans cuts to the days.
+    const from = new Date((dayNum(dailyDates[0]) - 1) * 86400000).toISOString();
+    get<AnomalyPage>('/api/analysis/anomalies', { target: sel.target, room: sel.room, from, limit: 500 }, signal)
+      .then((p) => {
+        anomalies = p.anomalies ?? [];
+        shadeAnomalies();
+      })
+      .catch((e) => {
+        if (isAbort(e)) return;
+        // No anomaly detection here (404), or turned off (409): nothing to shade.
+        anomalies = [];
+        shadeAnomalies();
+      });
   }
 
   function renderTopUsers(users: { user: string; count: number }[]) {
