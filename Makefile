@@ -57,10 +57,19 @@ test/servers/%/node_modules/.installed: test/servers/%/package.json test/servers
 # Every test: vet, gofmt, unit + integration tests with the race detector
 # (protocol adapters against real servers on loopback), browser end-to-end
 # tests in headless Chromium (WSMON_CHROMIUM or /usr/bin/chromium); then the
-# memory tests, which skip under -race, without it.
+# memory tests, which skip under -race, without it. With WSMON_TEST_PG_DSN
+# set (a PostgreSQL server where tests may create schemas, e.g.
+# postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable), the tests
+# of every package that touches the database run once more on PostgreSQL,
+# each in a schema of its own, without the race detector (.ci/run sets it).
+PG_PACKAGES = ./internal/store/... ./internal/index/ ./internal/ingest/ ./internal/analysis/ ./internal/query/ ./internal/web/ ./internal/cli/ ./internal/app/
 test: ui vet testservers
-	$(GO) test -race -timeout 25m ./...
-	$(GO) test -timeout 10m -run 'TestPeakRSSLargeFrames|TestReplayUnderAddressSpaceLimit' ./internal/app/
+	env -u WSMON_TEST_PG_DSN $(GO) test -race -timeout 25m ./...
+	env -u WSMON_TEST_PG_DSN $(GO) test -timeout 10m -run 'TestPeakRSSLargeFrames|TestReplayUnderAddressSpaceLimit' ./internal/app/
+	@if [ -n "$$WSMON_TEST_PG_DSN" ]; then \
+		echo "the database tests again, on PostgreSQL (WSMON_TEST_PG_DSN)"; \
+		$(GO) test -timeout 20m -skip 'TestPeakRSSLargeFrames|TestReplayUnderAddressSpaceLimit' $(PG_PACKAGES); \
+	else echo "WSMON_TEST_PG_DSN unset: the tests ran on SQLite only"; fi
 
 # Fuzz every parser: each `func FuzzXxx` in internal/ (the journal reader,
 # the config loader, the HTTP parameter, login and target parsers, the

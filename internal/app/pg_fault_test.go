@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsmon/wsmon/internal/app"
 	"github.com/wsmon/wsmon/internal/demo"
+	"github.com/wsmon/wsmon/internal/store/pgtest"
 	"github.com/wsmon/wsmon/internal/store/storetest"
 	"github.com/wsmon/wsmon/internal/testkit"
 )
@@ -26,6 +27,9 @@ import (
 // every message the chat server sent is stored exactly once, in order.
 // The server is the test's own (testkit.StartPostgres), not the machine's.
 func TestPostgresRestart(t *testing.T) {
+	if !pgtest.Enabled() {
+		t.Skip("a PostgreSQL test: it runs in make test's PostgreSQL pass (WSMON_TEST_PG_DSN set), on a server of its own")
+	}
 	if testing.Short() {
 		t.Skip("streams for a minute")
 	}
@@ -161,6 +165,9 @@ func firstN(s string, n int) string {
 // fails after waiting out the claim, naming the running one; once that
 // one stops cleanly a new monitor takes the database at once.
 func TestOneMonitorPerPostgres(t *testing.T) {
+	if !pgtest.Enabled() {
+		t.Skip("a PostgreSQL test: it runs in make test's PostgreSQL pass (WSMON_TEST_PG_DSN set), on a server of its own")
+	}
 	pg := testkit.StartPostgres(t)
 	o := demo.DefaultOptions()
 	o.Addr = "127.0.0.1:0"
