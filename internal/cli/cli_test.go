@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsmon/wsmon/internal/datadir"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/store/pgtest"
 )
 
 func run(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
@@ -21,7 +22,17 @@ func run(t *testing.T, dir string, args ...string) (code int, stdout, stderr str
 		t.Fatal(err)
 	}
 	defer os.Chdir(wd)
-	code = Run(context.Background(), args, Env{Stdout: &out, Stderr: &errb, Environ: []string{}})
+	// A --db file that a test's wsmon wrote to PostgreSQL (the PostgreSQL
+	// pass: pgtest) is that database for the command too.
+	env := []string{}
+	for i, a := range args {
+		if a == "--db" && i+1 < len(args) {
+			if dsn, ok := pgtest.Lookup(args[i+1]); ok {
+				env = append(env, "WSMON_DATABASE_URL="+dsn)
+			}
+		}
+	}
+	code = Run(context.Background(), args, Env{Stdout: &out, Stderr: &errb, Environ: env})
 	return code, out.String(), errb.String()
 }
 
