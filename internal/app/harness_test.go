@@ -107,7 +107,7 @@ func startWith(t testing.TB, mode Mode, cfg config.Config, o Options) *harness {
 	case <-started:
 	case err := <-h.done:
 		t.Fatalf("wsmon exited at start: %v", err)
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second): // on PostgreSQL a restart after a kill waits out the killed monitor's claim (15 s)
 		t.Fatal("wsmon did not start")
 	}
 	t.Cleanup(func() { h.stop() })
