@@ -99,7 +99,9 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		}
 		readOnly = ro
 	}
-	st, err := store.Open(ctx, cfg.StoreOptions(readOnly))
+	so := cfg.StoreOptions(readOnly)
+	so.Logger = log
+	st, err := store.Open(ctx, so)
 	if err != nil {
 		return err
 	}
@@ -246,7 +248,14 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	}
 	if mode == ModeWeb {
 		// A separate process: follow what the monitor writes.
-		tail := live.NewTailer(st, hub, 200*time.Millisecond, log)
+		// On PostgreSQL the monitor's commits are notified (LISTEN/NOTIFY):
+		// the tailer reads at each, and polls only as a safety net.
+		every, wake := 200*time.Millisecond, st.Commits(runCtx)
+		if wake != nil {
+			every = time.Second
+		}
+		tail := live.NewTailer(st, hub, every, log)
+		tail.Wake = wake
 		bg.Go(func() { tail.Run(runCtx) })
 	}
 	if o.Started != nil {

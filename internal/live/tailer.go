@@ -26,6 +26,10 @@ type Tailer struct {
 	hub   *Hub
 	every time.Duration
 	log   *slog.Logger
+	// Wake, if set before Run, makes the tailer read at once when it
+	// receives (the database's notification of another process's commit:
+	// store.Commits), besides every poll interval.
+	Wake <-chan struct{}
 }
 
 // NewTailer returns a tailer polling src every interval.
@@ -47,6 +51,7 @@ func (t *Tailer) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-t.Wake: // nil: never
 		}
 		for {
 			// A poll reads at most tailBatch messages of at most

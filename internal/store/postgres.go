@@ -46,7 +46,7 @@ func openPostgres(ctx context.Context, opts Options) (*Store, error) {
 	if !opts.ReadOnly {
 		r = open(pgReaders)
 	}
-	s := &Store{w: newDB(w, true), r: newDB(r, true), d: postgresDialect, loc: opts.Location, readOnly: opts.ReadOnly}
+	s := &Store{w: newDB(w, true), r: newDB(r, true), d: postgresDialect, loc: opts.Location, readOnly: opts.ReadOnly, pgConfig: cfg, log: opts.Logger}
 	if opts.ReadOnly {
 		if err := s.checkVersion(ctx, "the PostgreSQL database"); err != nil {
 			w.Close()

@@ -17,11 +17,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, FTS5 built in)
 )
 
@@ -36,6 +38,9 @@ type Options struct {
 	// created, no migration runs, and a schema older or newer than this
 	// binary's is refused. Writes fail.
 	ReadOnly bool
+	// Logger receives what the store does on its own (Commits' listener);
+	// nil: nothing is logged.
+	Logger *slog.Logger
 }
 
 // Store is the database handle. It is safe for concurrent use; writes are
@@ -48,6 +53,10 @@ type Store struct {
 	// path of the SQLite file, "" for other drivers
 	path     string
 	readOnly bool // w is r, and every write fails
+	// pgConfig is the PostgreSQL connection configuration (nil on
+	// SQLite), for connections of its own (Commits).
+	pgConfig *pgx.ConnConfig
+	log      *slog.Logger // nil: no logging (Options.Logger)
 	// keepAttempts bounds the failed attempts kept (0: MaxAttempts; tests
 	// lower it).
 	keepAttempts int

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -75,6 +77,11 @@ func (s *Store) applyBatchPG(ctx context.Context, c *pgx.Conn, b *Batch) (err er
 	if err := exec("set applied sequence", s.d.setApplied, int64(b.AppliedSeq)); err != nil {
 		return err
 	}
+	if n := len(b.Messages); n > 0 {
+		if err := exec("notify", `SELECT pg_notify($1, $2)`, commitChannel, strconv.FormatInt(b.Messages[n-1].ID, 10)); err != nil {
+			return err
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("store: commit batch: %w", err)
 	}
@@ -86,4 +93,69 @@ func pgMessage(m *message.Message) {
 	m.Target, m.User, m.Room = pgText(m.Target), pgText(m.User), pgText(m.Room)
 	m.Content, m.ExtID, m.Reason = pgText(m.Content), pgText(m.ExtID), pgText(m.Reason)
 	m.Type = message.Type(pgText(string(m.Type)))
+}
+
+// commitChannel is the PostgreSQL notification channel of committed
+// batches: one notification per batch that stored messages, sent in the
+// batch's transaction (delivered at its commit), carrying only the
+// batch's highest message id. Web processes LISTEN to read the new rows
+// at once instead of at their next poll.
+const commitChannel = "wsmon_commits"
+
+// Commits returns a channel that receives a value soon after each batch
+// another process commits to this database (PostgreSQL LISTEN/NOTIFY; a
+// wake-up, not a delivery guarantee: the reader still reads the rows
+// itself), or nil on SQLite, which has no notifications. It listens on a
+// connection of its own until ctx ends, reconnecting after a second when
+// it is lost; a wake-up is sent each time it starts listening, so what
+// was committed meanwhile is read. The channel holds one pending wake-up; more coalesce.
+func (s *Store) Commits(ctx context.Context) <-chan struct{} {
+	if s.d != postgresDialect {
+		return nil
+	}
+	wake := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		for ctx.Err() == nil {
+			if err := s.listen(ctx, signal); err != nil && ctx.Err() == nil {
+				s.listenErr(err)
+			}
+			signal()
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return wake
+}
+
+func (s *Store) listenErr(err error) {
+	if s.log != nil {
+		s.log.Warn("listening for committed batches failed; polling until it works again", "error", err)
+	}
+}
+
+// listen holds one LISTEN connection until ctx ends or it fails.
+func (s *Store) listen(ctx context.Context, signal func()) error {
+	c, err := pgx.ConnectConfig(ctx, s.pgConfig)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	if _, err := c.Exec(ctx, "LISTEN "+commitChannel); err != nil {
+		return err
+	}
+	signal() // what was committed while it connected is read now
+	for {
+		if _, err := c.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		signal()
+	}
 }
