@@ -591,6 +591,18 @@ type Reader struct {
 	senti   *sentimentState
 	anom    *anomalyState
 	anomAt  int64
+	off     map[string]bool // analyses turned off: ErrOff
+}
+
+// Off says the analyses named (NameTerms, NameSentiment, NameAnomaly) are
+// turned off: their queries answer ErrOff, whatever state is saved.
+func (r *Reader) Off(names ...string) *Reader {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range names {
+		r.off[n] = true
+	}
+	return r
 }
 
 // NewReader returns a reader of st's saved analyses.
@@ -598,7 +610,7 @@ func NewReader(st *store.Store, log *slog.Logger) *Reader {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Reader{st: st, log: log, checked: map[string]time.Time{}, termsAt: -1, sentAt: -1}
+	return &Reader{st: st, log: log, checked: map[string]time.Time{}, termsAt: -1, sentAt: -1, off: map[string]bool{}}
 }
 
 // fresh reloads analysis name's state when its id changed; it returns
@@ -652,6 +664,9 @@ func (r *Reader) loaded(name string) bool {
 func (r *Reader) Terms(ctx context.Context, day terms.Day, room string, limit int) (TermsResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.off[NameTerms] {
+		return TermsResult{}, ErrOff
+	}
 	ok, err := r.fresh(ctx, NameTerms)
 	if err != nil {
 		return TermsResult{}, fmt.Errorf("analysis: %w", err)
@@ -666,6 +681,9 @@ func (r *Reader) Terms(ctx context.Context, day terms.Day, room string, limit in
 func (r *Reader) Sentiment(ctx context.Context, target, room string, from, to terms.Day) (SentimentResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.off[NameSentiment] {
+		return SentimentResult{}, ErrOff
+	}
 	ok, err := r.fresh(ctx, NameSentiment)
 	if err != nil {
 		return SentimentResult{}, fmt.Errorf("analysis: %w", err)

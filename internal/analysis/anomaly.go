@@ -338,6 +338,9 @@ func (a *Analyzer) Anomalies(_ context.Context, q AnomalyQuery) (AnomaliesResult
 func (r *Reader) Anomalies(ctx context.Context, q AnomalyQuery) (AnomaliesResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.off[NameAnomaly] {
+		return AnomaliesResult{}, ErrOff
+	}
 	if time.Since(r.checked[NameAnomaly]) >= time.Second {
 		saves, ok, err := r.st.AnalysisApplied(ctx, NameAnomalySaves)
 		if err != nil {
