@@ -84,7 +84,8 @@ type Options struct {
 	Anomaly   anomaly.Options
 	// OnAnomaly, if set, is told of every anomaly that opens or closes
 	// while the analyzer counts recent messages (received within
-	// LiveWindow of now, or found by the clock): not of the ones found
+	// LiveWindow of now, or found by the clock; the detector's times when
+	// AnomalyTime is set): not of the ones found
 	// again while it reads back old ones, such as at the first start over
 	// a database with history. It runs on the analyzer's goroutine and
 	// should not block for long. After a crash the messages since the
@@ -103,6 +104,8 @@ type Options struct {
 	// the detector's (tests run the detector's minutes faster than real
 	// ones); nil: the same.
 	AnomalyTime func(time.Time) time.Time
+	// LiveWindow, if set, replaces the package's LiveWindow (tests).
+	LiveWindow time.Duration
 }
 
 // LiveWindow is how recent a message must be for the anomalies its
@@ -157,6 +160,9 @@ func New(ctx context.Context, opt Options) (*Analyzer, error) {
 	}
 	if opt.AdvanceGrace <= 0 {
 		opt.AdvanceGrace = DefaultAdvanceGrace
+	}
+	if opt.LiveWindow <= 0 {
+		opt.LiveWindow = LiveWindow
 	}
 	a := &Analyzer{opt: opt, log: opt.Logger, loc: opt.Location, in: make(chan batch, opt.Queue)}
 	if a.log == nil {

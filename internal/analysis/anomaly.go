@@ -228,7 +228,7 @@ func (a *Analyzer) loadAnomaly(ctx context.Context) error {
 // deliver is the detector's OnEvent: events of recent messages (or of the
 // clock) go to Options.OnAnomaly.
 func (a *Analyzer) deliver(ev anomaly.Event) {
-	if a.opt.OnAnomaly == nil || a.anom.at.Before(a.anom.now(time.Now()).Add(-LiveWindow)) {
+	if a.opt.OnAnomaly == nil || a.anom.at.Before(a.anom.now(time.Now()).Add(-a.opt.LiveWindow)) {
 		return
 	}
 	a.opt.OnAnomaly(ev)

@@ -354,7 +354,7 @@ func TestValidate(t *testing.T) {
 		{"read limit small", func(c *Config) { c.ReadLimitBytes = 1000 }, `read_limit_bytes: must be between 1024 (1 KiB) and 1073741824 (1 GiB), got 1000`},
 		{"rule ok", func(c *Config) { c.Rules = []rules.Rule{{Name: "k", Type: "keyword", Keywords: []string{"紧急"}}} }, ""},
 		{"rule type", func(c *Config) { c.Rules = []rules.Rule{{Name: "k", Type: "words"}} },
-			`rules[0].type: must be one of keyword, regex, user, rate, silence, connection, got "words"`},
+			`rules[0].type: must be one of keyword, regex, user, rate, silence, connection, anomaly, got "words"`},
 		{"rule regex", func(c *Config) { c.Rules = []rules.Rule{{Name: "r", Type: "regex", Pattern: "a(b"}} },
 			"rules[0].pattern: not a valid RE2 expression: error parsing regexp: missing closing ): `a(b`"},
 		{"rule names unique", func(c *Config) {

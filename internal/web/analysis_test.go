@@ -14,8 +14,8 @@ import (
 	"github.com/wsmon/wsmon/internal/analysis"
 	"github.com/wsmon/wsmon/internal/anomaly"
 	"github.com/wsmon/wsmon/internal/message"
-	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/sentiment"
+	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/terms"
 )
 
