@@ -240,17 +240,34 @@ func (a *Analyzer) Committed(msgs []message.Message) error {
 		return nil
 	}
 	a.batches.Add(1)
+	if len(a.in) == cap(a.in) {
+		// Full: drop at once, before copying anything (it is read back).
+		a.dropped.Add(1)
+		a.gap.Store(true)
+		return nil
+	}
 	// Only what the analyses read is kept, of the messages they count:
 	// the anomaly detector observes every message, the other analyses
 	// chat messages with content.
 	b := batch{last: msgs[len(msgs)-1].ID}
 	if a.anom != nil {
 		b.items = make([]item, len(msgs))
+		content := a.counter != nil || a.senti != nil
 		for i := range msgs {
 			m := &msgs[i]
-			b.items[i] = item{ID: m.ID, At: m.ReceivedAt.UnixMilli(), Target: m.Target, Room: m.Room, User: m.User, Type: m.Type, Content: m.Content}
+			b.items[i] = item{ID: m.ID, At: m.ReceivedAt.UnixMilli(), Target: m.Target, Room: m.Room, User: m.User, Type: m.Type}
+			if content {
+				b.items[i].Content = m.Content
+			}
 		}
 	} else {
+		n := 0
+		for i := range msgs {
+			if m := &msgs[i]; m.Type == message.TypeChat && m.Content != "" {
+				n++
+			}
+		}
+		b.items = make([]item, 0, n)
 		for i := range msgs {
 			if m := &msgs[i]; m.Type == message.TypeChat && m.Content != "" {
 				b.items = append(b.items, item{ID: m.ID, At: m.ReceivedAt.UnixMilli(), Target: m.Target, Room: m.Room, Type: m.Type, Content: m.Content})

@@ -94,7 +94,7 @@ func check(t *testing.T, a *Analyzer, st *store.Store) {
 	}
 }
 
-func open(t *testing.T, path string) *store.Store {
+func open(t testing.TB, path string) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Options{Path: path, Location: time.UTC})
 	if err != nil {
