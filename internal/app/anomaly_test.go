@@ -309,8 +309,9 @@ func sameAnomalies(a, b anomalyPage, ends bool) bool {
 func TestAnomalyOff(t *testing.T) {
 	d := newDemo(t, nil)
 	cfg := testConfig(t, d.URL())
-	on := true
+	on, off := true, false
 	cfg.AnalysisSentiment = &on // another analysis on: the analyzer runs
+	cfg.AnomalyDetection = &off // on by default
 	for _, mode := range []Mode{ModeAll, ModeWeb} {
 		h := start(t, mode, cfg)
 		resp, err := http.Get("http://" + h.webAddr + "/api/analysis/anomalies")
