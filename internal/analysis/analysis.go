@@ -1,6 +1,7 @@
 // Package analysis owns the incremental analyses kept behind ingest and
 // their persisted state: trending terms (internal/terms) and sentiment
-// rollups (internal/sentiment) of chat messages, per local day.
+// rollups (internal/sentiment) of chat messages, per local day, and
+// anomaly detection (internal/anomaly) over every message.
 //
 // An Analyzer is told about committed batches (Committed, an
 // ingest.Committer) through a bounded hand-off that never blocks ingest:
@@ -11,6 +12,10 @@
 // minute and at shutdown; a start loads the state and counts the messages
 // after the id, so each message is counted exactly once across drops and
 // restarts. A damaged state is logged and rebuilt from the messages.
+//
+// The anomaly detector also needs time to pass when no message arrives
+// (a silence): Run tells it, every AdvanceEvery, that the minutes ended
+// AdvanceGrace ago are over (anomaly.go).
 //
 // A Reader serves the saved states to a separate web process, reloading
 // them when their id changes.
@@ -25,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/anomaly"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/sentiment"
 	"github.com/wsmon/wsmon/internal/store"
@@ -35,14 +41,25 @@ import (
 const (
 	NameTerms     = "terms"
 	NameSentiment = "sentiment"
+	NameAnomaly   = "anomaly"
+	// NameAnomalySaves is a row without data whose applied id counts the
+	// anomaly state's saves: the state changes without new messages (a
+	// silence found as time passes), so a Reader reloads on this count.
+	NameAnomalySaves = "anomaly_saves"
 )
 
 // Defaults.
 const (
 	DefaultQueue         = 64 // batches waiting for the analyzer
 	DefaultSnapshotEvery = time.Minute
-	readPage             = 2000
-	readBytes            = 8 << 20
+	DefaultAdvanceEvery  = 5 * time.Second
+	DefaultAdvanceGrace  = 30 * time.Second
+	// advanceBacklog: while more journal records than this wait to be
+	// committed (a burst), minutes are not closed by the clock: the
+	// messages still in the journal would come too late for them.
+	advanceBacklog = 10_000
+	readPage       = 2000
+	readBytes      = 8 << 20
 )
 
 // Options configure an Analyzer.
@@ -58,7 +75,42 @@ type Options struct {
 	Queue int
 	// SnapshotEvery is how often the states are saved; 0: a minute.
 	SnapshotEvery time.Duration
+
+	// Anomalies turns anomaly detection on (every committed message is
+	// observed). Anomaly tunes the detector: zero fields are the
+	// package's defaults; Location is set from Location and OnEvent by
+	// the analyzer.
+	Anomalies bool
+	Anomaly   anomaly.Options
+	// OnAnomaly, if set, is told of every anomaly that opens or closes
+	// while the analyzer counts recent messages (received within
+	// LiveWindow of now, or found by the clock; the detector's times when
+	// AnomalyTime is set): not of the ones found
+	// again while it reads back old ones, such as at the first start over
+	// a database with history. It runs on the analyzer's goroutine and
+	// should not block for long. After a crash the messages since the
+	// last save are counted again, so an event may be told twice: the
+	// receiver deduplicates (kind, key, user and start are the same).
+	OnAnomaly func(anomaly.Event)
+	// Backlog, if set, says how many journal records wait to be
+	// committed; the clock does not close minutes while it is a burst's.
+	Backlog func() uint64
+	// AdvanceEvery is how often the clock closes minutes (0: 5 s), and
+	// AdvanceGrace how long after its end a minute is closed by it
+	// (0: 30 s): messages committed later than that after their minute
+	// come too late and are counted in the detector's Late.
+	AdvanceEvery, AdvanceGrace time.Duration
+	// AnomalyTime, if set, maps the messages' and the clock's times to
+	// the detector's (tests run the detector's minutes faster than real
+	// ones); nil: the same.
+	AnomalyTime func(time.Time) time.Time
+	// LiveWindow, if set, replaces the package's LiveWindow (tests).
+	LiveWindow time.Duration
 }
+
+// LiveWindow is how recent a message must be for the anomalies its
+// counting opens or closes to be told to Options.OnAnomaly.
+const LiveWindow = time.Hour
 
 // Stats are an analyzer's counts since it was made.
 type Stats struct {
@@ -66,6 +118,7 @@ type Stats struct {
 	Dropped  uint64 `json:"dropped"`   // batches dropped because the hand-off was full (their messages are read back from the store)
 	CatchUps uint64 `json:"catch_ups"` // times messages were read back from the store
 	Counted  uint64 `json:"counted"`   // chat messages counted
+	Observed uint64 `json:"observed"`  // messages observed by the anomaly detector
 	AsOfID   int64  `json:"as_of_id"`  // the highest message id every enabled analysis has seen
 }
 
@@ -78,15 +131,17 @@ type Analyzer struct {
 	in  chan batch
 	gap atomic.Bool // a batch was dropped: read the store before the next one
 
-	batches, dropped, catchUps, counted atomic.Uint64
+	batches, dropped, catchUps, counted, observed atomic.Uint64
 
 	tk      *terms.Tokenizer
 	counter *terms.Counter  // nil: terms off
 	senti   *sentimentState // nil: sentiment off
+	anom    *anomalyState   // nil: anomaly detection off
 	ts      terms.Terms     // reused by the run goroutine
 	mu      sync.RWMutex    // guards the applied ids
 	termsAt int64           // highest id counted into counter
 	sentAt  int64           // highest id counted into senti
+	anomAt  int64           // highest id observed by anom
 	seen    int64           // highest id seen by the run goroutine
 	running atomic.Bool
 }
@@ -99,6 +154,15 @@ func New(ctx context.Context, opt Options) (*Analyzer, error) {
 	}
 	if opt.SnapshotEvery <= 0 {
 		opt.SnapshotEvery = DefaultSnapshotEvery
+	}
+	if opt.AdvanceEvery <= 0 {
+		opt.AdvanceEvery = DefaultAdvanceEvery
+	}
+	if opt.AdvanceGrace <= 0 {
+		opt.AdvanceGrace = DefaultAdvanceGrace
+	}
+	if opt.LiveWindow <= 0 {
+		opt.LiveWindow = LiveWindow
 	}
 	a := &Analyzer{opt: opt, log: opt.Logger, loc: opt.Location, in: make(chan batch, opt.Queue)}
 	if a.log == nil {
@@ -139,6 +203,11 @@ func New(ctx context.Context, opt Options) (*Analyzer, error) {
 			}
 		}
 	}
+	if opt.Anomalies {
+		if err := a.loadAnomaly(ctx); err != nil {
+			return nil, err
+		}
+	}
 	a.seen = a.from()
 	return a, nil
 }
@@ -148,19 +217,20 @@ func New(ctx context.Context, opt Options) (*Analyzer, error) {
 func (a *Analyzer) from() int64 {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	switch {
-	case a.counter != nil && a.senti != nil:
-		return min(a.termsAt, a.sentAt)
-	case a.counter != nil:
-		return a.termsAt
-	case a.senti != nil:
-		return a.sentAt
+	id, any := int64(0), false
+	for _, x := range []struct {
+		on bool
+		at int64
+	}{{a.counter != nil, a.termsAt}, {a.senti != nil, a.sentAt}, {a.anom != nil, a.anomAt}} {
+		if x.on && (!any || x.at < id) {
+			id, any = x.at, true
+		}
 	}
-	return 0
+	return id
 }
 
 // Enabled reports whether any analysis is on.
-func (a *Analyzer) Enabled() bool { return a.counter != nil || a.senti != nil }
+func (a *Analyzer) Enabled() bool { return a.counter != nil || a.senti != nil || a.anom != nil }
 
 // Committed hands a committed batch to the analyzer without blocking:
 // when the hand-off is full the batch is dropped, counted, and read back
@@ -170,11 +240,38 @@ func (a *Analyzer) Committed(msgs []message.Message) error {
 		return nil
 	}
 	a.batches.Add(1)
-	// Only what the analyses read is kept, of the messages they count.
+	if len(a.in) == cap(a.in) {
+		// Full: drop at once, before copying anything (it is read back).
+		a.dropped.Add(1)
+		a.gap.Store(true)
+		return nil
+	}
+	// Only what the analyses read is kept, of the messages they count:
+	// the anomaly detector observes every message, the other analyses
+	// chat messages with content.
 	b := batch{last: msgs[len(msgs)-1].ID}
-	for i := range msgs {
-		if m := &msgs[i]; m.Type == message.TypeChat && m.Content != "" {
-			b.items = append(b.items, item{ID: m.ID, At: m.ReceivedAt, Target: m.Target, Room: m.Room, Content: m.Content})
+	if a.anom != nil {
+		b.items = make([]item, len(msgs))
+		content := a.counter != nil || a.senti != nil
+		for i := range msgs {
+			m := &msgs[i]
+			b.items[i] = item{ID: m.ID, At: m.ReceivedAt.UnixMilli(), Target: m.Target, Room: m.Room, User: m.User, Type: m.Type}
+			if content {
+				b.items[i].Content = m.Content
+			}
+		}
+	} else {
+		n := 0
+		for i := range msgs {
+			if m := &msgs[i]; m.Type == message.TypeChat && m.Content != "" {
+				n++
+			}
+		}
+		b.items = make([]item, 0, n)
+		for i := range msgs {
+			if m := &msgs[i]; m.Type == message.TypeChat && m.Content != "" {
+				b.items = append(b.items, item{ID: m.ID, At: m.ReceivedAt.UnixMilli(), Target: m.Target, Room: m.Room, Type: m.Type, Content: m.Content})
+			}
 		}
 	}
 	select {
@@ -189,7 +286,7 @@ func (a *Analyzer) Committed(msgs []message.Message) error {
 // Stats returns the analyzer's counts.
 func (a *Analyzer) Stats() Stats {
 	return Stats{Batches: a.batches.Load(), Dropped: a.dropped.Load(), CatchUps: a.catchUps.Load(),
-		Counted: a.counted.Load(), AsOfID: a.from()}
+		Counted: a.counted.Load(), Observed: a.observed.Load(), AsOfID: a.from()}
 }
 
 // Run counts: first the committed messages after the saved states, then
@@ -208,7 +305,14 @@ func (a *Analyzer) Run(ctx context.Context) error {
 	a.gap.Store(true)
 	tick := time.NewTicker(a.opt.SnapshotEvery)
 	defer tick.Stop()
-	dirty := false
+	var advance <-chan time.Time // the anomaly detector's clock
+	if a.anom != nil {
+		t := time.NewTicker(a.opt.AdvanceEvery)
+		defer t.Stop()
+		advance = t.C
+	}
+	dirty := false // messages were counted since the last save
+	clock := false // the clock closed minutes since the last save
 	for {
 		if a.gap.Swap(false) {
 			if err := a.catchUp(ctx); err != nil {
@@ -223,26 +327,27 @@ func (a *Analyzer) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case b := <-a.in:
-			if a.gap.Swap(false) {
-				// A batch before this one was dropped: the store has
-				// it (and this one); read them in order.
-				if err := a.catchUp(ctx); err != nil {
-					// b is in the store too: it is read with the gap.
-					a.gap.Store(true)
-					if ctx.Err() == nil {
-						a.log.Warn("analysis: reading committed messages", "error", err)
-					}
-					continue
-				}
-			}
-			a.apply(b)
+			a.take(ctx, b)
 			dirty = true
+			continue
+		case <-advance:
+			// What was committed before now first: the batches waiting
+			// in the hand-off.
+			for n := len(a.in); n > 0; n-- {
+				a.take(ctx, <-a.in)
+				dirty = true
+			}
+			if !a.gap.Load() && (a.opt.Backlog == nil || a.opt.Backlog() <= advanceBacklog) {
+				clock = a.advance(time.Now().Add(-a.opt.AdvanceGrace)) || clock
+			}
 			continue
 		case <-tick.C:
 			if dirty {
-				a.save(ctx)
-				dirty = false
+				a.save(ctx, true)
+			} else if clock {
+				a.save(ctx, false)
 			}
+			dirty, clock = false, false
 			continue
 		}
 		break
@@ -274,11 +379,35 @@ func (a *Analyzer) Run(ctx context.Context) error {
 			a.log.Warn("analysis: reading committed messages at shutdown", "error", err)
 		}
 	}
-	a.save(bg)
+	a.save(bg, true)
 	st := a.Stats()
-	a.log.Info("analysis stopped", "counted", st.Counted, "batches", st.Batches, "dropped_batches", st.Dropped,
-		"catch_ups", st.CatchUps, "as_of_id", st.AsOfID)
+	attrs := []any{"counted", st.Counted, "batches", st.Batches, "dropped_batches", st.Dropped,
+		"catch_ups", st.CatchUps, "as_of_id", st.AsOfID}
+	if a.anom != nil {
+		ds := a.anom.det.Stats()
+		attrs = append(attrs, "anomaly_observed", st.Observed, "anomaly_keys", ds.Keys, "anomalies_open", ds.Open,
+			"anomaly_late", ds.Late, "anomaly_dropped_observations", ds.DroppedObservations)
+	}
+	a.log.Info("analysis stopped", attrs...)
 	return nil
+}
+
+// take counts a handed-over batch, after the messages before it when a
+// batch was dropped.
+func (a *Analyzer) take(ctx context.Context, b batch) {
+	if a.gap.Swap(false) {
+		// A batch before this one was dropped: the store has it (and
+		// this one); read them in order.
+		if err := a.catchUp(ctx); err != nil {
+			// b is in the store too: it is read with the gap.
+			a.gap.Store(true)
+			if ctx.Err() == nil {
+				a.log.Warn("analysis: reading committed messages", "error", err)
+			}
+			return
+		}
+	}
+	a.apply(b)
 }
 
 // catchUp counts the committed messages after the ones seen.
@@ -291,7 +420,8 @@ func (a *Analyzer) catchUp(ctx context.Context) error {
 		}
 		for i := range rows {
 			r := &rows[i]
-			a.count(r.ID, r.Target, r.Room, message.Type(r.Type), r.Content, r.ReceivedAt)
+			a.count(&item{ID: r.ID, At: r.ReceivedAt.UnixMilli(), Target: r.Target, Room: r.Room, User: r.User,
+				Type: message.Type(r.Type), Content: r.Content})
 		}
 		if !more || len(rows) == 0 {
 			return nil
@@ -302,52 +432,82 @@ func (a *Analyzer) catchUp(ctx context.Context) error {
 	}
 }
 
-// batch is what a committed batch hands over: its chat messages with
-// content, and its last id (the messages after the chat ones are seen
-// too).
+// batch is what a committed batch hands over: the messages the enabled
+// analyses count (every one with anomaly detection on, else the chat
+// messages with content), and its last id (the messages after them are
+// seen too).
 type batch struct {
 	items []item
 	last  int64
 }
 
+// item is what the analyses read of a message. At is in Unix
+// milliseconds, as the store keeps it, so that a message counted from the
+// hand-off and one read back are counted alike.
 type item struct {
-	ID                    int64
-	At                    time.Time
-	Target, Room, Content string
+	ID                          int64
+	At                          int64
+	Target, Room, User, Content string
+	Type                        message.Type
 }
 
 func (a *Analyzer) apply(b batch) {
 	for i := range b.items {
-		m := &b.items[i]
-		a.count(m.ID, m.Target, m.Room, message.TypeChat, m.Content, m.At)
+		a.count(&b.items[i])
 	}
-	// The batch's other messages count for nothing but are seen.
-	a.count(b.last, "", "", message.TypeOther, "", time.Time{})
+	// The batch's messages after them count for nothing but are seen.
+	a.pass(b.last)
 }
 
-// count counts one message into each analysis that has not counted it.
-func (a *Analyzer) count(id int64, target, room string, typ message.Type, content string, at time.Time) {
+// pass marks the messages up to id seen without counting them: they are
+// none that an enabled analysis counts.
+func (a *Analyzer) pass(id int64) {
 	if id <= a.seen {
 		return
 	}
 	a.seen = id
-	chat := typ == message.TypeChat && content != ""
-	day := terms.DayOf(at, a.loc)
+	a.mu.Lock()
+	if a.counter != nil && id > a.termsAt {
+		a.termsAt = id
+	}
+	if a.senti != nil && id > a.sentAt {
+		a.sentAt = id
+	}
+	if a.anom != nil && id > a.anomAt {
+		a.anomAt = id
+	}
+	a.mu.Unlock()
+}
+
+// count counts one message into each analysis that has not counted it.
+func (a *Analyzer) count(m *item) {
+	id := m.ID
+	if id <= a.seen {
+		return
+	}
+	a.seen = id
+	chat := m.Type == message.TypeChat && m.Content != ""
 	a.mu.RLock()
 	doTerms := a.counter != nil && id > a.termsAt
 	doSent := a.senti != nil && id > a.sentAt
+	doAnom := a.anom != nil && id > a.anomAt
 	a.mu.RUnlock()
-	if chat {
+	if chat && (doTerms || doSent) {
+		day := terms.DayOf(time.UnixMilli(m.At), a.loc)
 		if doTerms {
 			a.ts.Reset()
-			a.tk.Append(&a.ts, content)
-			a.counter.Add(day, room, &a.ts)
+			a.tk.Append(&a.ts, m.Content)
+			a.counter.Add(day, m.Room, &a.ts)
 		}
 		if doSent {
-			score, l := sentiment.Score(content)
-			a.senti.add(id, target, room, day, score, l)
+			score, l := sentiment.Score(m.Content)
+			a.senti.add(id, m.Target, m.Room, day, score, l)
 		}
 		a.counted.Add(1)
+	}
+	if doAnom {
+		a.observe(m)
+		a.observed.Add(1)
 	}
 	a.mu.Lock()
 	if doTerms {
@@ -356,14 +516,24 @@ func (a *Analyzer) count(id int64, target, room string, typ message.Type, conten
 	if doSent {
 		a.sentAt = id
 	}
+	if doAnom {
+		a.anomAt = id
+	}
 	a.mu.Unlock()
 }
 
-// save writes each analysis's state with its applied id.
-func (a *Analyzer) save(ctx context.Context) {
+// save writes each analysis's state with its applied id; all false saves
+// only the anomaly state (the clock changed it, no message was counted).
+func (a *Analyzer) save(ctx context.Context, all bool) {
 	a.mu.RLock()
-	termsAt, sentAt := a.termsAt, a.sentAt
+	termsAt, sentAt, anomAt := a.termsAt, a.sentAt, a.anomAt
 	a.mu.RUnlock()
+	if a.anom != nil {
+		a.saveAnomaly(ctx, anomAt)
+	}
+	if !all {
+		return
+	}
 	if a.counter != nil {
 		if data, err := a.counter.MarshalBinary(); err != nil {
 			a.log.Warn("analysis: saving trending terms", "error", err)
@@ -381,7 +551,7 @@ func (a *Analyzer) save(ctx context.Context) {
 }
 
 // ErrOff is returned by a query of an analysis that is turned off.
-var ErrOff = errors.New("analysis: turned off (analysis_terms / analysis_sentiment)")
+var ErrOff = errors.New("analysis: turned off (analysis_terms / analysis_sentiment / anomaly_detection)")
 
 // TermsResult is a day's trending terms.
 type TermsResult struct {
@@ -442,6 +612,20 @@ type Reader struct {
 	sentAt  int64
 	counter *terms.Counter
 	senti   *sentimentState
+	anom    *anomalyState
+	anomAt  int64
+	off     map[string]bool // analyses turned off: ErrOff
+}
+
+// Off says the analyses named (NameTerms, NameSentiment, NameAnomaly) are
+// turned off: their queries answer ErrOff, whatever state is saved.
+func (r *Reader) Off(names ...string) *Reader {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range names {
+		r.off[n] = true
+	}
+	return r
 }
 
 // NewReader returns a reader of st's saved analyses.
@@ -449,7 +633,7 @@ func NewReader(st *store.Store, log *slog.Logger) *Reader {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Reader{st: st, log: log, checked: map[string]time.Time{}, termsAt: -1, sentAt: -1}
+	return &Reader{st: st, log: log, checked: map[string]time.Time{}, termsAt: -1, sentAt: -1, off: map[string]bool{}}
 }
 
 // fresh reloads analysis name's state when its id changed; it returns
@@ -503,6 +687,9 @@ func (r *Reader) loaded(name string) bool {
 func (r *Reader) Terms(ctx context.Context, day terms.Day, room string, limit int) (TermsResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.off[NameTerms] {
+		return TermsResult{}, ErrOff
+	}
 	ok, err := r.fresh(ctx, NameTerms)
 	if err != nil {
 		return TermsResult{}, fmt.Errorf("analysis: %w", err)
@@ -517,6 +704,9 @@ func (r *Reader) Terms(ctx context.Context, day terms.Day, room string, limit in
 func (r *Reader) Sentiment(ctx context.Context, target, room string, from, to terms.Day) (SentimentResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.off[NameSentiment] {
+		return SentimentResult{}, ErrOff
+	}
 	ok, err := r.fresh(ctx, NameSentiment)
 	if err != nil {
 		return SentimentResult{}, fmt.Errorf("analysis: %w", err)

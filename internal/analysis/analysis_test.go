@@ -95,7 +95,7 @@ func check(t *testing.T, a *Analyzer, st *store.Store) {
 	}
 }
 
-func open(t *testing.T, path string) *store.Store {
+func open(t testing.TB, path string) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), storetest.Options(t, path, time.UTC))
 	if err != nil {

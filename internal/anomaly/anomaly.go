@@ -201,7 +201,7 @@ type Options struct {
 	// MaxKeys caps the keys (targets and rooms) the detector keeps state
 	// for; observations of further keys are dropped and counted
 	// (Stats.DroppedObservations). Room keys stop a tenth (at most 64)
-	// short of it, so that targets still get keys. Default 2,000; a key
+	// short of it, so that targets still get keys. Default DefaultMaxKeys; a key
 	// holds about 5.7 KiB (docs/analysis-anomaly.md).
 	MaxKeys int
 	// MaxHistory caps the anomalies kept for List (the oldest go first,
@@ -245,6 +245,9 @@ type Options struct {
 
 const ringLen = 16 // minutes kept per key; the longest window
 
+// DefaultMaxKeys is Options.MaxKeys's default: 2,000 keys, about 11 MiB.
+const DefaultMaxKeys = 2_000
+
 func (o Options) withDefaults() (Options, error) {
 	def := func(p *int, v int) {
 		if *p == 0 {
@@ -259,7 +262,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Location == nil {
 		o.Location = time.UTC
 	}
-	def(&o.MaxKeys, 2_000)
+	def(&o.MaxKeys, DefaultMaxKeys)
 	def(&o.MaxHistory, 10_000)
 	def(&o.Weeks, 4)
 	def(&o.WarmUp, 360)

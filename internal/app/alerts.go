@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/anomaly"
 	"github.com/wsmon/wsmon/internal/capture"
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/ingest"
@@ -249,9 +250,23 @@ func (a *alerting) record(hits []rules.Hit) {
 		as[i] = store.Alert{Rule: h.Rule.Name, RuleType: h.Rule.Type, Target: h.Target, Room: h.Room, User: h.User,
 			Content: h.Content, MessageID: h.MessageID, Detail: h.Detail, At: h.At, Suppressed: h.Suppressed}
 	}
-	if err := a.st.InsertAlerts(context.Background(), as); err != nil {
-		a.log.Error("alerts not recorded", "error", err, "alerts", len(as))
+	var byMsg []store.Alert // alerts about messages: unique per rule and message
+	for i := range as {
+		if hits[i].Once == "" {
+			byMsg = append(byMsg, as[i])
+		}
+	}
+	if err := a.st.InsertAlerts(context.Background(), byMsg); err != nil {
+		a.log.Error("alerts not recorded", "error", err, "alerts", len(byMsg))
 		return
+	}
+	for i, j := 0, 0; i < len(as); i++ {
+		if hits[i].Once == "" {
+			as[i] = byMsg[j]
+			j++
+		} else if err := a.st.InsertAlertOnce(context.Background(), &as[i], hits[i].Once); err != nil {
+			a.log.Error("alert not recorded", "error", err, "rule", as[i].Rule)
+		}
 	}
 	for i, al := range as {
 		if al.ID == 0 {
@@ -266,6 +281,22 @@ func (a *alerting) record(hits []rules.Hit) {
 		}
 		a.sendReply(al, hits[i])
 	}
+}
+
+// anomaly evaluates the anomaly rules on an anomaly that opened
+// (analysis.Options.OnAnomaly). The same anomaly told again (the messages
+// since the last saved state are counted again after a crash) is not
+// stored twice: its alert has the same rule, start, key and kind.
+func (a *alerting) anomaly(e anomaly.Event) {
+	if e.Type != anomaly.Opened {
+		return
+	}
+	x := &e.Anomaly
+	a.mu.Lock()
+	hits := a.engine.Anomaly(rules.Anomaly{Kind: x.Kind.String(), Target: x.Key.Target, Room: x.Key.Room, User: x.User,
+		Score: x.Score, Start: x.Start, Explanation: x.Explanation})
+	a.mu.Unlock()
+	a.record(hits)
 }
 
 // Rules lists the stored rules with their source (web.RuleManager).

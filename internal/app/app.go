@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wsmon/wsmon/internal/analysis"
+	"github.com/wsmon/wsmon/internal/anomaly"
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/datadir"
 	"github.com/wsmon/wsmon/internal/index"
@@ -48,6 +49,9 @@ type Options struct {
 	// AnalysisQueue, when set, is the analyzer's hand-off capacity in
 	// batches (tests); 0: analysis.DefaultQueue.
 	AnalysisQueue int
+	// Analysis, when set, adjusts the analyzer's options before it is
+	// made (tests: a faster clock for the anomaly detector).
+	Analysis func(*analysis.Options)
 	// Started, when set, is called once everything is running.
 	Started func(Running)
 }
@@ -59,7 +63,8 @@ type Running struct {
 	Hub     *live.Hub // the live fan-out
 	Index   *index.Indexer
 	// Analyzer counts the analyses behind ingest; nil in web mode or
-	// with analysis_terms and analysis_sentiment both false.
+	// with analysis_terms, analysis_sentiment and anomaly_detection all
+	// false.
 	Analyzer *analysis.Analyzer
 }
 
@@ -147,11 +152,12 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	var handler *web.Server
 	snap := func() metrics.Snapshot { return metrics.Snapshot{} }
 	var mon *Monitor
-	// The analyses behind ingest (trending terms, sentiment): counted by
-	// the monitor process, read from their saved state by a separate web.
+	// The analyses behind ingest (trending terms, sentiment, anomalies):
+	// counted by the monitor process, read from their saved state by a
+	// separate web.
 	var an *analysis.Analyzer
 	var anQuery web.Analysis
-	anOn := cfg.AnalysisTermsEnabled() || cfg.AnalysisSentimentEnabled()
+	anOn := cfg.AnalysisTermsEnabled() || cfg.AnalysisSentimentEnabled() || cfg.AnomalyDetectionEnabled()
 	var analyses []string // what /api/ui-config lists as on
 	if cfg.AnalysisTermsEnabled() {
 		analyses = append(analyses, "terms")
@@ -159,12 +165,28 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	if cfg.AnalysisSentimentEnabled() {
 		analyses = append(analyses, "sentiment")
 	}
+	if cfg.AnomalyDetectionEnabled() {
+		analyses = append(analyses, "anomalies")
+	}
 	if mode == ModeMonitor || mode == ModeAll {
 		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ix}, Managed: mode == ModeAll, Mode: mode}
 		if anOn {
-			an, err = analysis.New(ctx, analysis.Options{Store: st, Location: cfg.Location(), Logger: log,
+			ao := analysis.Options{Store: st, Location: cfg.Location(), Logger: log,
 				Terms: cfg.AnalysisTermsEnabled(), Sentiment: cfg.AnalysisSentimentEnabled(), StopWords: cfg.TermsStopWords,
-				Queue: o.AnalysisQueue})
+				Anomalies: cfg.AnomalyDetectionEnabled(), Anomaly: anomaly.Options{MaxKeys: cfg.AnomalyKeys()},
+				Queue: o.AnalysisQueue,
+				// mon and handler are set below, before the analyzer runs.
+				Backlog: func() uint64 { return mon.Pipeline().Stats().Backlog },
+				OnAnomaly: func(e anomaly.Event) {
+					mon.alerts.anomaly(e)
+					if handler != nil {
+						handler.PublishAnomaly(e)
+					}
+				}}
+			if o.Analysis != nil {
+				o.Analysis(&ao)
+			}
+			an, err = analysis.New(ctx, ao)
 			if err != nil {
 				return err
 			}
@@ -188,7 +210,14 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	}
 
 	if mode == ModeWeb && anOn {
-		anQuery = analysis.NewReader(st, log)
+		r := analysis.NewReader(st, log)
+		for name, on := range map[string]bool{analysis.NameTerms: cfg.AnalysisTermsEnabled(),
+			analysis.NameSentiment: cfg.AnalysisSentimentEnabled(), analysis.NameAnomaly: cfg.AnomalyDetectionEnabled()} {
+			if !on {
+				r.Off(name)
+			}
+		}
+		anQuery = r
 	}
 
 	var srv *http.Server

@@ -28,6 +28,10 @@ import (
 //
 //	go test -run '^$' -bench 'BenchmarkBurstPeakRSS' -benchtime 1x ./internal/app/
 //	go test -run '^$' -bench 'BenchmarkBurstPeakRSS/all/contended' -benchtime 1x ./internal/app/
+//
+// WSMON_BENCH_ANALYSIS=on turns trending terms and sentiment on,
+// WSMON_BENCH_ANOMALY=on (or off) anomaly detection, to measure what they
+// cost ingest (docs/benchmarks.md).
 func BenchmarkBurstPeakRSS(b *testing.B) {
 	n := burstSize()
 	for _, mode := range []string{"monitor", "all"} {
@@ -50,6 +54,12 @@ func burstPeakRSS(b *testing.B, mode string, contended bool, n int) {
 		// measure their cost.
 		on := true
 		cfg.AnalysisTerms, cfg.AnalysisSentiment = &on, &on
+	}
+	if v := os.Getenv("WSMON_BENCH_ANOMALY"); v == "on" || v == "off" {
+		// Ingest with anomaly detection behind it, or without (the
+		// default), to measure its cost.
+		on := v == "on"
+		cfg.AnomalyDetection = &on
 	}
 	b.Setenv("WSMON_TEST_CHILD_MODE", mode)
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -97,11 +107,16 @@ func burstPeakRSS(b *testing.B, mode string, contended bool, n int) {
 		b.Fatal("no rusage for the child")
 	}
 	peak := float64(ru.Maxrss) / 1024 // kB
+	// The child's CPU time (user + system) for the whole run: on a
+	// machine shared with other work it varies far less than the wall
+	// time, so it is the better figure of what an analysis costs.
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	checkSeqs(b, cfg.DatabasePath, n)
 	b.ReportMetric(float64(n)/stored.Seconds(), "msgs/s")
 	b.ReportMetric(peak, "peakRSS-MiB")
-	fmt.Fprintf(os.Stderr, "burst %s contended=%v: %d messages stored in %v (%.0f msg/s), indexed by %v; child peak RSS %.0f MiB\n",
-		mode, contended, n, stored.Round(time.Millisecond), float64(n)/stored.Seconds(), indexed.Round(time.Millisecond), peak)
+	b.ReportMetric(cpu.Seconds(), "child-cpu-s")
+	fmt.Fprintf(os.Stderr, "burst %s contended=%v analysis=%s anomaly=%v: %d messages stored in %v (%.0f msg/s), indexed by %v; child peak RSS %.0f MiB, CPU %v\n",
+		mode, contended, os.Getenv("WSMON_BENCH_ANALYSIS"), cfg.AnomalyDetectionEnabled(), n, stored.Round(time.Millisecond), float64(n)/stored.Seconds(), indexed.Round(time.Millisecond), peak, cpu.Round(time.Millisecond))
 }
 
 // demoClients is the number of clients of the demo server at base (-1 if

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/analysis"
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/demo"
 	"github.com/wsmon/wsmon/internal/index"
@@ -28,6 +29,7 @@ type harness struct {
 	webAddr string
 	hub     *live.Hub
 	ix      *index.Indexer
+	an      *analysis.Analyzer
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -100,7 +102,10 @@ func startWith(t testing.TB, mode Mode, cfg config.Config, o Options) *harness {
 	started := make(chan struct{})
 	go func() {
 		o.Logger, o.Version, o.Listener = testLogger(t), "test", ln
-		o.Started = func(r Running) { h.mon, h.webAddr, h.hub, h.ix = r.Monitor, r.WebAddr, r.Hub, r.Index; close(started) }
+		o.Started = func(r Running) {
+			h.mon, h.webAddr, h.hub, h.ix, h.an = r.Monitor, r.WebAddr, r.Hub, r.Index, r.Analyzer
+			close(started)
+		}
 		h.done <- Run(ctx, mode, cfg, o)
 	}()
 	select {

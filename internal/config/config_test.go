@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/wsmon/wsmon/internal/anomaly"
 	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/protocol/registry"
 	"github.com/wsmon/wsmon/internal/rules"
@@ -77,6 +78,8 @@ func TestDefaultsLoadWithoutFile(t *testing.T) {
 		{"analysis_terms", d.AnalysisTermsEnabled(), false},
 		{"analysis_sentiment", d.AnalysisSentimentEnabled(), false},
 		{"terms_stop_words", len(d.TermsStopWords), 0},
+		{"anomaly_detection", d.AnomalyDetectionEnabled(), AnomalyDetectionDefault},
+		{"anomaly_max_keys", d.AnomalyKeys(), anomaly.DefaultMaxKeys},
 		{"batch_size", d.BatchSize, 5000},
 		{"batch_latency", d.BatchLatency, Seconds(0)},
 		{"backup_keep", d.BackupKeep, 7},
@@ -351,7 +354,7 @@ func TestValidate(t *testing.T) {
 		{"read limit small", func(c *Config) { c.ReadLimitBytes = 1000 }, `read_limit_bytes: must be between 1024 (1 KiB) and 1073741824 (1 GiB), got 1000`},
 		{"rule ok", func(c *Config) { c.Rules = []rules.Rule{{Name: "k", Type: "keyword", Keywords: []string{"紧急"}}} }, ""},
 		{"rule type", func(c *Config) { c.Rules = []rules.Rule{{Name: "k", Type: "words"}} },
-			`rules[0].type: must be one of keyword, regex, user, rate, silence, connection, got "words"`},
+			`rules[0].type: must be one of keyword, regex, user, rate, silence, connection, anomaly, got "words"`},
 		{"rule regex", func(c *Config) { c.Rules = []rules.Rule{{Name: "r", Type: "regex", Pattern: "a(b"}} },
 			"rules[0].pattern: not a valid RE2 expression: error parsing regexp: missing closing ): `a(b`"},
 		{"rule names unique", func(c *Config) {
@@ -778,5 +781,52 @@ func TestAnalysisKeys(t *testing.T) {
 		if _, err := load(bad); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
+	}
+}
+
+func TestAnomalyKeys(t *testing.T) {
+	load := func(text string) (Config, error) {
+		p := filepath.Join(t.TempDir(), "config.json")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Load(LoadOptions{ConfigPath: p})
+	}
+	for _, c := range []struct {
+		text    string
+		on      bool
+		keys    int
+		wantErr string // "" = accepted
+	}{
+		{`{}`, AnomalyDetectionDefault, anomaly.DefaultMaxKeys, ""},
+		{`{"anomaly_detection": true}`, true, anomaly.DefaultMaxKeys, ""},
+		{`{"anomaly_detection": false, "anomaly_max_keys": 0}`, false, anomaly.DefaultMaxKeys, ""},
+		{`{"anomaly_detection": true, "anomaly_max_keys": 10}`, true, 10, ""},
+		{`{"anomaly_max_keys": 100000}`, AnomalyDetectionDefault, 100000, ""},
+		{`{"anomaly_max_keys": 9}`, false, 0, "anomaly_max_keys: must be between 10 and 100000, got 9"},
+		{`{"anomaly_max_keys": -1}`, false, 0, "anomaly_max_keys: must be between 10 and 100000, got -1"},
+		{`{"anomaly_max_keys": 100001}`, false, 0, "anomaly_max_keys: must be between 10 and 100000, got 100001"},
+		{`{"anomaly_max_keys": 2.5}`, false, 0, "anomaly_max_keys"},
+		{`{"anomaly_detection": "yes"}`, false, 0, "anomaly_detection"},
+	} {
+		cfg, err := load(c.text)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%s: error %v, want one containing %q", c.text, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.text, err)
+			continue
+		}
+		if cfg.AnomalyDetectionEnabled() != c.on || cfg.AnomalyKeys() != c.keys {
+			t.Errorf("%s: on %v keys %d, want %v %d", c.text, cfg.AnomalyDetectionEnabled(), cfg.AnomalyKeys(), c.on, c.keys)
+		}
+	}
+	// The environment sets them too.
+	cfg, err := Load(LoadOptions{Env: []string{"WSMON_ANOMALY_DETECTION=1", "WSMON_ANOMALY_MAX_KEYS=500"}})
+	if err != nil || !cfg.AnomalyDetectionEnabled() || cfg.AnomalyKeys() != 500 {
+		t.Errorf("from the environment: %v %v %d", err, cfg.AnomalyDetectionEnabled(), cfg.AnomalyKeys())
 	}
 }

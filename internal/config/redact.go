@@ -63,6 +63,10 @@ func (c Config) Redacted() Config {
 		r.AnalysisSentiment = &b
 	}
 	r.TermsStopWords = slices.Clone(c.TermsStopWords)
+	if c.AnomalyDetection != nil {
+		b := *c.AnomalyDetection
+		r.AnomalyDetection = &b
+	}
 	if c.Targets != nil {
 		r.Targets = make([]Target, len(c.Targets))
 		for i, t := range c.Targets {

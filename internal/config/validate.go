@@ -172,6 +172,12 @@ func (c Config) Validate() error {
 		},
 		func() error { return checkStopWords(c.TermsStopWords) },
 		func() error {
+			if c.AnomalyMaxKeys == 0 {
+				return nil // the package's default
+			}
+			return intRange("anomaly_max_keys", c.AnomalyMaxKeys, MinAnomalyKeys, MaxAnomalyKeys)
+		},
+		func() error {
 			if c.DatabaseURL == "" {
 				return nil
 			}
@@ -591,6 +597,14 @@ func (c Config) CheckNotify(names []string) error {
 	}
 	return nil
 }
+
+// Bounds of anomaly_max_keys: each key (a target, or a room of one) holds
+// about 5.7 KiB of baseline (docs/analysis-anomaly.md), so the upper bound
+// is about 570 MiB; below 10 a target's rooms would get no key at all.
+const (
+	MinAnomalyKeys = 10
+	MaxAnomalyKeys = 100_000
+)
 
 // MaxStopWords bounds terms_stop_words.
 const MaxStopWords = 10000

@@ -1,13 +1,23 @@
 package config
 
+import "github.com/wsmon/wsmon/internal/rules"
+
 // Warnings returns what is valid in c but unsafe, one sentence each, for
-// the program to log at start: today, a dashboard opened to other machines
-// without authentication by web_insecure_no_auth.
+// the program to log at start: a dashboard opened to other machines
+// without authentication by web_insecure_no_auth; anomaly rules that
+// cannot fire because anomaly_detection is off.
 func (c Config) Warnings() []string {
 	var w []string
 	if c.WebInsecureNoAuth && !IsLoopback(c.WebHost) && c.WebToken == "" && c.WebUser == "" {
 		w = append(w, "web_insecure_no_auth is true: the dashboard and API on "+displayPath(c.WebHost)+
 			" are open without authentication to anyone who can reach the port, and can read every message and change targets; set web_token or web_user and web_password")
+	}
+	if !c.AnomalyDetectionEnabled() {
+		for _, r := range c.Rules {
+			if r.Type == rules.TypeAnomaly && !r.Disabled {
+				w = append(w, "rule "+quoteShort(r.Name)+" is an anomaly rule, but anomaly_detection is off: it never fires; set anomaly_detection to true")
+			}
+		}
 	}
 	return w
 }

@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/wsmon/wsmon/internal/rules"
 )
 
 func TestWarnings(t *testing.T) {
@@ -16,6 +18,15 @@ func TestWarnings(t *testing.T) {
 			"web_insecure_no_auth is true: the dashboard and API on 0.0.0.0 are open without authentication"},
 		{"opt-out on loopback", func(c *Config) { c.WebInsecureNoAuth = true }, ""},
 		{"opt-out with a token", func(c *Config) { c.WebHost, c.WebInsecureNoAuth, c.WebToken = "0.0.0.0", true, "x" }, ""},
+		{"anomaly rule, detection off", func(c *Config) {
+			off := false
+			c.Rules, c.AnomalyDetection = []rules.Rule{{Name: "a", Type: rules.TypeAnomaly}}, &off
+		},
+			`rule "a" is an anomaly rule, but anomaly_detection is off`},
+		{"anomaly rule, detection on", func(c *Config) {
+			on := true
+			c.Rules, c.AnomalyDetection = []rules.Rule{{Name: "a", Type: rules.TypeAnomaly}}, &on
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

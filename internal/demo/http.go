@@ -16,6 +16,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+s.opts.Path, s.handleWS)
 	mux.Handle("POST /burst", s.handle(s.handleBurst))
+	mux.Handle("POST /silence", s.handle(s.handleSilence))
 	mux.Handle("GET /stats", s.handle(s.handleStats))
 	return mux
 }
@@ -73,6 +74,22 @@ func (s *Server) handleBurst(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("burst of %d: %w", n, err)
 	}
 	writeJSON(w, http.StatusOK, burstResult{Sent: n, FirstSeq: first, LastSeq: last})
+	return nil
+}
+
+// maxHTTPSilence bounds POST /silence?seconds= (a day).
+const maxHTTPSilence = 86400
+
+// handleSilence serves POST /silence?seconds=S: the simulated traffic
+// stops for S seconds (0 ends a silence), answered at once with the time
+// it resumes.
+func (s *Server) handleSilence(w http.ResponseWriter, r *http.Request) error {
+	sec, err := strconv.ParseFloat(r.URL.Query().Get("seconds"), 64)
+	if err != nil || !(sec >= 0 && sec <= maxHTTPSilence) {
+		return &httpError{http.StatusBadRequest, fmt.Sprintf("seconds must be a number in [0, %d]", maxHTTPSilence)}
+	}
+	until := s.Silence(time.Duration(sec * float64(time.Second)))
+	writeJSON(w, http.StatusOK, map[string]string{"until": until.UTC().Format(time.RFC3339Nano)})
 	return nil
 }
 

@@ -3,8 +3,9 @@
 // chat traffic to every connected client. It is what `wsmon all --demo`
 // shows a new user and the real server wsmon's own tests run against, so
 // besides simulated chat it can be driven: bursts that deliver every message
-// (Burst, POST /burst), arbitrary frames (Inject), forced disconnects
-// (DropAll, Options.DropEvery), history replay and ping/pong enforcement.
+// (Burst, POST /burst), silences of the simulated traffic (Silence, POST
+// /silence), arbitrary frames (Inject), forced disconnects (DropAll,
+// Options.DropEvery), history replay and ping/pong enforcement.
 //
 // Wire format: one JSON text frame per message,
 //
@@ -62,8 +63,8 @@ type Options struct {
 	// Addr is the TCP address to listen on. "127.0.0.1:0" picks a free port
 	// (see URL). Default DefaultAddr.
 	Addr string
-	// Path is the WebSocket endpoint. Default DefaultPath. "/burst" and
-	// "/stats" are reserved.
+	// Path is the WebSocket endpoint. Default DefaultPath. "/burst",
+	// "/silence" and "/stats" are reserved.
 	Path string
 	// Rate is the number of messages per second the simulated users
 	// broadcast. 0 means no automatic chat (the zero value); DefaultOptions
@@ -158,7 +159,7 @@ func (o *Options) validate() error {
 		return fmt.Errorf("demo: invalid queue size %d", o.QueueSize)
 	case o.PingInterval < 0 || o.PongTimeout < 0 || o.WriteTimeout < 0:
 		return errors.New("demo: negative ping interval, pong timeout or write timeout")
-	case !strings.HasPrefix(o.Path, "/") || o.Path == "/burst" || o.Path == "/stats":
+	case !strings.HasPrefix(o.Path, "/") || o.Path == "/burst" || o.Path == "/silence" || o.Path == "/stats":
 		return fmt.Errorf("demo: invalid path %q", o.Path)
 	}
 	return nil
@@ -198,6 +199,9 @@ type Server struct {
 	chunk    []frame
 
 	lastSeq atomic.Int64
+	// quietUntil (Unix nanoseconds) silences the simulated traffic until
+	// then (Silence).
+	quietUntil atomic.Int64
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
@@ -232,7 +236,7 @@ func New(opts Options) *Server {
 }
 
 // Start validates the options, binds Addr and serves in the background:
-// the WebSocket endpoint at Path, POST /burst and GET /stats. It returns
+// the WebSocket endpoint at Path, POST /burst, POST /silence and GET /stats. It returns
 // once the listener is bound, or the listen error. It fails if called twice
 // or after Close.
 func (s *Server) Start() error {
@@ -403,6 +407,17 @@ func (s *Server) burst(n int) (first, last int64, err error) {
 	return first, s.seq, nil
 }
 
+// Silence stops the simulated traffic (Options.Rate) for d from now, as a
+// chat that falls silent: no message is generated meanwhile and none is
+// caught up afterwards; connections stay open and are pinged. d <= 0 ends
+// a silence at once. Bursts, Inject and chat sent by clients are not
+// silenced. It returns the time the silence ends.
+func (s *Server) Silence(d time.Duration) time.Time {
+	until := time.Now().Add(max(d, 0))
+	s.quietUntil.Store(until.UnixNano())
+	return until
+}
+
 // Inject broadcasts raw as one frame (binary or text) exactly as given,
 // without a seq and without validation: tests use it for malformed JSON,
 // invalid UTF-8, script strings or huge frames. Like Burst it waits until
@@ -467,6 +482,9 @@ func (s *Server) simulate() {
 			continue
 		}
 		emitted += due
+		if time.Now().UnixNano() < s.quietUntil.Load() {
+			continue // silenced: the due messages are not sent, and not caught up afterwards
+		}
 		s.bmu.Lock()
 		now := time.Now().UnixMilli()
 		for range due {

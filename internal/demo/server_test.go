@@ -411,6 +411,11 @@ func TestHTTPEndpoints(t *testing.T) {
 		{http.MethodPost, "/burst?n=-1", http.StatusBadRequest},
 		{http.MethodPost, "/burst", http.StatusBadRequest},
 		{http.MethodGet, "/burst?n=1", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/silence?seconds=-1", http.StatusBadRequest},
+		{http.MethodPost, "/silence?seconds=NaN", http.StatusBadRequest},
+		{http.MethodPost, "/silence?seconds=86401", http.StatusBadRequest},
+		{http.MethodPost, "/silence", http.StatusBadRequest},
+		{http.MethodGet, "/silence?seconds=1", http.StatusMethodNotAllowed},
 		{http.MethodGet, DefaultPath, http.StatusBadRequest}, // not a WebSocket handshake
 		{http.MethodGet, "/nope", http.StatusNotFound},
 	}
@@ -664,5 +669,51 @@ func TestDefaultOptions(t *testing.T) {
 	if o.Addr != "127.0.0.1:8000" || o.Path != "/ws/chat" || o.Rate != 5 || o.Users != 20 ||
 		o.PingInterval != 10*time.Second || o.PongTimeout != 30*time.Second || o.HistoryReplay != 0 || o.DropEvery != 0 {
 		t.Errorf("DefaultOptions() = %+v", o)
+	}
+}
+
+// TestSilence: a silence stops the simulated traffic for its duration (no
+// message is generated, none is caught up afterwards) and the traffic
+// resumes at its rate; POST /silence answers when it ends.
+func TestSilence(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Options{Rate: 200, Seed: 3})
+	c := dial(t, s)
+	readMsg(t, c) // traffic flows
+	resp, err := http.Post(httpBase(s)+"/silence?seconds=0.6", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ans struct{ Until time.Time }
+	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /silence: status %d, decode err %v", resp.StatusCode, err)
+	}
+	_ = resp.Body.Close()
+	if d := time.Until(ans.Until); d < 400*time.Millisecond || d > 700*time.Millisecond {
+		t.Fatalf("until %v is %v from now, want about 0.6 s", ans.Until, d)
+	}
+	// Messages generated before the silence may still be queued; after
+	// them nothing arrives until it ends.
+	seqAt := s.LastSeq()
+	time.Sleep(100 * time.Millisecond)
+	if s.LastSeq() != seqAt {
+		t.Fatalf("seq moved from %d to %d during the silence", seqAt, s.LastSeq())
+	}
+	var last wireMsg
+	for {
+		m := readMsg(t, c)
+		if m.Seq > seqAt {
+			last = m
+			break
+		}
+	}
+	if at := time.UnixMilli(last.Timestamp); at.Before(ans.Until.Add(-15 * time.Millisecond)) {
+		t.Fatalf("message %d at %v, before the silence ended at %v", last.Seq, at, ans.Until)
+	}
+	// No catching up: the next ~100 ms carry about 20 messages, not the
+	// 120 the silence skipped.
+	time.Sleep(100 * time.Millisecond)
+	if n := s.LastSeq() - seqAt; n > 60 {
+		t.Errorf("%d messages within 100 ms of the silence's end: the silence was caught up", n)
 	}
 }

@@ -23,8 +23,7 @@ import (
 // languages; with the analyses off (the default) each tab names the
 // configuration key that turns it on. The anomalies tab (and the shading
 // of anomalies on the dashboard's chart) is tested against
-// GET /api/analysis/anomalies when the server has it, and skipped with a
-// message when it answers 404 (a tree without anomaly detection wired in).
+// GET /api/analysis/anomalies.
 func TestAnalysis(t *testing.T) {
 	if !webui.Built() {
 		skipOrFail(t, "UI not built: run make (or cd web && npm ci && npm run build)")
@@ -36,8 +35,8 @@ func TestAnalysis(t *testing.T) {
 	}
 	t.Run("TermsAndSentiment", func(t *testing.T) {
 		w := startWsmon(t, on)
-		if got := uiAnalyses(t, w); !slices.Equal(got, []string{"terms", "sentiment"}) {
-			t.Errorf("/api/ui-config analyses %q, want terms and sentiment", got)
+		if got := uiAnalyses(t, w); !slices.Equal(got, []string{"terms", "sentiment", "anomalies"}) {
+			t.Errorf("/api/ui-config analyses %q, want terms, sentiment and anomalies (anomaly_detection is on by default)", got)
 		}
 		feedAnalysis(t, w)
 		testTerms(t, b, w)
@@ -316,7 +315,6 @@ func testSentiment(t *testing.T, b *browser, w *wsmon) {
 // width or a phone's.
 func testAnalysisWidth(t *testing.T, b *browser, w *wsmon) {
 	tb := b.newTab(t)
-	tb.allowConsoleError("404") // the anomalies tab, where the endpoint is missing
 	for _, vp := range []struct {
 		name string
 		act  chromedp.Action[chromedp.Void]
@@ -337,13 +335,12 @@ func testAnalysisWidth(t *testing.T, b *browser, w *wsmon) {
 	}
 }
 
-// testAnalysisOff: with the analyses off (the default) the terms and the
-// sentiment tabs say so and name the key that turns each on, in both
-// languages.
+// testAnalysisOff: with terms and sentiment off (their default) those
+// tabs say so and name the key that turns each on, in both languages.
 func testAnalysisOff(t *testing.T, b *browser) {
 	w := startWsmon(t)
-	if got := uiAnalyses(t, w); got == nil || len(got) != 0 {
-		t.Errorf("/api/ui-config analyses %q, want []", got)
+	if got := uiAnalyses(t, w); !slices.Equal(got, []string{"anomalies"}) {
+		t.Errorf("/api/ui-config analyses %q, want only anomalies (on by default)", got)
 	}
 	tb := b.newTab(t)
 	tb.allowConsoleError("409") // the browser logs the refused requests
@@ -379,7 +376,7 @@ type anomaliesJSON struct {
 // answers, in its order, explained in English exactly as the server's
 // sentence and in Chinese otherwise; the kind filter and "ongoing only"
 // narrow it as the API does; the dashboard's daily chart shades those
-// within its days. Skipped while the endpoint does not exist (404).
+// within its days.
 func testAnomalies(t *testing.T, b *browser, on func(*config.Config)) {
 	w := startWsmon(t, on)
 	resp, err := http.Get(w.base + "/api/analysis/anomalies")
@@ -388,22 +385,8 @@ func testAnomalies(t *testing.T, b *browser, on func(*config.Config)) {
 	}
 	resp.Body.Close()
 	tb := b.newTab(t)
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		// The view says the server has none.
-		tb.allowConsoleError("404")
-		tb.open(w.base+"/#/analysis/anomalies", "#anomalies-filter")
-		tb.waitJS("the missing-endpoint notice", `document.querySelector('#analysis-missing') !== null`, `document.querySelector('#analysis-anomalies')?.textContent`)
-		t.Skip("GET /api/analysis/anomalies answers 404 on this tree (anomaly detection not wired in): the anomalies list and the chart shading are not tested; they are once it exists")
-	case http.StatusConflict:
-		tb.allowConsoleError("409")
-		tb.open(w.base+"/#/analysis/anomalies", "#anomalies-filter")
-		tb.waitJS("the analysis-off notice", `document.querySelector('#analysis-off') !== null`, `document.querySelector('#analysis-anomalies')?.textContent`)
-		key := eval[string](tb, `document.querySelector('#analysis-off').dataset.key`)
-		t.Skipf("GET /api/analysis/anomalies answers 409 with the test's configuration: turn anomaly detection on in the test (the notice names %s)", key)
-	case http.StatusOK:
-	default:
-		t.Fatalf("GET /api/analysis/anomalies: %s", resp.Status)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/analysis/anomalies with anomaly detection on: %s", resp.Status)
 	}
 
 	var all anomaliesJSON

@@ -1,7 +1,7 @@
 // Package rules owns what makes an alert: the operator's rules (keyword,
 // regular expression, watched users, message rate, silence, connection
-// state), their validation, and the engine that evaluates committed
-// messages and target states against them, with a cooldown per rule and
+// state, anomalies), their validation, and the engine that evaluates
+// committed messages, target states and anomalies that opened against them, with a cooldown per rule and
 // scope so that a flood becomes one alert and a count, not a flood of
 // alerts. It does not store or deliver anything: it returns hits.
 //
@@ -20,6 +20,7 @@ import (
 	"text/template/parse"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/anomaly"
 	"github.com/wsmon/wsmon/internal/jsontok"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/search"
@@ -33,10 +34,11 @@ const (
 	TypeRate       = "rate"
 	TypeSilence    = "silence"
 	TypeConnection = "connection"
+	TypeAnomaly    = "anomaly"
 )
 
 // Types lists the rule types, in documentation order.
-var Types = []string{TypeKeyword, TypeRegex, TypeUser, TypeRate, TypeSilence, TypeConnection}
+var Types = []string{TypeKeyword, TypeRegex, TypeUser, TypeRate, TypeSilence, TypeConnection, TypeAnomaly}
 
 // Limits on what a rule may ask for.
 const (
@@ -56,7 +58,8 @@ type Rule struct {
 	Type string `json:"type"`
 	// Targets, when set, limits the rule to these targets.
 	Targets []string `json:"targets,omitempty"`
-	// Rooms, when set, limits message rules to these rooms.
+	// Rooms, when set, limits message rules to these rooms, and anomaly
+	// rules to anomalies of these rooms (not of whole targets).
 	Rooms []string `json:"rooms,omitempty"`
 
 	Keywords []string `json:"keywords,omitempty"` // keyword: any of them, case-insensitive, literal (as search matches)
@@ -73,6 +76,12 @@ type Rule struct {
 	// not connected for Minutes (0: alert at once when it gave up or was
 	// refused, and after 1 minute of being disconnected).
 	Minutes float64 `json:"minutes,omitempty"`
+
+	// anomaly: an anomaly opened (internal/anomaly) of one of Kinds (its
+	// codes: rate_spike, silence, new_user_flood, user_flood, type_mix;
+	// empty = every kind) with a score of at least MinScore (0 = any).
+	Kinds    []string `json:"kinds,omitempty"`
+	MinScore float64  `json:"min_score,omitempty"`
 
 	// Cooldown is the least time between two alerts of this rule for one
 	// scope (target, room or user), in seconds; hits meanwhile are counted
@@ -135,7 +144,22 @@ func (r Rule) Validate(prefix string) error {
 			return errf(prefix+"reply", "%v", err)
 		}
 	}
+	if r.Type != TypeAnomaly && (len(r.Kinds) > 0 || r.MinScore != 0) {
+		return errf(prefix+"kinds", "kinds and min_score are for anomaly rules only")
+	}
 	switch r.Type {
+	case TypeAnomaly:
+		for i, k := range r.Kinds {
+			if _, ok := anomaly.ParseKind(k); !ok {
+				return errf(fmt.Sprintf("%skinds[%d]", prefix, i), "must be one of %s, got %q", strings.Join(anomalyKinds(), ", "), k)
+			}
+			if slices.Contains(r.Kinds[:i], k) {
+				return errf(fmt.Sprintf("%skinds[%d]", prefix, i), "%q is listed twice", k)
+			}
+		}
+		if !(r.MinScore >= 0 && r.MinScore <= 1e6) {
+			return errf(prefix+"min_score", "must be between 0 and 1000000, got %v", r.MinScore)
+		}
 	case TypeKeyword:
 		if len(r.Keywords) == 0 || len(r.Keywords) > MaxKeywords {
 			return errf(prefix+"keywords", "must list 1 to %d keywords", MaxKeywords)
@@ -175,6 +199,14 @@ func (r Rule) Validate(prefix string) error {
 		}
 	}
 	return nil
+}
+
+func anomalyKinds() []string {
+	var out []string
+	for _, k := range anomaly.Kinds() {
+		out = append(out, k.String())
+	}
+	return out
 }
 
 // MaxReply bounds a rendered reply and its template.
@@ -299,6 +331,11 @@ type Hit struct {
 	Suppressed int
 	// Reply is the rule's rendered automatic response ("" for none).
 	Reply string
+	// Once, for hits not about a message (anomaly alerts), is the prefix
+	// of Detail that, with the rule, At, target, room and user, identifies
+	// what the hit is about, so that it is stored at most once
+	// (store.InsertAlertOnce); "" for the others.
+	Once string
 }
 
 // TargetState is what the engine needs of a target for the time-based
@@ -521,6 +558,43 @@ func (e *Engine) Tick(now time.Time, targets []TargetState) []Hit {
 					hits = append(hits, h)
 				}
 			}
+		}
+	}
+	return hits
+}
+
+// Anomaly is an anomaly that opened, as anomaly rules see it.
+type Anomaly struct {
+	Kind        string // anomaly.Kind's code
+	Target      string
+	Room        string // "" for the whole target
+	User        string // the flooding user (user_flood)
+	Score       float64
+	Start       time.Time
+	Explanation string
+}
+
+// AnomalyKey is how an anomaly alert's Detail begins: its kind and a
+// colon. With the rule, the start (the alert's At), target, room and user
+// it identifies the anomaly, so that one found again is not stored twice
+// (store.InsertAlertOnce).
+func AnomalyKey(kind string) string { return kind + ":" }
+
+// Anomaly evaluates an anomaly that opened against the anomaly rules and
+// returns the alerts to raise (At is the anomaly's start). The cooldown
+// applies per rule, kind, target, room and user.
+func (e *Engine) Anomaly(a Anomaly) []Hit {
+	var hits []Hit
+	for _, c := range e.rules {
+		if c.r.Type != TypeAnomaly || len(c.r.Targets) > 0 && !slices.Contains(c.r.Targets, a.Target) ||
+			len(c.r.Rooms) > 0 && !slices.Contains(c.r.Rooms, a.Room) ||
+			len(c.r.Kinds) > 0 && !slices.Contains(c.r.Kinds, a.Kind) || a.Score < c.r.MinScore {
+			continue
+		}
+		if h, ok := c.hit(a.Kind+"\x00"+a.Target+"\x00"+a.Room+"\x00"+a.User, a.Start); ok {
+			h.Target, h.Room, h.User, h.At, h.Once = a.Target, a.Room, a.User, a.Start, AnomalyKey(a.Kind)
+			h.Detail = fmt.Sprintf("%s %s (score %.1f)", h.Once, a.Explanation, a.Score)
+			hits = append(hits, h)
 		}
 	}
 	return hits

@@ -24,7 +24,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"keyword", Rule{Name: "k", Type: TypeKeyword, Keywords: []string{"紧急"}}, ""},
 		{"no name", Rule{Type: TypeKeyword, Keywords: []string{"x"}}, "r.name: must be 1 to 100 characters"},
-		{"bad type", Rule{Name: "x", Type: "word"}, `r.type: must be one of keyword, regex, user, rate, silence, connection, got "word"`},
+		{"bad type", Rule{Name: "x", Type: "word"}, `r.type: must be one of keyword, regex, user, rate, silence, connection, anomaly, got "word"`},
 		{"no keywords", Rule{Name: "x", Type: TypeKeyword}, "r.keywords: must list 1 to 200 keywords"},
 		{"blank keyword", Rule{Name: "x", Type: TypeKeyword, Keywords: []string{"ok", "  "}}, "r.keywords[1]: must be 1 to 256 characters"},
 		{"regex", Rule{Name: "x", Type: TypeRegex, Pattern: `(?i)order\s*#\d{6}`}, ""},
@@ -46,6 +46,13 @@ func TestValidate(t *testing.T) {
 		{"reply on a rate rule", Rule{Name: "x", Type: TypeRate, Threshold: 1, Reply: "x"}, "r.reply: only keyword, regex and user rules reply"},
 		{"reply template error", Rule{Name: "x", Type: TypeKeyword, Keywords: []string{"hi"}, Reply: "{{.Nope}}"}, "r.reply: cannot be rendered"},
 		{"reply loops", Rule{Name: "x", Type: TypeKeyword, Keywords: []string{"hi"}, Reply: "{{range 5}}x{{end}}"}, "r.reply: range, template and define are not allowed"},
+		{"anomaly", Rule{Name: "x", Type: TypeAnomaly}, ""},
+		{"anomaly kinds", Rule{Name: "x", Type: TypeAnomaly, Kinds: []string{"rate_spike", "silence"}, MinScore: 8, Rooms: []string{"lobby"}}, ""},
+		{"anomaly bad kind", Rule{Name: "x", Type: TypeAnomaly, Kinds: []string{"silence", "spike"}}, `r.kinds[1]: must be one of rate_spike, silence, new_user_flood, user_flood, type_mix, got "spike"`},
+		{"anomaly kind twice", Rule{Name: "x", Type: TypeAnomaly, Kinds: []string{"silence", "silence"}}, `r.kinds[1]: "silence" is listed twice`},
+		{"anomaly negative score", Rule{Name: "x", Type: TypeAnomaly, MinScore: -1}, "r.min_score: must be between 0 and 1000000"},
+		{"kinds on a keyword rule", Rule{Name: "x", Type: TypeKeyword, Keywords: []string{"k"}, Kinds: []string{"silence"}}, "r.kinds: kinds and min_score are for anomaly rules only"},
+		{"min_score on a rate rule", Rule{Name: "x", Type: TypeRate, Threshold: 1, MinScore: 3}, "r.kinds: kinds and min_score are for anomaly rules only"},
 		{"negative cooldown", Rule{Name: "x", Type: TypeConnection, Cooldown: -1}, "r.cooldown: must be between 0 and 86400"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -277,5 +284,61 @@ func TestCooldownDuration(t *testing.T) {
 		if got := (Rule{Cooldown: c.cooldown}).CooldownDuration(); got != c.want {
 			t.Errorf("cooldown %v: %s, want %s", c.cooldown, got, c.want)
 		}
+	}
+}
+
+// TestAnomalyRules: an anomaly rule fires on the anomalies of its kinds,
+// score, targets and rooms, with its cooldown per kind and key; message
+// rules ignore anomalies and anomaly rules ignore messages and ticks.
+func TestAnomalyRules(t *testing.T) {
+	e, err := New([]Rule{
+		{Name: "all", Type: TypeAnomaly, Cooldown: 600},
+		{Name: "strong-spikes", Type: TypeAnomaly, Kinds: []string{"rate_spike"}, MinScore: 10, Cooldown: 1},
+		{Name: "lobby", Type: TypeAnomaly, Rooms: []string{"lobby"}, Targets: []string{"t"}, Cooldown: 1},
+		{Name: "words", Type: TypeKeyword, Keywords: []string{"spike"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spike := Anomaly{Kind: "rate_spike", Target: "t", Room: "lobby", Score: 12, Start: t0, Explanation: "Rate spike in room lobby."}
+	names := func(hs []Hit) string {
+		var out []string
+		for _, h := range hs {
+			out = append(out, h.Rule.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct {
+		a    Anomaly
+		want string
+	}{
+		{spike, "all,strong-spikes,lobby"},
+		{Anomaly{Kind: "rate_spike", Target: "t", Room: "lobby", Score: 9, Start: t0.Add(2 * time.Second)}, "lobby"}, // all: cooldown; strong: score
+		{Anomaly{Kind: "rate_spike", Target: "t", Score: 30, Start: t0.Add(3 * time.Second)}, "all,strong-spikes"},   // the whole target: not a room of lobby
+		{Anomaly{Kind: "silence", Target: "u", Room: "lobby", Score: 30, Start: t0.Add(4 * time.Second)}, "all"},     // lobby: another target
+		{Anomaly{Kind: "rate_spike", Target: "t", Room: "lobby", Score: 12, Start: t0.Add(11 * time.Minute)}, "all,strong-spikes,lobby"},
+	} {
+		hs := e.Anomaly(c.a)
+		if c.a.Explanation != "" && len(hs) > 0 {
+			if d := hs[0].Detail; d != "rate_spike: Rate spike in room lobby. (score 12.0)" {
+				t.Errorf("detail %q", d)
+			}
+		}
+		if got := names(hs); got != c.want {
+			t.Errorf("%+v: rules %q, want %q", c.a, got, c.want)
+		}
+		for _, h := range hs {
+			if !h.At.Equal(c.a.Start) || h.Target != c.a.Target || h.Room != c.a.Room || h.MessageID != 0 ||
+				!strings.HasPrefix(h.Detail, AnomalyKey(c.a.Kind)) {
+				t.Errorf("hit %+v of %+v", h, c.a)
+			}
+		}
+	}
+	m := msg(1, "a", "lobby", "a spike!", 0)
+	if hs := e.Messages([]message.Message{m}); names(hs) != "words" {
+		t.Errorf("a message raised %q", names(hs))
+	}
+	if hs := e.Tick(t0.Add(time.Hour), []TargetState{{Name: "t", State: "disconnected", Since: t0}}); len(hs) != 0 {
+		t.Errorf("a tick raised %q", names(hs))
 	}
 }

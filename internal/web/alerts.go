@@ -257,18 +257,25 @@ func readJSONBody(w http.ResponseWriter, r *http.Request, v any, what string) er
 	return nil
 }
 
-// alertFeed fans new alerts out to the live streams. A stream that does
-// not keep up loses the alert from its stream (it is in /api/alerts).
+// alertFeed fans new alerts and anomaly events out to the live streams. A
+// stream that does not keep up loses the event from its stream (alerts are
+// in /api/alerts, anomalies in /api/analysis/anomalies).
 type alertFeed struct {
 	mu   sync.Mutex
-	subs map[chan []byte]struct{}
+	subs map[chan feedEvent]struct{}
 }
 
-func (f *alertFeed) subscribe() (<-chan []byte, func()) {
-	ch := make(chan []byte, 16)
+// feedEvent is one live event: its name and JSON.
+type feedEvent struct {
+	name string
+	data []byte
+}
+
+func (f *alertFeed) subscribe() (<-chan feedEvent, func()) {
+	ch := make(chan feedEvent, 16)
 	f.mu.Lock()
 	if f.subs == nil {
-		f.subs = map[chan []byte]struct{}{}
+		f.subs = map[chan feedEvent]struct{}{}
 	}
 	f.subs[ch] = struct{}{}
 	f.mu.Unlock()
@@ -286,11 +293,16 @@ func (s *Server) PublishAlert(a store.Alert) {
 	if err != nil {
 		return
 	}
-	s.alertFeed.mu.Lock()
-	defer s.alertFeed.mu.Unlock()
-	for ch := range s.alertFeed.subs {
+	s.alertFeed.publish("alert", b)
+}
+
+// publish sends an event to every stream without blocking.
+func (f *alertFeed) publish(name string, b []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ch := range f.subs {
 		select {
-		case ch <- b:
+		case ch <- feedEvent{name, b}:
 		default:
 		}
 	}

@@ -2,11 +2,14 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/wsmon/wsmon/internal/analysis"
+	"github.com/wsmon/wsmon/internal/anomaly"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/terms"
 )
@@ -17,6 +20,7 @@ import (
 type Analysis interface {
 	Terms(ctx context.Context, day terms.Day, room string, limit int) (analysis.TermsResult, error)
 	Sentiment(ctx context.Context, target, room string, from, to terms.Day) (analysis.SentimentResult, error)
+	Anomalies(ctx context.Context, q analysis.AnomalyQuery) (analysis.AnomaliesResult, error)
 }
 
 // maxAnalysisDays bounds a sentiment range (the rollups keep fewer).
@@ -46,7 +50,7 @@ func (s *Server) today() terms.Day {
 
 func analysisOff(err error) error {
 	if errors.Is(err, analysis.ErrOff) {
-		return &apiError{http.StatusConflict, "analysis_off", "this analysis is turned off (analysis_terms / analysis_sentiment in the configuration)"}
+		return &apiError{http.StatusConflict, "analysis_off", "this analysis is turned off (analysis_terms / analysis_sentiment / anomaly_detection in the configuration)"}
 	}
 	return err
 }
@@ -152,4 +156,91 @@ func (s *Server) handleAnalysisSentiment(w http.ResponseWriter, r *http.Request)
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"target": res.Target, "room": res.Room, "from": from.Time().Format("2006-01-02"),
 		"to": to.Time().Format("2006-01-02"), "as_of_id": res.AsOfID, "days": days})
+}
+
+// anomalyJSON is one anomaly in the API and the live "anomaly" event.
+type anomalyJSON struct {
+	ID          uint64            `json:"id"`
+	Kind        string            `json:"kind"`
+	Target      string            `json:"target"`
+	Room        string            `json:"room"`
+	User        string            `json:"user"`
+	Score       float64           `json:"score"`
+	Start       jsonTime          `json:"start"`
+	End         jsonTime          `json:"end"` // null while open
+	Open        bool              `json:"open"`
+	Code        string            `json:"code"`
+	Params      map[string]string `json:"params"`
+	Explanation string            `json:"explanation"`
+}
+
+func toAnomalyJSON(a *anomaly.Anomaly) anomalyJSON {
+	p := a.Params
+	if p == nil {
+		p = map[string]string{}
+	}
+	return anomalyJSON{ID: a.ID, Kind: a.Kind.String(), Target: a.Key.Target, Room: a.Key.Room, User: a.User, Score: a.Score,
+		Start: jsonTime(a.Start), End: jsonTime(a.End), Open: a.Open, Code: a.Code, Params: p, Explanation: a.Explanation}
+}
+
+// maxAnomalies bounds limit= of /api/analysis/anomalies.
+const maxAnomalies = 1000
+
+// handleAnalysisAnomalies: GET /api/analysis/anomalies?target=&room=&kind=&from=&to=&open=&limit=
+// — the anomalies found behind ingest, newest start first.
+func (s *Server) handleAnalysisAnomalies(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Analysis == nil {
+		return analysisOff(analysis.ErrOff)
+	}
+	p := s.params(r)
+	var q analysis.AnomalyQuery
+	q.Target = p.str("target", 256)
+	q.Room = p.str("room", 256)
+	kinds := p.str("kind", 256)
+	q.From, q.To = p.time("from"), p.time("to")
+	open := p.str("open", 8) != ""
+	onlyOpen := p.yesNo("open", false)
+	q.Limit = int(p.int("limit", 100, 1, maxAnomalies))
+	if p.err != nil {
+		return p.err
+	}
+	if kinds != "" {
+		for _, k := range strings.Split(kinds, ",") {
+			kind, ok := anomaly.ParseKind(strings.TrimSpace(k))
+			if !ok {
+				names := make([]string, 0, 5)
+				for _, k := range anomaly.Kinds() {
+					names = append(names, k.String())
+				}
+				return errBadParam("kind", "must be one or more (comma-separated) of %s; got %q", strings.Join(names, ", "), k)
+			}
+			q.Kinds = append(q.Kinds, kind)
+		}
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return errBadParam("from", "must be before to")
+	}
+	if open {
+		q.OpenOnly, q.ClosedOnly = onlyOpen, !onlyOpen
+	}
+	res, err := s.opts.Analysis.Anomalies(r.Context(), q)
+	if err != nil {
+		return analysisOff(err)
+	}
+	out := make([]anomalyJSON, len(res.Anomalies))
+	for i := range res.Anomalies {
+		out[i] = toAnomalyJSON(&res.Anomalies[i])
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"anomalies": out, "as_of_id": res.AsOfID})
+}
+
+// PublishAnomaly sends an anomaly that opened or closed to every live
+// stream (event "anomaly": {"event": "opened"|"closed", "anomaly": {…}}).
+// It never blocks.
+func (s *Server) PublishAnomaly(e anomaly.Event) {
+	b, err := json.Marshal(map[string]any{"event": e.Type.String(), "anomaly": toAnomalyJSON(&e.Anomaly)})
+	if err != nil {
+		return
+	}
+	s.alertFeed.publish("anomaly", b)
 }

@@ -131,7 +131,8 @@ func (s *Server) cachedStats(r *http.Request, every time.Duration) ([]byte, erro
 // handleLive streams Server-Sent Events: "message" (id: message id),
 // "status" (monitor states), "stats" (at most every refresh interval, when
 // messages arrived), "dropped" ({"missed": n} when this client fell behind
-// and messages were skipped). A client that cannot take writes is cut off;
+// and messages were skipped), "alert" (a new alert) and "anomaly" (an
+// anomaly opened or closed). A client that cannot take writes is cut off;
 // it never slows ingest. Beyond Limits.MaxLiveClients streams a new one is
 // answered 503 too_many_live_clients with Retry-After.
 func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
@@ -299,8 +300,8 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 			if err := send(); err != nil {
 				return nil
 			}
-		case b := <-alerts:
-			event("alert", 0, b)
+		case e := <-alerts:
+			event(e.name, 0, e.data)
 			if err := send(); err != nil {
 				return nil
 			}

@@ -118,8 +118,8 @@ type Options struct {
 	// Notifiers reports the alert sinks' delivery counts (shown with
 	// /api/alerts); nil: none.
 	Notifiers func() []notify.SinkStats
-	// Analysis answers /api/analysis/terms and /api/analysis/sentiment;
-	// nil: both answer 409 (turned off).
+	// Analysis answers /api/analysis/terms, /api/analysis/sentiment and
+	// /api/analysis/anomalies; nil: they answer 409 (turned off).
 	Analysis Analysis
 	// Analyses names the analyses turned on ("terms", "sentiment", ...),
 	// listed in /api/ui-config so that the dashboard asks only for those
@@ -217,6 +217,7 @@ func (s *Server) routes() {
 	m.Handle("GET /api/users/{name}", s.api(s.handleUser))
 	m.Handle("GET /api/analysis/terms", s.api(s.handleAnalysisTerms))
 	m.Handle("GET /api/analysis/sentiment", s.api(s.handleAnalysisSentiment))
+	m.Handle("GET /api/analysis/anomalies", s.api(s.handleAnalysisAnomalies))
 	m.Handle("GET /api/sessions", s.api(s.handleSessions))
 	m.Handle("GET /api/targets", s.api(s.handleTargets))
 	m.Handle("POST /api/targets", s.api(sameOrigin(s.handleAddTarget)))

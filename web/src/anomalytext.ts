@@ -8,21 +8,13 @@
 import type { Anomaly } from './api';
 import { Key, t, tOr } from './i18n';
 
-/** anomalyKinds are the kinds of GET /api/analysis/anomalies?kind=, in order. */
-export const anomalyKinds = ['spike', 'silence', 'new_users', 'user_flood', 'type_mix'] as const;
+/** anomalyKinds are the kinds of GET /api/analysis/anomalies?kind=, in
+ * order; an anomaly's kind is also its explanation code. */
+export const anomalyKinds = ['rate_spike', 'silence', 'new_user_flood', 'user_flood', 'type_mix'] as const;
 
-/** codeKind maps an explanation code to its anomaly kind. */
-const codeKind: Record<string, string> = {
-  rate_spike: 'spike',
-  silence: 'silence',
-  new_user_flood: 'new_users',
-  user_flood: 'user_flood',
-  type_mix: 'type_mix',
-};
-
-/** kindOf is a's kind: its kind field, else the kind of its code. */
+/** kindOf is a's kind: its kind field, else its code (the same). */
 export function kindOf(a: Pick<Anomaly, 'kind' | 'code'>): string {
-  return a.kind || codeKind[a.code] || a.code || '';
+  return a.kind || a.code || '';
 }
 
 /** kindLabel is the name of a kind ("Rate spike", "消息激增"). */

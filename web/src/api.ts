@@ -438,7 +438,7 @@ export interface SentimentResult {
 /** Anomaly is one detected anomaly (GET /api/analysis/anomalies; docs/analysis-anomaly.md lists the codes). */
 export interface Anomaly {
   id: number;
-  /** spike, silence, new_users, user_flood or type_mix */
+  /** rate_spike, silence, new_user_flood, user_flood or type_mix (the same as code) */
   kind: string;
   target: string;
   room: string;

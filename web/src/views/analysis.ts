@@ -34,7 +34,7 @@ export type AnalysisTab = 'terms' | 'sentiment' | 'anomalies';
 export const analysisKeys: Record<AnalysisTab, string> = {
   terms: 'analysis_terms',
   sentiment: 'analysis_sentiment',
-  anomalies: 'analysis_anomalies',
+  anomalies: 'anomaly_detection',
 };
 
 const tabTitle: Record<AnalysisTab, Key> = {
