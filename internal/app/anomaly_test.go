@@ -15,6 +15,7 @@ import (
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/rules"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 // anomalyScale: in these tests a second is a minute of the anomaly
@@ -60,7 +61,7 @@ type alertPage struct {
 func seedHistory(t *testing.T, path string, t0 time.Time, rate int) int64 {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Path: path, Location: time.UTC})
+	st, err := store.Open(ctx, storetest.Options(t, path, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
