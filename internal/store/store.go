@@ -202,6 +202,14 @@ func (s *Store) Location() *time.Location { return s.loc }
 // migrate applies the dialect's pending migrations, one transaction each
 // (under the dialect's lock, so concurrent starts migrate once).
 func (s *Store) migrate(ctx context.Context) error {
+	// A database already current takes no write transaction: another
+	// process may be writing it (SQLite: an export or a web beside a
+	// running monitor would wait for its lock). A missing table is an
+	// error here, and the steps below create it.
+	var cur int
+	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err == nil && cur == len(s.d.migrations) {
+		return nil
+	}
 	for {
 		done, err := s.migrateStep(ctx)
 		if err != nil || done {
