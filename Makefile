@@ -76,7 +76,7 @@ test: ui vet testservers
 # message and JSON scanners, every protocol adapter) runs for FUZZTIME.
 # Inputs that fail are written under the package's testdata/fuzz/ and kept
 # there as seeds (plain `go test` runs them too). CI runs
-# `make fuzz FUZZTIME=10s`. A run that fails only because the fuzz engine
+# `make fuzz FUZZTIME=6s`. A run that fails only because the fuzz engine
 # timed out stopping a busy worker at the deadline ("context deadline
 # exceeded", no failing input written; it happens on a loaded machine) is
 # run once more.
