@@ -62,13 +62,17 @@ test/servers/%/node_modules/.installed: test/servers/%/package.json test/servers
 # postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable), the tests
 # of every package that touches the database run once more on PostgreSQL,
 # each in a schema of its own, without the race detector (.ci/run sets it).
+# Not repeated there: the memory tests, and the capture side's tests that
+# do not depend on the database (network faults, a dashboard flood, the
+# journal's full disk, MQTT replies).
+PG_SKIP = TestPeakRSSLargeFrames|TestReplayUnderAddressSpaceLimit|TestDashboardFloodDoesNotStopCapture|TestConnectionDropFINAndRST|TestBlackholedConnectionDetectedAtPongTimeout|TestDiskFullIsVisibleBoundedAndRecovers|TestAutomaticReplyMQTT
 PG_PACKAGES = ./internal/store/... ./internal/index/ ./internal/ingest/ ./internal/analysis/ ./internal/query/ ./internal/web/ ./internal/cli/ ./internal/app/
 test: ui vet testservers
 	env -u WSMON_TEST_PG_DSN $(GO) test -race -timeout 25m ./...
 	env -u WSMON_TEST_PG_DSN $(GO) test -timeout 10m -run 'TestPeakRSSLargeFrames|TestReplayUnderAddressSpaceLimit' ./internal/app/
 	@if [ -n "$$WSMON_TEST_PG_DSN" ]; then \
 		echo "the database tests again, on PostgreSQL (WSMON_TEST_PG_DSN)"; \
-		$(GO) test -timeout 20m -skip 'TestPeakRSSLargeFrames|TestReplayUnderAddressSpaceLimit' $(PG_PACKAGES); \
+		$(GO) test -timeout 20m -skip '$(PG_SKIP)' $(PG_PACKAGES); \
 	else echo "WSMON_TEST_PG_DSN unset: the tests ran on SQLite only"; fi
 
 # Fuzz every parser: each `func FuzzXxx` in internal/ (the journal reader,
@@ -76,7 +80,7 @@ test: ui vet testservers
 # message and JSON scanners, every protocol adapter) runs for FUZZTIME.
 # Inputs that fail are written under the package's testdata/fuzz/ and kept
 # there as seeds (plain `go test` runs them too). CI runs
-# `make fuzz FUZZTIME=6s`. A run that fails only because the fuzz engine
+# `make fuzz FUZZTIME=3s`. A run that fails only because the fuzz engine
 # timed out stopping a busy worker at the deadline ("context deadline
 # exceeded", no failing input written; it happens on a loaded machine) is
 # run once more.
