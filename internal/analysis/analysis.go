@@ -138,6 +138,7 @@ type Analyzer struct {
 	senti   *sentimentState // nil: sentiment off
 	anom    *anomalyState   // nil: anomaly detection off
 	ts      terms.Terms     // reused by the run goroutine
+	handed  int64           // the last message id Committed was given (the pipeline's writer goroutine only)
 	mu      sync.RWMutex    // guards the applied ids
 	termsAt int64           // highest id counted into counter
 	sentAt  int64           // highest id counted into senti
@@ -240,6 +241,15 @@ func (a *Analyzer) Committed(msgs []message.Message) error {
 		return nil
 	}
 	a.batches.Add(1)
+	// A batch that does not follow the one before: another collector's
+	// messages are between them (PostgreSQL), in the store only.
+	if a.handed == 0 {
+		a.handed = a.from()
+	}
+	if msgs[0].ID != a.handed+1 {
+		a.gap.Store(true)
+	}
+	a.handed = msgs[len(msgs)-1].ID
 	if len(a.in) == cap(a.in) {
 		// Full: drop at once, before copying anything (it is read back).
 		a.dropped.Add(1)

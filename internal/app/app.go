@@ -18,6 +18,7 @@ import (
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/live"
+	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/metrics"
 	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/query"
@@ -136,12 +137,13 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		defer ln.Close() // Serve closes it too; this covers an error before Serve
 	}
 
-	// The index and rollups: written behind ingest by the monitor process,
-	// followed read-only by a separate web process.
-	ix, err := index.New(ctx, st, index.Options{Follow: mode == ModeWeb, Logger: log})
-	if err != nil {
-		return err
-	}
+	// The index and rollups: written behind ingest by the monitor process
+	// (on PostgreSQL by the collector holding the index lease), followed
+	// read-only by a separate web process and the other collectors. Made
+	// once the monitor knows whether it leads; the pipeline commits to it
+	// only once the monitor runs.
+	var ix *index.Indexer
+	ixCommits := &lateCommitter{}
 	ixDone := make(chan error, 1)
 	ixCtx, stopIx := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopIx()
@@ -156,6 +158,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	// counted by the monitor process, read from their saved state by a
 	// separate web.
 	var an *analysis.Analyzer
+	var anOptions *analysis.Options
 	var anQuery web.Analysis
 	anOn := cfg.AnalysisTermsEnabled() || cfg.AnalysisSentimentEnabled() || cfg.AnomalyDetectionEnabled()
 	var analyses []string // what /api/ui-config lists as on
@@ -169,7 +172,15 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		analyses = append(analyses, "anomalies")
 	}
 	if mode == ModeMonitor || mode == ModeAll {
-		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ix}, Managed: mode == ModeAll, Mode: mode}
+		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ixCommits}, Managed: mode == ModeAll, Mode: mode,
+			OnIndexLease: func(lead bool) {
+				if err := ix.SetLead(ixCtx, lead); err != nil {
+					log.Error("index: switching between writing and following the index failed", "lead", lead, "error", err)
+				}
+			}}
+		// On PostgreSQL the analyses run in the collector that holds the
+		// index lease when it starts (see below).
+		anCommits := &lateCommitter{}
 		if anOn {
 			ao := analysis.Options{Store: st, Location: cfg.Location(), Logger: log,
 				Terms: cfg.AnalysisTermsEnabled(), Sentiment: cfg.AnalysisSentimentEnabled(), StopWords: cfg.TermsStopWords,
@@ -186,12 +197,8 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			if o.Analysis != nil {
 				o.Analysis(&ao)
 			}
-			an, err = analysis.New(ctx, ao)
-			if err != nil {
-				return err
-			}
-			anQuery = an
-			mo.Committers = append(mo.Committers, an)
+			anOptions = &ao
+			mo.Committers = append(mo.Committers, anCommits)
 		}
 		var ist ingest.Store = st
 		if o.WrapIngestStore != nil {
@@ -207,9 +214,35 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		if err != nil {
 			return err
 		}
+		if anOptions != nil && mon.IndexLead() {
+			an, err = analysis.New(ctx, *anOptions)
+			if err != nil {
+				return err
+			}
+			anQuery = an
+			anCommits.c = an
+		}
+	}
+	ix, err = index.New(ctx, st, index.Options{Follow: mon == nil || !mon.IndexLead(), Logger: log})
+	if err != nil {
+		return err
+	}
+	ixCommits.c = ix
+	if mon != nil && mon.coll != nil {
+		// Other collectors' commits: the index writer reads them.
+		if wake := st.Commits(runCtx); wake != nil {
+			bg.Go(func() {
+				for range wake {
+					if runCtx.Err() != nil {
+						return
+					}
+					ix.Notify()
+				}
+			})
+		}
 	}
 
-	if mode == ModeWeb && anOn {
+	if anOn && an == nil {
 		r := analysis.NewReader(st, log)
 		for name, on := range map[string]bool{analysis.NameTerms: cfg.AnalysisTermsEnabled(),
 			analysis.NameSentiment: cfg.AnalysisSentimentEnabled(), analysis.NameAnomaly: cfg.AnomalyDetectionEnabled()} {
@@ -353,8 +386,21 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			log.Error("index: final flush failed; it is rebuilt from the messages at the next start", "error", err)
 		}
 		<-anDone // it saves its state
+		mon.ReleaseIndex(context.WithoutCancel(ctx))
 	}
 	return runErr
+}
+
+// lateCommitter passes committed batches to c, set before the pipeline
+// runs (the index and the analyses are made once the monitor knows
+// whether this collector writes them); nil c takes nothing.
+type lateCommitter struct{ c ingest.Committer }
+
+func (l *lateCommitter) Committed(msgs []message.Message) error {
+	if l.c == nil {
+		return nil
+	}
+	return l.c.Committed(msgs)
 }
 
 // monitorStatus reports the in-process targets' states (URLs redacted).

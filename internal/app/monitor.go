@@ -74,6 +74,10 @@ type Monitor struct {
 	// The heartbeat a separate web process reads (monitor_process).
 	process  store.MonitorProcess
 	lastBeat time.Time
+
+	// coll is this monitor's share of a PostgreSQL database with other
+	// collectors (collector.go); nil on SQLite.
+	coll *collector
 }
 
 // MonitorOptions are the parts a Monitor shares with the rest of the
@@ -94,6 +98,10 @@ type MonitorOptions struct {
 	Managed bool
 	// Mode is the run mode, recorded with the heartbeat.
 	Mode Mode
+	// OnIndexLease is told, on PostgreSQL, when this collector starts
+	// (true) or stops holding the index lease: the indexer then writes
+	// the index, or follows the one that does.
+	OnIndexLease func(lead bool)
 }
 
 // NewMonitor builds (but does not start) the capture side. It opens the
@@ -108,9 +116,13 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 		lastWritten: map[string]store.TargetStatus{},
 		process:     store.MonitorProcess{PID: os.Getpid(), Mode: string(o.Mode), Version: o.Version, StartedAt: time.Now()}}
 	if cfg.Postgres() {
-		if err := m.claim(ctx); err != nil {
+		if err := m.register(ctx); err != nil {
 			return nil, err
 		}
+		if err := m.takeIndexAtStart(ctx); err != nil {
+			return nil, err
+		}
+		m.coll.onIndex = o.OnIndexLease
 	}
 	if err := m.loadTargets(ctx); err != nil {
 		return nil, err
@@ -178,9 +190,13 @@ func NewMonitor(ctx context.Context, cfg config.Config, o MonitorOptions) (*Moni
 	if o.IngestStore != nil {
 		ist = o.IngestStore
 	}
+	var base int64
+	if m.coll != nil {
+		base = m.coll.sessionBase()
+	}
 	m.pipeline, err = ingest.New(ctx, ingest.Options{Journal: j, Store: ist, Lookup: m.decoder,
 		BatchSize: cfg.BatchSize, DedupWindow: cfg.DedupWindow.Duration(), Logger: o.Logger,
-		Publishers: pubs, Committers: commits})
+		Publishers: pubs, Committers: commits, SessionBase: base, PublishAfterCommit: cfg.Postgres()})
 	if err != nil {
 		j.Close()
 		return nil, err
@@ -266,41 +282,10 @@ func (m *Monitor) writeAttempts(ctx context.Context) {
 // is alive; web.MonitorDeadAfter is how stale that may get.
 const heartbeatEvery = 2 * time.Second
 
-// claimStale is how old another monitor's heartbeat must be before this
-// one takes a PostgreSQL database over (it was killed, or its machine or
+// claimStale is how old another process's heartbeat must be before this
+// one takes its collector id over (it was killed, or its machine or
 // network is gone): several heartbeats missed.
 const claimStale = 15 * time.Second
-
-// claim makes this process the one monitor writing the PostgreSQL
-// database (store.ClaimMonitor), waiting while another one's heartbeat is
-// fresh for at most claimStale plus a little: one that crashed is taken
-// over once its heartbeat is stale; one that keeps beating is running, and
-// this start fails naming it. (Several collectors sharing one database,
-// each owning its targets, is not built yet.)
-func (m *Monitor) claim(ctx context.Context) error {
-	deadline := time.Now().Add(claimStale + 5*time.Second)
-	for waited := false; ; waited = true {
-		p := m.process
-		p.HeartbeatAt = time.Now()
-		ok, holder, err := m.store.ClaimMonitor(ctx, p, p.HeartbeatAt.Add(-claimStale))
-		if err != nil || ok {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("another wsmon monitor writes to this database (pid %d, %s mode, started %s, heartbeat %s ago): one monitor per PostgreSQL database; stop it first",
-				holder.PID, holder.Mode, holder.StartedAt.UTC().Format(time.RFC3339), time.Since(holder.HeartbeatAt).Round(time.Second))
-		}
-		if !waited {
-			m.log.Warn("another wsmon monitor wrote a heartbeat to this database recently; waiting until it is stale (killed?) or failing if it goes on",
-				"pid", holder.PID, "heartbeat_age", time.Since(holder.HeartbeatAt).Round(time.Millisecond).String(), "stale_after", claimStale.String())
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
-}
 
 // heartbeat writes the process's sign of life when heartbeatEvery has
 // passed (or at once with stopped set, the last one).
@@ -414,6 +399,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 		auxRun.Go(func() { m.notifier.Run(aux) })
 	}
 	auxRun.Go(func() { m.alerts.run(aux, m.targetStates) })
+	if m.coll != nil {
+		auxRun.Go(func() { m.leases(aux) })
+	}
 	switch {
 	case m.cfg.AutoBackupHours > 0 && m.cfg.Postgres():
 		m.log.Info("no automatic backups of a PostgreSQL database (auto_backup_hours): back it up with pg_dump or a replica")
@@ -492,6 +480,9 @@ wait:
 			m.log.Warn("message log close", "error", err)
 		}
 	}
+	if m.coll != nil {
+		m.releaseAll(context.WithoutCancel(ctx))
+	}
 	m.heartbeat(context.WithoutCancel(ctx), true)
 	st := m.pipeline.Stats()
 	m.log.Info("monitor stopped", "messages", st.Messages, "duplicates", st.Duplicates, "applied_seq", st.AppliedSeq)
@@ -566,7 +557,11 @@ func (m *Monitor) closeOrphans(ctx context.Context) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	closed, err := m.store.CloseOrphanSessions(ctx, int64(m.orphansUpTo))
+	var base int64
+	if m.coll != nil {
+		base = m.coll.sessionBase()
+	}
+	closed, err := m.store.CloseOrphanSessions(ctx, base, base+int64(m.orphansUpTo))
 	if err != nil {
 		if ctx.Err() == nil {
 			m.log.Warn("closing sessions left open by the previous run", "error", err)

@@ -1,17 +1,13 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wsmon/wsmon/internal/app"
 	"github.com/wsmon/wsmon/internal/demo"
 	"github.com/wsmon/wsmon/internal/store/pgtest"
 	"github.com/wsmon/wsmon/internal/store/storetest"
@@ -25,7 +21,7 @@ import (
 // the connection stays up, frames wait in the journal, /readyz says the
 // writes fail and /api/stats shows the backlog; once the server is back
 // every message the chat server sent is stored exactly once, in order.
-// The server is the test's own (testkit.StartPostgres), not the machine's.
+// The server is the test's own (pgtest.StartServer), not the machine's.
 func TestPostgresRestart(t *testing.T) {
 	if !pgtest.Enabled() {
 		t.Skip("a PostgreSQL test: it runs in make test's PostgreSQL pass (WSMON_TEST_PG_DSN set), on a server of its own")
@@ -42,7 +38,7 @@ func TestPostgresRestart(t *testing.T) {
 		{"down 60s", "immediate", 60 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pg := testkit.StartPostgres(t)
+			pg := pgtest.StartServer(t)
 			o := demo.DefaultOptions()
 			o.Addr, o.Rate = "127.0.0.1:0", 0 // no chatter: every message is one of the bursts, numbered 1…n
 			d := demo.New(o)
@@ -158,44 +154,4 @@ func firstN(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return strings.TrimSpace(fmt.Sprint(s))
-}
-
-// TestOneMonitorPerPostgres: a second monitor started on another data
-// directory against the PostgreSQL database a running monitor writes
-// fails after waiting out the claim, naming the running one; once that
-// one stops cleanly a new monitor takes the database at once.
-func TestOneMonitorPerPostgres(t *testing.T) {
-	if !pgtest.Enabled() {
-		t.Skip("a PostgreSQL test: it runs in make test's PostgreSQL pass (WSMON_TEST_PG_DSN set), on a server of its own")
-	}
-	pg := testkit.StartPostgres(t)
-	o := demo.DefaultOptions()
-	o.Addr = "127.0.0.1:0"
-	d := demo.New(o)
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	cfg := testkit.Config(t, d.URL())
-	cfg.DatabaseURL = pg.URL()
-	first := testkit.Start(t, cfg)
-	first.WaitConnected(t, 10*time.Second)
-
-	cfg2 := testkit.Config(t, d.URL()) // its own data directory and journal
-	cfg2.DatabaseURL = pg.URL()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	t0 := time.Now()
-	err := app.Run(ctx, app.ModeMonitor, cfg2, app.Options{Logger: slog.New(slog.DiscardHandler), Version: "test"})
-	waited := time.Since(t0)
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("another wsmon monitor writes to this database (pid %d, all mode", os.Getpid())) {
-		t.Fatalf("second monitor: %v, want it refused naming the first", err)
-	}
-	if err := first.Stop(t); err != nil {
-		t.Fatal(err)
-	}
-	t1 := time.Now()
-	third := testkit.Start(t, cfg2)
-	third.WaitConnected(t, 10*time.Second)
-	t.Logf("second monitor refused after %.1f s: %v; after a clean stop the next one started in %.1f s", waited.Seconds(), err, time.Since(t1).Seconds())
 }

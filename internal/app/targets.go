@@ -36,6 +36,7 @@ const (
 	stateRefused = "refused" // the server refused wsmon (credentials, policy): not reconnecting
 	stateGaveUp  = "gave_up" // max_reconnect_attempts consecutive failures
 	stateStopped = "stopped" // bad configuration, or the monitor is stopping
+	stateStandby = "standby" // PostgreSQL: another collector captures it (this one holds no lease for it)
 )
 
 // target is one monitored target of a Monitor.
@@ -184,10 +185,19 @@ func (m *Monitor) loadTargets(ctx context.Context) error {
 	return nil
 }
 
-// startLocked starts a runner for t (m.mu held, Run started).
+// startLocked starts a runner for t (m.mu held, Run started), if this
+// process captures it: on PostgreSQL only while it holds t's lease (the
+// lease loop starts it once it does).
 func (m *Monitor) startLocked(t *target) {
+	if !m.ownsLocked(t.cfg.Name) {
+		return
+	}
+	var sink capture.Sink = m.sink
+	if m.coll != nil {
+		sink = gatedSink{Sink: m.sink, gate: m.coll.gates[t.cfg.Name]}
+	}
 	ctx, cancel := context.WithCancel(m.runCtx)
-	r := capture.NewRunner(m.runnerOptions(t.cfg, m.decoders[t.cfg.Name].Adapter), m.sink)
+	r := capture.NewRunner(m.runnerOptions(t.cfg, m.decoders[t.cfg.Name].Adapter), sink)
 	run := &runner{r: r, cancel: cancel, done: make(chan struct{})}
 	t.run, t.last = run, nil
 	name := t.cfg.Name
@@ -503,7 +513,11 @@ func (m *Monitor) TargetInfos(context.Context) ([]web.TargetInfo, error) {
 	out := make([]web.TargetInfo, 0, len(m.order))
 	for _, name := range m.order {
 		t := m.targets[name]
-		out = append(out, targetInfo(t.cfg.Redacted(), t.paused, t.source, statusOf(t)))
+		st := statusOf(t)
+		if !m.ownsLocked(name) && !t.paused && t.broken == "" {
+			st.State = stateStandby
+		}
+		out = append(out, targetInfo(t.cfg.Redacted(), t.paused, t.source, st))
 	}
 	return out, nil
 }
@@ -525,6 +539,9 @@ func (m *Monitor) writeStatus(ctx context.Context, all bool) {
 	var changed []store.TargetStatus
 	m.mu.RLock()
 	for _, name := range m.order {
+		if !m.ownsLocked(name) {
+			continue // the collector capturing it writes its status
+		}
 		st := statusOf(m.targets[name])
 		prev, ok := m.lastWritten[name]
 		if full || !ok || prev.State != st.State || prev.Protocol != st.Protocol || prev.LastError != st.LastError ||
@@ -564,6 +581,8 @@ func (m *Monitor) nothingCanRun() (bool, error) {
 			parts = append(parts, name+": paused")
 		case t.broken != "":
 			parts = append(parts, name+": bad configuration")
+		case t.run == nil && !m.ownsLocked(name):
+			return false, nil // another collector captures it, or this one will once it holds its lease
 		case t.run != nil:
 			done, err := t.run.finished()
 			if !done {

@@ -52,6 +52,7 @@ type Store interface {
 	MaxSegment(ctx context.Context) (int64, error)
 	LoadRollups(ctx context.Context) ([]store.QuarterRow, []store.UserRow, error)
 	IndexRowsAfter(ctx context.Context, after int64, limit, maxBytes int) ([]store.IndexRow, bool, error)
+	MaxMessageID(ctx context.Context) (int64, error)
 	WriteIndexFlush(ctx context.Context, f *store.IndexFlush) error
 	BucketBlobsIn(ctx context.Context, buckets []int) (map[int][]store.SegBlob, error)
 	IndexList(ctx context.Context, seg int64, gram uint64) ([]byte, error)
@@ -134,7 +135,8 @@ const (
 //
 // Locks, in the order they may be taken (a goroutine holding one takes
 // only locks further down the list, and never holds fold and flushMu at
-// once):
+// once, except SetLead, which takes merging, fold and flushMu in this
+// order and waits for nothing else while it holds them):
 //
 //	merging  one merge at a time; Prune and Run's final flush hold it so
 //	         that the segment list does not change under them.
@@ -160,6 +162,12 @@ type Indexer struct {
 
 	merging sync.Mutex
 	running atomic.Bool // Run is running: merges go on a goroutine of their own
+	// follow: this indexer only reads what another process writes
+	// (Options.Follow, or a collector without the index lease: SetLead).
+	follow atomic.Bool
+	// checkDB: another process committed messages (Notify): look whether
+	// the database has messages after the last committed batch.
+	checkDB atomic.Bool
 
 	fold     sync.Mutex
 	reread   bool // under fold: rows after consumed may be in the database only (read them)
@@ -226,8 +234,9 @@ func New(ctx context.Context, st Store, opts Options) (*Indexer, error) {
 		opts.Logger = slog.Default()
 	}
 	ix := &Indexer{st: st, opts: opts, log: opts.Logger.With("component", "index"), wake: make(chan struct{}, 1), lastFlush: time.Now()}
+	ix.follow.Store(opts.Follow)
 	if opts.Follow {
-		return ix, ix.follow(ctx)
+		return ix, ix.followUp(ctx)
 	}
 	// Blobs of a merge or prune cut short by a crash.
 	if err := st.DeleteOrphanBlobs(ctx); err != nil {
@@ -295,6 +304,9 @@ func (ix *Indexer) loadLocked(ctx context.Context) error {
 	ix.mu.Unlock()
 	ix.reread = true
 	ix.unbound = false
+	ix.qmu.Lock()
+	ix.committed = max(ix.committed, indexed)
+	ix.qmu.Unlock()
 	return nil
 }
 
@@ -313,13 +325,19 @@ func (ix *Indexer) Committed(msgs []message.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	if ix.follow.Load() {
+		return nil // the index lease holder indexes them, from the database
+	}
 	bytes := 0
 	for i := range msgs {
 		bytes += len(msgs[i].Content)
 	}
 	ix.qmu.Lock()
+	// A batch that does not follow the last one: another collector's
+	// messages are between them (PostgreSQL), in the database only.
+	gap := msgs[0].ID != ix.committed+1
 	ix.committed = max(ix.committed, msgs[len(msgs)-1].ID)
-	if ix.queued+len(msgs) > ix.opts.MaxQueued || (ix.queued > 0 && ix.qbytes+bytes > ix.opts.MaxQueuedBytes) {
+	if gap || ix.queued+len(msgs) > ix.opts.MaxQueued || (ix.queued > 0 && ix.qbytes+bytes > ix.opts.MaxQueuedBytes) {
 		if !ix.overflow {
 			// The database has every message: what is queued is read
 			// again from there, so let it go now.
@@ -362,6 +380,22 @@ func (ix *Indexer) step(ctx context.Context) (stepResult, error) {
 	ix.mu.RUnlock()
 	if full {
 		return stepFull, nil
+	}
+	if ix.checkDB.Swap(false) {
+		last, err := ix.st.MaxMessageID(ctx)
+		if err != nil {
+			ix.checkDB.Store(true)
+			return stepIdle, err
+		}
+		ix.qmu.Lock()
+		if last > ix.committed {
+			// Another collector's messages: read them (and what is
+			// queued) from the database.
+			ix.committed = last
+			ix.overflow = true
+			ix.queue, ix.queued, ix.qbytes = nil, 0, 0
+		}
+		ix.qmu.Unlock()
 	}
 	ix.qmu.Lock()
 	overflow := ix.overflow
@@ -528,6 +562,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		case <-ix.wake:
 		case <-tick.C:
 		}
+		if ix.follow.Load() {
+			continue // a collector without the index lease: queries follow the writer
+		}
 		if err := ix.advance(ctx, 0); err != nil {
 			if ctx.Err() == nil {
 				ix.log.Warn("index: reading messages failed; will retry", "error", err)
@@ -553,7 +590,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 // being written stays visible from memory until the database has it. A
 // follower does nothing.
 func (ix *Indexer) Flush(ctx context.Context) error {
-	if ix.opts.Follow {
+	if ix.follow.Load() {
 		return nil
 	}
 	if err := ix.advance(ctx, 0); err != nil {
@@ -609,6 +646,55 @@ func (ix *Indexer) flushMem(ctx context.Context, force bool) error {
 	return nil
 }
 
+// Notify tells the indexer that another process committed messages
+// (PostgreSQL's commit notifications, several collectors): the writer
+// reads them from the database; a follower reads before its next query
+// anyway.
+func (ix *Indexer) Notify() {
+	ix.checkDB.Store(true)
+	select {
+	case ix.wake <- struct{}{}:
+	default:
+	}
+}
+
+// SetLead makes the indexer the one writing the index (lead, a collector
+// that took the index lease) or a follower of the one that does (a
+// collector that lost it). Either way it reloads the index state from the
+// database: a new writer continues from what the last one wrote (reading
+// the messages after it back), and what a former writer held in memory
+// and had not written is dropped, the new writer indexes it.
+func (ix *Indexer) SetLead(ctx context.Context, lead bool) error {
+	if ix.follow.Load() == !lead {
+		return nil
+	}
+	ix.merging.Lock() // no merge runs across the switch
+	defer ix.merging.Unlock()
+	ix.fold.Lock()
+	ix.flushMu.Lock()
+	ix.follow.Store(!lead)
+	var err error
+	if lead {
+		// Blobs of a merge or prune the former writer did not finish.
+		err = ix.st.DeleteOrphanBlobs(ctx)
+	}
+	if err == nil {
+		err = ix.loadLocked(ctx)
+	}
+	ix.qmu.Lock()
+	ix.queue, ix.queued, ix.qbytes, ix.overflow = nil, 0, 0, false
+	ix.qmu.Unlock()
+	ix.flushMu.Unlock()
+	ix.fold.Unlock()
+	if err != nil {
+		return err
+	}
+	if lead {
+		ix.Notify()
+	}
+	return nil
+}
+
 // Status of the indexer, for metrics and the benchmark.
 type Status struct {
 	Consumed, Indexed int64
@@ -641,8 +727,8 @@ func (ix *Indexer) Status() Status {
 // reads what the monitor process committed, reloading when the monitor
 // has flushed.
 func (ix *Indexer) fresh(ctx context.Context) error {
-	if ix.opts.Follow {
-		return ix.follow(ctx)
+	if ix.follow.Load() {
+		return ix.followUp(ctx)
 	}
 	ix.qmu.Lock()
 	upTo := ix.committed
@@ -657,11 +743,11 @@ func (ix *Indexer) fresh(ctx context.Context) error {
 	return ix.advance(context.WithoutCancel(ctx), upTo)
 }
 
-// follow brings a follower up to what the monitor committed: it reloads
+// followUp brings a follower up to what the monitor committed: it reloads
 // when the monitor flushed, merged or pruned, then reads the rows after
 // consumed. Past twice the writer's memory segment it waits for the
 // monitor to flush (see Options.Follow).
-func (ix *Indexer) follow(ctx context.Context) error {
+func (ix *Indexer) followUp(ctx context.Context) error {
 	ix.fold.Lock()
 	defer ix.fold.Unlock()
 	var waitUntil time.Time

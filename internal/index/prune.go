@@ -23,7 +23,7 @@ import (
 // flush must not write rollup rows between the delete's subtraction in
 // the database and the same subtraction in memory), and so do merges.
 func (ix *Indexer) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
-	if ix.opts.Follow {
+	if ix.follow.Load() {
 		return 0, fmt.Errorf("index: a follower cannot prune")
 	}
 	// The stored rollups must count every message to delete: flush first.

@@ -39,8 +39,9 @@ type Store interface {
 }
 
 // Publisher receives new messages as soon as they are decoded, before they
-// are committed (they will be: the journal holds them). Publish must not
-// block; it is called from the pipeline goroutine.
+// are committed (they will be: the journal holds them), or right after
+// their commit with Options.PublishAfterCommit. Publish must not block; it
+// is called from the pipeline goroutine.
 type Publisher interface {
 	Publish(msgs []message.Message)
 }
@@ -84,6 +85,16 @@ type Options struct {
 	// BatchBytes bytes, whichever comes first. A message larger than
 	// BatchBytes is a batch of its own, stored whole.
 	BatchBytes int
+	// SessionBase is added to journal sequences to make session ids: 0
+	// with one collector per database; with several, each collector's
+	// sessions get ids of their own ((collector-1) << 40 on).
+	SessionBase int64
+	// PublishAfterCommit hands messages to the Publishers once their batch
+	// is committed instead of once decoded: when the database gives the
+	// messages their ids (PostgreSQL, several writers), ids are known
+	// only then.
+	PublishAfterCommit bool
+
 	// InFlightBytes bounds the bytes of the messages decoded but not yet
 	// through the writer (committed and handed to every Committer): the
 	// reader waits before handing over a batch that would exceed it
@@ -119,7 +130,8 @@ func MessageBytes(m *message.Message) int {
 type Stats struct {
 	Frames       int64  // frames read from the journal
 	Messages     int64  // messages committed
-	Duplicates   int64  // messages dropped as duplicates (replays of a message already stored)
+	Duplicates   int64  // messages dropped as duplicates (replays of a message already stored, here or, on PostgreSQL, by another collector)
+	Fenced       int64  // messages not written: another collector owned their target when they were received
 	IDCollisions int64  // messages stored although an earlier one had the same payload id (other content)
 	Abnormal     int64  // messages stored with a Reason
 	Batches      int64  // batches committed
@@ -136,11 +148,13 @@ type Pipeline struct {
 	log                                               *slog.Logger
 	dedup                                             *dedup
 	ids                                               *dedup // payload-id keys → dedup key, for id collisions
-	nextID                                            int64
+	nextID                                            int64  // the next message id (on PostgreSQL the store gives the ids at commit)
 	raw                                               Decoder
 	sessions                                          map[int64]string // protocol by session id (pipeline goroutine only)
 	inflight                                          *budget          // bytes between reader and writer (see Options.InFlightBytes)
 	frames, messages, dups, abnormal, batches, failed atomic.Int64
+	fenced                                            atomic.Int64
+	fencedLogged                                      map[string]int64 // target → owner last logged (writer goroutine only)
 	collisions                                        atomic.Int64
 	applied                                           atomic.Uint64
 	mu                                                sync.Mutex
@@ -216,7 +230,7 @@ func (p *Pipeline) Stats() Stats {
 	last := p.lastErr
 	p.mu.Unlock()
 	st := Stats{
-		Frames: p.frames.Load(), Messages: p.messages.Load(), Duplicates: p.dups.Load(), IDCollisions: p.collisions.Load(),
+		Frames: p.frames.Load(), Messages: p.messages.Load(), Duplicates: p.dups.Load(), IDCollisions: p.collisions.Load(), Fenced: p.fenced.Load(),
 		Abnormal: p.abnormal.Load(), Batches: p.batches.Load(), FailedWrites: p.failed.Load(),
 		AppliedSeq: p.applied.Load(), LastError: last,
 	}
@@ -297,8 +311,10 @@ func (p *Pipeline) reader(ctx context.Context, r *journal.Reader, out chan<- siz
 		// Wait for the writer to free room before the batch reaches anyone
 		// who keeps it (subscribers, the writer).
 		p.inflight.acquire(size)
-		for _, pub := range p.opts.Publishers {
-			pub.Publish(b.Messages)
+		if !p.opts.PublishAfterCommit {
+			for _, pub := range p.opts.Publishers {
+				pub.Publish(b.Messages)
+			}
 		}
 		select {
 		case out <- sized{b, size}:
@@ -372,16 +388,17 @@ func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
 	switch rec.Kind {
 	case journal.KindSessionStart:
 		st := decodeSessionStart(rec.Data)
-		p.sessions[int64(rec.Seq)] = st.Protocol
-		b.Starts = append(b.Starts, store.SessionStart{ID: int64(rec.Seq), Target: rec.Target, URL: st.URL, Protocol: st.Protocol, At: rec.At})
+		id := p.opts.SessionBase + int64(rec.Seq)
+		p.sessions[id] = st.Protocol
+		b.Starts = append(b.Starts, store.SessionStart{ID: id, Target: rec.Target, URL: st.URL, Protocol: st.Protocol, At: rec.At})
 		return
 	case journal.KindSessionEnd:
 		var se sessionEnd
 		if err := json.Unmarshal(rec.Data, &se); err != nil {
 			se.Error = fmt.Sprintf("unreadable session record: %v", err)
 		}
-		delete(p.sessions, rec.Session)
-		b.Ends = append(b.Ends, store.SessionEnd{ID: rec.Session, At: rec.At, CloseCode: se.Code, CloseReason: se.Reason, Error: se.Error, Control: se.Control})
+		delete(p.sessions, p.opts.SessionBase+rec.Session)
+		b.Ends = append(b.Ends, store.SessionEnd{ID: p.opts.SessionBase + rec.Session, At: rec.At, CloseCode: se.Code, CloseReason: se.Reason, Error: se.Error, Control: se.Control})
 		return
 	case journal.KindGap:
 		p.addGap(b, rec)
@@ -406,7 +423,7 @@ func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
 	f := protocol.Frame{Binary: rec.Flags&journal.FlagBinary != 0, Data: append([]byte(nil), rec.Data...)}
 	var events []protocol.Event
 	if rec.Flags&journal.FlagControl == 0 {
-		events = registry.ForSession(dec.Adapter, p.sessionProtocol(rec.Session)).Decode(f)
+		events = registry.ForSession(dec.Adapter, p.sessionProtocol(p.opts.SessionBase+rec.Session)).Decode(f)
 	}
 	if len(events) == 0 {
 		// Protocol chatter recorded by mistake, or an empty frame: keep it
@@ -414,7 +431,7 @@ func (p *Pipeline) add(b *store.Batch, rec *journal.Record) {
 		events = []protocol.Event{{Payload: f.Data, Raw: f.Data, Binary: f.Binary}}
 	}
 	for _, ev := range events {
-		m := message.Message{Target: rec.Target, SessionID: rec.Session, ReceivedAt: rec.At}
+		m := message.Message{Target: rec.Target, SessionID: p.opts.SessionBase + rec.Session, ReceivedAt: rec.At}
 		switch {
 		case rec.Flags&journal.FlagTooLarge != 0:
 			m.Reason = message.ReasonTooLarge
@@ -455,7 +472,7 @@ func (p *Pipeline) addGap(b *store.Batch, rec *journal.Record) {
 		g = journal.Gap{From: rec.At, To: rec.At, Error: err.Error()}
 	}
 	m := message.Message{
-		ID: p.nextID, Target: rec.Target, SessionID: rec.Session, ReceivedAt: g.From,
+		ID: p.nextID, Target: rec.Target, SessionID: p.opts.SessionBase + rec.Session, ReceivedAt: g.From,
 		Type: message.TypeSystem, Reason: message.ReasonDropped,
 		Content: fmt.Sprintf("wsmon dropped %d frames (%d bytes) received between %s and %s: the journal could not write to disk (%s)",
 			g.Frames, g.Bytes, g.From.UTC().Format(time.RFC3339Nano), g.To.UTC().Format(time.RFC3339Nano), g.Error),
@@ -513,6 +530,25 @@ func (p *Pipeline) writer(ctx context.Context, in <-chan sized) error {
 			delay = min(delay*2, p.opts.RetryMax)
 		}
 		p.setErr("")
+		p.dups.Add(b.CrossDuplicates)
+		if b.Fenced > 0 {
+			p.fenced.Add(b.Fenced)
+			for t, owner := range b.FencedTargets {
+				if p.fencedLogged[t] != owner {
+					if p.fencedLogged == nil {
+						p.fencedLogged = map[string]int64{}
+					}
+					p.fencedLogged[t] = owner
+					p.log.Warn("messages not written: another collector took this target over (its lease was granted before they were received), and captures them itself",
+						"target", t, "owner", owner)
+				}
+			}
+		}
+		if p.opts.PublishAfterCommit {
+			for _, pub := range p.opts.Publishers {
+				pub.Publish(b.Messages)
+			}
+		}
 		p.applied.Store(b.AppliedSeq)
 		p.batches.Add(1)
 		p.messages.Add(int64(len(b.Messages)))

@@ -104,31 +104,6 @@ func (s *Store) Heartbeat(ctx context.Context, p MonitorProcess) error {
 	return nil
 }
 
-// ClaimMonitor records p as the monitor process writing this database,
-// unless another one holds it: one whose row is not stopped and whose
-// heartbeat is newer than staleBefore. It returns whether p got it and, if
-// not, the holder. The check and the write are one statement, so of two
-// processes claiming at once one gets it. (On SQLite the data directory's
-// lock already keeps a second writer out; a PostgreSQL database is shared
-// across machines, so the monitor claims it.)
-func (s *Store) ClaimMonitor(ctx context.Context, p MonitorProcess, staleBefore time.Time) (ok bool, holder MonitorProcess, err error) {
-	var pid int
-	err = s.w.QueryRowContext(ctx, `INSERT INTO monitor_process (id, pid, mode, version, started_at, heartbeat_at, stopped_at) VALUES (1, ?, ?, ?, ?, ?, 0)
-		ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, mode = excluded.mode, version = excluded.version,
-			started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = 0
-		WHERE monitor_process.stopped_at <> 0 OR monitor_process.heartbeat_at < ?
-		RETURNING pid`,
-		p.PID, p.Mode, p.Version, p.StartedAt.UnixMilli(), p.HeartbeatAt.UnixMilli(), staleBefore.UnixMilli()).Scan(&pid)
-	switch {
-	case err == nil:
-		return true, MonitorProcess{}, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return false, MonitorProcess{}, fmt.Errorf("store: claim the database for this monitor: %w", err)
-	}
-	holder, err = s.LastMonitorProcess(ctx)
-	return false, holder, err
-}
-
 // LastMonitorProcess returns the writing process's last report;
 // ErrNotFound when no monitor has ever run on this database (or only one
 // older than the heartbeat).

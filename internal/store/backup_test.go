@@ -114,7 +114,7 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Fatalf("backup holds messages 1..%d; %d were committed when it began and %d when it ended", n, before, after)
 	}
 	var seq int64
-	if err := db.QueryRow(`SELECT applied_seq FROM ingest_state`).Scan(&seq); err != nil || seq != n {
+	if err := db.QueryRow(`SELECT applied_seq FROM collectors WHERE id = 1`).Scan(&seq); err != nil || seq != n {
 		t.Fatalf("backup's applied sequence %d (%v), want %d, its last message", seq, err, n)
 	}
 	var content string

@@ -19,11 +19,11 @@ type dialect struct {
 	updateSessionEnd    string
 	addSessionMessages  string
 	sessionProtocol     string
-	openSessionsUpTo    string // open sessions with id <= ?: id, target, connected_at, messages
 	lastSessionMessage  string // received_at of a session's newest message (walks messages newest first: an orphan session's last message is near the end)
 	closeOrphanSession  string
-	setApplied          string
-	getApplied          string
+	setApplied          string // applied_seq = ? of collector ?
+	getApplied          string // applied_seq of collector ?
+	nowMillis           string // the database's clock, Unix milliseconds (an SQL expression): leases expire by it
 	// usedBytes is one query for the bytes the database holds
 	// (PostgreSQL); SQLite's are counted from its pages (UsedBytes).
 	usedBytes string
@@ -238,16 +238,48 @@ var sqliteDialect = &dialect{
 				data       BLOB NOT NULL
 			)`,
 		},
+		// 10: several collectors per database (PostgreSQL; SQLite has one,
+		// collector 1, its data directory locked). Each collector's row
+		// holds its applied journal position (ingest_state's, now per
+		// collector: collector 1 continues from it) and its sign of life;
+		// leases say which collector owns a target, and which one writes
+		// the index, with an epoch counting the grants; the database's uid
+		// tells a data directory whether its collector id is this
+		// database's.
+		{
+			`CREATE TABLE collectors (
+				id           INTEGER PRIMARY KEY,
+				name         TEXT    NOT NULL DEFAULT '',
+				pid          INTEGER NOT NULL DEFAULT 0,
+				mode         TEXT    NOT NULL DEFAULT '',
+				version      TEXT    NOT NULL DEFAULT '',
+				started_at   INTEGER NOT NULL DEFAULT 0,
+				heartbeat_at INTEGER NOT NULL DEFAULT 0,
+				stopped_at   INTEGER NOT NULL DEFAULT 0,
+				applied_seq  INTEGER NOT NULL DEFAULT 0
+			)`,
+			`INSERT INTO collectors (id, applied_seq) SELECT 1, applied_seq FROM ingest_state WHERE id = 1`,
+			`CREATE TABLE leases (
+				name       TEXT    PRIMARY KEY,
+				owner      INTEGER NOT NULL,
+				epoch      INTEGER NOT NULL,
+				granted_at INTEGER NOT NULL,
+				granted_id INTEGER NOT NULL,
+				expires_at INTEGER NOT NULL
+			)`,
+			`CREATE TABLE database_identity (id INTEGER PRIMARY KEY CHECK (id = 1), uid TEXT NOT NULL)`,
+			`INSERT INTO database_identity (id, uid) VALUES (1, lower(hex(randomblob(16))))`,
+		},
 	},
 	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
 	messageValues:       `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 	upsertSessionStart:  `INSERT INTO sessions (id, target, url, connected_at, protocol) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 	updateSessionEnd:    `UPDATE sessions SET disconnected_at = ?, close_code = ?, close_reason = ?, error = ?, control_frames = ? WHERE id = ?`,
 	sessionProtocol:     `SELECT protocol FROM sessions WHERE id = ?`,
-	openSessionsUpTo:    `SELECT id, target, connected_at, messages FROM sessions WHERE disconnected_at IS NULL AND id <= ?`,
 	lastSessionMessage:  `SELECT received_at FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT 1`,
 	closeOrphanSession:  `UPDATE sessions SET disconnected_at = ?, error = ? WHERE id = ? AND disconnected_at IS NULL`,
 	addSessionMessages:  `UPDATE sessions SET messages = messages + ? WHERE id = ?`,
-	setApplied:          `UPDATE ingest_state SET applied_seq = ? WHERE id = 1`,
-	getApplied:          `SELECT applied_seq FROM ingest_state WHERE id = 1`,
+	setApplied:          `UPDATE collectors SET applied_seq = ? WHERE id = ?`,
+	getApplied:          `SELECT applied_seq FROM collectors WHERE id = ?`,
+	nowMillis:           `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`,
 }

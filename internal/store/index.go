@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -68,6 +69,9 @@ func (s *Store) WriteIndexFlush(ctx context.Context, f *IndexFlush) error {
 		return fmt.Errorf("store: index flush: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.checkIndexWriter(ctx, tx); err != nil {
+		return err
+	}
 	for _, seg := range f.Drop {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM index_blobs WHERE seg = ?`, seg); err != nil {
 			return fmt.Errorf("store: drop segment: %w", err)
@@ -303,6 +307,9 @@ func (s *Store) ApplyPrune(ctx context.Context, before int64, deltas []PruneDelt
 		return 0, fmt.Errorf("store: prune: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.checkIndexWriter(ctx, tx); err != nil {
+		return 0, err
+	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id < ?`, before)
 	if err != nil {
 		return 0, fmt.Errorf("store: prune messages: %w", err)
@@ -384,6 +391,9 @@ func (s *Store) CommitMerge(ctx context.Context, seg IndexSegment, drop []int64)
 		return fmt.Errorf("store: merge: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.checkIndexWriter(ctx, tx); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO index_segments (seg, lo, hi, messages) VALUES (?, ?, ?, ?)`, seg.Seg, seg.Lo, seg.Hi, seg.Messages); err != nil {
 		return fmt.Errorf("store: merge: %w", err)
 	}
@@ -499,4 +509,30 @@ func queryAll[T any](ctx context.Context, db queryer, what, q string, args []any
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return out, nil
+}
+
+// ErrNotIndexWriter is returned by the index writes (a flush, a merge, a
+// prune) of a collector that does not hold the index lease: another
+// collector took it over (this one was frozen or cut off), and writes the
+// index now.
+var ErrNotIndexWriter = errors.New("store: another collector holds the index lease and writes the index")
+
+// checkIndexWriter fences an index write on PostgreSQL: when the index
+// lease exists, it must be this collector's (read with FOR SHARE, so that a
+// takeover waits for this transaction). SQLite has one writer.
+func (s *Store) checkIndexWriter(ctx context.Context, tx *dbTx) error {
+	if s.d != postgresDialect {
+		return nil
+	}
+	var owner int64
+	err := tx.QueryRowContext(ctx, `SELECT owner FROM leases WHERE name = ? FOR SHARE`, IndexLease).Scan(&owner)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil // no collectors: wsmon reindex, a test's store
+	case err != nil:
+		return fmt.Errorf("store: read the index lease: %w", err)
+	case owner != s.collectorID():
+		return ErrNotIndexWriter
+	}
+	return nil
 }

@@ -99,7 +99,8 @@ func redactErr(err error, dsn string) error {
 
 // postgresDialect is the schema and the differing statements on
 // PostgreSQL 15 or newer. Its migrations are those of SQLite, step for
-// step (version N means the same schema on both), in PostgreSQL's types:
+// step (version N means the same tables on both; PostgreSQL adds an index
+// where several writers need one), in PostgreSQL's types:
 // times are Unix milliseconds in bigint, frames bytea, flags smallint as
 // SQLite's 0/1 (targets.paused is boolean: Go writes a bool there).
 var postgresDialect = &dialect{
@@ -275,16 +276,45 @@ var postgresDialect = &dialect{
 				data       bytea  NOT NULL
 			)`,
 		},
+		// 10: several collectors per database.
+		{
+			`CREATE TABLE collectors (
+				id           bigint PRIMARY KEY,
+				name         text   NOT NULL DEFAULT '',
+				pid          bigint NOT NULL DEFAULT 0,
+				mode         text   NOT NULL DEFAULT '',
+				version      text   NOT NULL DEFAULT '',
+				started_at   bigint NOT NULL DEFAULT 0,
+				heartbeat_at bigint NOT NULL DEFAULT 0,
+				stopped_at   bigint NOT NULL DEFAULT 0,
+				applied_seq  bigint NOT NULL DEFAULT 0
+			)`,
+			`INSERT INTO collectors (id, applied_seq) SELECT 1, applied_seq FROM ingest_state WHERE id = 1`,
+			`CREATE TABLE leases (
+				name       text   PRIMARY KEY,
+				owner      bigint NOT NULL,
+				epoch      bigint NOT NULL,
+				granted_at bigint NOT NULL,
+				granted_id bigint NOT NULL,
+				expires_at bigint NOT NULL
+			)`,
+			`CREATE TABLE database_identity (id bigint PRIMARY KEY CHECK (id = 1), uid text NOT NULL)`,
+			`INSERT INTO database_identity (id, uid) VALUES (1, md5(random()::text || clock_timestamp()::text))`,
+			// Dedup keys are looked up across collectors after a target
+			// changed hands (write_pg.go). SQLite has one writer, whose
+			// in-memory dedup sees every key: it has no such index.
+			`CREATE INDEX messages_dedup ON messages (dedup_key) WHERE dedup_key IS NOT NULL`,
+		},
 	},
 	upsertSessionStart: `INSERT INTO sessions (id, target, url, connected_at, protocol) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
 	updateSessionEnd:   `UPDATE sessions SET disconnected_at = $1, close_code = $2, close_reason = $3, error = $4, control_frames = $5 WHERE id = $6`,
 	sessionProtocol:    `SELECT protocol FROM sessions WHERE id = $1`,
-	openSessionsUpTo:   `SELECT id, target, connected_at, messages FROM sessions WHERE disconnected_at IS NULL AND id <= $1`,
 	lastSessionMessage: `SELECT received_at FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT 1`,
 	closeOrphanSession: `UPDATE sessions SET disconnected_at = $1, error = $2 WHERE id = $3 AND disconnected_at IS NULL`,
 	addSessionMessages: `UPDATE sessions SET messages = messages + $1 WHERE id = $2`,
-	setApplied:         `UPDATE ingest_state SET applied_seq = $1 WHERE id = 1`,
-	getApplied:         `SELECT applied_seq FROM ingest_state WHERE id = 1`,
+	setApplied:         `UPDATE collectors SET applied_seq = $1 WHERE id = $2`,
+	getApplied:         `SELECT applied_seq FROM collectors WHERE id = $1`,
+	nowMillis:          `(extract(epoch from clock_timestamp()) * 1000)::bigint`,
 	usedBytes: `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')`,
 }

@@ -12,23 +12,39 @@ import (
 // kill) left open, when the next start closes it.
 const OrphanSessionError = "wsmon stopped without closing this session (crash or kill)"
 
-// CloseOrphanSessions closes every session with an id up to upTo that is
-// still open (disconnected_at null): the process that recorded it died
-// without writing its end. Each is closed at its newest message's
+// CloseOrphanSessions closes every session with an id in (from, upTo]
+// that is still open (disconnected_at null): the process that recorded it
+// died without writing its end. Each is closed at its newest message's
 // received_at, or at its connected_at when it has none, with
 // OrphanSessionError, so the outage until the next session shows as a gap.
 // It returns the sessions it closed.
 //
 // Call it only once every journal record up to upTo has been applied
-// (session ids are the journal sequences of their start records, so the
-// sessions of the running process have larger ids and are left alone).
-func (s *Store) CloseOrphanSessions(ctx context.Context, upTo int64) ([]Session, error) {
+// (session ids are a collector's base plus the journal sequences of their
+// start records, so the sessions of the running process have larger ids
+// and are left alone; from is the collector's base, so other collectors'
+// sessions are left alone too).
+func (s *Store) CloseOrphanSessions(ctx context.Context, from, upTo int64) ([]Session, error) {
+	return s.closeOpenSessions(ctx, `id > ? AND id <= ?`, from, upTo)
+}
+
+// CloseTargetSessions closes the open sessions of target whose ids are
+// outside (from, upTo], as CloseOrphanSessions does: a collector that has
+// just taken target over closes what the collector before it left open
+// (it was killed, or is cut off), so the time nobody captured the target
+// shows as a gap. The sessions of this collector, ids in (from, upTo],
+// are left alone.
+func (s *Store) CloseTargetSessions(ctx context.Context, target string, from, upTo int64) ([]Session, error) {
+	return s.closeOpenSessions(ctx, `target = ? AND (id <= ? OR id > ?)`, target, from, upTo)
+}
+
+func (s *Store) closeOpenSessions(ctx context.Context, where string, args ...any) ([]Session, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: close orphan sessions: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, s.d.openSessionsUpTo, upTo)
+	rows, err := tx.QueryContext(ctx, `SELECT id, target, connected_at, messages FROM sessions WHERE disconnected_at IS NULL AND `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: close orphan sessions: %w", err)
 	}

@@ -38,7 +38,7 @@ func TestCloseOrphanSessions(t *testing.T) {
 	if err := s.ApplyBatch(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	closed, err := s.CloseOrphanSessions(ctx, 8)
+	closed, err := s.CloseOrphanSessions(ctx, 0, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestCloseOrphanSessions(t *testing.T) {
 		}
 	}
 	// Idempotent: nothing is left to close.
-	if closed, err := s.CloseOrphanSessions(ctx, 8); err != nil || len(closed) != 0 {
+	if closed, err := s.CloseOrphanSessions(ctx, 0, 8); err != nil || len(closed) != 0 {
 		t.Errorf("second call closed %+v, %v", closed, err)
 	}
 }

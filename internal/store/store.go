@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,6 +58,9 @@ type Store struct {
 	// SQLite), for connections of its own (Commits).
 	pgConfig *pgx.ConnConfig
 	log      *slog.Logger // nil: no logging (Options.Logger)
+	// collector is this process's collector id (SetCollector; 0 until
+	// set: collector 1, the only one SQLite has).
+	collector atomic.Int64
 	// keepAttempts bounds the failed attempts kept (0: MaxAttempts; tests
 	// lower it).
 	keepAttempts int

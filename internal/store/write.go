@@ -40,6 +40,14 @@ type Batch struct {
 	Starts     []SessionStart
 	Ends       []SessionEnd
 	AppliedSeq uint64 // last journal sequence covered by this batch
+
+	// Set by ApplyBatch on PostgreSQL when it takes messages out of the
+	// batch (see fence): messages fenced off because another collector
+	// owns their target (FencedTargets: target → owner), and messages
+	// another collector had stored.
+	Fenced          int64
+	FencedTargets   map[string]int64
+	CrossDuplicates int64
 }
 
 // rowsPerInsert is how many rows go in one multi-row INSERT statement; fewer
@@ -119,7 +127,7 @@ func (s *Store) applyBatch(ctx context.Context, c driverConn, b *Batch) (err err
 			return err
 		}
 	}
-	if err := exec("set applied sequence", s.d.setApplied, int64(b.AppliedSeq)); err != nil {
+	if err := exec("set applied sequence", s.d.setApplied, int64(b.AppliedSeq), s.collectorID()); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -230,7 +238,7 @@ func fillMessageRow(row []any, m *message.Message) {
 // AppliedSeq returns the last journal sequence applied to the database.
 func (s *Store) AppliedSeq(ctx context.Context) (uint64, error) {
 	var v int64
-	if err := s.w.QueryRowContext(ctx, s.d.getApplied).Scan(&v); err != nil {
+	if err := s.w.QueryRowContext(ctx, s.d.getApplied, s.collectorID()).Scan(&v); err != nil {
 		return 0, fmt.Errorf("store: read applied sequence: %w", err)
 	}
 	return uint64(v), nil

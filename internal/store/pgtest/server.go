@@ -1,4 +1,4 @@
-package testkit
+package pgtest
 
 import (
 	"fmt"
@@ -38,10 +38,10 @@ func pgBinDir() string {
 	return ""
 }
 
-// StartPostgres initialises and starts a PostgreSQL server for t, stopped
+// StartServer initialises and starts a PostgreSQL server for t, stopped
 // when t ends. It skips the test when PostgreSQL's server binaries are not
 // installed (fails under WSMON_REQUIRE_SERVERS).
-func StartPostgres(t testing.TB) *Postgres {
+func StartServer(t testing.TB) *Postgres {
 	t.Helper()
 	bin := pgBinDir()
 	if bin == "" {
