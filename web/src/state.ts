@@ -13,6 +13,7 @@ export const stateClass: Record<string, string> = {
   error: 'text-bg-danger',
   failed: 'text-bg-danger',
   stopped: 'text-bg-secondary',
+  standby: 'text-bg-light',
   dead: 'text-bg-dark',
 };
 
