@@ -27,8 +27,8 @@ import (
 //   - captures only the targets it holds a lease for (store leases): every
 //     leaseEvery it renews its leases, counts the live collectors and
 //     takes free targets (never held, released, or expired by the
-//     database's clock) up to its fair share (running targets are not
-//     moved: see leaseStep); a target whose lease a
+//     database's clock) up to its fair share of the live collectors
+//     (running targets are not moved: see leaseStep); a target whose lease a
 //     renewal no longer finds was taken by another collector and is
 //     stopped at once (leaseGate), and the write path fences off what it
 //     received after the new owner's grant (store.fence);
@@ -67,8 +67,6 @@ type collector struct {
 	// onIndex is told when this collector starts or stops holding the
 	// index lease (the indexer leads or follows).
 	onIndex func(lead bool)
-	// tookOver counts targets taken from another collector (epoch > 1).
-	tookOver atomic.Int64
 }
 
 // sessionBase is the first session id of this collector's range, minus one.
@@ -181,9 +179,19 @@ func (m *Monitor) register(ctx context.Context) error {
 // leases is the lease loop of a collector (see collector), until ctx
 // ends; then it releases every lease it holds, after the runners stopped
 // (Run calls releaseAll).
+//
+// The first round is one leaseEvery after the start (the index lease was
+// tried at registration): collectors started together have all
+// registered by then, so they split the free targets instead of the
+// first taking them all.
 func (m *Monitor) leases(ctx context.Context) {
 	t := time.NewTicker(leaseEvery)
 	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
 	for {
 		m.leaseStep(ctx)
 		select {
@@ -320,8 +328,7 @@ func (m *Monitor) leaseStep(ctx context.Context) {
 			continue
 		}
 		n++
-		if l.Epoch > 1 {
-			c.tookOver.Add(1)
+		if l.PrevOwner != 0 && l.PrevOwner != c.id {
 			// What the collector before left open (killed, cut off) is
 			// closed at its last message: the time nobody captured the
 			// target shows as a gap.

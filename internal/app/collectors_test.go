@@ -50,7 +50,9 @@ func newCollectorsSetup(t *testing.T) *collectorsSetup {
 }
 
 // config is a collector's config: its own data directory.
-func (s *collectorsSetup) config(t *testing.T) config.Config {
+func (s *collectorsSetup) config(t *testing.T) config.Config { return s.configTB(t) }
+
+func (s *collectorsSetup) configTB(t testing.TB) config.Config {
 	cfg := testConfig(t, s.servers[0].URL())
 	cfg.WebsocketURL, cfg.TargetName = "", ""
 	cfg.Targets = nil
@@ -62,7 +64,9 @@ func (s *collectorsSetup) config(t *testing.T) config.Config {
 }
 
 // db opens the test's PostgreSQL database for assertions.
-func (s *collectorsSetup) db(t *testing.T) *storetest.DB {
+func (s *collectorsSetup) db(t *testing.T) *storetest.DB { return s.dbTB(t) }
+
+func (s *collectorsSetup) dbTB(t testing.TB) *storetest.DB {
 	t.Helper()
 	if s.sqlDB == nil {
 		s.sqlDB = storetest.OpenDB(t, store.Options{Driver: "postgres", DSN: s.pg.URL()})
@@ -71,10 +75,12 @@ func (s *collectorsSetup) db(t *testing.T) *storetest.DB {
 }
 
 // count runs a COUNT query on the test's database.
-func (s *collectorsSetup) count(t *testing.T, query string) int64 {
+func (s *collectorsSetup) count(t *testing.T, query string) int64 { return s.countTB(t, query) }
+
+func (s *collectorsSetup) countTB(t testing.TB, query string) int64 {
 	t.Helper()
 	var n int64
-	if err := s.db(t).QueryRow(query).Scan(&n); err != nil {
+	if err := s.dbTB(t).QueryRow(query).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n

@@ -24,7 +24,7 @@ func retention(ctx context.Context, ix *index.Indexer, st *store.Store, days int
 	t := time.NewTicker(retentionEvery)
 	defer t.Stop()
 	for {
-		if days > 0 {
+		if days > 0 && !ix.Following() { // on PostgreSQL the index writer prunes
 			cut := time.Now().AddDate(0, 0, -days)
 			if n, err := ix.Prune(ctx, cut); err != nil {
 				log.Warn("retention: deleting old messages failed; will retry", "error", err)

@@ -658,6 +658,10 @@ func (ix *Indexer) Notify() {
 	}
 }
 
+// Following reports whether the indexer follows another process's index
+// (Options.Follow, or SetLead(false)) instead of writing it.
+func (ix *Indexer) Following() bool { return ix.follow.Load() }
+
 // SetLead makes the indexer the one writing the index (lead, a collector
 // that took the index lease) or a follower of the one that does (a
 // collector that lost it). Either way it reloads the index state from the

@@ -145,6 +145,7 @@ type Lease struct {
 	Name      string
 	Owner     int64 // collector id
 	Epoch     int64 // grants so far: raised each time the lease changes owner or is granted again after it expired or was released
+	PrevOwner int64 // the collector that held it before its current owner (0: none)
 	GrantedAt time.Time
 	GrantedID int64 // the highest message id when it was granted
 	ExpiresAt time.Time
@@ -169,13 +170,14 @@ func (s *Store) AcquireLease(ctx context.Context, name string, owner int64, ttl 
 	err := s.w.QueryRowContext(ctx, `INSERT INTO leases (name, owner, epoch, granted_at, granted_id, expires_at)
 		VALUES (?, ?, 1, `+now+`, (SELECT COALESCE(MAX(id), 0) FROM messages), `+now+` + ?)
 		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,
+			prev_owner = CASE WHEN leases.owner = excluded.owner THEN leases.prev_owner ELSE leases.owner END,
 			epoch = CASE WHEN leases.owner = excluded.owner AND leases.expires_at > excluded.granted_at THEN leases.epoch ELSE leases.epoch + 1 END,
 			granted_at = CASE WHEN leases.owner = excluded.owner AND leases.expires_at > excluded.granted_at THEN leases.granted_at ELSE excluded.granted_at END,
 			granted_id = CASE WHEN leases.owner = excluded.owner AND leases.expires_at > excluded.granted_at THEN leases.granted_id ELSE excluded.granted_id END,
 			expires_at = excluded.expires_at
 		WHERE leases.expires_at <= excluded.granted_at OR leases.owner = excluded.owner
-		RETURNING owner, epoch, granted_at, granted_id, expires_at`,
-		name, owner, ttl.Milliseconds()).Scan(&l.Owner, &l.Epoch, &granted, &l.GrantedID, &expires)
+		RETURNING owner, epoch, prev_owner, granted_at, granted_id, expires_at`,
+		name, owner, ttl.Milliseconds()).Scan(&l.Owner, &l.Epoch, &l.PrevOwner, &granted, &l.GrantedID, &expires)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, Lease{}, nil
@@ -231,10 +233,10 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner int64, names []string) 
 
 // Leases lists every lease.
 func (s *Store) Leases(ctx context.Context) ([]Lease, error) {
-	return queryAll(ctx, s.r, "leases", `SELECT name, owner, epoch, granted_at, granted_id, expires_at FROM leases ORDER BY name`, nil,
+	return queryAll(ctx, s.r, "leases", `SELECT name, owner, epoch, prev_owner, granted_at, granted_id, expires_at FROM leases ORDER BY name`, nil,
 		func(r *sql.Rows, l *Lease) error {
 			var granted, expires int64
-			err := r.Scan(&l.Name, &l.Owner, &l.Epoch, &granted, &l.GrantedID, &expires)
+			err := r.Scan(&l.Name, &l.Owner, &l.Epoch, &l.PrevOwner, &granted, &l.GrantedID, &expires)
 			l.GrantedAt, l.ExpiresAt = time.UnixMilli(granted), time.UnixMilli(expires)
 			return err
 		})

@@ -263,6 +263,7 @@ var sqliteDialect = &dialect{
 				name       TEXT    PRIMARY KEY,
 				owner      INTEGER NOT NULL,
 				epoch      INTEGER NOT NULL,
+				prev_owner INTEGER NOT NULL DEFAULT 0,
 				granted_at INTEGER NOT NULL,
 				granted_id INTEGER NOT NULL,
 				expires_at INTEGER NOT NULL

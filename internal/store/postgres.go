@@ -294,6 +294,7 @@ var postgresDialect = &dialect{
 				name       text   PRIMARY KEY,
 				owner      bigint NOT NULL,
 				epoch      bigint NOT NULL,
+				prev_owner bigint NOT NULL DEFAULT 0,
 				granted_at bigint NOT NULL,
 				granted_id bigint NOT NULL,
 				expires_at bigint NOT NULL

@@ -200,8 +200,10 @@ const crossDedupWindow = time.Hour
 //     need synchronised clocks (NTP), and the capture side stops a target
 //     as soon as a renewal finds its lease gone.
 //   - duplicates: within crossDedupWindow after the lease was granted to
-//     its current owner (epoch above 1), a message whose dedup key is
-//     already stored for its target since the grant.
+//     its current owner by taking it from another collector (prev_owner),
+//     a message whose dedup key is already stored for its target since
+//     the grant. (A collector that takes its own lease again, after a
+//     restart, has its own stored keys in memory: ingest.New loads them.)
 //
 // Targets without a lease row (SQLite, a store used without collectors)
 // are written as they are.
@@ -217,7 +219,7 @@ func (s *Store) fence(ctx context.Context, tx pgx.Tx, b *Batch) error {
 			names = append(names, TargetLease(t))
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT name, owner, epoch, granted_at, granted_id FROM leases WHERE name = ANY($1) FOR SHARE`, names)
+	rows, err := tx.Query(ctx, `SELECT name, owner, prev_owner, granted_at, granted_id FROM leases WHERE name = ANY($1) FOR SHARE`, names)
 	if err != nil {
 		return fmt.Errorf("store: read leases: %w", err)
 	}
@@ -225,7 +227,7 @@ func (s *Store) fence(ctx context.Context, tx pgx.Tx, b *Batch) error {
 	for rows.Next() {
 		var l Lease
 		var granted int64
-		if err := rows.Scan(&l.Name, &l.Owner, &l.Epoch, &granted, &l.GrantedID); err != nil {
+		if err := rows.Scan(&l.Name, &l.Owner, &l.PrevOwner, &granted, &l.GrantedID); err != nil {
 			rows.Close()
 			return fmt.Errorf("store: read leases: %w", err)
 		}
@@ -245,7 +247,7 @@ func (s *Store) fence(ctx context.Context, tx pgx.Tx, b *Batch) error {
 	for i := range b.Messages {
 		m := &b.Messages[i]
 		l, ok := leases[m.Target]
-		if ok && m.DedupKey != 0 && l.Epoch > 1 && time.Since(l.GrantedAt) < crossDedupWindow {
+		if ok && m.DedupKey != 0 && l.PrevOwner != 0 && time.Since(l.GrantedAt) < crossDedupWindow {
 			keys[m.Target] = append(keys[m.Target], int64(m.DedupKey))
 		}
 	}
