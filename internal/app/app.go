@@ -22,6 +22,7 @@ import (
 	"github.com/wsmon/wsmon/internal/metrics"
 	"github.com/wsmon/wsmon/internal/notify"
 	"github.com/wsmon/wsmon/internal/query"
+	"github.com/wsmon/wsmon/internal/report"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/web"
 	"github.com/wsmon/wsmon/internal/webui"
@@ -253,6 +254,13 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		anQuery = r
 	}
 
+	// Reports (package report): read through the same query path and
+	// analyses as the API; sent on a schedule by the monitor process.
+	reports, err := report.NewBuilder(report.Options{Store: st, Source: query.New(st, ix), Analysis: reportAnalysis(anQuery), Location: cfg.Location()})
+	if err != nil {
+		return err
+	}
+
 	var srv *http.Server
 	serveErr := make(chan error, 1)
 	if ln != nil {
@@ -286,7 +294,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			RefreshInterval: cfg.WebRefreshInterval.Duration(), MaxInMemory: cfg.MaxMessagesInMemory,
 			TimeZone: zoneName(cfg.Location()), Location: cfg.Location(),
 			Token: cfg.WebToken, User: cfg.WebUser, Password: cfg.WebPassword, Busy: busy, Ingest: ingest, Ready: ready, Metrics: met.Handler(),
-			Alerts: st, Rules: ruleMgr, RuleList: ruleList, Backup: backup, Notifiers: sinks, Analysis: anQuery, Analyses: analyses,
+			Alerts: st, Rules: ruleMgr, RuleList: ruleList, Backup: backup, Notifiers: sinks, Analysis: anQuery, Analyses: analyses, Reports: reports,
 			Limits: web.Limits{MaxConnections: cfg.WebMaxConnections, MaxLiveClients: cfg.LiveMaxClients},
 		})
 		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts,
@@ -331,6 +339,20 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	monDone := make(chan error, 1)
 	if mon != nil && (cfg.RetentionDays > 0 || cfg.RetentionMaxBytes > 0) {
 		bg.Go(func() { retention(ixCtx, ix, st, cfg.RetentionDays, cfg.RetentionMaxBytes, log) })
+	}
+	if mon != nil && (cfg.ReportDaily || cfg.ReportWeekly) {
+		d, err := notify.NewDispatcher(cfg.EffectiveNotifiers(), notify.Options{Logger: log})
+		if err != nil {
+			return fmt.Errorf("reports: %w", err)
+		}
+		h, m := cfg.ReportTime()
+		lang := cfg.ReportLang
+		if lang == "" {
+			lang = report.LangEN
+		}
+		sched := report.NewScheduler(report.ScheduleOptions{Builder: reports, Sender: d, State: st, Daily: cfg.ReportDaily, Weekly: cfg.ReportWeekly,
+			Hour: h, Min: m, Notifiers: cfg.ReportNotifiers, Lang: lang, Logger: log})
+		bg.Go(func() { sched.Run(runCtx) })
 	}
 	anDone := make(chan error, 1)
 	if an != nil {
@@ -483,4 +505,12 @@ func zoneName(loc *time.Location) string {
 func isLoopbackAddr(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
+}
+
+// reportAnalysis is the analyses for reports: nil when none runs.
+func reportAnalysis(a web.Analysis) report.Analysis {
+	if a == nil {
+		return nil
+	}
+	return a
 }

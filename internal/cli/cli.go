@@ -47,6 +47,7 @@ Modes:
   bench     benchmark ingest, search and statistics on a synthetic corpus
   reindex   rebuild the search index and statistics from the messages
   export    write messages (filtered, or a search) as CSV, JSON or NDJSON
+  report    write a daily, weekly or range report as HTML or JSON
   backup    write a consistent copy of the database (safe while a monitor runs)
   restore   put a backup in place of the database (with no monitor running)
   health    probe a running wsmon's /healthz (exit 0 if healthy; for containers)
@@ -75,6 +76,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return runReindex(ctx, rest, env)
 	case "export":
 		return runExport(ctx, rest, env)
+	case "report":
+		return runReport(ctx, rest, env)
 	case "backup":
 		return runBackup(ctx, rest, env)
 	case "restore":

@@ -83,6 +83,13 @@ type Config struct {
 	AnomalyDetection  *bool    `json:"anomaly_detection"`  // detect anomalies (internal/anomaly) behind ingest; default AnomalyDetectionDefault (true)
 	AnomalyMaxKeys    int      `json:"anomaly_max_keys"`   // targets and rooms the detector keeps a baseline for; 0 = anomaly.DefaultMaxKeys
 
+	// --- scheduled reports (internal/report) ---
+	ReportDaily     bool     `json:"report_daily"`     // send the previous day's report at report_at
+	ReportWeekly    bool     `json:"report_weekly"`    // send the previous Monday–Sunday week's report on Mondays at report_at
+	ReportAt        string   `json:"report_at"`        // HH:MM in time_zone; default "08:00"
+	ReportNotifiers []string `json:"report_notifiers"` // names of notifiers (notifiers, or "webhook" for notify_webhook_url) that get the reports
+	ReportLang      string   `json:"report_lang"`      // "en" (default) or "zh"
+
 	// Rules raise alerts (internal/rules): keyword, regex, user, rate,
 	// silence, connection. With enable_notifications,
 	// notification_keywords are one more keyword rule (EffectiveRules).

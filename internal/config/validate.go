@@ -116,6 +116,7 @@ func (c Config) Validate() error {
 			return nil
 		},
 		func() error { return c.checkRules() },
+		func() error { return c.checkReports() },
 		func() error { return secondsRange("ping_interval", c.PingInterval, 0, false, maxIntervalSecs) },
 		func() error {
 			if !(c.PongTimeout > c.PingInterval && c.PongTimeout <= maxLongSecs) {
@@ -639,6 +640,52 @@ func checkDatabaseURL(raw string) error {
 	}
 	if s := strings.ToLower(u.Scheme); s != "postgres" && s != "postgresql" {
 		return errorf("database_url", "database_url: scheme must be postgres or postgresql, like %s", form)
+	}
+	return nil
+}
+
+// ReportTime returns report_at as hours and minutes (default 08:00).
+func (c Config) ReportTime() (hour, minute int) {
+	if c.ReportAt == "" {
+		return 8, 0
+	}
+	t, err := time.Parse("15:04", c.ReportAt)
+	if err != nil {
+		return 8, 0
+	}
+	return t.Hour(), t.Minute()
+}
+
+// checkReports checks the report_* keys: a time of day, a language, and
+// notifiers that exist (scheduled reports need at least one).
+func (c Config) checkReports() error {
+	if c.ReportAt != "" {
+		if _, err := time.Parse("15:04", c.ReportAt); err != nil {
+			return errorf("report_at", "report_at: must be a time of day HH:MM (24-hour, in time_zone), got %s", quoteShort(c.ReportAt))
+		}
+	}
+	if c.ReportLang != "" && c.ReportLang != "en" && c.ReportLang != "zh" {
+		return errorf("report_lang", "report_lang: must be en or zh, got %s", quoteShort(c.ReportLang))
+	}
+	var names []string
+	for _, n := range c.EffectiveNotifiers() {
+		names = append(names, n.Name)
+	}
+	for i, n := range c.ReportNotifiers {
+		if !slices.Contains(names, n) {
+			known := "none is configured (add one to notifiers)"
+			if len(names) > 0 {
+				known = "known: " + strings.Join(names, ", ")
+			}
+			return errorf("report_notifiers", "report_notifiers[%d]: no notifier named %s; %s", i, quoteShort(n), known)
+		}
+	}
+	if (c.ReportDaily || c.ReportWeekly) && len(c.ReportNotifiers) == 0 {
+		key := "report_daily"
+		if !c.ReportDaily {
+			key = "report_weekly"
+		}
+		return errorf(key, "%s: needs report_notifiers, the notifiers that get the reports", key)
 	}
 	return nil
 }

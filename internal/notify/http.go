@@ -87,16 +87,23 @@ func buildRequest(c Config, r *renderer, a *Alert, now time.Time) (*request, err
 	h := http.Header{}
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("User-Agent", "wsmon")
-	u := c.URL
-	var body any
-	text := string(out)
-	switch c.Type {
-	case TypeWebhook:
+	if c.Type == TypeWebhook {
 		h.Set(HeaderAlertID, strconv.FormatInt(a.ID, 10))
 		if c.Secret != "" {
 			h.Set(HeaderSignature, "sha256="+hex.EncodeToString(hmacSHA256([]byte(c.Secret), out)))
 		}
-		return &request{url: u, body: out, header: h}, nil
+		return &request{url: c.URL, body: out, header: h}, nil
+	}
+	return textRequest(c, string(out), now, h)
+}
+
+// textRequest returns the request posting text to the chat bot c (every
+// type but webhook and email) at now, with the headers h. It is a pure
+// function of its arguments.
+func textRequest(c Config, text string, now time.Time, h http.Header) (*request, error) {
+	u := c.URL
+	var body any
+	switch c.Type {
 	case TypeSlack:
 		// docs.slack.dev "Sending messages using incoming webhooks": POST
 		// a JSON payload whose "text" is the message.

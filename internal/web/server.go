@@ -7,6 +7,7 @@ package web
 
 import (
 	"context"
+	"github.com/wsmon/wsmon/internal/report"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -121,6 +122,9 @@ type Options struct {
 	// Analysis answers /api/analysis/terms, /api/analysis/sentiment and
 	// /api/analysis/anomalies; nil: they answer 409 (turned off).
 	Analysis Analysis
+	// Reports builds /api/reports/daily and /api/reports/weekly; nil:
+	// they answer 409 reports_off.
+	Reports *report.Builder
 	// Analyses names the analyses turned on ("terms", "sentiment", ...),
 	// listed in /api/ui-config so that the dashboard asks only for those
 	// where it shows them unasked (the anomalies on its chart).
@@ -218,6 +222,8 @@ func (s *Server) routes() {
 	m.Handle("GET /api/analysis/terms", s.api(s.handleAnalysisTerms))
 	m.Handle("GET /api/analysis/sentiment", s.api(s.handleAnalysisSentiment))
 	m.Handle("GET /api/analysis/anomalies", s.api(s.handleAnalysisAnomalies))
+	m.Handle("GET /api/reports/daily", s.api(s.handleReport(report.KindDaily)))
+	m.Handle("GET /api/reports/weekly", s.api(s.handleReport(report.KindWeekly)))
 	m.Handle("GET /api/sessions", s.api(s.handleSessions))
 	m.Handle("GET /api/targets", s.api(s.handleTargets))
 	m.Handle("POST /api/targets", s.api(sameOrigin(s.handleAddTarget)))
