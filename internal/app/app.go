@@ -340,7 +340,9 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	if mon != nil && (cfg.RetentionDays > 0 || cfg.RetentionMaxBytes > 0) {
 		bg.Go(func() { retention(ixCtx, ix, st, cfg.RetentionDays, cfg.RetentionMaxBytes, log) })
 	}
-	if mon != nil && (cfg.ReportDaily || cfg.ReportWeekly) {
+	// On PostgreSQL one collector sends them: the one that held the index
+	// lease at its start (as for the analyses).
+	if mon != nil && mon.IndexLead() && (cfg.ReportDaily || cfg.ReportWeekly) {
 		d, err := notify.NewDispatcher(cfg.EffectiveNotifiers(), notify.Options{Logger: log})
 		if err != nil {
 			return fmt.Errorf("reports: %w", err)
