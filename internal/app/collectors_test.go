@@ -28,6 +28,27 @@ type collectorsSetup struct {
 	servers []*demo.Server
 	names   []string
 	sqlDB   *storetest.DB
+	began   time.Time // the servers started streaming
+	closed  time.Time // closeServers
+	up      time.Time // every server had its collector (captured)
+}
+
+// captured waits until each target is captured by one collector and
+// notes when: what the servers sent before is not the collectors' to
+// have.
+func (s *collectorsSetup) captured(t *testing.T) {
+	t.Helper()
+	waitFor(t, 40*time.Second, "each target captured by one collector", func() bool { return s.allCapturedOnce() })
+	s.up = time.Now()
+}
+
+// closeServers stops the traffic (the last messages before the close may
+// reach nobody).
+func (s *collectorsSetup) closeServers() {
+	s.closed = time.Now()
+	for _, d := range s.servers {
+		d.Close()
+	}
 }
 
 func newCollectorsSetup(t *testing.T) *collectorsSetup {
@@ -35,7 +56,7 @@ func newCollectorsSetup(t *testing.T) *collectorsSetup {
 	if !pgtest.Enabled() {
 		t.Skip("a PostgreSQL test: it runs in make test's PostgreSQL pass (WSMON_TEST_PG_DSN set), on a server of its own")
 	}
-	s := &collectorsSetup{pg: pgtest.StartServer(t)}
+	s := &collectorsSetup{pg: pgtest.StartServer(t), began: time.Now()}
 	for i := range 4 {
 		d := newDemo(t, func(o *demo.Options) {
 			o.Rate = 100 // per server: 400 messages/s in all
@@ -154,6 +175,9 @@ func startCollector(t *testing.T, cfg config.Config) (*exec.Cmd, string) {
 // missing.
 func (s *collectorsSetup) checkStoredOnce(t *testing.T, windows [][2]time.Time) (stored, missing int) {
 	t.Helper()
+	// Before every collector connected, and at the close, the servers
+	// sent to nobody.
+	windows = append(windows, [2]time.Time{time.Time{}, s.up.Add(time.Second)}, [2]time.Time{s.closed.Add(-time.Second), time.Now()})
 	db := s.db(t)
 	for i, name := range s.names {
 		rows, err := db.Query(`SELECT raw FROM messages WHERE target = ?`, name)
@@ -222,7 +246,7 @@ func TestCollectorKilledTargetsTakenOver(t *testing.T) {
 	cfgA, cfgB := s.config(t), s.config(t)
 	a, logA := startCollector(t, cfgA)
 	b, logB := startCollector(t, cfgB)
-	waitFor(t, 40*time.Second, "each target captured by one collector", func() bool { return s.allCapturedOnce() })
+	s.captured(t)
 	time.Sleep(3 * time.Second)
 	// The victim is a collector that holds targets (collectors that start
 	// together split them; one that starts a little later may get none).
@@ -265,9 +289,7 @@ func TestCollectorKilledTargetsTakenOver(t *testing.T) {
 	w2 := start(t, ModeWeb, s.config(t))
 
 	// Stop the traffic, let everything be stored.
-	for _, d := range s.servers {
-		d.Close()
-	}
+	s.closeServers()
 	time.Sleep(4 * time.Second)
 	total := s.count(t, `SELECT COUNT(*) FROM messages`)
 	for _, w := range []*harness{w1, w2} {
@@ -302,7 +324,7 @@ func TestCollectorFrozenIsFenced(t *testing.T) {
 	cfgA, cfgB := s.config(t), s.config(t)
 	a, logA := startCollector(t, cfgA)
 	b, logB := startCollector(t, cfgB)
-	waitFor(t, 40*time.Second, "each target captured by one collector", func() bool { return s.allCapturedOnce() })
+	s.captured(t)
 	time.Sleep(3 * time.Second)
 	idA, idB := collectorID(t, cfgA), collectorID(t, cfgB)
 	held := s.leasesOf(t, idA)
@@ -335,9 +357,7 @@ func TestCollectorFrozenIsFenced(t *testing.T) {
 	if !s.allCapturedOnce() {
 		t.Errorf("after the frozen collector resumed: clients per server %v, want one each", s.clients())
 	}
-	for _, d := range s.servers {
-		d.Close()
-	}
+	s.closeServers()
 	time.Sleep(4 * time.Second)
 	stored, missing := s.checkStoredOnce(t, [][2]time.Time{{frozeAt.Add(-time.Second), takenAt.Add(time.Second)}})
 	la, _ := os.ReadFile(logA)

@@ -137,11 +137,17 @@ func (h *harness) stop() error {
 
 func (h *harness) hubSubscribers() int { return h.hub.Subscribers() }
 
-// waitConnected waits until every target is connected.
+// waitConnected waits until every target has a runner (on PostgreSQL the
+// collector starts them after its first lease round) and is connected.
 func (h *harness) waitConnected() {
 	h.t.Helper()
+	want := len(h.cfg.ResolvedTargets())
 	waitFor(h.t, 10*time.Second, "connected", func() bool {
-		for _, s := range h.mon.Status() {
+		st := h.mon.Status()
+		if len(st) < want {
+			return false
+		}
+		for _, s := range st {
 			if s.State != "connected" {
 				return false
 			}

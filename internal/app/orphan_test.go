@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -51,7 +52,15 @@ func TestCrashClosesOrphanSession(t *testing.T) {
 		t.Errorf("orphan closed at %d with %q; want its last message's time %d and %q", disc, errText, last, store.OrphanSessionError)
 	}
 	if err := db.QueryRow(`SELECT connected_at FROM sessions WHERE id > ? ORDER BY id LIMIT 1`, old).Scan(&next); err != nil {
-		t.Fatalf("the new session: %v", err)
+		var all []string
+		rows, _ := db.Query(`SELECT id, connected_at, COALESCE(disconnected_at, 0), error FROM sessions ORDER BY id`)
+		for rows != nil && rows.Next() {
+			var id, c, dd int64
+			var e string
+			rows.Scan(&id, &c, &dd, &e)
+			all = append(all, fmt.Sprintf("%d@%d-%d %q", id, c, dd, e))
+		}
+		t.Fatalf("the new session: %v (sessions: %v)", err, all)
 	}
 	if next < disc {
 		t.Errorf("new session connected at %d, before the orphan's end %d: no gap", next, disc)
