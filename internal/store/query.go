@@ -238,17 +238,7 @@ func (s *Store) Sessions(ctx context.Context, target string, limit int) ([]Sessi
 		args = append(args, target)
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
-	return queryAll(ctx, s.r, "sessions", q, append(args, limit), func(r *sql.Rows, se *Session) error {
-		var conn int64
-		var disc, code sql.NullInt64
-		err := r.Scan(&se.ID, &se.Target, &se.URL, &conn, &disc, &code, &se.CloseReason, &se.Messages, &se.Error, &se.Protocol, &se.Control)
-		se.ConnectedAt = time.UnixMilli(conn)
-		if disc.Valid {
-			se.DisconnectedAt = time.UnixMilli(disc.Int64)
-		}
-		se.CloseCode = int(code.Int64)
-		return err
-	})
+	return queryAll(ctx, s.r, "sessions", q, append(args, limit), scanSession)
 }
 
 // CountMessages counts messages matching q's filters (Limit and Before are
@@ -261,4 +251,19 @@ func (s *Store) CountMessages(ctx context.Context, q MessageQuery) (int64, error
 		return 0, fmt.Errorf("store: count: %w", err)
 	}
 	return n, nil
+}
+
+// scanSession reads a session row selected as id, target, url,
+// connected_at, disconnected_at, close_code, close_reason, messages,
+// error, protocol, control_frames.
+func scanSession(r *sql.Rows, se *Session) error {
+	var conn int64
+	var disc, code sql.NullInt64
+	err := r.Scan(&se.ID, &se.Target, &se.URL, &conn, &disc, &code, &se.CloseReason, &se.Messages, &se.Error, &se.Protocol, &se.Control)
+	se.ConnectedAt = time.UnixMilli(conn)
+	if disc.Valid {
+		se.DisconnectedAt = time.UnixMilli(disc.Int64)
+	}
+	se.CloseCode = int(code.Int64)
+	return err
 }

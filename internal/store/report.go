@@ -97,17 +97,7 @@ func (s *Store) SessionsBetween(ctx context.Context, target string, from, to tim
 		args = append(args, target)
 	}
 	q += ` ORDER BY target, connected_at, id LIMIT ?`
-	return queryAll(ctx, s.r, "report sessions", q, append(args, limit), func(r *sql.Rows, se *Session) error {
-		var conn int64
-		var disc, code sql.NullInt64
-		err := r.Scan(&se.ID, &se.Target, &se.URL, &conn, &disc, &code, &se.CloseReason, &se.Messages, &se.Error, &se.Protocol, &se.Control)
-		se.ConnectedAt = time.UnixMilli(conn)
-		if disc.Valid {
-			se.DisconnectedAt = time.UnixMilli(disc.Int64)
-		}
-		se.CloseCode = int(code.Int64)
-		return err
-	})
+	return queryAll(ctx, s.r, "report sessions", q, append(args, limit), scanSession)
 }
 
 // AttemptsBetween counts the failed connection attempts (no session
