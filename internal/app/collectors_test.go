@@ -149,7 +149,13 @@ func (s *collectorsSetup) allCapturedOnce() bool {
 
 // startCollector runs a collector as a child process (to be killed or
 // frozen), its log in dir/child.log.
-func startCollector(t *testing.T, cfg config.Config) (*exec.Cmd, string) {
+func startCollector(t testing.TB, cfg config.Config) (*exec.Cmd, string) {
+	return startProcess(t, cfg, "monitor")
+}
+
+// startProcess runs this binary as a wsmon process of mode (monitor, all
+// or web; see TestMain), its log in dir/child.log; it is killed at cleanup.
+func startProcess(t testing.TB, cfg config.Config, mode string) (*exec.Cmd, string) {
 	t.Helper()
 	js, _ := json.Marshal(cfg)
 	logPath := filepath.Join(t.TempDir(), "child.log")
@@ -158,7 +164,7 @@ func startCollector(t *testing.T, cfg config.Config) (*exec.Cmd, string) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "WSMON_TEST_CHILD_CONFIG="+string(js))
+	cmd.Env = append(os.Environ(), "WSMON_TEST_CHILD_CONFIG="+string(js), "WSMON_TEST_CHILD_MODE="+mode)
 	cmd.Stderr, cmd.Stdout = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -48,8 +48,11 @@ func TestMain(m *testing.M) {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		mode := ModeMonitor
-		if os.Getenv("WSMON_TEST_CHILD_MODE") == "all" {
+		switch os.Getenv("WSMON_TEST_CHILD_MODE") {
+		case "all":
 			mode = ModeAll
+		case "web":
+			mode = ModeWeb
 		}
 		if err := Run(ctx, mode, cfg, Options{Version: "test-child"}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -78,16 +81,9 @@ func runDemoChild(addr string) {
 	os.Exit(0)
 }
 
+// startChild runs a monitor as a child process (startProcess).
 func startChild(t *testing.T, cfg config.Config) *exec.Cmd {
-	t.Helper()
-	js, _ := json.Marshal(cfg)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "WSMON_TEST_CHILD_CONFIG="+string(js))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	cmd, _ := startProcess(t, cfg, "monitor")
 	return cmd
 }
 

@@ -13,10 +13,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/wsmon/wsmon/internal/demo"
+	"github.com/wsmon/wsmon/internal/store/pgtest"
 )
 
 // sseLatencies reads /api/live at base until n message events arrived (or
@@ -24,12 +26,21 @@ import (
 // (stamped when wsmon read the frame from the socket) to its arrival here.
 func sseLatencies(t testing.TB, base string, n int, within time.Duration) []time.Duration {
 	t.Helper()
+	out, err := readLatencies(base, n, within)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// readLatencies is sseLatencies for any goroutine: it returns its error.
+func readLatencies(base string, n int, within time.Duration) ([]time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/live", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
@@ -47,12 +58,12 @@ func sseLatencies(t testing.TB, base string, n int, within time.Duration) []time
 				ReceivedAt time.Time `json:"received_at"`
 			}
 			if err := json.Unmarshal([]byte(line[6:]), &m); err != nil {
-				t.Fatal(err)
+				return out, err
 			}
 			out = append(out, now.Sub(m.ReceivedAt))
 		}
 	}
-	return out
+	return out, nil
 }
 
 func pctl(ds []time.Duration, p int) time.Duration {
@@ -97,6 +108,69 @@ func BenchmarkLiveLatency(b *testing.B) {
 			fmt.Fprintf(os.Stderr, "live latency (%s): p50 %v p99 %v max %v over %d events\n", name,
 				pctl(ls, 50).Round(time.Millisecond/10), pctl(ls, 99).Round(time.Millisecond/10), pctl(ls, 100).Round(time.Millisecond/10), len(ls))
 		})
+	}
+}
+
+// BenchmarkWebReplicaLiveLatency: on PostgreSQL, from receipt at the
+// collector's socket to the SSE event at a client of each of two web
+// replicas, every part a process of its own (a `wsmon monitor` and two
+// `wsmon web`, children of the benchmark, on a PostgreSQL server the
+// benchmark starts): the collector commits, NOTIFY wakes each replica,
+// which reads the new rows and sends them. The demo server chats at 500
+// messages/s. Run:
+//
+//	WSMON_TEST_PG_DSN=… go test -run '^$' -bench BenchmarkWebReplicaLiveLatency -benchtime 1x ./internal/app/
+func BenchmarkWebReplicaLiveLatency(b *testing.B) {
+	if !pgtest.Enabled() {
+		b.Skip("needs PostgreSQL (WSMON_TEST_PG_DSN set): runs on a server of its own")
+	}
+	const n = 3000
+	pg := pgtest.StartServer(b)
+	d := newDemo(b, func(o *demo.Options) { o.Rate = 500 })
+	cfg := testConfig(b, d.URL())
+	cfg.DatabaseURL = pg.URL()
+	startCollector(b, cfg)
+	var bases []string
+	for range 2 {
+		w := cfg
+		w.DataDir = b.TempDir()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.WebPort = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		startProcess(b, w, "web")
+		bases = append(bases, fmt.Sprintf("http://127.0.0.1:%d", w.WebPort))
+	}
+	for _, base := range bases {
+		waitFor(b, 30*time.Second, "web replica up", func() bool {
+			resp, err := http.Get(base + "/healthz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+	}
+	res := make([][]time.Duration, len(bases))
+	errs := make([]error, len(bases))
+	var wg sync.WaitGroup
+	for i, base := range bases {
+		wg.Go(func() { res[i], errs[i] = readLatencies(base, n, 60*time.Second) })
+	}
+	wg.Wait()
+	for i, ls := range res {
+		if errs[i] != nil {
+			b.Fatal(errs[i])
+		}
+		if len(ls) < n {
+			b.Fatalf("replica %d: only %d events", i+1, len(ls))
+		}
+		ls = ls[100:] // skip the connection's first moments
+		b.ReportMetric(float64(pctl(ls, 99).Microseconds())/1000, fmt.Sprintf("replica%d-p99-ms", i+1))
+		fmt.Fprintf(os.Stderr, "live latency (web replica %d of 2, PostgreSQL): p50 %v p99 %v max %v over %d events\n", i+1,
+			pctl(ls, 50).Round(time.Millisecond/10), pctl(ls, 99).Round(time.Millisecond/10), pctl(ls, 100).Round(time.Millisecond/10), len(ls))
 	}
 }
 
