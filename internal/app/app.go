@@ -156,11 +156,14 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	snap := func() metrics.Snapshot { return metrics.Snapshot{} }
 	var mon *Monitor
 	// The analyses behind ingest (trending terms, sentiment, anomalies):
-	// counted by the monitor process, read from their saved state by a
-	// separate web.
-	var an *analysis.Analyzer
-	var anOptions *analysis.Options
+	// counted by the monitor process (on PostgreSQL by the collector
+	// holding the index lease, see leadTask), read from their saved state
+	// by a separate web.
+	var anSet *analyses
 	var anQuery web.Analysis
+	// Work only the index lease holder does (the analyses, the reports):
+	// started and stopped with the lease. Complete before mon.Run.
+	var leadTasks []*leadTask
 	anOn := cfg.AnalysisTermsEnabled() || cfg.AnalysisSentimentEnabled() || cfg.AnomalyDetectionEnabled()
 	var analyses []string // what /api/ui-config lists as on
 	if cfg.AnalysisTermsEnabled() {
@@ -178,10 +181,12 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 				if err := ix.SetLead(ixCtx, lead); err != nil {
 					log.Error("index: switching between writing and following the index failed", "lead", lead, "error", err)
 				}
+				for _, t := range leadTasks {
+					if err := t.set(lead); err != nil {
+						log.Error(t.name+": starting failed; they run again when this collector next takes the index lease", "error", err)
+					}
+				}
 			}}
-		// On PostgreSQL the analyses run in the collector that holds the
-		// index lease when it starts (see below).
-		anCommits := &lateCommitter{}
 		if anOn {
 			ao := analysis.Options{Store: st, Location: cfg.Location(), Logger: log,
 				Terms: cfg.AnalysisTermsEnabled(), Sentiment: cfg.AnalysisSentimentEnabled(), StopWords: cfg.TermsStopWords,
@@ -198,8 +203,11 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			if o.Analysis != nil {
 				o.Analysis(&ao)
 			}
-			anOptions = &ao
-			mo.Committers = append(mo.Committers, anCommits)
+			// Stopped with the indexer, after the monitor's last commit.
+			anSet = newAnalyses(ixCtx, ao, analysisReader(st, cfg, log), log)
+			anQuery = anSet
+			leadTasks = append(leadTasks, &anSet.task)
+			mo.Committers = append(mo.Committers, anSet)
 		}
 		var ist ingest.Store = st
 		if o.WrapIngestStore != nil {
@@ -214,14 +222,6 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		mon, err = NewMonitor(ctx, cfg, mo)
 		if err != nil {
 			return err
-		}
-		if anOptions != nil && mon.IndexLead() {
-			an, err = analysis.New(ctx, *anOptions)
-			if err != nil {
-				return err
-			}
-			anQuery = an
-			anCommits.c = an
 		}
 	}
 	ix, err = index.New(ctx, st, index.Options{Follow: mon == nil || !mon.IndexLead(), Logger: log})
@@ -243,15 +243,8 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		}
 	}
 
-	if anOn && an == nil {
-		r := analysis.NewReader(st, log)
-		for name, on := range map[string]bool{analysis.NameTerms: cfg.AnalysisTermsEnabled(),
-			analysis.NameSentiment: cfg.AnalysisSentimentEnabled(), analysis.NameAnomaly: cfg.AnomalyDetectionEnabled()} {
-			if !on {
-				r.Off(name)
-			}
-		}
-		anQuery = r
+	if anOn && anSet == nil {
+		anQuery = analysisReader(st, cfg, log)
 	}
 
 	// Reports (package report): read through the same query path and
@@ -328,21 +321,9 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		tail.Wake = wake
 		bg.Go(func() { tail.Run(runCtx) })
 	}
-	if o.Started != nil {
-		addr := ""
-		if ln != nil {
-			addr = ln.Addr().String()
-		}
-		o.Started(Running{Monitor: mon, WebAddr: addr, Hub: hub, Index: ix, Analyzer: an})
-	}
-
-	monDone := make(chan error, 1)
-	if mon != nil && (cfg.RetentionDays > 0 || cfg.RetentionMaxBytes > 0) {
-		bg.Go(func() { retention(ixCtx, ix, st, cfg.RetentionDays, cfg.RetentionMaxBytes, log) })
-	}
-	// On PostgreSQL one collector sends them: the one that held the index
-	// lease at its start (as for the analyses).
-	if mon != nil && mon.IndexLead() && (cfg.ReportDaily || cfg.ReportWeekly) {
+	// On PostgreSQL one collector sends the reports: the one holding the
+	// index lease (as for the analyses).
+	if mon != nil && (cfg.ReportDaily || cfg.ReportWeekly) {
 		d, err := notify.NewDispatcher(cfg.EffectiveNotifiers(), notify.Options{Logger: log})
 		if err != nil {
 			return fmt.Errorf("reports: %w", err)
@@ -354,14 +335,39 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		}
 		sched := report.NewScheduler(report.ScheduleOptions{Builder: reports, Sender: d, State: st, Daily: cfg.ReportDaily, Weekly: cfg.ReportWeekly,
 			Hour: h, Min: m, Notifiers: cfg.ReportNotifiers, Lang: lang, Logger: log})
-		bg.Go(func() { sched.Run(runCtx) })
+		leadTasks = append(leadTasks, &leadTask{name: "scheduled reports", parent: runCtx, log: log,
+			start: func(ctx context.Context) (func(), error) { return func() { sched.Run(ctx) }, nil }})
 	}
-	anDone := make(chan error, 1)
-	if an != nil {
-		// Stopped with the indexer, after the monitor's last commit.
-		go func() { anDone <- an.Run(ixCtx) }()
-	} else {
-		anDone <- nil
+	if mon != nil && mon.IndexLead() {
+		for _, t := range leadTasks {
+			if err := t.set(true); err != nil {
+				return err
+			}
+		}
+	}
+	// Stopped after the indexer's final flush (the analyses count every
+	// committed message and save their state); idempotent.
+	stopLeadTasks := func() {
+		for _, t := range leadTasks {
+			t.set(false)
+		}
+	}
+	defer stopLeadTasks()
+	if o.Started != nil {
+		addr := ""
+		if ln != nil {
+			addr = ln.Addr().String()
+		}
+		var an *analysis.Analyzer
+		if anSet != nil {
+			an = anSet.Analyzer()
+		}
+		o.Started(Running{Monitor: mon, WebAddr: addr, Hub: hub, Index: ix, Analyzer: an})
+	}
+
+	monDone := make(chan error, 1)
+	if mon != nil && (cfg.RetentionDays > 0 || cfg.RetentionMaxBytes > 0) {
+		bg.Go(func() { retention(ixCtx, ix, st, cfg.RetentionDays, cfg.RetentionMaxBytes, log) })
 	}
 	if mon != nil {
 		go func() { ixDone <- ix.Run(ixCtx) }()
@@ -379,7 +385,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			// Monitor alone has nothing left to do once capture stopped.
 			stopIx()
 			<-ixDone
-			<-anDone
+			stopLeadTasks()
 			return err
 		}
 		if err != nil {
@@ -409,7 +415,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		if err := <-ixDone; err != nil {
 			log.Error("index: final flush failed; it is rebuilt from the messages at the next start", "error", err)
 		}
-		<-anDone // it saves its state
+		stopLeadTasks() // the analyses save their state
 		mon.ReleaseIndex(context.WithoutCancel(ctx))
 	}
 	return runErr
@@ -515,4 +521,18 @@ func reportAnalysis(a web.Analysis) report.Analysis {
 		return nil
 	}
 	return a
+}
+
+// analysisReader reads the analyses' saved states (a process that does
+// not run them: a separate web, a collector without the index lease),
+// answering for those turned off as off.
+func analysisReader(st *store.Store, cfg config.Config, log *slog.Logger) *analysis.Reader {
+	r := analysis.NewReader(st, log)
+	for name, on := range map[string]bool{analysis.NameTerms: cfg.AnalysisTermsEnabled(),
+		analysis.NameSentiment: cfg.AnalysisSentimentEnabled(), analysis.NameAnomaly: cfg.AnomalyDetectionEnabled()} {
+		if !on {
+			r.Off(name)
+		}
+	}
+	return r
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/analysis"
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/demo"
 	"github.com/wsmon/wsmon/internal/store"
@@ -373,4 +374,50 @@ func TestCollectorFrozenIsFenced(t *testing.T) {
 	fenced := strings.Count(string(la), "messages not written: another collector took this target over")
 	t.Logf("collector %d (%d targets) frozen %.1f s; targets taken over %.1f s after SIGSTOP; resumed %.1f s after the takeover; %d seq-numbered messages stored, %d missing (sent while the frozen one held them), 0 twice; the resumed collector logged fenced messages for %d targets",
 		idA, held, resumedAt.Sub(frozeAt).Seconds(), takeover.Seconds(), resumedAt.Sub(takenAt).Seconds(), stored, missing, fenced)
+}
+
+// TestCollectorAnalysesFollowIndexLease: the analyses run in the collector
+// holding the index lease and move with it. The first collector writes the
+// index and counts the analyses; when it stops, the other takes the index
+// lease over, starts the analyses from their saved state and counts every
+// message committed after it, by both collectors.
+func TestCollectorAnalysesFollowIndexLease(t *testing.T) {
+	s := newCollectorsSetup(t)
+	opts := Options{Analysis: func(o *analysis.Options) { o.SnapshotEvery = 300 * time.Millisecond }}
+	a := startWith(t, ModeMonitor, s.config(t), opts)
+	time.Sleep(500 * time.Millisecond)
+	b := startWith(t, ModeMonitor, s.config(t), opts)
+	s.captured(t)
+	if a.an == nil || a.ix.Following() {
+		t.Fatalf("the first collector does not run the analyses and the index (analyzer %v, following %v)", a.an != nil, a.ix.Following())
+	}
+	if b.an != nil || !b.ix.Following() {
+		t.Fatalf("the second collector runs the analyses or writes the index (analyzer %v, following %v)", b.an != nil, b.ix.Following())
+	}
+	applied := func() int64 {
+		return s.count(t, fmt.Sprintf(`SELECT COALESCE(MAX(applied_id), 0) FROM analysis_state WHERE name = '%s'`, analysis.NameAnomaly))
+	}
+	waitFor(t, 20*time.Second, "the first collector's analyses saved", func() bool { return applied() > 0 })
+
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Its analyses saved what they counted (the other collector's
+	// batches are counted from the database, after them).
+	if savedAt, stoppedAt := applied(), s.count(t, `SELECT COALESCE(MAX(id), 0) FROM messages`); savedAt == 0 || savedAt > stoppedAt {
+		t.Errorf("the stopped collector saved its analyses at message %d (messages up to %d)", savedAt, stoppedAt)
+	}
+	// The other collector takes the index lease (released at the stop) at
+	// its next round, the targets as their leases are released, and
+	// counts what arrives from now on.
+	waitFor(t, 30*time.Second, "the other collector writes the index", func() bool { return !b.ix.Following() })
+	waitFor(t, 40*time.Second, "each target captured again", func() bool { return s.allCapturedOnce() })
+	later := s.count(t, `SELECT COALESCE(MAX(id), 0) FROM messages`) + 200
+	waitFor(t, 30*time.Second, "the analyses counted by the new index writer", func() bool { return applied() >= later })
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := applied(), s.count(t, `SELECT COALESCE(MAX(id), 0) FROM messages`); got != want {
+		t.Errorf("analyses saved at message %d after the stop, want %d", got, want)
+	}
 }
