@@ -338,6 +338,12 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		leadTasks = append(leadTasks, &leadTask{name: "scheduled reports", parent: runCtx, log: log,
 			start: func(ctx context.Context) (func(), error) { return func() { sched.Run(ctx) }, nil }})
 	}
+	if mon != nil {
+		// PostgreSQL upkeep of the tables the index churns (store.Tidy;
+		// nothing on SQLite), by one collector.
+		leadTasks = append(leadTasks, &leadTask{name: "database upkeep", parent: runCtx, log: log,
+			start: func(ctx context.Context) (func(), error) { return func() { tidy(ctx, st, time.Minute, log) }, nil }})
+	}
 	if mon != nil && mon.IndexLead() {
 		for _, t := range leadTasks {
 			if err := t.set(true); err != nil {
@@ -535,4 +541,24 @@ func analysisReader(st *store.Store, cfg config.Config, log *slog.Logger) *analy
 		}
 	}
 	return r
+}
+
+// tidy runs st.Tidy every interval until ctx ends.
+func tidy(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		res, err := st.Tidy(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("database upkeep failed; will retry", "error", err)
+		case len(res.Vacuumed) > 0:
+			log.Info("database upkeep: vacuumed tables with many dead rows", "tables", res.Vacuumed, "took", res.Took.Round(time.Millisecond))
+		}
+	}
 }

@@ -197,6 +197,13 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	firstAt, lastAt := ir.firstAt, ir.lastAt
+	// What the monitor's database upkeep does every minute (store.Tidy:
+	// on PostgreSQL, vacuum the tables the ingest and merges churned).
+	if tr, err := e.Store.Tidy(ctx); err != nil {
+		return err
+	} else if len(tr.Vacuumed) > 0 {
+		fmt.Fprintf(out, "database upkeep: vacuumed %v in %v\n", tr.Vacuumed, tr.Took.Round(time.Millisecond))
+	}
 
 	// Queries on the live database (index partly in memory, as in use).
 	mem.phase("queries")
