@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"time"
+
+	"github.com/wsmon/wsmon/internal/analysis"
 
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/ingest"
@@ -29,6 +32,20 @@ type Env struct {
 	cancel   context.CancelFunc
 	pipeDone chan error
 	ixDone   chan error
+	runCtx   context.Context
+	// an is the analyzer behind ingest (StartAnalysis), or nil.
+	an     atomic.Pointer[analysis.Analyzer]
+	anDone chan error
+}
+
+// anForward hands committed batches to the Env's analyzer, once started.
+type anForward struct{ e *Env }
+
+func (f anForward) Committed(msgs []message.Message) error {
+	if an := f.e.an.Load(); an != nil {
+		return an.Committed(msgs)
+	}
+	return nil
 }
 
 // Target is the target name the corpus is recorded under.
@@ -65,17 +82,18 @@ func Open(ctx context.Context, dir string, db store.Options, log *slog.Logger, i
 		return nil, err
 	}
 	dec := ingest.Decoder{Adapter: raw.Default(), Normalizer: message.NewNormalizer(message.FieldMap{}, 0)}
+	e := &Env{}
 	p, err := ingest.New(ctx, ingest.Options{Journal: j, Store: st, Decoders: map[string]ingest.Decoder{Target: dec},
-		Committers: []ingest.Committer{ix}, Logger: log})
+		Committers: []ingest.Committer{ix, anForward{e}}, Logger: log})
 	if err != nil {
 		j.Close()
 		st.Close()
 		return nil, err
 	}
-	e := &Env{Dir: dir, Store: st, Journal: j, Pipeline: p, Index: ix, rec: ingest.Recorder{J: j},
-		pipeDone: make(chan error, 1), ixDone: make(chan error, 1)}
+	e.Dir, e.Store, e.Journal, e.Pipeline, e.Index, e.rec = dir, st, j, p, ix, ingest.Recorder{J: j}
+	e.pipeDone, e.ixDone = make(chan error, 1), make(chan error, 1)
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e.cancel = cancel
+	e.cancel, e.runCtx = cancel, rctx
 	go func() { e.pipeDone <- p.Run(rctx) }()
 	go func() { e.ixDone <- ix.Run(rctx) }()
 	e.session, err = e.rec.SessionStart(Target, "ws://bench/", "raw", time.Now())
@@ -84,6 +102,21 @@ func Open(ctx context.Context, dir string, db store.Options, log *slog.Logger, i
 		return nil, err
 	}
 	return e, nil
+}
+
+// StartAnalysis runs the analyses of opts (Store is set here) behind
+// ingest, as the monitor does: committed batches are handed to the
+// analyzer, which loads its saved state and counts what came after it.
+func (e *Env) StartAnalysis(ctx context.Context, opts analysis.Options) (*analysis.Analyzer, error) {
+	opts.Store = e.Store
+	an, err := analysis.New(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	e.an.Store(an)
+	e.anDone = make(chan error, 1)
+	go func() { e.anDone <- an.Run(e.runCtx) }()
+	return an, nil
 }
 
 // Add journals one frame received at at.
@@ -111,6 +144,11 @@ func (e *Env) Close() error {
 	perr := <-e.pipeDone
 	e.cancel()
 	ierr := <-e.ixDone
+	if e.anDone != nil {
+		if err := <-e.anDone; err != nil && ierr == nil {
+			ierr = err
+		}
+	}
 	serr := e.Store.Close()
 	for _, err := range []error{jerr, perr, ierr, serr} {
 		if err != nil {

@@ -14,8 +14,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/analysis"
+	"github.com/wsmon/wsmon/internal/anomaly"
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/terms"
 )
 
 // Options of a benchmark run.
@@ -42,6 +45,10 @@ type Options struct {
 	// PerQuery adds, under each class, a line per query text with its own
 	// percentiles (which query of a class is slow).
 	PerQuery bool
+	// Analysis runs the analyses behind ingest (trending terms,
+	// sentiment, anomalies, as the monitor does with all three on) and
+	// times their queries after the search mix.
+	Analysis bool
 	Out      io.Writer
 	Logger   *slog.Logger
 }
@@ -183,6 +190,15 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintf(out, "contended: %d CPU-burning process(es) beside the benchmark\n", o.Burners)
 	}
 
+	var an *analysis.Analyzer
+	if o.Analysis {
+		if an, err = e.StartAnalysis(ctx, analysis.Options{Location: time.Local, Logger: o.Logger,
+			Terms: true, Sentiment: true, Anomalies: true, Backlog: func() uint64 { return e.Pipeline.Stats().Backlog }}); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "analyses on: trending terms, sentiment and anomalies behind ingest")
+	}
+
 	mem := newMemWatch(o.MemProfile)
 	defer mem.stop()
 	mem.phase("ingest")
@@ -273,6 +289,11 @@ func Run(ctx context.Context, o Options) error {
 		sd = append(sd, time.Since(t0))
 	}
 	fmt.Fprintf(tw, "stats (/api/stats)\t%s\t%s\t%s\t%s\t\t\n", ms(pct(sd, 50)), ms(pct(sd, 95)), ms(pct(sd, 99)), ms(pct(sd, 100)))
+	if an != nil {
+		if err := analysisQueries(ctx, tw, e, an, c.rooms, firstAt, lastAt, 10*o.Rounds); err != nil {
+			return err
+		}
+	}
 	tw.Flush()
 
 	var size int64
@@ -458,4 +479,50 @@ func dirSize(dir, prefix string) int64 {
 		}
 	}
 	return n
+}
+
+// analysisQueries waits until the analyzer has counted every committed
+// message, then times the queries behind the analysis endpoints, rounds
+// times each, and writes their lines to tw.
+func analysisQueries(ctx context.Context, tw io.Writer, e *Env, an *analysis.Analyzer, rooms []string, firstAt, lastAt time.Time, rounds int) error {
+	t0 := time.Now()
+	last, err := e.Store.MaxMessageID(ctx)
+	if err != nil {
+		return err
+	}
+	for an.Stats().AsOfID < last {
+		if time.Since(t0) > 30*time.Minute {
+			return fmt.Errorf("bench: the analyses counted up to message %d of %d in 30 min", an.Stats().AsOfID, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Fprintf(tw, "(analyses caught up %v after the queries began)\t\t\t\t\t\t\n", time.Since(t0).Round(time.Millisecond))
+	day := terms.DayOf(lastAt, time.Local)
+	from := terms.DayOf(firstAt, time.Local)
+	type call struct {
+		name string
+		fn   func(i int) error
+	}
+	calls := []call{
+		{"/api/analysis/terms (day)", func(int) error { _, err := an.Terms(ctx, day, "", 50); return err }},
+		{"/api/analysis/terms (day, room)", func(i int) error { _, err := an.Terms(ctx, day, rooms[i%len(rooms)], 50); return err }},
+		{"/api/analysis/sentiment (all days)", func(int) error { _, err := an.Sentiment(ctx, "", "", from, day); return err }},
+		{"/api/analysis/sentiment (room)", func(i int) error { _, err := an.Sentiment(ctx, Target, rooms[i%len(rooms)], from, day); return err }},
+		{"/api/analysis/anomalies", func(int) error {
+			_, err := an.Anomalies(ctx, analysis.AnomalyQuery{Query: anomaly.Query{Limit: 100}})
+			return err
+		}},
+	}
+	for _, c := range calls {
+		var ds []time.Duration
+		for i := range rounds {
+			t := time.Now()
+			if err := c.fn(i); err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			ds = append(ds, time.Since(t))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t\n", c.name, ms(pct(ds, 50)), ms(pct(ds, 95)), ms(pct(ds, 99)), ms(pct(ds, 100)))
+	}
+	return nil
 }
