@@ -195,7 +195,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 				Terms: cfg.AnalysisTermsEnabled(), Sentiment: cfg.AnalysisSentimentEnabled(), StopWords: cfg.TermsStopWords,
 				Anomalies: cfg.AnomalyDetectionEnabled(), Anomaly: anomaly.Options{MaxKeys: cfg.AnomalyKeys()},
 				Behaviour: cfg.AnalysisBehaviourEnabled(),
-				Queue: o.AnalysisQueue,
+				Queue:     o.AnalysisQueue,
 				// mon and handler are set below, before the analyzer runs.
 				Backlog: func() uint64 { return mon.Pipeline().Stats().Backlog },
 				OnAnomaly: func(e anomaly.Event) {
