@@ -106,6 +106,12 @@ type Options struct {
 	AnomalyTime func(time.Time) time.Time
 	// LiveWindow, if set, replaces the package's LiveWindow (tests).
 	LiveWindow time.Duration
+
+	// Classifier, if set (with Sentiment), scores chat messages with an
+	// external classifier: Run starts a sentiment.Remote with it and
+	// closes it before returning; the lexicon scores what it cannot
+	// (sentiment.go). nil: the lexicon only.
+	Classifier *sentiment.RemoteConfig
 }
 
 // LiveWindow is how recent a message must be for the anomalies its
@@ -120,6 +126,7 @@ type Stats struct {
 	Counted  uint64 `json:"counted"`   // chat messages counted
 	Observed uint64 `json:"observed"`  // messages observed by the anomaly detector
 	AsOfID   int64  `json:"as_of_id"`  // the highest message id every enabled analysis has seen
+	SentimentScores
 }
 
 // Analyzer runs the analyses behind ingest. Committed and the queries are
@@ -137,6 +144,7 @@ type Analyzer struct {
 	counter *terms.Counter  // nil: terms off
 	senti   *sentimentState // nil: sentiment off
 	anom    *anomalyState   // nil: anomaly detection off
+	scoring scoring         // who scores sentiment (sentiment.go)
 	ts      terms.Terms     // reused by the run goroutine
 	handed  int64           // the last message id Committed was given (the pipeline's writer goroutine only)
 	mu      sync.RWMutex    // guards the applied ids
@@ -296,7 +304,7 @@ func (a *Analyzer) Committed(msgs []message.Message) error {
 // Stats returns the analyzer's counts.
 func (a *Analyzer) Stats() Stats {
 	return Stats{Batches: a.batches.Load(), Dropped: a.dropped.Load(), CatchUps: a.catchUps.Load(),
-		Counted: a.counted.Load(), Observed: a.observed.Load(), AsOfID: a.from()}
+		Counted: a.counted.Load(), Observed: a.observed.Load(), AsOfID: a.from(), SentimentScores: a.scoring.stats()}
 }
 
 // Run counts: first the committed messages after the saved states, then
@@ -310,6 +318,11 @@ func (a *Analyzer) Run(ctx context.Context) error {
 	if !a.running.CompareAndSwap(false, true) {
 		return errors.New("analysis: Run called twice")
 	}
+	stopScoring, err := a.startScoring()
+	if err != nil {
+		return err
+	}
+	defer stopScoring() // after the last message is counted
 	// Everything committed before the hand-off started, and what a
 	// damaged state lost.
 	a.gap.Store(true)
@@ -428,10 +441,15 @@ func (a *Analyzer) catchUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		items := make([]item, len(rows))
 		for i := range rows {
 			r := &rows[i]
-			a.count(&item{ID: r.ID, At: r.ReceivedAt.UnixMilli(), Target: r.Target, Room: r.Room, User: r.User,
-				Type: message.Type(r.Type), Content: r.Content})
+			items[i] = item{ID: r.ID, At: r.ReceivedAt.UnixMilli(), Target: r.Target, Room: r.Room, User: r.User,
+				Type: message.Type(r.Type), Content: r.Content}
+		}
+		a.prescore(items)
+		for i := range items {
+			a.count(&items[i])
 		}
 		if !more || len(rows) == 0 {
 			return nil
@@ -459,9 +477,11 @@ type item struct {
 	At                          int64
 	Target, Room, User, Content string
 	Type                        message.Type
+	pre                         *sentiment.Result // the sentiment prescore found (nil: the lexicon's, by count)
 }
 
 func (a *Analyzer) apply(b batch) {
+	a.prescore(b.items)
 	for i := range b.items {
 		a.count(&b.items[i])
 	}
@@ -510,8 +530,7 @@ func (a *Analyzer) count(m *item) {
 			a.counter.Add(day, m.Room, &a.ts)
 		}
 		if doSent {
-			score, l := sentiment.Score(m.Content)
-			a.senti.add(id, m.Target, m.Room, day, score, l)
+			a.addSentiment(m, day)
 		}
 		a.counted.Add(1)
 	}
