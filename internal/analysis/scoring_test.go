@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -253,6 +254,11 @@ func TestClassifierScores(t *testing.T) {
 	}
 	if s := a2.Stats(); s.Classifier == nil || s.Classifier.Closed != 0 || s.SentimentRemote != 15 {
 		t.Errorf("stats after Run %+v classifier %+v", s, s.Classifier)
+	}
+	// Run closed the Remotes: none of their goroutines is left.
+	buf := make([]byte, 1<<20)
+	if st := string(buf[:runtime.Stack(buf, true)]); strings.Contains(st, "sentiment.(*Remote)") {
+		t.Errorf("a Remote's goroutine outlived Run:\n%s", st)
 	}
 }
 
