@@ -44,6 +44,7 @@ type scoring struct {
 	fromRemote  atomic.Uint64
 	fromLexicon atomic.Uint64
 	open        bool // the classifier's breaker was open when last logged (the run goroutine only)
+	chunk       int  // the most texts submitted before waiting: the Remote's MaxPending, so none finds its queue full
 }
 
 func (s *scoring) stats() SentimentScores {
@@ -63,6 +64,10 @@ func (a *Analyzer) startScoring() (stop func(), err error) {
 		return func() {}, nil
 	}
 	cfg := *a.opt.Classifier
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = defaultClassifierPending
+	}
+	a.scoring.chunk = cfg.MaxPending
 	r, err := sentiment.NewRemote(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("analysis: starting the sentiment classifier: %w", err)
@@ -77,10 +82,16 @@ func (a *Analyzer) startScoring() (stop func(), err error) {
 	}, nil
 }
 
+// defaultClassifierPending is the classifier's MaxPending unless set: a
+// page read back from the store (readPage) fits, and so does an ingest
+// batch of the default batch_size; a larger batch is submitted in parts.
+const defaultClassifierPending = 8192
+
 // prescore has the external classifier score the chat messages of items
 // that count will add to the sentiment rollups (those after the ones seen
 // and after the rollups' applied id), and returns once every one has its
-// result in item.pre. Without a classifier it does nothing.
+// result in item.pre, submitting at most the Remote's MaxPending texts
+// before waiting for them. Without a classifier it does nothing.
 func (a *Analyzer) prescore(items []item) {
 	r := a.scoring.remote.Load()
 	if r == nil || len(items) == 0 {
@@ -105,14 +116,20 @@ func (a *Analyzer) prescore(items []item) {
 	}
 	res := make([]sentiment.Result, len(idx))
 	var wg sync.WaitGroup
-	wg.Add(len(idx))
-	for j, i := range idx {
-		r.Submit(items[i].Content, func(x sentiment.Result) {
-			res[j] = x
-			wg.Done()
-		})
+	for start := 0; start < len(idx); start += a.scoring.chunk {
+		// At most MaxPending texts at a time: the queue never overflows
+		// into the lexicon because of the batch's own size.
+		part := idx[start:min(len(idx), start+a.scoring.chunk)]
+		wg.Add(len(part))
+		for k, i := range part {
+			j := start + k
+			r.Submit(items[i].Content, func(x sentiment.Result) {
+				res[j] = x
+				wg.Done()
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	for j, i := range idx {
 		items[i].pre = &res[j]
 	}

@@ -154,20 +154,21 @@ func sameAgg(g, w Agg) bool {
 	return g.N == w.N && g.Pos == w.Pos && g.Neu == w.Neu && g.Neg == w.Neg && g.Remote == w.Remote && math.Abs(g.Sum-w.Sum) < 1e-9
 }
 
-// TestClassifierScores: with a classifier configured, the analyzer's
+// TestSentimentClassifierScores: with a classifier configured, the analyzer's
 // rollups hold the classifier's scores for what it answered, through the
 // hand-off and through batches read back after drops; while it fails
 // (500s) the lexicon scores, the breaker opens (far fewer requests than
-// messages) and nothing is lost or counted twice; a restart counts
+// messages) and nothing is lost or counted twice; batches larger than
+// the classifier's queue are submitted in parts; a restart counts
 // nothing again, and the Remote's goroutines end with Run.
-func TestClassifierScores(t *testing.T) {
+func TestSentimentClassifierScores(t *testing.T) {
 	c := newClassifier(t)
 	st := open(t, filepath.Join(t.TempDir(), "a.db"))
 	ctx := context.Background()
 	opts := func() Options {
 		return Options{Store: st, Sentiment: true, Queue: 2, Location: time.UTC, Classifier: &sentiment.RemoteConfig{
 			URL: c.srv.URL, Header: http.Header{"Authorization": {"Bearer k"}}, MaxBatch: 8, Timeout: time.Second,
-			Failures: 2, Cooldown: time.Hour}}
+			Failures: 2, Cooldown: time.Hour, MaxPending: 5}} // batches and pages are larger: submitted in parts
 	}
 	a, err := New(ctx, opts())
 	if err != nil {
@@ -189,7 +190,7 @@ func TestClassifierScores(t *testing.T) {
 		t.Fatalf("classifier answering: %+v, want %+v", g, w)
 	}
 	s := a.Stats()
-	if s.SentimentRemote != 75 || s.SentimentLexicon != 0 || s.Classifier == nil || s.Classifier.Remote != 75 || c.texts.Load() != 75 {
+	if s.SentimentRemote != 75 || s.SentimentLexicon != 0 || s.Classifier == nil || s.Classifier.Remote != 75 || s.Classifier.Full != 0 || c.texts.Load() != 75 {
 		t.Fatalf("stats %+v classifier %+v; the receiver got %d texts", s, s.Classifier, c.texts.Load())
 	}
 
@@ -262,8 +263,8 @@ func TestClassifierScores(t *testing.T) {
 	}
 }
 
-// TestClassifierBadURL: Run refuses a classifier it cannot start.
-func TestClassifierBadURL(t *testing.T) {
+// TestSentimentClassifierBadURL: Run refuses a classifier it cannot start.
+func TestSentimentClassifierBadURL(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "a.db"))
 	a, err := New(context.Background(), Options{Store: st, Sentiment: true, Classifier: &sentiment.RemoteConfig{URL: "ftp://x"}})
 	if err != nil {

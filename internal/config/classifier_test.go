@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestClassifierKeys: the sentiment_classifier_* keys from a file, their
+// TestSentimentClassifierKeys: the sentiment_classifier_* keys from a file, their
 // defaults, and every kind of bad value, each refused with a line naming
 // the key.
-func TestClassifierKeys(t *testing.T) {
+func TestSentimentClassifierKeys(t *testing.T) {
 	for _, c := range []struct {
 		name, text string
 		wantErr    string // "" = accepted
@@ -63,9 +63,9 @@ func TestClassifierKeys(t *testing.T) {
 	}
 }
 
-// TestClassifierEnv: the classifier's keys from the environment, the way
+// TestSentimentClassifierEnv: the classifier's keys from the environment, the way
 // a secret header is kept out of the file; the redacted form hides it.
-func TestClassifierEnv(t *testing.T) {
+func TestSentimentClassifierEnv(t *testing.T) {
 	t.Chdir(t.TempDir())
 	cfg, err := Load(LoadOptions{Env: []string{
 		"WSMON_ANALYSIS_SENTIMENT=1",
@@ -100,9 +100,9 @@ func TestClassifierEnv(t *testing.T) {
 	}
 }
 
-// TestClassifierWarnings: a classifier that is never called is valid but
+// TestSentimentClassifierWarnings: a classifier that is never called is valid but
 // said at start, as anomaly rules with anomaly_detection off are.
-func TestClassifierWarnings(t *testing.T) {
+func TestSentimentClassifierWarnings(t *testing.T) {
 	on, off := true, false
 	for _, c := range []struct {
 		name   string
