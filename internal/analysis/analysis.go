@@ -110,7 +110,7 @@ type Options struct {
 	// Classifier, if set (with Sentiment), scores chat messages with an
 	// external classifier: Run starts a sentiment.Remote with it and
 	// closes it before returning; the lexicon scores what it cannot
-	// (sentiment.go). nil: the lexicon only.
+	// (scoring.go). nil: the lexicon only.
 	Classifier *sentiment.RemoteConfig
 }
 
@@ -144,7 +144,7 @@ type Analyzer struct {
 	counter *terms.Counter  // nil: terms off
 	senti   *sentimentState // nil: sentiment off
 	anom    *anomalyState   // nil: anomaly detection off
-	scoring scoring         // who scores sentiment (sentiment.go)
+	scoring scoring         // who scores sentiment (scoring.go)
 	ts      terms.Terms     // reused by the run goroutine
 	handed  int64           // the last message id Committed was given (the pipeline's writer goroutine only)
 	mu      sync.RWMutex    // guards the applied ids
