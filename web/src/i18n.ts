@@ -483,6 +483,18 @@ const en = {
   'anomaly.text.type_mix': 'Message-type mix changed {where}: {type} messages were {share} % of {total} in {window} minutes, usually {usual} %.',
   'chart.anomalies': '{n} anomalies in this range (shaded).',
   'chart.anomaliesLink': 'List them',
+
+
+  'heat.day': 'Day',
+  'heat.cell': '{day} {h}:00: {n} messages',
+  'heat.less': 'Fewer',
+  'heat.more': 'More',
+  'heat.none': 'No messages',
+  'heat.max': 'Busiest hour: {n} messages',
+
+
+
+
 };
 
 export type Key = keyof typeof en;
@@ -963,6 +975,18 @@ const zh: Record<Key, string> = {
   'anomaly.text.type_mix': '消息类型构成变化（{where}）：{window} 分钟内 {total} 条消息中 {type}消息占 {share}%，通常为 {usual}%。',
   'chart.anomalies': '此范围内有 {n} 个异常（阴影部分）。',
   'chart.anomaliesLink': '查看列表',
+
+
+  'heat.day': '星期',
+  'heat.cell': '{day} {h}:00：{n} 条消息',
+  'heat.less': '少',
+  'heat.more': '多',
+  'heat.none': '没有消息',
+  'heat.max': '最忙的一小时：{n} 条消息',
+
+
+
+
 };
 
 export type Lang = 'en' | 'zh';
