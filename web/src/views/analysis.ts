@@ -64,19 +64,25 @@ export function dayStr(n: number): string {
 // ---- shared pieces ------------------------------------------------------------
 
 /**
+ * offNote says that the analysis what is turned off and which
+ * configuration key turns it on (#analysis-off, data-key).
+ */
+export function offNote(what: string, key: string): HTMLElement {
+  return h('div', { class: 'alert alert-info analysis-off', id: 'analysis-off', role: 'status', dataset: { key } },
+    h('div', { class: 'fw-semibold' }, t('analysis.offTitle', { what })),
+    h('div', null, t('analysis.offHow', { key })),
+    h('code', { class: 'd-block mt-1 small' }, `"${key}": true`));
+}
+
+/**
  * failure is what a tab shows when its request failed: for analysis_off
  * which configuration key turns the analysis on; for a server without the
  * endpoint (404) that it has none; else the error.
  */
-function failure(e: unknown, tab: AnalysisTab): HTMLElement {
+export function failure(e: unknown, tab: AnalysisTab): HTMLElement {
   const what = t(tabTitle[tab]);
-  if (e instanceof ApiError && e.code === 'analysis_off') {
-    const key = analysisKeys[tab];
-    return h('div', { class: 'alert alert-info analysis-off', id: 'analysis-off', role: 'status', dataset: { key } },
-      h('div', { class: 'fw-semibold' }, t('analysis.offTitle', { what })),
-      h('div', null, t('analysis.offHow', { key })),
-      h('code', { class: 'd-block mt-1 small' }, `"${key}": true`));
-  }
+  const key = analysisKeys[tab];
+  if (e instanceof ApiError && e.code === 'analysis_off' && key) return offNote(what, key);
   if (e instanceof ApiError && e.status === 404) {
     return h('div', { class: 'alert alert-warning', id: 'analysis-missing', role: 'status' }, t('analysis.missing', { what }));
   }
@@ -90,10 +96,10 @@ function tabs(active: AnalysisTab): HTMLElement {
   return h('ul', { class: 'nav nav-tabs mb-3', id: 'analysis-tabs' }, tab('terms'), tab('sentiment'), tab('anomalies'));
 }
 
-const label = (forId: string, text: string) => h('label', { class: 'form-label small mb-1', for: forId }, text);
+export const label = (forId: string, text: string) => h('label', { class: 'form-label small mb-1', for: forId }, text);
 
 /** hashWith is #/analysis/<tab> with the non-empty values of params. */
-function hashWith(tab: AnalysisTab, params: Record<string, string>): string {
+export function hashWith(tab: AnalysisTab, params: Record<string, string>): string {
   const sp = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v.trim()) sp.set(k, v.trim());
   const q = sp.toString();
@@ -101,7 +107,7 @@ function hashWith(tab: AnalysisTab, params: Record<string, string>): string {
 }
 
 /** go sets the hash, or runs again when it is the same (the same filters applied again). */
-function go(hash: string, again: () => void): void {
+export function go(hash: string, again: () => void): void {
   if (location.hash === hash) again();
   else location.hash = hash;
 }
@@ -114,7 +120,7 @@ async function roomsSeen(target: string, signal: AbortSignal): Promise<string[]>
   return [...n.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([r]) => r);
 }
 
-function fillList(list: HTMLDataListElement, values: string[]): void {
+export function fillList(list: HTMLDataListElement, values: string[]): void {
   setChildren(list, [...new Set(values)].sort().map((v) => h('option', { value: v })));
 }
 
