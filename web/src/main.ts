@@ -2,7 +2,7 @@
 // "Log out" when the server requires a login, and the badge of
 // unacknowledged alerts) and the ingest-health banner, and routes on the URL
 // hash (#/, #/search, #/users, #/user/NAME, #/sessions, #/targets, #/alerts,
-// #/rules, #/analysis/terms|sentiment|anomalies). Each view gets an
+// #/rules, #/analysis/terms|sentiment|anomalies|activity|reports). Each view gets an
 // AbortSignal that fires when the route changes, which closes its
 // EventSource, timers, charts and pending requests.
 
@@ -118,7 +118,7 @@ function route(): void {
   const ctx: ViewContext = { cfg, params, signal: current.signal, health, alerts };
   window.scrollTo(0, 0);
   const user = /^\/user\/(.+)$/.exec(path);
-  const analysis = /^\/analysis(?:\/(terms|sentiment|anomalies))?$/.exec(path);
+  const analysis = /^\/analysis(?:\/(terms|sentiment|anomalies|activity|reports))?$/.exec(path);
   if (path === '/') dashboardView(main, ctx);
   else if (path === '/search') searchView(main, ctx);
   else if (path === '/sessions') sessionsView(main, ctx);

@@ -1,5 +1,7 @@
 // The analysis view (#/analysis/terms, #/analysis/sentiment,
-// #/analysis/anomalies), one tab each, its filters in the URL:
+// #/analysis/anomalies, #/analysis/activity, #/analysis/reports), one tab
+// each, its filters in the URL (activity: views/activity.ts; reports:
+// views/reports.ts):
 //
 //   - terms (?date=&room=): a day's trending terms ranked by rise
 //     (GET /api/analysis/terms), a sparkline of each term's last 15 days;
@@ -26,21 +28,27 @@ import { fmtDay, fmtNum, fmtShort, fmtTime, fromLocalInput, toLocalInput } from 
 import { Key, locale, t } from '../i18n';
 import type { ViewContext } from '../main';
 import { messageRow } from '../msgrow';
+import { activityTab } from './activity';
 import { openContext } from './context';
+import { reportsTab } from './reports';
 
-export type AnalysisTab = 'terms' | 'sentiment' | 'anomalies';
+export type AnalysisTab = 'terms' | 'sentiment' | 'anomalies' | 'activity' | 'reports';
 
-/** The configuration key that turns each analysis on. */
+/** The configuration key that turns each analysis on ("": none, reports are always on where they exist). */
 export const analysisKeys: Record<AnalysisTab, string> = {
   terms: 'analysis_terms',
   sentiment: 'analysis_sentiment',
   anomalies: 'anomaly_detection',
+  activity: 'analysis_behaviour',
+  reports: '',
 };
 
 const tabTitle: Record<AnalysisTab, Key> = {
   terms: 'analysis.tabTerms',
   sentiment: 'analysis.tabSentiment',
   anomalies: 'analysis.tabAnomalies',
+  activity: 'analysis.tabActivity',
+  reports: 'analysis.tabReports',
 };
 
 /** The days of a term's sparkline: the day shown and the 14 before it (what the server keeps). */
@@ -93,7 +101,7 @@ function tabs(active: AnalysisTab): HTMLElement {
   const tab = (name: AnalysisTab) =>
     h('li', { class: 'nav-item' },
       h('a', { class: 'nav-link' + (name === active ? ' active' : ''), id: 'tab-' + name, href: '#/analysis/' + name, 'aria-current': name === active ? 'page' : null }, t(tabTitle[name])));
-  return h('ul', { class: 'nav nav-tabs mb-3', id: 'analysis-tabs' }, tab('terms'), tab('sentiment'), tab('anomalies'));
+  return h('ul', { class: 'nav nav-tabs mb-3', id: 'analysis-tabs' }, tab('terms'), tab('sentiment'), tab('anomalies'), tab('activity'), tab('reports'));
 }
 
 export const label = (forId: string, text: string) => h('label', { class: 'form-label small mb-1', for: forId }, text);
@@ -135,7 +143,9 @@ export function analysisView(root: HTMLElement, ctx: ViewContext, tab: AnalysisT
   setChildren(root, h('h1', { class: 'h4 mb-3', id: 'analysis-title' }, t('analysis.title')), tabs(tab), body);
   if (tab === 'terms') termsTab(body, ctx);
   else if (tab === 'sentiment') sentimentTab(body, ctx);
-  else anomaliesTab(body, ctx);
+  else if (tab === 'anomalies') anomaliesTab(body, ctx);
+  else if (tab === 'activity') activityTab(body, ctx);
+  else reportsTab(body, ctx);
 }
 
 // ---- trending terms -------------------------------------------------------------
