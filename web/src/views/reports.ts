@@ -9,11 +9,18 @@
 import { get, isAbort, query, Report } from '../api';
 import { h, setChildren } from '../dom';
 import { fmtDay, fmtDuration, fmtNum } from '../format';
-import { lang, t } from '../i18n';
+import { Key, lang, locale, t } from '../i18n';
 import type { ViewContext } from '../main';
 import { userHref } from '../msgrow';
 import { dayNum, dayStr, failure, go, hashWith, label } from './analysis';
-import { deltaPct } from './activity';
+
+/** sectionName is the analysis of a report section listed in "unavailable". */
+const sectionName: Record<string, Key> = { terms: 'analysis.tabTerms', sentiment: 'analysis.tabSentiment', anomalies: 'analysis.tabAnomalies' };
+
+/** fmtPercent formats a signed percentage (23.4 → "+23.4%"). */
+function fmtPercent(p: number): string {
+  return new Intl.NumberFormat(locale(), { style: 'percent', maximumFractionDigits: 1, signDisplay: 'exceptZero' }).format(p / 100);
+}
 
 type Kind = 'daily' | 'weekly';
 
@@ -111,10 +118,10 @@ export function reportsTab(root: HTMLElement, ctx: ViewContext): void {
       h('div', { class: 'small text-body-secondary mb-2', id: 'reports-summary', dataset: { id: r.id, messages: String(v.messages) } },
         t(r.kind === 'weekly' ? 'reports.summaryWeekly' : 'reports.summaryDaily', { period, tz: r.time_zone || 'UTC' })),
       r.rollups_complete ? null : h('div', { class: 'alert alert-warning small py-2', id: 'reports-incomplete' }, t('reports.incomplete')),
-      (r.unavailable ?? []).length ? h('div', { class: 'small text-body-secondary mb-2', id: 'reports-unavailable' }, t('reports.unavailable', { list: r.unavailable.join(', ') })) : null,
+      (r.unavailable ?? []).length ? h('div', { class: 'small text-body-secondary mb-2', id: 'reports-unavailable' }, t('reports.unavailable', { list: r.unavailable.map((x) => (x in sectionName ? t(sectionName[x]) : x)).join(lang() === 'zh' ? '、' : ', ') })) : null,
       h('div', { class: 'row g-3 mb-3' },
         stat('reports-volume', t('reports.volume'), fmtNum(v.messages), t('reports.previous', { n: fmtNum(v.previous), period: prevPeriod })),
-        stat('reports-delta', t('reports.change'), v.delta_percent === null ? t('common.none') : deltaPct(v.messages, v.previous), t('reports.delta', { n: (v.delta > 0 ? '+' : '') + fmtNum(v.delta) })),
+        stat('reports-delta', t('reports.change'), v.delta_percent === null ? t('common.none') : fmtPercent(v.delta_percent), t('reports.delta', { n: (v.delta > 0 ? '+' : '') + fmtNum(v.delta) })),
         stat('reports-peak', t('reports.peak'), r.peak ? fmtNum(r.peak.count) : t('common.none'), r.peak ? t('reports.peakAt', { day: fmtDay(r.peak.date), h: r.peak.hour }) : null),
         stat('reports-new', t('reports.newUsers'), fmtNum(r.new_users?.count ?? 0))),
       h('div', { class: 'row g-3' },
