@@ -106,6 +106,14 @@ type Options struct {
 	AnomalyTime func(time.Time) time.Time
 	// LiveWindow, if set, replaces the package's LiveWindow (tests).
 	LiveWindow time.Duration
+
+	// Behaviour turns the user behaviour rollups on (behaviour.go):
+	// SessionGap (0: DefaultSessionGap) ends a user's session,
+	// ReplyWindow (0: DefaultReplyWindow) bounds who speaks next to whom,
+	// and BehaviourWait (0: DefaultBehaviourWait) is the longest a counted
+	// message waits to be written.
+	Behaviour                              bool
+	SessionGap, ReplyWindow, BehaviourWait time.Duration
 }
 
 // LiveWindow is how recent a message must be for the anomalies its
@@ -120,6 +128,9 @@ type Stats struct {
 	Counted  uint64 `json:"counted"`   // chat messages counted
 	Observed uint64 `json:"observed"`  // messages observed by the anomaly detector
 	AsOfID   int64  `json:"as_of_id"`  // the highest message id every enabled analysis has seen
+	// BehaviourWritten is the highest message id in the behaviour
+	// rollups' tables (written; they lag the count by a flush).
+	BehaviourWritten int64 `json:"behaviour_written_id,omitempty"`
 }
 
 // Analyzer runs the analyses behind ingest. Committed and the queries are
@@ -132,19 +143,25 @@ type Analyzer struct {
 	gap atomic.Bool // a batch was dropped: read the store before the next one
 
 	batches, dropped, catchUps, counted, observed atomic.Uint64
+	behWritten                                    atomic.Int64
 
 	tk      *terms.Tokenizer
 	counter *terms.Counter  // nil: terms off
 	senti   *sentimentState // nil: sentiment off
 	anom    *anomalyState   // nil: anomaly detection off
-	ts      terms.Terms     // reused by the run goroutine
-	handed  int64           // the last message id Committed was given (the pipeline's writer goroutine only)
-	mu      sync.RWMutex    // guards the applied ids
-	termsAt int64           // highest id counted into counter
-	sentAt  int64           // highest id counted into senti
-	anomAt  int64           // highest id observed by anom
-	seen    int64           // highest id seen by the run goroutine
-	running atomic.Bool
+	beh     *behaviourState // nil: behaviour off
+	behq    *behaviourQueries
+	ts      terms.Terms  // reused by the run goroutine
+	handed  int64        // the last message id Committed was given (the pipeline's writer goroutine only)
+	mu      sync.RWMutex // guards the applied ids
+	termsAt int64        // highest id counted into counter
+	sentAt  int64        // highest id counted into senti
+	anomAt  int64        // highest id observed by anom
+	behAt   int64        // highest id counted into beh (pending or written)
+	// behFlushed is the id of the last behaviour flush (run goroutine).
+	behFlushed int64
+	seen       int64 // highest id seen by the run goroutine
+	running    atomic.Bool
 }
 
 // New builds an analyzer and loads the saved states (a damaged one is
@@ -209,6 +226,23 @@ func New(ctx context.Context, opt Options) (*Analyzer, error) {
 			return nil, err
 		}
 	}
+	if opt.Behaviour {
+		if a.opt.SessionGap <= 0 {
+			a.opt.SessionGap = DefaultSessionGap
+		}
+		if a.opt.ReplyWindow <= 0 {
+			a.opt.ReplyWindow = DefaultReplyWindow
+		}
+		if a.opt.BehaviourWait <= 0 {
+			a.opt.BehaviourWait = DefaultBehaviourWait
+		}
+		if err := a.loadBehaviour(ctx); err != nil {
+			return nil, err
+		}
+		a.behFlushed = a.behAt
+		a.behWritten.Store(a.behAt)
+		a.behq = newBehaviourQueries(opt.Store, a.loc, a.opt.SessionGap, a.opt.ReplyWindow)
+	}
 	a.seen = a.from()
 	return a, nil
 }
@@ -222,7 +256,7 @@ func (a *Analyzer) from() int64 {
 	for _, x := range []struct {
 		on bool
 		at int64
-	}{{a.counter != nil, a.termsAt}, {a.senti != nil, a.sentAt}, {a.anom != nil, a.anomAt}} {
+	}{{a.counter != nil, a.termsAt}, {a.senti != nil, a.sentAt}, {a.anom != nil, a.anomAt}, {a.beh != nil, a.behAt}} {
 		if x.on && (!any || x.at < id) {
 			id, any = x.at, true
 		}
@@ -231,7 +265,9 @@ func (a *Analyzer) from() int64 {
 }
 
 // Enabled reports whether any analysis is on.
-func (a *Analyzer) Enabled() bool { return a.counter != nil || a.senti != nil || a.anom != nil }
+func (a *Analyzer) Enabled() bool {
+	return a.counter != nil || a.senti != nil || a.anom != nil || a.beh != nil
+}
 
 // Committed hands a committed batch to the analyzer without blocking:
 // when the hand-off is full the batch is dropped, counted, and read back
@@ -257,10 +293,10 @@ func (a *Analyzer) Committed(msgs []message.Message) error {
 		return nil
 	}
 	// Only what the analyses read is kept, of the messages they count:
-	// the anomaly detector observes every message, the other analyses
-	// chat messages with content.
+	// the anomaly detector and the behaviour rollups every message, the
+	// other analyses chat messages with content.
 	b := batch{last: msgs[len(msgs)-1].ID}
-	if a.anom != nil {
+	if a.anom != nil || a.beh != nil {
 		b.items = make([]item, len(msgs))
 		content := a.counter != nil || a.senti != nil
 		for i := range msgs {
@@ -296,7 +332,7 @@ func (a *Analyzer) Committed(msgs []message.Message) error {
 // Stats returns the analyzer's counts.
 func (a *Analyzer) Stats() Stats {
 	return Stats{Batches: a.batches.Load(), Dropped: a.dropped.Load(), CatchUps: a.catchUps.Load(),
-		Counted: a.counted.Load(), Observed: a.observed.Load(), AsOfID: a.from()}
+		Counted: a.counted.Load(), Observed: a.observed.Load(), AsOfID: a.from(), BehaviourWritten: a.behWritten.Load()}
 }
 
 // Run counts: first the committed messages after the saved states, then
@@ -320,6 +356,12 @@ func (a *Analyzer) Run(ctx context.Context) error {
 		t := time.NewTicker(a.opt.AdvanceEvery)
 		defer t.Stop()
 		advance = t.C
+	}
+	var flush <-chan time.Time // due behaviour flushes when idle
+	if a.beh != nil {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		flush = t.C
 	}
 	dirty := false // messages were counted since the last save
 	clock := false // the clock closed minutes since the last save
@@ -350,6 +392,9 @@ func (a *Analyzer) Run(ctx context.Context) error {
 			if !a.gap.Load() && (a.opt.Backlog == nil || a.opt.Backlog() <= advanceBacklog) {
 				clock = a.advance(time.Now().Add(-a.opt.AdvanceGrace)) || clock
 			}
+			continue
+		case <-flush:
+			a.flushDue(ctx)
 			continue
 		case <-tick.C:
 			if dirty {
@@ -418,6 +463,14 @@ func (a *Analyzer) take(ctx context.Context, b batch) {
 		}
 	}
 	a.apply(b)
+	a.flushDue(ctx)
+}
+
+// flushDue writes the behaviour rollups when they are due (behaviour.go).
+func (a *Analyzer) flushDue(ctx context.Context) {
+	if a.beh != nil && a.beh.due(a.opt.BehaviourWait) {
+		a.flushBehaviour(ctx)
+	}
 }
 
 // catchUp counts the committed messages after the ones seen.
@@ -433,6 +486,7 @@ func (a *Analyzer) catchUp(ctx context.Context) error {
 			a.count(&item{ID: r.ID, At: r.ReceivedAt.UnixMilli(), Target: r.Target, Room: r.Room, User: r.User,
 				Type: message.Type(r.Type), Content: r.Content})
 		}
+		a.flushDue(ctx)
 		if !more || len(rows) == 0 {
 			return nil
 		}
@@ -486,6 +540,9 @@ func (a *Analyzer) pass(id int64) {
 	if a.anom != nil && id > a.anomAt {
 		a.anomAt = id
 	}
+	if a.beh != nil && id > a.behAt {
+		a.behAt = id
+	}
 	a.mu.Unlock()
 }
 
@@ -501,6 +558,7 @@ func (a *Analyzer) count(m *item) {
 	doTerms := a.counter != nil && id > a.termsAt
 	doSent := a.senti != nil && id > a.sentAt
 	doAnom := a.anom != nil && id > a.anomAt
+	doBeh := a.beh != nil && id > a.behAt
 	a.mu.RUnlock()
 	if chat && (doTerms || doSent) {
 		day := terms.DayOf(time.UnixMilli(m.At), a.loc)
@@ -519,6 +577,9 @@ func (a *Analyzer) count(m *item) {
 		a.observe(m)
 		a.observed.Add(1)
 	}
+	if doBeh {
+		a.beh.add(m)
+	}
 	a.mu.Lock()
 	if doTerms {
 		a.termsAt = id
@@ -528,6 +589,9 @@ func (a *Analyzer) count(m *item) {
 	}
 	if doAnom {
 		a.anomAt = id
+	}
+	if doBeh {
+		a.behAt = id
 	}
 	a.mu.Unlock()
 }
@@ -544,6 +608,7 @@ func (a *Analyzer) save(ctx context.Context, all bool) {
 	if !all {
 		return
 	}
+	a.flushBehaviour(ctx)
 	if a.counter != nil {
 		if data, err := a.counter.MarshalBinary(); err != nil {
 			a.log.Warn("analysis: saving trending terms", "error", err)
@@ -625,6 +690,7 @@ type Reader struct {
 	anom    *anomalyState
 	anomAt  int64
 	off     map[string]bool // analyses turned off: ErrOff
+	behq    *behaviourQueries
 }
 
 // Off says the analyses named (NameTerms, NameSentiment, NameAnomaly) are
@@ -644,6 +710,16 @@ func NewReader(st *store.Store, log *slog.Logger) *Reader {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Reader{st: st, log: log, checked: map[string]time.Time{}, termsAt: -1, sentAt: -1, off: map[string]bool{}}
+}
+
+// WithBehaviour lets the reader answer the behaviour queries, with the
+// monitor's zone, session gap and reply window (0: the defaults);
+// without it they answer ErrOff.
+func (r *Reader) WithBehaviour(loc *time.Location, gap, window time.Duration) *Reader {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.behq = newBehaviourQueries(r.st, loc, gap, window)
+	return r
 }
 
 // fresh reloads analysis name's state when its id changed; it returns

@@ -164,7 +164,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	// Work only the index lease holder does (the analyses, the reports):
 	// started and stopped with the lease. Complete before mon.Run.
 	var leadTasks []*leadTask
-	anOn := cfg.AnalysisTermsEnabled() || cfg.AnalysisSentimentEnabled() || cfg.AnomalyDetectionEnabled()
+	anOn := cfg.AnalysisTermsEnabled() || cfg.AnalysisSentimentEnabled() || cfg.AnomalyDetectionEnabled() || cfg.AnalysisBehaviourEnabled()
 	var analyses []string // what /api/ui-config lists as on
 	if cfg.AnalysisTermsEnabled() {
 		analyses = append(analyses, "terms")
@@ -174,6 +174,9 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	}
 	if cfg.AnomalyDetectionEnabled() {
 		analyses = append(analyses, "anomalies")
+	}
+	if cfg.AnalysisBehaviourEnabled() {
+		analyses = append(analyses, "behaviour")
 	}
 	if mode == ModeMonitor || mode == ModeAll {
 		mo := MonitorOptions{Store: st, Hub: hub, Logger: log, Version: o.Version, Committers: []ingest.Committer{ixCommits}, Managed: mode == ModeAll, Mode: mode,
@@ -191,7 +194,8 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 			ao := analysis.Options{Store: st, Location: cfg.Location(), Logger: log,
 				Terms: cfg.AnalysisTermsEnabled(), Sentiment: cfg.AnalysisSentimentEnabled(), StopWords: cfg.TermsStopWords,
 				Anomalies: cfg.AnomalyDetectionEnabled(), Anomaly: anomaly.Options{MaxKeys: cfg.AnomalyKeys()},
-				Queue: o.AnalysisQueue,
+				Behaviour: cfg.AnalysisBehaviourEnabled(),
+				Queue:     o.AnalysisQueue,
 				// mon and handler are set below, before the analyzer runs.
 				Backlog: func() uint64 { return mon.Pipeline().Stats().Backlog },
 				OnAnomaly: func(e anomaly.Event) {
@@ -204,7 +208,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 				o.Analysis(&ao)
 			}
 			// Stopped with the indexer, after the monitor's last commit.
-			anSet = newAnalyses(ixCtx, ao, analysisReader(st, cfg, log), log)
+			anSet = newAnalyses(ixCtx, ao, AnalysisReader(st, cfg, log), log)
 			anQuery = anSet
 			leadTasks = append(leadTasks, &anSet.task)
 			mo.Committers = append(mo.Committers, anSet)
@@ -244,7 +248,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 	}
 
 	if anOn && anSet == nil {
-		anQuery = analysisReader(st, cfg, log)
+		anQuery = AnalysisReader(st, cfg, log)
 	}
 
 	// Reports (package report): read through the same query path and
@@ -529,16 +533,19 @@ func reportAnalysis(a web.Analysis) report.Analysis {
 	return a
 }
 
-// analysisReader reads the analyses' saved states (a process that does
-// not run them: a separate web, a collector without the index lease),
-// answering for those turned off as off.
-func analysisReader(st *store.Store, cfg config.Config, log *slog.Logger) *analysis.Reader {
+// AnalysisReader reads the analyses' saved states (a process that does
+// not run them: a separate web, a collector without the index lease,
+// wsmon report), answering for those turned off as off.
+func AnalysisReader(st *store.Store, cfg config.Config, log *slog.Logger) *analysis.Reader {
 	r := analysis.NewReader(st, log)
 	for name, on := range map[string]bool{analysis.NameTerms: cfg.AnalysisTermsEnabled(),
 		analysis.NameSentiment: cfg.AnalysisSentimentEnabled(), analysis.NameAnomaly: cfg.AnomalyDetectionEnabled()} {
 		if !on {
 			r.Off(name)
 		}
+	}
+	if cfg.AnalysisBehaviourEnabled() {
+		r.WithBehaviour(cfg.Location(), 0, 0)
 	}
 	return r
 }

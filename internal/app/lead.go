@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/wsmon/wsmon/internal/analysis"
 	"github.com/wsmon/wsmon/internal/ingest"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/terms"
+	"github.com/wsmon/wsmon/internal/web"
 )
 
 // leadTask is work that runs only in the collector holding the index
@@ -112,11 +114,7 @@ func (a *analyses) Committed(msgs []message.Message) error {
 // Analyzer is the running analyzer, or nil.
 func (a *analyses) Analyzer() *analysis.Analyzer { return a.an.Load() }
 
-func (a *analyses) current() interface {
-	Terms(ctx context.Context, day terms.Day, room string, limit int) (analysis.TermsResult, error)
-	Sentiment(ctx context.Context, target, room string, from, to terms.Day) (analysis.SentimentResult, error)
-	Anomalies(ctx context.Context, q analysis.AnomalyQuery) (analysis.AnomaliesResult, error)
-} {
+func (a *analyses) current() web.Analysis {
 	if an := a.an.Load(); an != nil {
 		return an
 	}
@@ -138,4 +136,22 @@ func (a *analyses) Anomalies(ctx context.Context, q analysis.AnomalyQuery) (anal
 	return a.current().Anomalies(ctx, q)
 }
 
-var _ ingest.Committer = (*analyses)(nil)
+// Users answers /api/analysis/users (web.Analysis).
+func (a *analyses) Users(ctx context.Context, q analysis.UsersQuery) (analysis.UsersResult, error) {
+	return a.current().Users(ctx, q)
+}
+
+// User answers /api/analysis/users/{name} (web.Analysis).
+func (a *analyses) User(ctx context.Context, name string, from, to time.Time) (analysis.UserResult, error) {
+	return a.current().User(ctx, name, from, to)
+}
+
+// Activity answers /api/analysis/activity (web.Analysis).
+func (a *analyses) Activity(ctx context.Context, q analysis.ActivityQuery) (analysis.ActivityResult, error) {
+	return a.current().Activity(ctx, q)
+}
+
+var (
+	_ ingest.Committer = (*analyses)(nil)
+	_ web.Analysis     = (*analyses)(nil)
+)

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/wsmon/wsmon/internal/analysis"
+	"github.com/wsmon/wsmon/internal/app"
 	"github.com/wsmon/wsmon/internal/config"
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/query"
@@ -108,13 +108,7 @@ func buildReport(ctx context.Context, cfg config.Config, req report.Request, for
 	if err != nil {
 		return nil, err
 	}
-	r := analysis.NewReader(st, log)
-	for name, on := range map[string]bool{analysis.NameTerms: cfg.AnalysisTermsEnabled(),
-		analysis.NameSentiment: cfg.AnalysisSentimentEnabled(), analysis.NameAnomaly: cfg.AnomalyDetectionEnabled()} {
-		if !on {
-			r.Off(name)
-		}
-	}
+	r := app.AnalysisReader(st, cfg, log)
 	b, err := report.NewBuilder(report.Options{Store: st, Source: query.New(st, ix), Analysis: r, Location: cfg.Location()})
 	if err != nil {
 		return nil, err

@@ -79,6 +79,7 @@ type Config struct {
 	// --- analysis extensions (internal/analysis) ---
 	AnalysisTerms     *bool    `json:"analysis_terms"`     // count trending terms behind ingest; default false
 	AnalysisSentiment *bool    `json:"analysis_sentiment"` // score chat messages' sentiment behind ingest; default false
+	AnalysisBehaviour *bool    `json:"analysis_behaviour"` // keep the user behaviour rollups behind ingest; default false
 	TermsStopWords    []string `json:"terms_stop_words"`   // the operator's own stop words (a word or a two-word phrase each), added to the embedded ones
 	AnomalyDetection  *bool    `json:"anomaly_detection"`  // detect anomalies (internal/anomaly) behind ingest; default AnomalyDetectionDefault (true)
 	AnomalyMaxKeys    int      `json:"anomaly_max_keys"`   // targets and rooms the detector keeps a baseline for; 0 = anomaly.DefaultMaxKeys

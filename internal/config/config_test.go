@@ -77,6 +77,7 @@ func TestDefaultsLoadWithoutFile(t *testing.T) {
 		{"message_log", d.MessageLogEnabled(), true},
 		{"analysis_terms", d.AnalysisTermsEnabled(), false},
 		{"analysis_sentiment", d.AnalysisSentimentEnabled(), false},
+		{"analysis_behaviour", d.AnalysisBehaviourEnabled(), false},
 		{"terms_stop_words", len(d.TermsStopWords), 0},
 		{"anomaly_detection", d.AnomalyDetectionEnabled(), AnomalyDetectionDefault},
 		{"anomaly_max_keys", d.AnomalyKeys(), anomaly.DefaultMaxKeys},

@@ -62,6 +62,10 @@ func (c Config) Redacted() Config {
 		b := *c.AnalysisSentiment
 		r.AnalysisSentiment = &b
 	}
+	if c.AnalysisBehaviour != nil {
+		b := *c.AnalysisBehaviour
+		r.AnalysisBehaviour = &b
+	}
 	r.TermsStopWords = slices.Clone(c.TermsStopWords)
 	if c.AnomalyDetection != nil {
 		b := *c.AnomalyDetection

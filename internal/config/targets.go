@@ -234,6 +234,14 @@ func (c Config) AnalysisSentimentEnabled() bool {
 	return c.AnalysisSentiment != nil && *c.AnalysisSentiment
 }
 
+// AnalysisBehaviourEnabled reports whether the user behaviour rollups
+// (users list, per-user activity, activity over time) are kept behind
+// ingest; analysis_behaviour defaults to false (docs/benchmarks.md has
+// what they cost ingest).
+func (c Config) AnalysisBehaviourEnabled() bool {
+	return c.AnalysisBehaviour != nil && *c.AnalysisBehaviour
+}
+
 // AnomalyDetectionDefault is anomaly_detection's default: on. A 1M burst
 // in mode all cost the child 5 % more CPU with it (median 26.5 s against
 // 25.2 s, three alternating runs each; docs/benchmarks.md), within the

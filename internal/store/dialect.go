@@ -271,7 +271,32 @@ var sqliteDialect = &dialect{
 			`CREATE TABLE database_identity (id INTEGER PRIMARY KEY CHECK (id = 1), uid TEXT NOT NULL)`,
 			`INSERT INTO database_identity (id, uid) VALUES (1, lower(hex(randomblob(16))))`,
 		},
+		// 11: user behaviour rollups (internal/analysis, analysis_behaviour):
+		// kept behind ingest, written with the analysis's applied id in
+		// analysis_state. Hours are local hours (the configured zone's
+		// wall clock as Unix ms / 3,600,000), so days and heatmaps fold
+		// from them exactly.
+		{
+			`CREATE TABLE beh_users (username TEXT PRIMARY KEY, messages INTEGER NOT NULL, first_seen INTEGER NOT NULL,
+				last_seen INTEGER NOT NULL, prev_seen INTEGER NOT NULL, sessions INTEGER NOT NULL) WITHOUT ROWID`,
+			`CREATE INDEX beh_users_messages ON beh_users (messages, username)`,
+			`CREATE INDEX beh_users_last ON beh_users (last_seen, username)`,
+			`CREATE INDEX beh_users_first ON beh_users (first_seen, username)`,
+			`CREATE TABLE beh_user_hours (username TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL,
+				PRIMARY KEY (username, hour)) WITHOUT ROWID`,
+			`CREATE TABLE beh_user_rooms (username TEXT NOT NULL, target TEXT NOT NULL, room TEXT NOT NULL,
+				count INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (username, target, room)) WITHOUT ROWID`,
+			`CREATE TABLE beh_pairs (first_user TEXT NOT NULL, second_user TEXT NOT NULL, count INTEGER NOT NULL,
+				PRIMARY KEY (first_user, second_user)) WITHOUT ROWID`,
+			`CREATE INDEX beh_pairs_second ON beh_pairs (second_user)`,
+			`CREATE TABLE beh_room_hours (room TEXT NOT NULL, target TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL,
+				PRIMARY KEY (room, target, hour)) WITHOUT ROWID`,
+			`CREATE INDEX beh_room_hours_hour ON beh_room_hours (hour)`,
+			`CREATE TABLE beh_target_hours (hour INTEGER NOT NULL, target TEXT NOT NULL, count INTEGER NOT NULL,
+				PRIMARY KEY (hour, target)) WITHOUT ROWID`,
+		},
 	},
+
 	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
 	messageValues:       `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 	upsertSessionStart:  `INSERT INTO sessions (id, target, url, connected_at, protocol) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,

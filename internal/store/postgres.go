@@ -306,7 +306,32 @@ var postgresDialect = &dialect{
 			// in-memory dedup sees every key: it has no such index.
 			`CREATE INDEX messages_dedup ON messages (dedup_key) WHERE dedup_key IS NOT NULL`,
 		},
+		// 11: user behaviour rollups (internal/analysis, analysis_behaviour):
+		// kept behind ingest, written with the analysis's applied id in
+		// analysis_state. Hours are local hours (the configured zone's
+		// wall clock as Unix ms / 3,600,000), so days and heatmaps fold
+		// from them exactly.
+		{
+			`CREATE TABLE beh_users (username text PRIMARY KEY, messages bigint NOT NULL, first_seen bigint NOT NULL,
+				last_seen bigint NOT NULL, prev_seen bigint NOT NULL, sessions bigint NOT NULL)`,
+			`CREATE INDEX beh_users_messages ON beh_users (messages, username)`,
+			`CREATE INDEX beh_users_last ON beh_users (last_seen, username)`,
+			`CREATE INDEX beh_users_first ON beh_users (first_seen, username)`,
+			`CREATE TABLE beh_user_hours (username text NOT NULL, hour bigint NOT NULL, count bigint NOT NULL,
+				PRIMARY KEY (username, hour))`,
+			`CREATE TABLE beh_user_rooms (username text NOT NULL, target text NOT NULL, room text NOT NULL,
+				count bigint NOT NULL, last_seen bigint NOT NULL, PRIMARY KEY (username, target, room))`,
+			`CREATE TABLE beh_pairs (first_user text NOT NULL, second_user text NOT NULL, count bigint NOT NULL,
+				PRIMARY KEY (first_user, second_user))`,
+			`CREATE INDEX beh_pairs_second ON beh_pairs (second_user)`,
+			`CREATE TABLE beh_room_hours (room text NOT NULL, target text NOT NULL, hour bigint NOT NULL, count bigint NOT NULL,
+				PRIMARY KEY (room, target, hour))`,
+			`CREATE INDEX beh_room_hours_hour ON beh_room_hours (hour)`,
+			`CREATE TABLE beh_target_hours (hour bigint NOT NULL, target text NOT NULL, count bigint NOT NULL,
+				PRIMARY KEY (hour, target))`,
+		},
 	},
+
 	upsertSessionStart: `INSERT INTO sessions (id, target, url, connected_at, protocol) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
 	updateSessionEnd:   `UPDATE sessions SET disconnected_at = $1, close_code = $2, close_reason = $3, error = $4, control_frames = $5 WHERE id = $6`,
 	sessionProtocol:    `SELECT protocol FROM sessions WHERE id = $1`,

@@ -21,6 +21,9 @@ type Analysis interface {
 	Terms(ctx context.Context, day terms.Day, room string, limit int) (analysis.TermsResult, error)
 	Sentiment(ctx context.Context, target, room string, from, to terms.Day) (analysis.SentimentResult, error)
 	Anomalies(ctx context.Context, q analysis.AnomalyQuery) (analysis.AnomaliesResult, error)
+	Users(ctx context.Context, q analysis.UsersQuery) (analysis.UsersResult, error)
+	User(ctx context.Context, name string, from, to time.Time) (analysis.UserResult, error)
+	Activity(ctx context.Context, q analysis.ActivityQuery) (analysis.ActivityResult, error)
 }
 
 // maxAnalysisDays bounds a sentiment range (the rollups keep fewer).

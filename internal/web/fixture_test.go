@@ -330,7 +330,7 @@ func (f *fixture) newestFirst(keep func(m fmsg) bool) []fmsg {
 // the query path over the store and the index.
 func (f *fixture) server(mod func(o *Options)) *Server {
 	o := Options{Store: query.New(f.st, f.ix), Hub: newTestHub(1000), Logger: discardLogger(), Version: "test", TimeZone: fixtureZoneName,
-		MaxInMemory: 1000, RefreshInterval: time.Second, Analysis: analysis.NewReader(f.st, nil)}
+		MaxInMemory: 1000, RefreshInterval: time.Second, Analysis: analysis.NewReader(f.st, nil).WithBehaviour(nil, 0, 0)}
 	if mod != nil {
 		mod(&o)
 	}
