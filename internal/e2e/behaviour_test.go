@@ -451,8 +451,9 @@ func testReportsTab(t *testing.T, b *browser, w *wsmon) {
 	tb.do("back to English", chromedp.Click(chromedp.ID("lang-switch")))
 }
 
-// testBehaviourWidth: no new view scrolls sideways at a phone's width; a
-// screenshot of the user page is saved.
+// testBehaviourWidth: no new view scrolls sideways at a desktop's or a
+// phone's width; screenshots of each at a desktop's width and of the user
+// page at a phone's are saved as artifacts.
 func testBehaviourWidth(t *testing.T, b *browser, w *wsmon) {
 	var top behaviourUsersJSON
 	getJSON(t, w.base, "/api/analysis/users?limit=1", &top)
@@ -466,14 +467,26 @@ func testBehaviourWidth(t *testing.T, b *browser, w *wsmon) {
 		{"phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)},
 	} {
 		tb.do(vp.name+" viewport", vp.act)
-		for _, view := range []struct{ hash, ready string }{
-			{"#/users", "#users-table tbody tr"}, {userHash, "#user-heatmap"},
-			{"#/analysis/activity", "#activity-distribution"}, {"#/analysis/reports", "#reports-summary"},
+		for _, view := range []struct{ name, hash, ready string }{
+			{"users", "#/users", "#users-table tbody tr"}, {"user", userHash, "#user-heatmap"},
+			{"activity", "#/analysis/activity", "#activity-distribution"}, {"reports", "#/analysis/reports", "#reports-summary"},
 		} {
 			tb.do("open "+view.hash, chromedp.Navigate(w.base+"/"+view.hash))
 			tb.waitJS(view.ready, jsCall(`(sel) => document.querySelector(sel) !== null`, view.ready), `location.hash + ' ' + document.querySelector('#view')?.textContent`)
 			if got := eval[[]int](tb, `[document.documentElement.scrollWidth, window.innerWidth]`); got[0] > got[1] {
 				t.Errorf("%s, %s: the page is %d px wide in a %d px viewport (scrolls sideways)", vp.name, view.hash, got[0], got[1])
+			}
+			if vp.name == "desktop" {
+				// For people to look at: each view at a desktop's width.
+				ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+				png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+				cancel()
+				if err != nil {
+					t.Fatalf("screenshot of %s: %v", view.hash, err)
+				}
+				if err := os.WriteFile(filepath.Join(artifactDir(t), "behaviour-"+view.name+"-desktop.png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}

@@ -118,7 +118,8 @@ export function activityTab(root: HTMLElement, ctx: ViewContext): void {
     const prevTotal = res.previous?.total ?? 0;
     const where = [val('target').trim() || t('filter.allTargets'), val('room').trim() || t('filter.allRooms')].join(' / ') +
       (val('user').trim() ? ' · ' + t('activity.byUser', { user: val('user').trim() }) : '');
-    const range = (a: string, b: string) => `${f.format(new Date(a))} – ${f.format(new Date(b))}`;
+    // The end is exclusive: a range of days shows its last day.
+    const range = (a: string, b: string) => `${f.format(new Date(a))} – ${f.format(new Date(new Date(b).getTime() - (res.step === 'day' ? 1 : 0)))}`;
     const totals = h('div', { class: 'card mb-3', id: 'activity-totals', dataset: { total: String(res.total), previous: String(prevTotal), step: res.step, points: String(series.length) } },
       h('div', { class: 'card-body d-flex flex-wrap gap-4 align-items-end' },
         h('div', null,
@@ -131,7 +132,7 @@ export function activityTab(root: HTMLElement, ctx: ViewContext): void {
           h('div', { class: 'small text-body-secondary' }, res.previous ? range(res.previous.from, res.previous.to) : t('common.none'))),
         h('div', null,
           h('div', { class: 'small text-body-secondary' }, t('activity.change')),
-          h('div', { class: 'fs-5 ' + (res.total > prevTotal ? 'text-success' : res.total < prevTotal ? 'text-danger' : ''), id: 'activity-delta', title: t('activity.changeTitle') }, deltaPct(res.total, prevTotal))),
+          h('div', { class: 'fs-5 ' + (!prevTotal ? '' : res.total > prevTotal ? 'text-success' : res.total < prevTotal ? 'text-danger' : ''), id: 'activity-delta', title: t('activity.changeTitle') }, deltaPct(res.total, prevTotal))),
         h('div', { class: 'small text-body-secondary ms-auto' }, t('activity.stepIs', { step: t(`activity.step.${res.step}`) }))));
     const canvas = h('canvas', { id: 'activity-chart', role: 'img', 'aria-label': t('activity.chart') });
     const card = (id: string, title: string, hint: string | null, ...children: (Node | null)[]) =>
