@@ -114,6 +114,11 @@ type Options struct {
 	// message waits to be written.
 	Behaviour                              bool
 	SessionGap, ReplyWindow, BehaviourWait time.Duration
+	// Classifier, if set (with Sentiment), scores chat messages with an
+	// external classifier: Run starts a sentiment.Remote with it and
+	// closes it before returning; the lexicon scores what it cannot
+	// (scoring.go). nil: the lexicon only.
+	Classifier *sentiment.RemoteConfig
 }
 
 // LiveWindow is how recent a message must be for the anomalies its
@@ -131,6 +136,7 @@ type Stats struct {
 	// BehaviourWritten is the highest message id in the behaviour
 	// rollups' tables (written; they lag the count by a flush).
 	BehaviourWritten int64 `json:"behaviour_written_id,omitempty"`
+	SentimentScores
 }
 
 // Analyzer runs the analyses behind ingest. Committed and the queries are
@@ -151,6 +157,7 @@ type Analyzer struct {
 	anom    *anomalyState   // nil: anomaly detection off
 	beh     *behaviourState // nil: behaviour off
 	behq    *behaviourQueries
+	scoring scoring      // who scores sentiment (scoring.go)
 	ts      terms.Terms  // reused by the run goroutine
 	handed  int64        // the last message id Committed was given (the pipeline's writer goroutine only)
 	mu      sync.RWMutex // guards the applied ids
@@ -332,7 +339,8 @@ func (a *Analyzer) Committed(msgs []message.Message) error {
 // Stats returns the analyzer's counts.
 func (a *Analyzer) Stats() Stats {
 	return Stats{Batches: a.batches.Load(), Dropped: a.dropped.Load(), CatchUps: a.catchUps.Load(),
-		Counted: a.counted.Load(), Observed: a.observed.Load(), AsOfID: a.from(), BehaviourWritten: a.behWritten.Load()}
+		Counted: a.counted.Load(), Observed: a.observed.Load(), AsOfID: a.from(), BehaviourWritten: a.behWritten.Load(),
+		SentimentScores: a.scoring.stats()}
 }
 
 // Run counts: first the committed messages after the saved states, then
@@ -346,6 +354,11 @@ func (a *Analyzer) Run(ctx context.Context) error {
 	if !a.running.CompareAndSwap(false, true) {
 		return errors.New("analysis: Run called twice")
 	}
+	stopScoring, err := a.startScoring()
+	if err != nil {
+		return err
+	}
+	defer stopScoring() // after the last message is counted
 	// Everything committed before the hand-off started, and what a
 	// damaged state lost.
 	a.gap.Store(true)
@@ -481,10 +494,15 @@ func (a *Analyzer) catchUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		items := make([]item, len(rows))
 		for i := range rows {
 			r := &rows[i]
-			a.count(&item{ID: r.ID, At: r.ReceivedAt.UnixMilli(), Target: r.Target, Room: r.Room, User: r.User,
-				Type: message.Type(r.Type), Content: r.Content})
+			items[i] = item{ID: r.ID, At: r.ReceivedAt.UnixMilli(), Target: r.Target, Room: r.Room, User: r.User,
+				Type: message.Type(r.Type), Content: r.Content}
+		}
+		a.prescore(items)
+		for i := range items {
+			a.count(&items[i])
 		}
 		a.flushDue(ctx)
 		if !more || len(rows) == 0 {
@@ -513,9 +531,11 @@ type item struct {
 	At                          int64
 	Target, Room, User, Content string
 	Type                        message.Type
+	pre                         *sentiment.Result // the sentiment prescore found (nil: the lexicon's, by count)
 }
 
 func (a *Analyzer) apply(b batch) {
+	a.prescore(b.items)
 	for i := range b.items {
 		a.count(&b.items[i])
 	}
@@ -568,8 +588,7 @@ func (a *Analyzer) count(m *item) {
 			a.counter.Add(day, m.Room, &a.ts)
 		}
 		if doSent {
-			score, l := sentiment.Score(m.Content)
-			a.senti.add(id, m.Target, m.Room, day, score, l)
+			a.addSentiment(m, day)
 		}
 		a.counted.Add(1)
 	}

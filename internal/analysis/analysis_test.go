@@ -210,7 +210,7 @@ func waitAsOf(t *testing.T, a *Analyzer, id int64) {
 func TestMostNegative(t *testing.T) {
 	s := newSentimentState()
 	for i := range 50 {
-		s.add(int64(i+1), "t", []string{"x", "y"}[i%2], 10, -float64(i%25)/25, sentiment.Negative)
+		s.add(int64(i+1), "t", []string{"x", "y"}[i%2], 10, -float64(i%25)/25, sentiment.Negative, false)
 	}
 	d := s.query("t", "", 10, 10)
 	if len(d) != 1 || len(d[0].MostNegative) != MostNegative {

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,29 +115,161 @@ func bucketOf(n int64) int {
 
 // behaviourState is the counting side: pending deltas and the saved
 // state as of the last flush. Used by the analyzer's goroutine only.
+//
+// The deltas are kept in accumulators found by one map lookup per name
+// (target, room, user) and keyed by pointer or hour below them: hashing
+// the strings once per message, not once per table, is most of what a
+// message costs (BenchmarkCount).
 type behaviourState struct {
 	loc             *time.Location
 	gapMs, windowMs int64
 	saved           *behaviourSaved
-	f               store.BehaviourFlush
-	rows            int   // pending rows, all tables
-	first           int64 // when the oldest pending message was counted (Unix ms, clock), 0: none
+	targets         map[string]*targetAcc // kept across flushes (the rooms' last speakers)
+	users           map[string]*userAcc   // this flush's
+	gen             uint64                // flushes made: a userAcc of an older one is gone
+	rows            int                   // pending rows, all tables
+	first           int64                 // when the oldest pending message was counted (Unix ms, clock), 0: none
 	// the zone offset of one UTC hour, cached
 	offHour, offMs int64
 }
 
+type targetAcc struct {
+	name  string
+	rooms map[string]*roomAcc
+	hours hourCounts
+}
+
+type roomAcc struct {
+	t     *targetAcc
+	name  string
+	hours hourCounts
+	// the last speaker: their name and time (saved), and their
+	// accumulator when it is of this flush (gen)
+	lastUser string
+	lastAt   int64
+	lastAcc  *userAcc
+	lastGen  uint64
+}
+
+type userAcc struct {
+	name  string
+	d     store.BehaviourUserDelta
+	hours hourCounts
+	rooms map[*roomAcc]*store.RoomDelta
+	next  map[*userAcc]int64 // who spoke right after them, how often
+}
+
+// hourCounts counts by hour, the current hour outside the map (messages
+// come in time order: most land in it).
+type hourCounts struct {
+	cur, n int64
+	m      map[int64]int64
+}
+
+// add counts one in hour h and reports whether h is new to it.
+func (c *hourCounts) add(h int64) bool {
+	if c.n > 0 && c.cur == h {
+		c.n++
+		return false
+	}
+	if c.n > 0 {
+		if c.m == nil {
+			c.m = map[int64]int64{}
+		}
+		c.m[c.cur] += c.n
+	}
+	_, seen := c.m[h]
+	c.cur, c.n = h, 1
+	return !seen
+}
+
+// each calls f with every hour and its count.
+func (c *hourCounts) each(f func(h, n int64)) {
+	if c.n > 0 {
+		if _, ok := c.m[c.cur]; !ok {
+			f(c.cur, c.n)
+		}
+	}
+	for h, n := range c.m {
+		if h == c.cur && c.n > 0 {
+			n += c.n
+		}
+		f(h, n)
+	}
+}
+
 func newBehaviourState(loc *time.Location, gap, window time.Duration) *behaviourState {
-	b := &behaviourState{loc: loc, gapMs: gap.Milliseconds(), windowMs: window.Milliseconds(), offHour: -1}
+	b := &behaviourState{loc: loc, gapMs: gap.Milliseconds(), windowMs: window.Milliseconds(), offHour: -1,
+		targets: map[string]*targetAcc{}}
 	b.saved = newBehaviourSaved(loc.String())
 	b.reset()
 	return b
 }
 
+// load takes a saved state: its rooms' last speakers.
+func (b *behaviourState) load(s *behaviourSaved) {
+	b.saved = s
+	for k, v := range s.Last {
+		target, room, _ := strings.Cut(k, "\x00")
+		r := b.room(target, room)
+		r.lastUser, r.lastAt = v.User, v.At
+	}
+}
+
+// reset forgets the pending deltas (written).
 func (b *behaviourState) reset() {
-	b.f = store.BehaviourFlush{Users: map[string]*store.BehaviourUserDelta{}, UserHours: map[store.UserHour]int64{},
+	b.users = map[string]*userAcc{}
+	b.gen++
+	for _, t := range b.targets {
+		t.hours = hourCounts{}
+		for _, r := range t.rooms {
+			r.hours = hourCounts{}
+		}
+	}
+	b.rows, b.first = 0, 0
+}
+
+func (b *behaviourState) room(target, room string) *roomAcc {
+	t := b.targets[target]
+	if t == nil {
+		t = &targetAcc{name: target, rooms: map[string]*roomAcc{}}
+		b.targets[target] = t
+	}
+	r := t.rooms[room]
+	if r == nil {
+		r = &roomAcc{t: t, name: room}
+		t.rooms[room] = r
+	}
+	return r
+}
+
+// flush is the pending deltas as the store writes them.
+func (b *behaviourState) flush() *store.BehaviourFlush {
+	f := &store.BehaviourFlush{Users: make(map[string]*store.BehaviourUserDelta, len(b.users)), UserHours: map[store.UserHour]int64{},
 		UserRooms: map[store.UserRoom]*store.RoomDelta{}, Pairs: map[store.UserPair]int64{}, RoomHours: map[store.RoomHour]int64{},
 		TargetHours: map[store.RoomHour]int64{}, GapMs: b.gapMs}
-	b.rows, b.first = 0, 0
+	for _, t := range b.targets {
+		t.hours.each(func(h, n int64) { f.TargetHours[store.RoomHour{Target: t.name, Hour: h}] = n })
+		for _, r := range t.rooms {
+			r.hours.each(func(h, n int64) { f.RoomHours[store.RoomHour{Target: t.name, Room: r.name, Hour: h}] = n })
+		}
+	}
+	for name, u := range b.users {
+		for o, n := range u.next {
+			f.Pairs[store.UserPair{First: name, Second: o.name}] = n
+		}
+		if u.d.Messages == 0 {
+			continue // only here for whom spoke after them
+		}
+		d := u.d
+		f.Users[name] = &d
+		u.hours.each(func(h, n int64) { f.UserHours[store.UserHour{User: name, Hour: h}] = n })
+		for r, d := range u.rooms {
+			x := *d
+			f.UserRooms[store.UserRoom{User: name, Target: r.t.name, Room: r.name}] = &x
+		}
+	}
+	return f
 }
 
 // localHour is the local hour of a Unix ms time.
@@ -171,24 +304,24 @@ func (b *behaviourState) add(m *item) {
 		b.first = time.Now().UnixMilli()
 	}
 	h := b.localHour(m.At)
-	rh := store.RoomHour{Target: m.Target, Room: m.Room, Hour: h}
-	if _, ok := b.f.RoomHours[rh]; !ok {
+	r := b.room(m.Target, m.Room)
+	if r.t.hours.add(h) {
 		b.rows++
 	}
-	b.f.RoomHours[rh]++
-	th := store.RoomHour{Target: m.Target, Hour: h}
-	if _, ok := b.f.TargetHours[th]; !ok {
+	if r.hours.add(h) {
 		b.rows++
 	}
-	b.f.TargetHours[th]++
 	if m.User == "" || !activity(m.Type) {
 		return
 	}
-	d := b.f.Users[m.User]
-	if d == nil {
-		b.f.Users[m.User] = &store.BehaviourUserDelta{Messages: 1, FirstSeen: m.At, LastSeen: m.At, Sessions: 1}
+	u := b.users[m.User]
+	if u == nil {
+		u = &userAcc{name: m.User, d: store.BehaviourUserDelta{Messages: 1, FirstSeen: m.At, LastSeen: m.At, Sessions: 1},
+			rooms: map[*roomAcc]*store.RoomDelta{}}
+		b.users[m.User] = u
 		b.rows++
 	} else {
+		d := &u.d
 		d.Messages++
 		if m.At-d.LastSeen > b.gapMs {
 			d.Sessions++
@@ -196,39 +329,47 @@ func (b *behaviourState) add(m *item) {
 		d.LastSeen = max(d.LastSeen, m.At)
 		d.FirstSeen = min(d.FirstSeen, m.At)
 	}
-	uh := store.UserHour{User: m.User, Hour: h}
-	if _, ok := b.f.UserHours[uh]; !ok {
+	if u.hours.add(h) {
 		b.rows++
 	}
-	b.f.UserHours[uh]++
-	ur := store.UserRoom{User: m.User, Target: m.Target, Room: m.Room}
-	if r := b.f.UserRooms[ur]; r == nil {
-		b.f.UserRooms[ur] = &store.RoomDelta{Count: 1, LastSeen: m.At}
+	if rd := u.rooms[r]; rd == nil {
+		u.rooms[r] = &store.RoomDelta{Count: 1, LastSeen: m.At}
 		b.rows++
 	} else {
-		r.Count++
-		r.LastSeen = max(r.LastSeen, m.At)
+		rd.Count++
+		rd.LastSeen = max(rd.LastSeen, m.At)
 	}
-	key := m.Target + "\x00" + m.Room
-	if p, ok := b.saved.Last[key]; ok && p.User != m.User && m.At-p.At <= b.windowMs && m.At >= p.At {
-		k := store.UserPair{First: p.User, Second: m.User}
-		if _, ok := b.f.Pairs[k]; !ok {
+	if r.lastUser != "" && r.lastUser != m.User && m.At-r.lastAt <= b.windowMs && m.At >= r.lastAt {
+		p := r.lastAcc
+		if p == nil || r.lastGen != b.gen {
+			// The last speaker spoke in an earlier flush: their
+			// accumulator of this one, without messages of theirs.
+			p = b.users[r.lastUser]
+			if p == nil {
+				p = &userAcc{name: r.lastUser, rooms: map[*roomAcc]*store.RoomDelta{}}
+				b.users[r.lastUser] = p
+			}
+		}
+		if p.next == nil {
+			p.next = map[*userAcc]int64{}
+		}
+		if p.next[u] == 0 {
 			b.rows++
 		}
-		b.f.Pairs[k]++
+		p.next[u]++
 	}
-	b.saved.Last[key] = lastSpoke{User: m.User, At: m.At}
+	r.lastUser, r.lastAt, r.lastAcc, r.lastGen = m.User, m.At, u, b.gen
 }
 
 // next computes the saved state after a flush from the user rows it
 // changed: on a copy, which becomes the state only once the flush
 // committed.
-func (b *behaviourState) next(after []store.BehaviourUserAfter, now int64) *behaviourSaved {
+func (b *behaviourState) next(f *store.BehaviourFlush, after []store.BehaviourUserAfter, now int64) *behaviourSaved {
 	s := b.saved.clone()
 	s.Flushes++
 	// Each user's days in this flush, from their hours.
 	days := map[string][]int64{}
-	for k := range b.f.UserHours {
+	for k := range f.UserHours {
 		d := floorDiv(k.Hour, 24)
 		ds := days[k.User]
 		found := false
@@ -245,7 +386,7 @@ func (b *behaviourState) next(after []store.BehaviourUserAfter, now int64) *beha
 	var ch, co int64 = -1, 0
 	dayOf := func(ms int64) int64 { return floorDiv(localHour(b.loc, ms, &ch, &co), 24) }
 	for _, a := range after {
-		d := b.f.Users[a.User]
+		d := f.Users[a.User]
 		if d == nil {
 			continue
 		}
@@ -287,10 +428,21 @@ func (b *behaviourState) next(after []store.BehaviourUserAfter, now int64) *beha
 			}
 		}
 	}
-	// Last speakers too old to pair with anything are forgotten.
-	for k, v := range s.Last {
-		if now-v.At > b.windowMs && len(s.Last) > 10_000 {
-			delete(s.Last, k)
+	// The rooms' last speakers; of many rooms, those too old to pair
+	// with anything are forgotten.
+	s.Last = map[string]lastSpoke{}
+	for _, t := range b.targets {
+		for _, r := range t.rooms {
+			if r.lastUser != "" {
+				s.Last[t.name+"\x00"+r.name] = lastSpoke{User: r.lastUser, At: r.lastAt}
+			}
+		}
+	}
+	if len(s.Last) > 10_000 {
+		for k, v := range s.Last {
+			if now-v.At > b.windowMs {
+				delete(s.Last, k)
+			}
 		}
 	}
 	return s
@@ -317,7 +469,7 @@ func (a *Analyzer) loadBehaviour(ctx context.Context) error {
 		a.log.Warn("analysis: the time zone changed; rebuilding the behaviour rollups from the messages", "was", s.Zone, "now", a.loc.String())
 		return a.opt.Store.ResetBehaviour(ctx, NameBehaviour)
 	}
-	a.beh.saved = s
+	a.beh.load(s)
 	a.behAt = id
 	return nil
 }
@@ -336,8 +488,9 @@ func (a *Analyzer) flushBehaviour(ctx context.Context) {
 		return
 	}
 	var next *behaviourSaved
-	err := a.opt.Store.FlushBehaviour(ctx, &b.f, NameBehaviour, at, func(after []store.BehaviourUserAfter) ([]byte, error) {
-		next = b.next(after, time.Now().UnixMilli())
+	f := b.flush()
+	err := a.opt.Store.FlushBehaviour(ctx, f, NameBehaviour, at, func(after []store.BehaviourUserAfter) ([]byte, error) {
+		next = b.next(f, after, time.Now().UnixMilli())
 		return json.Marshal(next)
 	})
 	if err != nil {

@@ -36,6 +36,10 @@ type Agg struct {
 	Pos uint64  `json:"pos"`
 	Neu uint64  `json:"neu"`
 	Neg uint64  `json:"neg"`
+	// Remote of the N were scored by the external classifier, the others
+	// by the lexicon (without a classifier, or when it did not answer).
+	// States saved before the classifier existed have 0.
+	Remote uint64 `json:"remote"`
 }
 
 func (a *Agg) add(score float64, l sentiment.Label) {
@@ -53,9 +57,10 @@ func (a *Agg) add(score float64, l sentiment.Label) {
 
 // Scored is a message's id and score.
 type Scored struct {
-	ID    int64   `json:"id"`
-	Room  string  `json:"room"`
-	Score float64 `json:"score"`
+	ID     int64   `json:"id"`
+	Room   string  `json:"room"`
+	Score  float64 `json:"score"`
+	Remote bool    `json:"remote,omitempty"` // scored by the external classifier (else by the lexicon)
 }
 
 // dayRollup is one target's day: the all-rooms total under room "" and
@@ -85,8 +90,13 @@ func newSentimentState() *sentimentState {
 	return &sentimentState{days: map[dayKey]*dayRollup{}}
 }
 
-// add rolls up one message.
-func (s *sentimentState) add(id int64, target, room string, day terms.Day, score float64, l sentiment.Label) {
+// add rolls up one message; remote says the external classifier scored
+// it.
+func (s *sentimentState) add(id int64, target, room string, day terms.Day, score float64, l sentiment.Label, remote bool) {
+	var r uint64
+	if remote {
+		r = 1
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if day > s.newest {
@@ -118,6 +128,7 @@ func (s *sentimentState) add(id int64, target, room string, day terms.Day, score
 		s.days[k] = d
 	}
 	d.Rooms[""].add(score, l)
+	d.Rooms[""].Remote += r
 	if room != "" {
 		a := d.Rooms[room]
 		if a == nil && len(d.Rooms) <= SentimentRooms {
@@ -126,6 +137,7 @@ func (s *sentimentState) add(id int64, target, room string, day terms.Day, score
 		}
 		if a != nil {
 			a.add(score, l)
+			a.Remote += r
 		} else {
 			d.Untracked++
 		}
@@ -136,7 +148,7 @@ func (s *sentimentState) add(id int64, target, room string, day terms.Day, score
 			return x.Score > score || (x.Score == score && x.ID > id)
 		})
 		if i < MostNegative {
-			d.Negative = slices.Insert(d.Negative, i, Scored{id, room, score})
+			d.Negative = slices.Insert(d.Negative, i, Scored{id, room, score, remote})
 			if len(d.Negative) > MostNegative {
 				d.Negative = d.Negative[:MostNegative]
 			}
@@ -180,6 +192,7 @@ func (s *sentimentState) query(target, room string, from, to terms.Day) []Sentim
 		sd.Pos += a.Pos
 		sd.Neu += a.Neu
 		sd.Neg += a.Neg
+		sd.Remote += a.Remote
 		// A room's most negative are not kept apart: with a room, the
 		// room's own messages among the target's most negative.
 		for _, x := range d.Negative {
@@ -260,7 +273,7 @@ func (s *sentimentState) unmarshal(data []byte) error {
 			return fmt.Errorf("%w: day %d of %q", errSentimentState, d.Day, d.Target)
 		}
 		for _, a := range d.Rooms {
-			if a == nil || a.Pos+a.Neu+a.Neg != a.N || math.IsNaN(a.Sum) || math.Abs(a.Sum) > float64(a.N)*(1+1e-9)+1e-9 {
+			if a == nil || a.Pos+a.Neu+a.Neg != a.N || a.Remote > a.N || math.IsNaN(a.Sum) || math.Abs(a.Sum) > float64(a.N)*(1+1e-9)+1e-9 {
 				return fmt.Errorf("%w: day %d of %q: counts", errSentimentState, d.Day, d.Target)
 			}
 		}

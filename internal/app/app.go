@@ -195,7 +195,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 				Terms: cfg.AnalysisTermsEnabled(), Sentiment: cfg.AnalysisSentimentEnabled(), StopWords: cfg.TermsStopWords,
 				Anomalies: cfg.AnomalyDetectionEnabled(), Anomaly: anomaly.Options{MaxKeys: cfg.AnomalyKeys()},
 				Behaviour: cfg.AnalysisBehaviourEnabled(),
-				Queue:     o.AnalysisQueue,
+				Queue:     o.AnalysisQueue, Classifier: classifierConfig(cfg),
 				// mon and handler are set below, before the analyzer runs.
 				Backlog: func() uint64 { return mon.Pipeline().Stats().Backlog },
 				OnAnomaly: func(e anomaly.Event) {
@@ -296,7 +296,7 @@ func Run(ctx context.Context, mode Mode, cfg config.Config, o Options) error {
 		})
 		handler.SetAccess(web.Access{LoopbackBind: isLoopbackAddr(ln.Addr()), AllowedHosts: cfg.WebAllowedHosts,
 			TrustedProxies: cfg.TrustedProxyPrefixes()})
-		snap = snapshot(mon, st, ix, &handler)
+		snap = snapshot(mon, st, ix, &handler, anSet)
 		if mon != nil {
 			mon.alerts.publish = handler.PublishAlert // before mon.Run starts the pipeline
 		}

@@ -30,6 +30,7 @@ import (
 //	go test -run '^$' -bench 'BenchmarkBurstPeakRSS/all/contended' -benchtime 1x ./internal/app/
 //
 // WSMON_BENCH_ANALYSIS=on turns trending terms and sentiment on,
+// WSMON_BENCH_BEHAVIOUR=on the user behaviour rollups,
 // WSMON_BENCH_ANOMALY=on (or off) anomaly detection, to measure what they
 // cost ingest (docs/benchmarks.md).
 func BenchmarkBurstPeakRSS(b *testing.B) {
@@ -54,6 +55,11 @@ func burstPeakRSS(b *testing.B, mode string, contended bool, n int) {
 		// measure their cost.
 		on := true
 		cfg.AnalysisTerms, cfg.AnalysisSentiment = &on, &on
+	}
+	if os.Getenv("WSMON_BENCH_BEHAVIOUR") == "on" {
+		// Ingest with the user behaviour rollups behind it.
+		on := true
+		cfg.AnalysisBehaviour = &on
 	}
 	if v := os.Getenv("WSMON_BENCH_ANOMALY"); v == "on" || v == "off" {
 		// Ingest with anomaly detection behind it, or without (the
@@ -115,8 +121,8 @@ func burstPeakRSS(b *testing.B, mode string, contended bool, n int) {
 	b.ReportMetric(float64(n)/stored.Seconds(), "msgs/s")
 	b.ReportMetric(peak, "peakRSS-MiB")
 	b.ReportMetric(cpu.Seconds(), "child-cpu-s")
-	fmt.Fprintf(os.Stderr, "burst %s contended=%v analysis=%s anomaly=%v: %d messages stored in %v (%.0f msg/s), indexed by %v; child peak RSS %.0f MiB, CPU %v\n",
-		mode, contended, os.Getenv("WSMON_BENCH_ANALYSIS"), cfg.AnomalyDetectionEnabled(), n, stored.Round(time.Millisecond), float64(n)/stored.Seconds(), indexed.Round(time.Millisecond), peak, cpu.Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "burst %s contended=%v analysis=%s behaviour=%v anomaly=%v: %d messages stored in %v (%.0f msg/s), indexed by %v; child peak RSS %.0f MiB, CPU %v\n",
+		mode, contended, os.Getenv("WSMON_BENCH_ANALYSIS"), cfg.AnalysisBehaviourEnabled(), cfg.AnomalyDetectionEnabled(), n, stored.Round(time.Millisecond), float64(n)/stored.Seconds(), indexed.Round(time.Millisecond), peak, cpu.Round(time.Millisecond))
 }
 
 // demoClients is the number of clients of the demo server at base (-1 if

@@ -52,7 +52,7 @@ func (m *Monitor) metricIngest() *metrics.Ingest {
 // snapshot gathers what one /metrics scrape reports: from the monitor
 // when it runs in this process, else (wsmon web) the targets' stored
 // status; the index's lag behind the database; the open live streams.
-func snapshot(mon *Monitor, st *store.Store, ix *index.Indexer, handler **web.Server) func() metrics.Snapshot {
+func snapshot(mon *Monitor, st *store.Store, ix *index.Indexer, handler **web.Server, an *analyses) func() metrics.Snapshot {
 	status := storeStatus(st)
 	return func() metrics.Snapshot {
 		var s metrics.Snapshot
@@ -76,6 +76,7 @@ func snapshot(mon *Monitor, st *store.Store, ix *index.Indexer, handler **web.Se
 		if h := *handler; h != nil {
 			s.LiveClients = h.LiveClients()
 		}
+		s.Sentiment = an.sentimentMetrics()
 		return s
 	}
 }

@@ -83,6 +83,14 @@ type Config struct {
 	TermsStopWords    []string `json:"terms_stop_words"`   // the operator's own stop words (a word or a two-word phrase each), added to the embedded ones
 	AnomalyDetection  *bool    `json:"anomaly_detection"`  // detect anomalies (internal/anomaly) behind ingest; default AnomalyDetectionDefault (true)
 	AnomalyMaxKeys    int      `json:"anomaly_max_keys"`   // targets and rooms the detector keeps a baseline for; 0 = anomaly.DefaultMaxKeys
+	// An external sentiment classifier (docs/analysis.md, "External
+	// classifier"): with analysis_sentiment on and a URL set, chat
+	// messages are scored by it, in batches, and by the lexicon whenever
+	// it cannot answer.
+	SentimentClassifierURL     string            `json:"sentiment_classifier_url"`     // http:// or https:// endpoint of the contract; "" = the lexicon only
+	SentimentClassifierHeaders map[string]string `json:"sentiment_classifier_headers"` // sent with every request (e.g. Authorization)
+	SentimentClassifierTimeout Seconds           `json:"sentiment_classifier_timeout"` // bound on one request, connection included; default 2 s
+	SentimentClassifierBatch   int               `json:"sentiment_classifier_batch"`   // most texts in one request, 1..MaxClassifierBatch; default 64
 
 	// --- scheduled reports (internal/report) ---
 	ReportDaily     bool     `json:"report_daily"`     // send the previous day's report at report_at

@@ -10,6 +10,10 @@ const (
 	// DefaultJournalMemoryLimitBytes is the default bound on frames held
 	// in memory while the journal's disk fails (journal.DefaultMaxPending).
 	DefaultJournalMemoryLimitBytes = 32 << 20
+	// DefaultClassifierTimeout and DefaultClassifierBatch are
+	// sentiment_classifier_timeout (seconds) and sentiment_classifier_batch.
+	DefaultClassifierTimeout = 2
+	DefaultClassifierBatch   = 64
 )
 
 // Defaults returns the configuration used when nothing else is set: the
@@ -47,6 +51,9 @@ func Defaults() Config {
 		BatchSize:      5000,
 		BackupKeep:     7,
 		DatabaseDriver: "sqlite",
+
+		SentimentClassifierTimeout: DefaultClassifierTimeout,
+		SentimentClassifierBatch:   DefaultClassifierBatch,
 
 		WebHost:        "127.0.0.1",
 		LiveMaxClients: 2000,

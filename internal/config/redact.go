@@ -18,9 +18,10 @@ const Mask = "***"
 // Redacted returns a copy of c that is safe to log: web_token,
 // web_password, the password in database_url, the values of credential
 // headers (Authorization, Proxy-Authorization, Cookie and any header whose
-// name contains "token", "secret" or "key"), passwords and credential-like
-// query parameters (token, key, secret, pass, auth, sig, session) in target
-// URLs, the path and query of notify_webhook_url (webhook URLs embed their
+// name contains "token", "secret" or "key", in headers and
+// sentiment_classifier_headers), passwords and credential-like query
+// parameters (token, key, secret, pass, auth, sig, session) in target URLs
+// and sentiment_classifier_url, the path and query of notify_webhook_url (webhook URLs embed their
 // secret in the path) and the send_on_connect frames (often login messages)
 // are replaced by Mask. Empty values stay empty so the output still shows
 // what is unset. c is not modified.
@@ -38,6 +39,8 @@ func (c Config) Redacted() Config {
 		}
 	}
 	r.Headers = redactHeaders(c.Headers)
+	r.SentimentClassifierURL = redactURL(c.SentimentClassifierURL)
+	r.SentimentClassifierHeaders = redactHeaders(c.SentimentClassifierHeaders)
 	r.SendOnConnect = redactFrames(c.SendOnConnect)
 	r.NotificationKeywords = slices.Clone(c.NotificationKeywords)
 	r.Subprotocols = slices.Clone(c.Subprotocols)

@@ -178,6 +178,7 @@ func (c Config) Validate() error {
 			}
 			return intRange("anomaly_max_keys", c.AnomalyMaxKeys, MinAnomalyKeys, MaxAnomalyKeys)
 		},
+		func() error { return c.checkClassifier() },
 		func() error {
 			if c.DatabaseURL == "" {
 				return nil
@@ -597,6 +598,40 @@ func (c Config) CheckNotify(names []string) error {
 		}
 	}
 	return nil
+}
+
+// Bounds of the external sentiment classifier's keys.
+const (
+	MaxClassifierBatch       = 1000 // sentiment_classifier_batch
+	MaxClassifierTimeoutSecs = 60   // sentiment_classifier_timeout
+)
+
+// checkClassifier checks the sentiment_classifier_* keys. The timeout and
+// batch are checked whether or not a URL is set, so that a bad value is
+// found before the URL is added.
+func (c Config) checkClassifier() error {
+	if c.SentimentClassifierURL != "" {
+		if err := checkURL("sentiment_classifier_url", c.SentimentClassifierURL, "http or https", "http", "https"); err != nil {
+			return err
+		}
+	}
+	const hk = "sentiment_classifier_headers"
+	for _, name := range sortedMapKeys(c.SentimentClassifierHeaders) {
+		if !isToken(name) {
+			return errorf(hk, "%s: invalid header name %s", hk, quoteShort(name))
+		}
+		if strings.ContainsAny(c.SentimentClassifierHeaders[name], "\r\n\x00") {
+			return errorf(hk, "%s: value of %s contains a line break or NUL", hk, quoteShort(name))
+		}
+		switch strings.ToLower(name) {
+		case "host", "content-type", "content-length", "transfer-encoding", "connection", "accept":
+			return errorf(hk, "%s: %s is set by wsmon for the contract's requests and cannot be overridden", hk, quoteShort(name))
+		}
+	}
+	if err := secondsRange("sentiment_classifier_timeout", c.SentimentClassifierTimeout, 0, false, MaxClassifierTimeoutSecs); err != nil {
+		return err
+	}
+	return intRange("sentiment_classifier_batch", c.SentimentClassifierBatch, 1, MaxClassifierBatch)
 }
 
 // Bounds of anomaly_max_keys: each key (a target, or a room of one) holds

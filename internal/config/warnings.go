@@ -5,7 +5,8 @@ import "github.com/wsmon/wsmon/internal/rules"
 // Warnings returns what is valid in c but unsafe, one sentence each, for
 // the program to log at start: a dashboard opened to other machines
 // without authentication by web_insecure_no_auth; anomaly rules that
-// cannot fire because anomaly_detection is off.
+// cannot fire because anomaly_detection is off; an external sentiment
+// classifier that is never called.
 func (c Config) Warnings() []string {
 	var w []string
 	if c.WebInsecureNoAuth && !IsLoopback(c.WebHost) && c.WebToken == "" && c.WebUser == "" {
@@ -18,6 +19,12 @@ func (c Config) Warnings() []string {
 				w = append(w, "rule "+quoteShort(r.Name)+" is an anomaly rule, but anomaly_detection is off: it never fires; set anomaly_detection to true")
 			}
 		}
+	}
+	if c.SentimentClassifierURL != "" && !c.AnalysisSentimentEnabled() {
+		w = append(w, "sentiment_classifier_url is set, but analysis_sentiment is off: the classifier is never called; set analysis_sentiment to true")
+	}
+	if c.SentimentClassifierURL == "" && len(c.SentimentClassifierHeaders) > 0 {
+		w = append(w, "sentiment_classifier_headers is set, but sentiment_classifier_url is not: the headers are not used")
 	}
 	return w
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/notify"
+	"github.com/wsmon/wsmon/internal/sentiment"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -57,6 +58,16 @@ type Snapshot struct {
 	Segments    int     // index segments on disk
 	LiveClients int64   // open /api/live streams
 	Notifiers   []notify.SinkStats
+	Sentiment   *Sentiment // nil unless this process runs the sentiment analysis
+}
+
+// Sentiment is who scored chat messages' sentiment in the running
+// analyzer, since it started.
+type Sentiment struct {
+	Remote, Lexicon uint64 // scores added to the rollups, by the external classifier and by the lexicon
+	// Classifier is the external classifier's own counts; nil without
+	// one.
+	Classifier *sentiment.RemoteStats
 }
 
 // States are the values of the state label of wsmon_target_state.
@@ -147,9 +158,13 @@ var (
 	dLiveClients   = desc("wsmon_live_clients", "Open /api/live (Server-Sent Events) streams.")
 	dDeliveries    = desc("wsmon_alert_deliveries_total", "Alert deliveries by notifier and outcome: sent, failed (given up), retried (failed attempts retried), dropped (queue full).", "notifier", "outcome")
 	dQueued        = desc("wsmon_alert_queue", "Alerts waiting for a notifier.", "notifier")
+	dSentScored    = desc("wsmon_sentiment_scored_total", "Chat messages added to the sentiment rollups, by who scored them: remote (the external classifier) or lexicon (without one, or its fallbacks).", "source")
+	dClassReqs     = desc("wsmon_sentiment_classifier_requests_total", "Requests to the external sentiment classifier, by result: ok or failed (error, status, timeout, malformed answer).", "result")
+	dClassFallback = desc("wsmon_sentiment_classifier_fallback_total", "Texts the lexicon scored instead of the external classifier, by reason: failed (their request failed), open (the circuit breaker was open), full (too many texts waiting), closed (shutting down).", "reason")
+	dClassBreaker  = desc("wsmon_sentiment_classifier_breaker_open", "1 while the external classifier's circuit breaker is open or half-open (texts are scored by the lexicon), 0 while closed.")
 	allDescriptors = []*prometheus.Desc{dTargetState, dReconnects, dReconnReason, dLastAge, dFrames, dControl, dDropped, dMessages, dAbnormal,
 		dDuplicates, dCollisions, dBatches, dDBErrors, dBacklog, dJournalOK, dJournalHeld, dJournalDrop, dJournalDropB, dCorrupt,
-		dIndexLag, dSegments, dLiveClients, dDeliveries, dQueued}
+		dIndexLag, dSegments, dLiveClients, dDeliveries, dQueued, dSentScored, dClassReqs, dClassFallback, dClassBreaker}
 )
 
 // collector turns a Snapshot into metrics.
@@ -225,5 +240,22 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dDeliveries, float64(n.Retried), n.Name, "retried")
 		counter(dDeliveries, float64(n.Dropped), n.Name, "dropped")
 		gauge(dQueued, float64(n.Queued), n.Name)
+	}
+	if se := s.Sentiment; se != nil {
+		counter(dSentScored, float64(se.Remote), "remote")
+		counter(dSentScored, float64(se.Lexicon), "lexicon")
+		if c := se.Classifier; c != nil {
+			counter(dClassReqs, float64(c.Requests-c.Failed), "ok")
+			counter(dClassReqs, float64(c.Failed), "failed")
+			counter(dClassFallback, float64(c.FailedTexts), "failed")
+			counter(dClassFallback, float64(c.Open), "open")
+			counter(dClassFallback, float64(c.Full), "full")
+			counter(dClassFallback, float64(c.Closed), "closed")
+			open := 0.0
+			if c.Breaker != "closed" {
+				open = 1
+			}
+			gauge(dClassBreaker, open)
+		}
 	}
 }

@@ -90,15 +90,15 @@ const (
 
 // RemoteStats is what a Remote has done so far.
 type RemoteStats struct {
-	Requests    uint64 // requests sent
-	Failed      uint64 // of which failed
-	Remote      uint64 // texts scored by the service
-	Full        uint64 // texts scored by the lexicon because the queue was full
-	Open        uint64 // … because the breaker was open
-	FailedTexts uint64 // … because their request failed
-	Closed      uint64 // … because the Remote was closed
-	Breaker     string // "closed", "open" or "half-open"
-	LastError   string // of the last failed request
+	Requests    uint64 `json:"requests"`        // requests sent
+	Failed      uint64 `json:"failed_requests"` // of which failed
+	Remote      uint64 `json:"remote"`          // texts scored by the service
+	Full        uint64 `json:"fallback_full"`   // texts scored by the lexicon because the queue was full
+	Open        uint64 `json:"fallback_open"`   // … because the breaker was open
+	FailedTexts uint64 `json:"fallback_failed"` // … because their request failed
+	Closed      uint64 `json:"fallback_closed"` // … because the Remote was closed
+	Breaker     string `json:"breaker"`         // "closed", "open" or "half-open"
+	LastError   string `json:"last_error"`      // of the last failed request
 }
 
 // Remote scores texts with an external classifier over HTTP, in batches,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wsmon/wsmon/internal/analysis"
 	"github.com/wsmon/wsmon/internal/anomaly"
+	"github.com/wsmon/wsmon/internal/sentiment"
 	"github.com/wsmon/wsmon/internal/store"
 	"github.com/wsmon/wsmon/internal/terms"
 )
@@ -104,6 +105,7 @@ type negativeJSON struct {
 	ReceivedAt jsonTime `json:"received_at"`
 	Content    string   `json:"content"`
 	Deleted    bool     `json:"deleted"` // the message is no longer stored (retention)
+	Source     string   `json:"source"`  // who scored it: "remote" (the external classifier) or "lexicon"
 }
 
 // handleAnalysisSentiment: GET /api/analysis/sentiment?target=&room=&from=&to=
@@ -137,13 +139,21 @@ func (s *Server) handleAnalysisSentiment(w http.ResponseWriter, r *http.Request)
 		Neu          uint64         `json:"neu"`
 		Neg          uint64         `json:"neg"`
 		Average      float64        `json:"average"`
+		Remote       uint64         `json:"remote"`  // of n, scored by the external classifier
+		Lexicon      uint64         `json:"lexicon"` // of n, scored by the lexicon (without a classifier, or its fallbacks)
 		MostNegative []negativeJSON `json:"most_negative"`
 	}
 	days := make([]dayJSON, 0, len(res.Days))
+	var remote, lexicon uint64
 	for _, d := range res.Days {
-		dj := dayJSON{Date: d.Date, N: d.N, Pos: d.Pos, Neu: d.Neu, Neg: d.Neg, Average: d.Average, MostNegative: make([]negativeJSON, 0, len(d.MostNegative))}
+		dj := dayJSON{Date: d.Date, N: d.N, Pos: d.Pos, Neu: d.Neu, Neg: d.Neg, Average: d.Average, Remote: d.Remote, Lexicon: d.N - d.Remote,
+			MostNegative: make([]negativeJSON, 0, len(d.MostNegative))}
+		remote, lexicon = remote+dj.Remote, lexicon+dj.Lexicon
 		for _, x := range d.MostNegative {
-			n := negativeJSON{ID: x.ID, Score: x.Score, Room: x.Room}
+			n := negativeJSON{ID: x.ID, Score: x.Score, Room: x.Room, Source: sentiment.FromLexicon.String()}
+			if x.Remote {
+				n.Source = sentiment.FromRemote.String()
+			}
 			m, err := s.opts.Store.Message(r.Context(), x.ID)
 			switch {
 			case err == nil:
@@ -158,7 +168,7 @@ func (s *Server) handleAnalysisSentiment(w http.ResponseWriter, r *http.Request)
 		days = append(days, dj)
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"target": res.Target, "room": res.Room, "from": from.Time().Format("2006-01-02"),
-		"to": to.Time().Format("2006-01-02"), "as_of_id": res.AsOfID, "days": days})
+		"to": to.Time().Format("2006-01-02"), "as_of_id": res.AsOfID, "remote": remote, "lexicon": lexicon, "days": days})
 }
 
 // anomalyJSON is one anomaly in the API and the live "anomaly" event.
