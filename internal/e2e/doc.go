@@ -24,7 +24,15 @@
 // messages opening their context, both languages, no sideways scrolling)
 // and off (each tab names the key that turns it on); its anomalies part
 // (list, filters, explanations, shading on the dashboard's chart) skips
-// while GET /api/analysis/anomalies answers 404; and, on request, a screenshot of the dashboard in Chinese for the docs.
+// while GET /api/analysis/anomalies answers 404; TestBehaviour: with
+// analysis_behaviour on, the users page (the API's users in its order,
+// sorted, searched, paged), a user page's behaviour figures (sessions,
+// rooms, who speaks before and after), the activity tab's series and
+// totals and the reports tab (its summary, the HTML report in a new tab),
+// both languages, no sideways scrolling at a phone's width (a screenshot
+// of a user page saved as an artifact), and with it off each view naming
+// the key without asking; and, on request, a screenshot of the dashboard
+// in Chinese for the docs.
 //
 // Run them with
 //

@@ -459,3 +459,120 @@ export interface AnomalyPage {
   anomalies: Anomaly[];
   as_of_id: number;
 }
+
+/** UIConfig "analyses" lists "behaviour" when analysis_behaviour is on. */
+export function behaviourOn(cfg: UIConfig): boolean {
+  return (cfg.analyses ?? []).includes('behaviour');
+}
+
+/** BehaviourUser is one row of GET /api/analysis/users. */
+export interface BehaviourUser {
+  user: string;
+  messages: number;
+  first_seen: string | null;
+  last_seen: string | null;
+  sessions: number;
+}
+
+export interface BehaviourUserPage {
+  users: BehaviourUser[];
+  /** all users with behaviour rollups (not the filtered count) */
+  total: number;
+  /** absent or null on the last page */
+  next_cursor?: string | null;
+}
+
+export type UsersSort = 'messages' | 'last_seen' | 'first_seen' | 'name';
+
+export interface DayPoint {
+  date: string;
+  count: number;
+}
+
+/** Heatmap is 7 rows (Monday … Sunday) of 24 local hours: message counts. */
+export type Heatmap = number[][];
+
+export interface UserPeer {
+  user: string;
+  count: number;
+}
+
+/** UserBehaviour is GET /api/analysis/users/{name}. */
+export interface UserBehaviour {
+  user: string;
+  messages: number;
+  first_seen: string | null;
+  last_seen: string | null;
+  days_active: number;
+  sessions: { count: number; gap_seconds: number };
+  /** 30 local days ending today, zeros included */
+  daily: DayPoint[];
+  heatmap: Heatmap;
+  rooms: { target: string; room: string; messages: number; last_seen: string | null }[];
+  /** who spoke right before them in the same room within window_seconds */
+  before: UserPeer[];
+  /** who spoke right after them */
+  after: UserPeer[];
+  window_seconds: number;
+}
+
+export type ActivityStep = 'minute' | 'hour' | 'day';
+
+export interface TimePoint {
+  t: string;
+  count: number;
+}
+
+export interface ActivityUsers {
+  daily: { date: string; active: number; new: number; returning: number }[];
+  /** dN: of the day's new users, how many were active on day +N (null: in the future) */
+  retention: { date: string; new: number; d1: number | null; d7: number | null; d30: number | null }[];
+  distribution: {
+    users: number;
+    messages: number;
+    buckets: { min: number; max: number; users: number; messages: number }[];
+    top1_share: number;
+    top10_share: number;
+  };
+}
+
+/** Activity is GET /api/analysis/activity. */
+export interface Activity {
+  step: ActivityStep;
+  from: string;
+  to: string;
+  series: TimePoint[];
+  total: number;
+  previous: { from: string; to: string; total: number; series: TimePoint[] };
+  heatmap: Heatmap;
+  /** top 20 rooms; absent when room or user is given */
+  rooms?: { target: string; room: string; messages: number }[];
+  /** the whole chat; absent when target, room or user is given */
+  users?: ActivityUsers;
+}
+
+/** Report is GET /api/reports/daily|weekly (internal/report.Report), the fields the dashboard shows. */
+export interface Report {
+  id: string;
+  kind: string;
+  target: string;
+  from: string;
+  to: string;
+  time_zone: string;
+  generated_at: string;
+  volume: { messages: number; previous: number; delta: number; delta_percent: number | null; previous_from: string; previous_to: string };
+  peak: { date: string; hour: number; start: string; count: number } | null;
+  days: DayPoint[];
+  hours: number[];
+  rollups_complete: boolean;
+  targets: { target: string; count: number }[];
+  new_users: { count: number; names: string[] };
+  top_users: { user: string; messages: number; first_seen: string; last_seen: string; new: boolean }[];
+  terms: { term: string; count: number; expected: number; score: number }[];
+  sentiment: { n: number; pos: number; neu: number; neg: number; average: number } | null;
+  anomalies: { kind: string; target: string; room: string; start: string; open: boolean; explanation: string }[];
+  /** by_rule's fields are store.RuleCount's, untagged */
+  alerts: { total: number; by_rule: { Rule: string; RuleType: string; Count: number }[] | null };
+  connection: { sessions: number; ended_with_error: number; failed_attempts: number; gap_seconds: number };
+  unavailable: string[];
+}

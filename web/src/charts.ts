@@ -8,6 +8,7 @@ import {
   CategoryScale,
   Chart,
   Filler,
+  Legend,
   LinearScale,
   LineController,
   LineElement,
@@ -74,7 +75,9 @@ const spansPlugin: Plugin = {
   },
 };
 
-Chart.register(BarController, BarElement, CategoryScale, Filler, LinearScale, LineController, LineElement, PointElement, Tooltip, spansPlugin);
+Chart.register(BarController, BarElement, CategoryScale, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip, spansPlugin);
+// The legend shows only on charts of several datasets (multiChart).
+Chart.defaults.plugins.legend.display = false;
 Chart.defaults.font.family = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans SC", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif';
 Chart.defaults.animation = false;
 
@@ -194,4 +197,47 @@ export function setSeries(chart: Chart, s: Series): void {
   chart.data.datasets[0].data = s.data;
   chart.data.datasets[0].label = s.label;
   chart.update('none');
+}
+
+/** Dataset is one line or bar series of multiChart. */
+export interface Dataset {
+  label: string;
+  data: number[];
+  color: string;
+  /** a dashed line without fill (a comparison: the previous period) */
+  dashed?: boolean;
+}
+
+/**
+ * multiChart draws several datasets on one axis with a legend: lines (the
+ * dashed one unfilled) or bars (stacked when stacked is set).
+ */
+export function multiChart(kind: 'line' | 'bar', canvas: HTMLCanvasElement, labels: string[], sets: Dataset[], stacked = false): Chart {
+  return new Chart(canvas, {
+    type: kind,
+    data: {
+      labels,
+      datasets: sets.map((d) => ({
+        label: d.label,
+        data: d.data,
+        borderColor: d.color,
+        backgroundColor: kind === 'bar' ? d.color : d.dashed ? 'transparent' : d.color + '1f',
+        fill: kind === 'line' && !d.dashed,
+        borderDash: d.dashed ? [6, 4] : [],
+        tension: 0.25,
+        pointRadius: labels.length > 60 ? 0 : 2,
+        borderWidth: kind === 'line' ? 2 : 0,
+      })),
+    },
+    options: {
+      responsive: true,
+      maintainAspectRatio: false,
+      interaction: { mode: 'index', intersect: false },
+      plugins: { tooltip: { enabled: true }, legend: { display: true, position: 'bottom', labels: { boxWidth: 12 } } },
+      scales: {
+        x: { stacked, grid: { display: false }, ticks: { autoSkip: true, maxRotation: 0 } },
+        y: { stacked, beginAtZero: true, ticks: { precision: 0 } },
+      },
+    },
+  });
 }

@@ -1,8 +1,8 @@
 // wsmon dashboard entry point: loads /api/ui-config, draws the navbar (with
 // "Log out" when the server requires a login, and the badge of
 // unacknowledged alerts) and the ingest-health banner, and routes on the URL
-// hash (#/, #/search, #/user/NAME, #/sessions, #/targets, #/alerts,
-// #/rules, #/analysis/terms|sentiment|anomalies). Each view gets an
+// hash (#/, #/search, #/users, #/user/NAME, #/sessions, #/targets, #/alerts,
+// #/rules, #/analysis/terms|sentiment|anomalies|activity|reports). Each view gets an
 // AbortSignal that fires when the route changes, which closes its
 // EventSource, timers, charts and pending requests.
 
@@ -21,6 +21,7 @@ import { searchView } from './views/search';
 import { sessionsView } from './views/sessions';
 import { targetsView } from './views/targets';
 import { userView } from './views/user';
+import { usersView } from './views/users';
 import { errText } from './errors';
 
 export interface ViewContext {
@@ -63,7 +64,7 @@ function parseHash(): { path: string; params: URLSearchParams } {
 }
 
 function renderNav(path: string): void {
-  const link = (href: string, key: 'nav.dashboard' | 'nav.search' | 'nav.sessions' | 'nav.targets' | 'nav.alerts' | 'nav.analysis', active: boolean, id: string, extra?: Node) =>
+  const link = (href: string, key: 'nav.dashboard' | 'nav.search' | 'nav.sessions' | 'nav.targets' | 'nav.alerts' | 'nav.analysis' | 'nav.users', active: boolean, id: string, extra?: Node) =>
     h('li', { class: 'nav-item' }, h('a', { class: 'nav-link' + (active ? ' active' : ''), href, id, 'aria-current': active ? 'page' : null }, t(key), extra));
   const other = lang() === 'zh' ? 'en' : 'zh';
   setChildren(nav,
@@ -75,6 +76,7 @@ function renderNav(path: string): void {
           link('#/search', 'nav.search', path === '/search', 'nav-search'),
           link('#/sessions', 'nav.sessions', path === '/sessions', 'nav-sessions'),
           link('#/targets', 'nav.targets', path === '/targets', 'nav-targets'),
+          link('#/users', 'nav.users', path === '/users' || path.startsWith('/user/'), 'nav-users'),
           link('#/analysis', 'nav.analysis', path === '/analysis' || path.startsWith('/analysis/'), 'nav-analysis'),
           link('#/alerts', 'nav.alerts', path === '/alerts' || path === '/rules', 'nav-alerts', alerts.badge),
         ]),
@@ -116,11 +118,12 @@ function route(): void {
   const ctx: ViewContext = { cfg, params, signal: current.signal, health, alerts };
   window.scrollTo(0, 0);
   const user = /^\/user\/(.+)$/.exec(path);
-  const analysis = /^\/analysis(?:\/(terms|sentiment|anomalies))?$/.exec(path);
+  const analysis = /^\/analysis(?:\/(terms|sentiment|anomalies|activity|reports))?$/.exec(path);
   if (path === '/') dashboardView(main, ctx);
   else if (path === '/search') searchView(main, ctx);
   else if (path === '/sessions') sessionsView(main, ctx);
   else if (path === '/targets') targetsView(main, ctx);
+  else if (path === '/users') usersView(main, ctx);
   else if (path === '/alerts') alertsView(main, ctx);
   else if (path === '/rules') rulesView(main, ctx);
   else if (analysis) analysisView(main, ctx, (analysis[1] ?? 'terms') as AnalysisTab);

@@ -1,5 +1,7 @@
 // The analysis view (#/analysis/terms, #/analysis/sentiment,
-// #/analysis/anomalies), one tab each, its filters in the URL:
+// #/analysis/anomalies, #/analysis/activity, #/analysis/reports), one tab
+// each, its filters in the URL (activity: views/activity.ts; reports:
+// views/reports.ts):
 //
 //   - terms (?date=&room=): a day's trending terms ranked by rise
 //     (GET /api/analysis/terms), a sparkline of each term's last 15 days;
@@ -26,21 +28,27 @@ import { fmtDay, fmtNum, fmtShort, fmtTime, fromLocalInput, toLocalInput } from 
 import { Key, locale, t } from '../i18n';
 import type { ViewContext } from '../main';
 import { messageRow } from '../msgrow';
+import { activityTab } from './activity';
 import { openContext } from './context';
+import { reportsTab } from './reports';
 
-export type AnalysisTab = 'terms' | 'sentiment' | 'anomalies';
+export type AnalysisTab = 'terms' | 'sentiment' | 'anomalies' | 'activity' | 'reports';
 
-/** The configuration key that turns each analysis on. */
+/** The configuration key that turns each analysis on ("": none, reports are always on where they exist). */
 export const analysisKeys: Record<AnalysisTab, string> = {
   terms: 'analysis_terms',
   sentiment: 'analysis_sentiment',
   anomalies: 'anomaly_detection',
+  activity: 'analysis_behaviour',
+  reports: '',
 };
 
 const tabTitle: Record<AnalysisTab, Key> = {
   terms: 'analysis.tabTerms',
   sentiment: 'analysis.tabSentiment',
   anomalies: 'analysis.tabAnomalies',
+  activity: 'analysis.tabActivity',
+  reports: 'analysis.tabReports',
 };
 
 /** The days of a term's sparkline: the day shown and the 14 before it (what the server keeps). */
@@ -64,19 +72,25 @@ export function dayStr(n: number): string {
 // ---- shared pieces ------------------------------------------------------------
 
 /**
+ * offNote says that the analysis what is turned off and which
+ * configuration key turns it on (#analysis-off, data-key).
+ */
+export function offNote(what: string, key: string): HTMLElement {
+  return h('div', { class: 'alert alert-info analysis-off', id: 'analysis-off', role: 'status', dataset: { key } },
+    h('div', { class: 'fw-semibold' }, t('analysis.offTitle', { what })),
+    h('div', null, t('analysis.offHow', { key })),
+    h('code', { class: 'd-block mt-1 small' }, `"${key}": true`));
+}
+
+/**
  * failure is what a tab shows when its request failed: for analysis_off
  * which configuration key turns the analysis on; for a server without the
  * endpoint (404) that it has none; else the error.
  */
-function failure(e: unknown, tab: AnalysisTab): HTMLElement {
+export function failure(e: unknown, tab: AnalysisTab): HTMLElement {
   const what = t(tabTitle[tab]);
-  if (e instanceof ApiError && e.code === 'analysis_off') {
-    const key = analysisKeys[tab];
-    return h('div', { class: 'alert alert-info analysis-off', id: 'analysis-off', role: 'status', dataset: { key } },
-      h('div', { class: 'fw-semibold' }, t('analysis.offTitle', { what })),
-      h('div', null, t('analysis.offHow', { key })),
-      h('code', { class: 'd-block mt-1 small' }, `"${key}": true`));
-  }
+  const key = analysisKeys[tab];
+  if (e instanceof ApiError && e.code === 'analysis_off' && key) return offNote(what, key);
   if (e instanceof ApiError && e.status === 404) {
     return h('div', { class: 'alert alert-warning', id: 'analysis-missing', role: 'status' }, t('analysis.missing', { what }));
   }
@@ -87,13 +101,13 @@ function tabs(active: AnalysisTab): HTMLElement {
   const tab = (name: AnalysisTab) =>
     h('li', { class: 'nav-item' },
       h('a', { class: 'nav-link' + (name === active ? ' active' : ''), id: 'tab-' + name, href: '#/analysis/' + name, 'aria-current': name === active ? 'page' : null }, t(tabTitle[name])));
-  return h('ul', { class: 'nav nav-tabs mb-3', id: 'analysis-tabs' }, tab('terms'), tab('sentiment'), tab('anomalies'));
+  return h('ul', { class: 'nav nav-tabs mb-3', id: 'analysis-tabs' }, tab('terms'), tab('sentiment'), tab('anomalies'), tab('activity'), tab('reports'));
 }
 
-const label = (forId: string, text: string) => h('label', { class: 'form-label small mb-1', for: forId }, text);
+export const label = (forId: string, text: string) => h('label', { class: 'form-label small mb-1', for: forId }, text);
 
 /** hashWith is #/analysis/<tab> with the non-empty values of params. */
-function hashWith(tab: AnalysisTab, params: Record<string, string>): string {
+export function hashWith(tab: AnalysisTab, params: Record<string, string>): string {
   const sp = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v.trim()) sp.set(k, v.trim());
   const q = sp.toString();
@@ -101,7 +115,7 @@ function hashWith(tab: AnalysisTab, params: Record<string, string>): string {
 }
 
 /** go sets the hash, or runs again when it is the same (the same filters applied again). */
-function go(hash: string, again: () => void): void {
+export function go(hash: string, again: () => void): void {
   if (location.hash === hash) again();
   else location.hash = hash;
 }
@@ -114,7 +128,7 @@ async function roomsSeen(target: string, signal: AbortSignal): Promise<string[]>
   return [...n.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([r]) => r);
 }
 
-function fillList(list: HTMLDataListElement, values: string[]): void {
+export function fillList(list: HTMLDataListElement, values: string[]): void {
   setChildren(list, [...new Set(values)].sort().map((v) => h('option', { value: v })));
 }
 
@@ -129,7 +143,9 @@ export function analysisView(root: HTMLElement, ctx: ViewContext, tab: AnalysisT
   setChildren(root, h('h1', { class: 'h4 mb-3', id: 'analysis-title' }, t('analysis.title')), tabs(tab), body);
   if (tab === 'terms') termsTab(body, ctx);
   else if (tab === 'sentiment') sentimentTab(body, ctx);
-  else anomaliesTab(body, ctx);
+  else if (tab === 'anomalies') anomaliesTab(body, ctx);
+  else if (tab === 'activity') activityTab(body, ctx);
+  else reportsTab(body, ctx);
 }
 
 // ---- trending terms -------------------------------------------------------------
