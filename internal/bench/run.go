@@ -49,8 +49,11 @@ type Options struct {
 	// sentiment, anomalies, as the monitor does with all three on) and
 	// times their queries after the search mix.
 	Analysis bool
-	Out      io.Writer
-	Logger   *slog.Logger
+	// Behaviour keeps the user behaviour rollups behind ingest and times
+	// the users and activity queries after the search mix.
+	Behaviour bool
+	Out       io.Writer
+	Logger    *slog.Logger
 }
 
 // A query class of the fixed mix: its queries, each run with the class's
@@ -191,12 +194,18 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	var an *analysis.Analyzer
-	if o.Analysis {
+	if o.Analysis || o.Behaviour {
 		if an, err = e.StartAnalysis(ctx, analysis.Options{Location: time.Local, Logger: o.Logger,
-			Terms: true, Sentiment: true, Anomalies: true, Backlog: func() uint64 { return e.Pipeline.Stats().Backlog }}); err != nil {
+			Terms: o.Analysis, Sentiment: o.Analysis, Anomalies: o.Analysis, Behaviour: o.Behaviour,
+			Backlog: func() uint64 { return e.Pipeline.Stats().Backlog }}); err != nil {
 			return err
 		}
-		fmt.Fprintln(out, "analyses on: trending terms, sentiment and anomalies behind ingest")
+		if o.Analysis {
+			fmt.Fprintln(out, "analyses on: trending terms, sentiment and anomalies behind ingest")
+		}
+		if o.Behaviour {
+			fmt.Fprintln(out, "user behaviour rollups on behind ingest")
+		}
 	}
 
 	mem := newMemWatch(o.MemProfile)
@@ -290,7 +299,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	fmt.Fprintf(tw, "stats (/api/stats)\t%s\t%s\t%s\t%s\t\t\n", ms(pct(sd, 50)), ms(pct(sd, 95)), ms(pct(sd, 99)), ms(pct(sd, 100)))
 	if an != nil {
-		if err := analysisQueries(ctx, tw, e, an, c.rooms, firstAt, lastAt, 10*o.Rounds); err != nil {
+		if err := analysisQueries(ctx, tw, e, an, o, c.rooms, topUser, rareUser, firstAt, lastAt, 10*o.Rounds); err != nil {
 			return err
 		}
 	}
@@ -481,16 +490,23 @@ func dirSize(dir, prefix string) int64 {
 	return n
 }
 
+// call is one timed query of the analysis endpoints.
+type call struct {
+	name string
+	fn   func(i int) error
+}
+
 // analysisQueries waits until the analyzer has counted every committed
 // message, then times the queries behind the analysis endpoints, rounds
 // times each, and writes their lines to tw.
-func analysisQueries(ctx context.Context, tw io.Writer, e *Env, an *analysis.Analyzer, rooms []string, firstAt, lastAt time.Time, rounds int) error {
+func analysisQueries(ctx context.Context, tw io.Writer, e *Env, an *analysis.Analyzer, o Options, rooms []string, topUser, rareUser string,
+	firstAt, lastAt time.Time, rounds int) error {
 	t0 := time.Now()
 	last, err := e.Store.MaxMessageID(ctx)
 	if err != nil {
 		return err
 	}
-	for an.Stats().AsOfID < last {
+	for an.Stats().AsOfID < last || (o.Behaviour && an.Stats().BehaviourWritten < last) {
 		if time.Since(t0) > 30*time.Minute {
 			return fmt.Errorf("bench: the analyses counted up to message %d of %d in 30 min", an.Stats().AsOfID, last)
 		}
@@ -499,19 +515,21 @@ func analysisQueries(ctx context.Context, tw io.Writer, e *Env, an *analysis.Ana
 	fmt.Fprintf(tw, "(analyses caught up %v after the queries began)\t\t\t\t\t\t\n", time.Since(t0).Round(time.Millisecond))
 	day := terms.DayOf(lastAt, time.Local)
 	from := terms.DayOf(firstAt, time.Local)
-	type call struct {
-		name string
-		fn   func(i int) error
+	var calls []call
+	if o.Analysis {
+		calls = append(calls, []call{
+			{"/api/analysis/terms (day)", func(int) error { _, err := an.Terms(ctx, day, "", 50); return err }},
+			{"/api/analysis/terms (day, room)", func(i int) error { _, err := an.Terms(ctx, day, rooms[i%len(rooms)], 50); return err }},
+			{"/api/analysis/sentiment (all days)", func(int) error { _, err := an.Sentiment(ctx, "", "", from, day); return err }},
+			{"/api/analysis/sentiment (room)", func(i int) error { _, err := an.Sentiment(ctx, Target, rooms[i%len(rooms)], from, day); return err }},
+			{"/api/analysis/anomalies", func(int) error {
+				_, err := an.Anomalies(ctx, analysis.AnomalyQuery{Query: anomaly.Query{Limit: 100}})
+				return err
+			}},
+		}...)
 	}
-	calls := []call{
-		{"/api/analysis/terms (day)", func(int) error { _, err := an.Terms(ctx, day, "", 50); return err }},
-		{"/api/analysis/terms (day, room)", func(i int) error { _, err := an.Terms(ctx, day, rooms[i%len(rooms)], 50); return err }},
-		{"/api/analysis/sentiment (all days)", func(int) error { _, err := an.Sentiment(ctx, "", "", from, day); return err }},
-		{"/api/analysis/sentiment (room)", func(i int) error { _, err := an.Sentiment(ctx, Target, rooms[i%len(rooms)], from, day); return err }},
-		{"/api/analysis/anomalies", func(int) error {
-			_, err := an.Anomalies(ctx, analysis.AnomalyQuery{Query: anomaly.Query{Limit: 100}})
-			return err
-		}},
+	if o.Behaviour {
+		calls = append(calls, behaviourCalls(ctx, an, rooms, topUser, rareUser, lastAt)...)
 	}
 	for _, c := range calls {
 		var ds []time.Duration

@@ -29,6 +29,7 @@ func runBench(ctx context.Context, args []string, env Env) int {
 	fs.BoolVar(&o.PerQuery, "per-query", false, "also print each query's own percentiles under its class")
 	fs.IntVar(&o.Burners, "burn", 0, "CPU-burning processes to run beside (contended variant; 1 takes the other core of two)")
 	fs.BoolVar(&o.Analysis, "analysis", false, "run the analyses behind ingest (trending terms, sentiment, anomalies) and time their queries")
+	fs.BoolVar(&o.Behaviour, "behaviour", false, "keep the user behaviour rollups behind ingest and time the users and activity queries")
 	prof := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile to this file at each new high of the Go heap")
 	if code, done := parse(fs, args); done {
