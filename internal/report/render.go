@@ -47,7 +47,7 @@ var labels = map[string]map[string]string{
 		"failed_attempts": "failed connection attempts", "gaps": "Not connected", "from": "From", "to": "To", "duration": "Duration",
 		"errors": "Sessions that ended with an error", "error": "Error",
 		"unavailable": "Turned off in the configuration", "incomplete": "The hourly and user figures do not include the last minutes yet (the index writes its rollups every 2 minutes).",
-		"room": "Room",
+		"room": "Room", "rooms": "Busiest rooms",
 	},
 	LangZH: {
 		"daily": "日报", "weekly": "周报", "range": "报表",
@@ -64,7 +64,7 @@ var labels = map[string]map[string]string{
 		"failed_attempts": "次连接失败", "gaps": "未连接", "from": "从", "to": "到", "duration": "时长",
 		"errors": "因错误结束的会话", "error": "错误",
 		"unavailable": "配置中已关闭", "incomplete": "按小时和用户的数字尚未包含最近几分钟（索引每 2 分钟写入一次汇总）。",
-		"room": "房间",
+		"room": "房间", "rooms": "最活跃的房间",
 	},
 }
 
@@ -126,6 +126,9 @@ var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <p class="note">{{t "top_users_note"}}</p>
 {{if $r.TopUsers}}<table><tr><th>{{t "user"}}</th><th class="n">{{t "messages"}}</th><th>{{t "first_seen"}}</th></tr>
 {{range $r.TopUsers}}<tr><td>{{.User}}{{if .New}} <span class="note">({{t "new"}})</span>{{end}}</td><td class="n">{{num .Messages}}</td><td>{{dt .FirstSeen}}</td></tr>{{end}}</table>{{else}}<p>{{t "none"}}</p>{{end}}
+
+{{if $r.Rooms}}<h2>{{t "rooms"}}</h2><table><tr><th>{{t "target"}}</th><th>{{t "room"}}</th><th class="n">{{t "messages"}}</th></tr>
+{{range $r.Rooms}}<tr><td>{{.Target}}</td><td>{{.Room}}</td><td class="n">{{num .Messages}}</td></tr>{{end}}</table>{{end}}
 
 <h2>{{t "terms"}}</h2>
 {{if $r.Terms}}<table><tr><th>{{t "term"}}</th><th class="n">{{t "count"}}</th><th class="n">{{t "score"}}</th></tr>

@@ -52,6 +52,7 @@ type Analysis interface {
 	Terms(ctx context.Context, day terms.Day, room string, limit int) (analysis.TermsResult, error)
 	Sentiment(ctx context.Context, target, room string, from, to terms.Day) (analysis.SentimentResult, error)
 	Anomalies(ctx context.Context, q analysis.AnomalyQuery) (analysis.AnomaliesResult, error)
+	Activity(ctx context.Context, q analysis.ActivityQuery) (analysis.ActivityResult, error)
 }
 
 // Options are a Builder's inputs.
@@ -219,6 +220,10 @@ type Report struct {
 	// their all-time counts: the rollups keep no per-period counts per
 	// user.
 	TopUsers []TopUser `json:"top_users"`
+	// Rooms are the period's busiest rooms (at most 10, every message
+	// counted), from the user behaviour rollups: "rooms" is Unavailable
+	// when analysis_behaviour is off.
+	Rooms []RoomCount `json:"rooms"`
 
 	Terms      []Term         `json:"terms"` // trending terms (all targets: terms are counted per room, not per target)
 	Sentiment  *Sentiment     `json:"sentiment"`
@@ -227,7 +232,7 @@ type Report struct {
 	Connection Connection     `json:"connection"`
 
 	// Unavailable lists the sections whose analysis is turned off:
-	// "terms", "sentiment", "anomalies".
+	// "terms", "sentiment", "anomalies", "rooms".
 	Unavailable []string `json:"unavailable"`
 }
 
@@ -253,6 +258,13 @@ type Peak struct {
 type DayCount struct {
 	Date  string `json:"date"`
 	Count int64  `json:"count"`
+}
+
+// RoomCount is one room's messages.
+type RoomCount struct {
+	Target   string `json:"target"`
+	Room     string `json:"room"`
+	Messages int64  `json:"messages"`
 }
 
 // TargetCount is one target's messages.
@@ -368,7 +380,7 @@ func (b *Builder) Build(ctx context.Context, r Request) (*Report, error) {
 	start, end := p.From.Start(loc), p.To.AddDays(1).Start(loc)
 	rep := &Report{ID: p.ID(r.Target), Kind: p.Kind, Target: r.Target, From: p.From.String(), To: p.To.String(),
 		TimeZone: zoneName(loc), Start: start, End: end, GeneratedAt: b.o.Now().UTC().Truncate(time.Second),
-		Days: []DayCount{}, Targets: []TargetCount{}, TopUsers: []TopUser{}, Terms: []Term{}, Anomalies: []AnomalyEntry{},
+		Days: []DayCount{}, Targets: []TargetCount{}, TopUsers: []TopUser{}, Rooms: []RoomCount{}, Terms: []Term{}, Anomalies: []AnomalyEntry{},
 		Unavailable: []string{}, NewUsers: NewUsers{Names: []string{}},
 		Alerts: Alerts{ByRule: []store.RuleCount{}}, Connection: Connection{Gaps: []Gap{}, Errors: []SessionError{}}}
 
@@ -558,7 +570,7 @@ func (b *Builder) alertsAndConnections(ctx context.Context, rep *Report, target 
 func (b *Builder) analyses(ctx context.Context, rep *Report, p Period, target string, start, end time.Time) error {
 	an := b.o.Analysis
 	if an == nil {
-		rep.Unavailable = append(rep.Unavailable, "terms", "sentiment", "anomalies")
+		rep.Unavailable = append(rep.Unavailable, "terms", "sentiment", "anomalies", "rooms")
 		return nil
 	}
 	off := func(name string, err error) (bool, error) {
@@ -570,6 +582,15 @@ func (b *Builder) analyses(ctx context.Context, rep *Report, p Period, target st
 			return true, fmt.Errorf("report: %s: %w", name, err)
 		}
 		return false, nil
+	}
+	// Rooms: the busiest of the period, from the behaviour rollups.
+	act, err := an.Activity(ctx, analysis.ActivityQuery{Target: target, From: start, To: end, Step: analysis.StepDay})
+	if stop, err := off("rooms", err); err != nil {
+		return err
+	} else if !stop {
+		for _, r := range act.Rooms[:min(len(act.Rooms), 10)] {
+			rep.Rooms = append(rep.Rooms, RoomCount{Target: r.Target, Room: r.Room, Messages: r.Messages})
+		}
 	}
 	// Terms: each day's trending terms, merged over the period's days by
 	// count (a term's count is at least the period's messages with it).

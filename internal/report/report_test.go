@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmon/wsmon/internal/analysis"
 	"github.com/wsmon/wsmon/internal/index"
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/notify"
@@ -226,8 +227,8 @@ func TestReportFiguresMatchRecomputation(t *testing.T) {
 			if n := c.p.From.Days(c.p.To); len(r.Days) != n {
 				t.Errorf("%d days, want %d", len(r.Days), n)
 			}
-			if len(r.Unavailable) != 3 {
-				t.Errorf("unavailable %v, want the three analyses (none given)", r.Unavailable)
+			if len(r.Unavailable) != 4 {
+				t.Errorf("unavailable %v, want the four analyses (none given)", r.Unavailable)
 			}
 		})
 	}
@@ -397,5 +398,75 @@ func TestSchedulerSendsOncePerPeriodAcrossRestarts(t *testing.T) {
 		if strings.Join(got, " ") != strings.Join(step.want, " ") {
 			t.Errorf("%v: sent %v, want %v", step.at, got, step.want)
 		}
+	}
+}
+
+// TestReportRoomsFromBehaviour: with the behaviour rollups on, a report's
+// busiest rooms are the period's messages per room of the target,
+// recomputed; without them the section is listed as unavailable.
+func TestReportRoomsFromBehaviour(t *testing.T) {
+	msgs := corpus()
+	for i := range msgs {
+		msgs[i].Room = []string{"lobby", "游戏大厅", "vip", "<i>x</i>"}[(i*i)%4]
+	}
+	e := newEnv(t, msgs, nil, nil)
+	ctx := context.Background()
+	an, err := analysis.New(ctx, analysis.Options{Store: e.st, Behaviour: true, Location: zone, BehaviourWait: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- an.Run(rctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for an.Stats().BehaviourWritten < int64(len(msgs)) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	b, err := NewBuilder(Options{Store: e.st, Source: e.b.o.Source, Location: zone, Analysis: an,
+		Now: func() time.Time { return time.Date(2026, 3, 20, 0, 0, 0, 0, zone) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		p      Period
+		target string
+	}{{Daily(date("2026-03-10")), ""}, {Weekly(date("2026-03-11")), "alpha"}} {
+		r, err := b.Build(ctx, Request{Period: c.p, Target: c.target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int64{}
+		start, end := c.p.From.Start(zone), c.p.To.AddDays(1).Start(zone)
+		for _, m := range msgs {
+			if (c.target == "" || m.Target == c.target) && !m.ReceivedAt.Before(start) && m.ReceivedAt.Before(end) {
+				want[m.Target+"/"+m.Room]++
+			}
+		}
+		got := map[string]int64{}
+		for i, x := range r.Rooms {
+			got[x.Target+"/"+x.Room] = x.Messages
+			if i > 0 && r.Rooms[i-1].Messages < x.Messages {
+				t.Errorf("rooms out of order: %+v", r.Rooms)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
+			t.Errorf("%s %q rooms %v, want %v", c.p.ID(c.target), c.target, got, want)
+		}
+		for _, u := range r.Unavailable {
+			if u == "rooms" {
+				t.Errorf("rooms listed unavailable with behaviour on")
+			}
+		}
+		var html bytes.Buffer
+		if err := WriteHTML(&html, r, LangZH); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(html.String(), "最活跃的房间") || strings.Contains(html.String(), "<i>x</i>") {
+			t.Errorf("html rooms section missing or a room name not escaped")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
