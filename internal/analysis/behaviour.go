@@ -134,9 +134,10 @@ type behaviourState struct {
 }
 
 type targetAcc struct {
-	name  string
-	rooms map[string]*roomAcc
-	hours hourCounts
+	name    string
+	rooms   map[string]*roomAcc
+	hours   hourCounts
+	minutes hourCounts // UTC minutes
 }
 
 type roomAcc struct {
@@ -221,7 +222,7 @@ func (b *behaviourState) reset() {
 	b.users = map[string]*userAcc{}
 	b.gen++
 	for _, t := range b.targets {
-		t.hours = hourCounts{}
+		t.hours, t.minutes = hourCounts{}, hourCounts{}
 		for _, r := range t.rooms {
 			r.hours = hourCounts{}
 		}
@@ -247,9 +248,10 @@ func (b *behaviourState) room(target, room string) *roomAcc {
 func (b *behaviourState) flush() *store.BehaviourFlush {
 	f := &store.BehaviourFlush{Users: make(map[string]*store.BehaviourUserDelta, len(b.users)), UserHours: map[store.UserHour]int64{},
 		UserRooms: map[store.UserRoom]*store.RoomDelta{}, Pairs: map[store.UserPair]int64{}, RoomHours: map[store.RoomHour]int64{},
-		TargetHours: map[store.RoomHour]int64{}, GapMs: b.gapMs}
+		TargetHours: map[store.RoomHour]int64{}, TargetMinutes: map[store.TargetMinute]int64{}, GapMs: b.gapMs}
 	for _, t := range b.targets {
 		t.hours.each(func(h, n int64) { f.TargetHours[store.RoomHour{Target: t.name, Hour: h}] = n })
+		t.minutes.each(func(m, n int64) { f.TargetMinutes[store.TargetMinute{Target: t.name, Minute: m}] = n })
 		for _, r := range t.rooms {
 			r.hours.each(func(h, n int64) { f.RoomHours[store.RoomHour{Target: t.name, Room: r.name, Hour: h}] = n })
 		}
@@ -306,6 +308,9 @@ func (b *behaviourState) add(m *item) {
 	h := b.localHour(m.At)
 	r := b.room(m.Target, m.Room)
 	if r.t.hours.add(h) {
+		b.rows++
+	}
+	if r.t.minutes.add(floorDiv(m.At, 60000)) {
 		b.rows++
 	}
 	if r.hours.add(h) {
@@ -940,7 +945,13 @@ func (q *behaviourQueries) period(ctx context.Context, aq ActivityQuery, lo, hi 
 	p := Period{From: q.stepTime(aq.Step, lo), To: q.stepTime(aq.Step, hi), Series: make([]Point, 0, hi-lo)}
 	counts := map[int64]int64{}
 	if aq.Step == StepMinute {
-		ms, err := q.st.MinuteCounts(ctx, aq.Target, aq.Room, aq.User, p.From, p.To)
+		var ms []store.MinuteCount
+		var err error
+		if aq.Room == "" && aq.User == "" {
+			ms, err = q.st.BehaviourTargetMinutes(ctx, aq.Target, lo, hi)
+		} else {
+			ms, err = q.st.MinuteCounts(ctx, aq.Target, aq.Room, aq.User, p.From, p.To)
+		}
 		if err != nil {
 			return p, err
 		}

@@ -55,6 +55,7 @@ type wantBehaviour struct {
 	pairs       map[[2]string]int64
 	roomHours   map[[2]string]map[int64]int64 // room, target
 	targetHours map[string]map[int64]int64
+	minutes     map[string]map[int64]int64 // target → UTC minute
 }
 
 func recomputeBehaviour(t *testing.T, st *store.Store, loc *time.Location) wantBehaviour {
@@ -65,7 +66,7 @@ func recomputeBehaviour(t *testing.T, st *store.Store, loc *time.Location) wantB
 	}
 	w := wantBehaviour{users: map[string]*UserRow{}, days: map[string]map[int64]bool{}, hours: map[string]map[int64]int64{},
 		rooms: map[string]map[[2]string]int64{}, pairs: map[[2]string]int64{}, roomHours: map[[2]string]map[int64]int64{},
-		targetHours: map[string]map[int64]int64{"": {}}}
+		targetHours: map[string]map[int64]int64{"": {}}, minutes: map[string]map[int64]int64{"": {}}}
 	type spoke struct {
 		user string
 		at   time.Time
@@ -85,6 +86,11 @@ func recomputeBehaviour(t *testing.T, st *store.Store, loc *time.Location) wantB
 		}
 		w.targetHours[r.Target][h]++
 		w.targetHours[""][h]++
+		if w.minutes[r.Target] == nil {
+			w.minutes[r.Target] = map[int64]int64{}
+		}
+		w.minutes[r.Target][r.ReceivedAt.UnixMilli()/60000]++
+		w.minutes[""][r.ReceivedAt.UnixMilli()/60000]++
 		if r.User == "" || !activity(message.Type(r.Type)) {
 			continue
 		}
@@ -275,6 +281,23 @@ func checkBehaviour(t *testing.T, a behaviourAnswerer, st *store.Store, loc *tim
 	for _, p := range all.Series {
 		if d := p.T.In(loc).Format("2006-01-02"); p.Count != perDay[d] {
 			t.Fatalf("all on %s: %d, want %d", d, p.Count, perDay[d])
+		}
+	}
+	// Minute by minute over the last six hours, of all and of one target.
+	for _, target := range []string{"", "a"} {
+		mres, err := a.Activity(ctx, ActivityQuery{Target: target, From: end.Add(-6 * time.Hour), To: end, Step: StepMinute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		for _, p := range mres.Series {
+			if n := w.minutes[target][p.T.UnixMilli()/60000]; p.Count != n {
+				t.Fatalf("%q at %s: %d, want %d", target, p.T, p.Count, n)
+			}
+			sum += p.Count
+		}
+		if sum != mres.Total || len(mres.Series) < 6*60 || len(mres.Series) > 6*60+1 {
+			t.Fatalf("%q by minute: %d points summing to %d, total %d", target, len(mres.Series), sum, mres.Total)
 		}
 	}
 	// One target, hour by hour over the last three days, and the three

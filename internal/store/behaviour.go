@@ -53,6 +53,12 @@ type RoomHour struct {
 	Hour         int64
 }
 
+// TargetMinute keys a target's messages in a UTC minute (Unix ms / 60,000).
+type TargetMinute struct {
+	Target string
+	Minute int64
+}
+
 // BehaviourFlush is one flush of the behaviour rollups: deltas to add.
 type BehaviourFlush struct {
 	Users     map[string]*BehaviourUserDelta
@@ -63,6 +69,8 @@ type BehaviourFlush struct {
 	// TargetHours are every message of a target per local hour (its
 	// rooms' sum: kept apart, as the whole chat's series read it).
 	TargetHours map[RoomHour]int64 // Room ""
+	// TargetMinutes are every message of a target per UTC minute.
+	TargetMinutes map[TargetMinute]int64
 	// GapMs: a user's message more than this after their previous one
 	// starts a new session.
 	GapMs int64
@@ -232,6 +240,22 @@ func (s *Store) FlushBehaviour(ctx context.Context, f *BehaviourFlush, name stri
 		return fmt.Errorf("target hours: %w", err)
 	}
 
+	tm := make([]TargetMinute, 0, len(f.TargetMinutes))
+	for k := range f.TargetMinutes {
+		tm = append(tm, k)
+	}
+	sort.Slice(tm, func(i, j int) bool {
+		if tm[i].Minute != tm[j].Minute {
+			return tm[i].Minute < tm[j].Minute
+		}
+		return tm[i].Target < tm[j].Target
+	})
+	if err := upsertRows(ctx, tx, `INSERT INTO beh_target_minutes (minute, target, count) VALUES `, `(?, ?, ?)`, len(tm),
+		func(i int, a []any) []any { return append(a, tm[i].Minute, tm[i].Target, f.TargetMinutes[tm[i]]) },
+		` ON CONFLICT (minute, target) DO UPDATE SET count = beh_target_minutes.count + excluded.count`); err != nil {
+		return fmt.Errorf("target minutes: %w", err)
+	}
+
 	data, err := state(after)
 	if err != nil {
 		return err
@@ -276,7 +300,8 @@ func (s *Store) ResetBehaviour(ctx context.Context, name string) error {
 		return fmt.Errorf("store: reset behaviour: %w", err)
 	}
 	for _, q := range []string{`DELETE FROM beh_users`, `DELETE FROM beh_user_hours`, `DELETE FROM beh_user_rooms`,
-		`DELETE FROM beh_pairs`, `DELETE FROM beh_room_hours`, `DELETE FROM beh_target_hours`} {
+		`DELETE FROM beh_pairs`, `DELETE FROM beh_room_hours`, `DELETE FROM beh_target_hours`,
+		`DELETE FROM beh_target_minutes`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			_ = tx.Rollback()
 			return fmt.Errorf("store: reset behaviour: %w", err)
@@ -491,6 +516,19 @@ func (s *Store) BehaviourTopMessages(ctx context.Context, n int64) (int64, error
 		return 0, fmt.Errorf("store: behaviour top users: %w", err)
 	}
 	return v.Int64, nil
+}
+
+// BehaviourTargetMinutes returns the messages per UTC minute in [from,
+// to) (Unix ms / 60,000) of target ("" = all targets, summed).
+func (s *Store) BehaviourTargetMinutes(ctx context.Context, target string, from, to int64) ([]MinuteCount, error) {
+	q := `SELECT minute, SUM(count) FROM beh_target_minutes WHERE minute >= ? AND minute < ?`
+	args := []any{from, to}
+	if target != "" {
+		q += ` AND target = ?`
+		args = append(args, target)
+	}
+	q += ` GROUP BY minute ORDER BY minute`
+	return queryAll(ctx, s.r, "behaviour target minutes", q, args, func(r *sql.Rows, m *MinuteCount) error { return r.Scan(&m.Minute, &m.Count) })
 }
 
 // MinuteCount is a count in a minute (Unix ms / 60,000).

@@ -294,6 +294,9 @@ var sqliteDialect = &dialect{
 			`CREATE INDEX beh_room_hours_hour ON beh_room_hours (hour)`,
 			`CREATE TABLE beh_target_hours (hour INTEGER NOT NULL, target TEXT NOT NULL, count INTEGER NOT NULL,
 				PRIMARY KEY (hour, target)) WITHOUT ROWID`,
+			// Minutes are UTC: Unix ms / 60,000.
+			`CREATE TABLE beh_target_minutes (minute INTEGER NOT NULL, target TEXT NOT NULL, count INTEGER NOT NULL,
+				PRIMARY KEY (minute, target)) WITHOUT ROWID`,
 		},
 	},
 

@@ -329,6 +329,8 @@ var postgresDialect = &dialect{
 			`CREATE INDEX beh_room_hours_hour ON beh_room_hours (hour)`,
 			`CREATE TABLE beh_target_hours (hour bigint NOT NULL, target text NOT NULL, count bigint NOT NULL,
 				PRIMARY KEY (hour, target))`,
+			`CREATE TABLE beh_target_minutes (minute bigint NOT NULL, target text NOT NULL, count bigint NOT NULL,
+				PRIMARY KEY (minute, target))`,
 		},
 	},
 
