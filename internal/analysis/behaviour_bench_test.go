@@ -106,6 +106,10 @@ func BenchmarkBehaviourDistinctUsers(b *testing.B) {
 			_, err := q.activity(ctx, ActivityQuery{From: start, To: end, Step: StepDay}, end)
 			return err
 		}},
+		{"activity-1h-minute", func() error {
+			_, err := q.activity(ctx, ActivityQuery{From: end.Add(-time.Hour), To: end, Step: StepMinute}, end)
+			return err
+		}},
 		{"activity-room-30d", func() error {
 			_, err := q.activity(ctx, ActivityQuery{Room: "room3", From: start, To: end, Step: StepDay}, end)
 			return err

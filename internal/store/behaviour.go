@@ -375,8 +375,10 @@ func (s *Store) BehaviourUsers(ctx context.Context, q BehaviourUsersQuery) ([]Be
 			conds = append(conds, "username "+op+" ?")
 			args = append(args, q.AfterUser)
 		} else {
-			conds = append(conds, "("+c+" "+op+" ? OR ("+c+" = ? AND username "+op+" ?))")
-			args = append(args, q.AfterValue, q.AfterValue, q.AfterUser)
+			// A row value: both databases walk the (column, username)
+			// index from it (an OR of the two conditions is a scan).
+			conds = append(conds, "("+c+", username) "+op+" (?, ?)")
+			args = append(args, q.AfterValue, q.AfterUser)
 		}
 	}
 	if c != "" {
