@@ -37,10 +37,13 @@ var fuzzEndpoints = []string{
 	"/api/users/{}",
 	"/api/live",
 	"/api/export",
+	"/api/analysis/users",
+	"/api/analysis/users/{}",
+	"/api/analysis/activity",
 }
 
 // paramNames are the names a bad_param error may start with.
-var paramNames = []string{"limit", "before", "user", "type", "target", "room", "from", "to", "raw", "q", "keyword", "n", "id", "name", "format", "bom"}
+var paramNames = []string{"limit", "before", "user", "type", "target", "room", "from", "to", "raw", "q", "keyword", "n", "id", "name", "format", "bom", "sort", "order", "cursor", "step"}
 
 // checkErrorShape fails unless body is exactly {"error":{"code","message"}}
 // with both non-empty, and a bad_param message names a parameter.
@@ -106,6 +109,14 @@ func FuzzAPIParams(f *testing.F) {
 		{8, "", "", ""}, {8, "", "format=json&q=hello&bom=0", ""}, {8, "", "format=ndjson&user=alice&raw=1", ""},
 		{8, "", "format=xml", ""}, {8, "", "format=CSV&bom=maybe", ""}, {8, "", "from=9999-12-31&to=0001-01-01&format=json", ""},
 		{8, "", "keyword=%00&format=ndjson", ""}, {8, "", "q=" + strings.Repeat("q", 1025), ""},
+		{9, "", "sort=last_seen&order=asc&limit=200&q=u0", ""}, {9, "", "sort=bogus", ""}, {9, "", "order=up", ""},
+		{9, "", "cursor=eyJzIjoibWVzc2FnZXMiLCJkIjp0cnVlLCJ2Ijo3LCJ1IjoiYSJ9", ""}, {9, "", "cursor=%ff%00", ""},
+		{9, "", "cursor=eyJzIjoibmFtZSJ9&sort=messages", ""}, {9, "", "limit=201", ""},
+		{10, "alice", "from=2026-01-01&to=2026-01-31", ""}, {10, "小明", "from=2026-02-01&to=2025-01-01", ""},
+		{10, "x/y", "to=9999-12-31&from=1970-01-01", ""},
+		{11, "", "step=minute&from=2026-01-01T00:00:00Z&to=2026-01-01T06:00:00Z", ""}, {11, "", "step=second", ""},
+		{11, "", "step=hour&from=1970-01-01&to=9999-12-31", ""}, {11, "", "user=alice&room=lobby", ""},
+		{11, "", "from=2026-01-02&to=2026-01-01", ""}, {11, "", "room=lobby&target=alpha&step=day", ""},
 	} {
 		f.Add(s.ep, s.arg, s.q, s.lastEvent, s.ep%2 == 0)
 	}
@@ -256,6 +267,30 @@ func checkAccepted(t *testing.T, s *Server, u *url.URL, body []byte) {
 		var m apiMsg
 		if err := json.Unmarshal(body, &m); err != nil || m.ID != id || id <= 0 {
 			t.Fatalf("%s: message %d (%v)", what, m.ID, err)
+		}
+	case u.Path == "/api/analysis/users":
+		var us struct {
+			Users []json.RawMessage `json:"users"`
+		}
+		if limit := p.int("limit", 50, 1, 200); json.Unmarshal(body, &us) != nil || int64(len(us.Users)) > limit {
+			t.Fatalf("%s: %d users for limit %d", what, len(us.Users), limit)
+		}
+	case strings.HasPrefix(u.Path, "/api/analysis/users/"):
+		var us struct {
+			User string `json:"user"`
+		}
+		if err := json.Unmarshal(body, &us); err != nil || us.User != strings.TrimPrefix(u.Path, "/api/analysis/users/") {
+			t.Fatalf("%s: user %q (%v)", what, us.User, err)
+		}
+	case u.Path == "/api/analysis/activity":
+		var a struct {
+			Series   []json.RawMessage `json:"series"`
+			Previous struct {
+				Series []json.RawMessage `json:"series"`
+			} `json:"previous"`
+		}
+		if err := json.Unmarshal(body, &a); err != nil || len(a.Series) == 0 || len(a.Series) != len(a.Previous.Series) {
+			t.Fatalf("%s: %d points, previous %d (%v)", what, len(a.Series), len(a.Previous.Series), err)
 		}
 	default:
 		t.Fatalf("%s: unexpected path", what)
