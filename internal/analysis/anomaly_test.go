@@ -277,8 +277,10 @@ func TestAnomalyClock(t *testing.T) {
 	res, _ := a.Anomalies(ctx, AnomalyQuery{})
 	mu.Lock()
 	defer mu.Unlock()
+	// Old messages' anomalies start before the first minute watched
+	// (the one holding t0: a silence found by the clock may start there).
 	for _, e := range told {
-		if e.Anomaly.Start.Before(t0) {
+		if e.Anomaly.Start.Before(virtual(t0).Truncate(time.Minute)) {
 			t.Errorf("told of an anomaly of old messages: %+v", e.Anomaly)
 		}
 	}
