@@ -1,6 +1,6 @@
 package store
 
-// User behaviour rollups (migration 11): the tables the behaviour analysis
+// User behaviour rollups (migrations 11 and 12): the tables the behaviour analysis
 // (internal/analysis) keeps behind ingest and the queries that answer the
 // users and activity endpoints from them. Hours are local hours: a
 // message's wall-clock time in the analysis's zone as Unix milliseconds
@@ -109,98 +109,131 @@ func (s *Store) FlushBehaviour(ctx context.Context, f *BehaviourFlush, name stri
 		names = append(names, u)
 	}
 	sort.Strings(names) // the same lock order on every flush (PostgreSQL)
-	for len(names) > 0 {
-		n := min(len(names), upsertChunk)
-		var b strings.Builder
-		args := make([]any, 0, n*5+1)
-		b.WriteString(`INSERT INTO beh_users (username, messages, first_seen, last_seen, prev_seen, sessions) VALUES `)
-		for i, u := range names[:n] {
-			d := f.Users[u]
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(`(?, ?, ?, ?, 0, ?)`)
-			args = append(args, u, d.Messages, d.FirstSeen, d.LastSeen, d.Sessions)
-		}
-		args = append(args, f.GapMs)
-		b.WriteString(` ON CONFLICT (username) DO UPDATE SET
+	// The user rows, and each one's id: the other tables key users by it
+	// (an integer key costs a b-tree a fraction of a name's).
+	ids := make(map[string]int64, len(names))
+	if err := chunked(ctx, tx, `INSERT INTO beh_users (username, messages, first_seen, last_seen, prev_seen, sessions) VALUES `,
+		`(?, ?, ?, ?, 0, ?)`, len(names), func(i int, a []any) []any {
+			d := f.Users[names[i]]
+			return append(a, names[i], d.Messages, d.FirstSeen, d.LastSeen, d.Sessions)
+		}, ` ON CONFLICT (username) DO UPDATE SET
 			messages = beh_users.messages + excluded.messages,
 			first_seen = CASE WHEN excluded.first_seen < beh_users.first_seen THEN excluded.first_seen ELSE beh_users.first_seen END,
 			last_seen = CASE WHEN excluded.last_seen > beh_users.last_seen THEN excluded.last_seen ELSE beh_users.last_seen END,
 			prev_seen = beh_users.last_seen,
 			sessions = beh_users.sessions + excluded.sessions - CASE WHEN excluded.first_seen - beh_users.last_seen <= ? THEN 1 ELSE 0 END
-			RETURNING username, messages, first_seen, prev_seen`)
-		rows, err := tx.QueryContext(ctx, b.String(), args...)
-		if err != nil {
-			return fmt.Errorf("users: %w", err)
-		}
-		for rows.Next() {
+			RETURNING id, username, messages, first_seen, prev_seen`, []any{f.GapMs}, func(rows *sql.Rows) error {
 			var a BehaviourUserAfter
-			if err := rows.Scan(&a.User, &a.Messages, &a.FirstSeen, &a.PrevSeen); err != nil {
-				rows.Close()
-				return fmt.Errorf("users: %w", err)
+			var id int64
+			if err := rows.Scan(&id, &a.User, &a.Messages, &a.FirstSeen, &a.PrevSeen); err != nil {
+				return err
 			}
+			ids[a.User] = id
 			after = append(after, a)
+			return nil
+		}); err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	// A pair's first speaker may have spoken in an earlier flush only:
+	// their row is stored.
+	var earlier []string
+	for k := range f.Pairs {
+		if _, ok := ids[k.First]; !ok {
+			ids[k.First] = 0
+			earlier = append(earlier, k.First)
 		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("users: %w", err)
+	}
+	sort.Strings(earlier)
+	if err := chunked(ctx, tx, `SELECT id, username FROM beh_users WHERE username IN (`, `?`, len(earlier),
+		func(i int, a []any) []any { return append(a, earlier[i]) }, `)`, nil, func(rows *sql.Rows) error {
+			var id int64
+			var u string
+			if err := rows.Scan(&id, &u); err != nil {
+				return err
+			}
+			ids[u] = id
+			return nil
+		}); err != nil {
+		return fmt.Errorf("earlier users: %w", err)
+	}
+	for _, u := range earlier {
+		if ids[u] == 0 {
+			return fmt.Errorf("pairs: user %q spoke before this flush but has no row", u)
 		}
-		names = names[n:]
 	}
 
-	hours := make([]UserHour, 0, len(f.UserHours))
-	for k := range f.UserHours {
-		hours = append(hours, k)
+	type idHour struct{ user, hour, count int64 }
+	hours := make([]idHour, 0, len(f.UserHours))
+	for k, n := range f.UserHours {
+		id, ok := ids[k.User]
+		if !ok {
+			return fmt.Errorf("user hours: user %q has no delta in this flush", k.User)
+		}
+		hours = append(hours, idHour{id, k.Hour, n})
 	}
 	sort.Slice(hours, func(i, j int) bool {
-		if hours[i].User != hours[j].User {
-			return hours[i].User < hours[j].User
+		if hours[i].user != hours[j].user {
+			return hours[i].user < hours[j].user
 		}
-		return hours[i].Hour < hours[j].Hour
+		return hours[i].hour < hours[j].hour
 	})
-	if err := upsertRows(ctx, tx, `INSERT INTO beh_user_hours (username, hour, count) VALUES `, `(?, ?, ?)`, len(hours),
-		func(i int, a []any) []any { return append(a, hours[i].User, hours[i].Hour, f.UserHours[hours[i]]) },
-		` ON CONFLICT (username, hour) DO UPDATE SET count = beh_user_hours.count + excluded.count`); err != nil {
+	if err := chunked(ctx, tx, `INSERT INTO beh_user_hours (user_id, hour, count) VALUES `, `(?, ?, ?)`, len(hours),
+		func(i int, a []any) []any { return append(a, hours[i].user, hours[i].hour, hours[i].count) },
+		` ON CONFLICT (user_id, hour) DO UPDATE SET count = beh_user_hours.count + excluded.count`, nil, nil); err != nil {
 		return fmt.Errorf("user hours: %w", err)
 	}
 
-	rooms := make([]UserRoom, 0, len(f.UserRooms))
-	for k := range f.UserRooms {
-		rooms = append(rooms, k)
+	type idRoom struct {
+		user            int64
+		target, room    string
+		count, lastSeen int64
+	}
+	rooms := make([]idRoom, 0, len(f.UserRooms))
+	for k, d := range f.UserRooms {
+		id, ok := ids[k.User]
+		if !ok {
+			return fmt.Errorf("user rooms: user %q has no delta in this flush", k.User)
+		}
+		rooms = append(rooms, idRoom{id, k.Target, k.Room, d.Count, d.LastSeen})
 	}
 	sort.Slice(rooms, func(i, j int) bool {
-		a, b := rooms[i], rooms[j]
-		if a.User != b.User {
-			return a.User < b.User
+		a, b := &rooms[i], &rooms[j]
+		if a.user != b.user {
+			return a.user < b.user
 		}
-		if a.Target != b.Target {
-			return a.Target < b.Target
+		if a.target != b.target {
+			return a.target < b.target
 		}
-		return a.Room < b.Room
+		return a.room < b.room
 	})
-	if err := upsertRows(ctx, tx, `INSERT INTO beh_user_rooms (username, target, room, count, last_seen) VALUES `, `(?, ?, ?, ?, ?)`, len(rooms),
+	if err := chunked(ctx, tx, `INSERT INTO beh_user_rooms (user_id, target, room, count, last_seen) VALUES `, `(?, ?, ?, ?, ?)`, len(rooms),
 		func(i int, a []any) []any {
-			d := f.UserRooms[rooms[i]]
-			return append(a, rooms[i].User, rooms[i].Target, rooms[i].Room, d.Count, d.LastSeen)
+			r := &rooms[i]
+			return append(a, r.user, r.target, r.room, r.count, r.lastSeen)
 		},
-		` ON CONFLICT (username, target, room) DO UPDATE SET count = beh_user_rooms.count + excluded.count,
-			last_seen = CASE WHEN excluded.last_seen > beh_user_rooms.last_seen THEN excluded.last_seen ELSE beh_user_rooms.last_seen END`); err != nil {
+		` ON CONFLICT (user_id, target, room) DO UPDATE SET count = beh_user_rooms.count + excluded.count,
+			last_seen = CASE WHEN excluded.last_seen > beh_user_rooms.last_seen THEN excluded.last_seen ELSE beh_user_rooms.last_seen END`, nil, nil); err != nil {
 		return fmt.Errorf("user rooms: %w", err)
 	}
 
-	pairs := make([]UserPair, 0, len(f.Pairs))
-	for k := range f.Pairs {
-		pairs = append(pairs, k)
+	type idPair struct{ first, second, count int64 }
+	pairs := make([]idPair, 0, len(f.Pairs))
+	for k, n := range f.Pairs {
+		second, ok := ids[k.Second]
+		if !ok {
+			return fmt.Errorf("pairs: user %q has no delta in this flush", k.Second)
+		}
+		pairs = append(pairs, idPair{ids[k.First], second, n})
 	}
 	sort.Slice(pairs, func(i, j int) bool {
-		if pairs[i].First != pairs[j].First {
-			return pairs[i].First < pairs[j].First
+		if pairs[i].first != pairs[j].first {
+			return pairs[i].first < pairs[j].first
 		}
-		return pairs[i].Second < pairs[j].Second
+		return pairs[i].second < pairs[j].second
 	})
-	if err := upsertRows(ctx, tx, `INSERT INTO beh_pairs (first_user, second_user, count) VALUES `, `(?, ?, ?)`, len(pairs),
-		func(i int, a []any) []any { return append(a, pairs[i].First, pairs[i].Second, f.Pairs[pairs[i]]) },
-		` ON CONFLICT (first_user, second_user) DO UPDATE SET count = beh_pairs.count + excluded.count`); err != nil {
+	if err := chunked(ctx, tx, `INSERT INTO beh_pairs (first_id, second_id, count) VALUES `, `(?, ?, ?)`, len(pairs),
+		func(i int, a []any) []any { return append(a, pairs[i].first, pairs[i].second, pairs[i].count) },
+		` ON CONFLICT (first_id, second_id) DO UPDATE SET count = beh_pairs.count + excluded.count`, nil, nil); err != nil {
 		return fmt.Errorf("pairs: %w", err)
 	}
 
@@ -218,9 +251,9 @@ func (s *Store) FlushBehaviour(ctx context.Context, f *BehaviourFlush, name stri
 		}
 		return a.Hour < b.Hour
 	})
-	if err := upsertRows(ctx, tx, `INSERT INTO beh_room_hours (room, target, hour, count) VALUES `, `(?, ?, ?, ?)`, len(rh),
+	if err := chunked(ctx, tx, `INSERT INTO beh_room_hours (room, target, hour, count) VALUES `, `(?, ?, ?, ?)`, len(rh),
 		func(i int, a []any) []any { return append(a, rh[i].Room, rh[i].Target, rh[i].Hour, f.RoomHours[rh[i]]) },
-		` ON CONFLICT (room, target, hour) DO UPDATE SET count = beh_room_hours.count + excluded.count`); err != nil {
+		` ON CONFLICT (room, target, hour) DO UPDATE SET count = beh_room_hours.count + excluded.count`, nil, nil); err != nil {
 		return fmt.Errorf("room hours: %w", err)
 	}
 
@@ -234,9 +267,9 @@ func (s *Store) FlushBehaviour(ctx context.Context, f *BehaviourFlush, name stri
 		}
 		return th[i].Target < th[j].Target
 	})
-	if err := upsertRows(ctx, tx, `INSERT INTO beh_target_hours (hour, target, count) VALUES `, `(?, ?, ?)`, len(th),
+	if err := chunked(ctx, tx, `INSERT INTO beh_target_hours (hour, target, count) VALUES `, `(?, ?, ?)`, len(th),
 		func(i int, a []any) []any { return append(a, th[i].Hour, th[i].Target, f.TargetHours[th[i]]) },
-		` ON CONFLICT (hour, target) DO UPDATE SET count = beh_target_hours.count + excluded.count`); err != nil {
+		` ON CONFLICT (hour, target) DO UPDATE SET count = beh_target_hours.count + excluded.count`, nil, nil); err != nil {
 		return fmt.Errorf("target hours: %w", err)
 	}
 
@@ -250,9 +283,9 @@ func (s *Store) FlushBehaviour(ctx context.Context, f *BehaviourFlush, name stri
 		}
 		return tm[i].Target < tm[j].Target
 	})
-	if err := upsertRows(ctx, tx, `INSERT INTO beh_target_minutes (minute, target, count) VALUES `, `(?, ?, ?)`, len(tm),
+	if err := chunked(ctx, tx, `INSERT INTO beh_target_minutes (minute, target, count) VALUES `, `(?, ?, ?)`, len(tm),
 		func(i int, a []any) []any { return append(a, tm[i].Minute, tm[i].Target, f.TargetMinutes[tm[i]]) },
-		` ON CONFLICT (minute, target) DO UPDATE SET count = beh_target_minutes.count + excluded.count`); err != nil {
+		` ON CONFLICT (minute, target) DO UPDATE SET count = beh_target_minutes.count + excluded.count`, nil, nil); err != nil {
 		return fmt.Errorf("target minutes: %w", err)
 	}
 
@@ -270,23 +303,70 @@ func (s *Store) FlushBehaviour(ctx context.Context, f *BehaviourFlush, name stri
 	return tx.Commit()
 }
 
-// upsertRows runs prefix + n rows of one (placeholders) + suffix in chunks.
-func upsertRows(ctx context.Context, tx *dbTx, prefix, one string, n int, row func(i int, a []any) []any, suffix string) error {
-	for lo := 0; lo < n; lo += upsertChunk {
-		hi := min(n, lo+upsertChunk)
+// chunked runs prefix + rows of one (placeholders, comma-separated) +
+// suffix, then the arguments tail, over n rows in chunks of upsertChunk;
+// scan, when not nil, reads each chunk's result rows. The statement of a
+// whole chunk is prepared once (a flush runs it hundreds of times, and
+// parsing a statement of 200 rows costs as much as running it).
+func chunked(ctx context.Context, tx *dbTx, prefix, one string, n int, row func(i int, a []any) []any, suffix string,
+	tail []any, scan func(*sql.Rows) error) error {
+	text := func(rows int) string {
 		var b strings.Builder
 		b.WriteString(prefix)
-		args := make([]any, 0, (hi-lo)*5)
-		for i := lo; i < hi; i++ {
-			if i > lo {
+		for i := range rows {
+			if i > 0 {
 				b.WriteByte(',')
 			}
 			b.WriteString(one)
-			args = row(i, args)
 		}
 		b.WriteString(suffix)
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		return b.String()
+	}
+	var full *dbStmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	for lo := 0; lo < n; lo += upsertChunk {
+		hi := min(n, lo+upsertChunk)
+		args := make([]any, 0, (hi-lo)*strings.Count(one, "?")+len(tail))
+		for i := lo; i < hi; i++ {
+			args = row(i, args)
+		}
+		args = append(args, tail...)
+		var rows *sql.Rows
+		var err error
+		switch {
+		case hi-lo == upsertChunk:
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, text(upsertChunk)); err != nil {
+					return err
+				}
+			}
+			if scan == nil {
+				_, err = full.ExecContext(ctx, args...)
+			} else {
+				rows, err = full.QueryContext(ctx, args...)
+			}
+		case scan == nil:
+			_, err = tx.ExecContext(ctx, text(hi-lo), args...)
+		default:
+			rows, err = tx.QueryContext(ctx, text(hi-lo), args...)
+		}
+		if err != nil {
 			return err
+		}
+		if rows != nil {
+			for rows.Next() {
+				if err := scan(rows); err != nil {
+					rows.Close()
+					return err
+				}
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -423,7 +503,7 @@ type HourCount struct {
 // BehaviourUserHours returns a user's messages per local hour, every hour
 // they spoke in, in order.
 func (s *Store) BehaviourUserHours(ctx context.Context, name string) ([]HourCount, error) {
-	return queryAll(ctx, s.r, "behaviour user hours", `SELECT hour, count FROM beh_user_hours WHERE username = ? ORDER BY hour`,
+	return queryAll(ctx, s.r, "behaviour user hours", `SELECT hour, count FROM beh_user_hours WHERE user_id = (SELECT id FROM beh_users WHERE username = ?) ORDER BY hour`,
 		[]any{name}, func(r *sql.Rows, h *HourCount) error { return r.Scan(&h.Hour, &h.Count) })
 }
 
@@ -438,7 +518,8 @@ type BehaviourRoom struct {
 // first, at most limit.
 func (s *Store) BehaviourUserRooms(ctx context.Context, name string, limit int) ([]BehaviourRoom, error) {
 	return queryAll(ctx, s.r, "behaviour user rooms",
-		`SELECT target, room, count, last_seen FROM beh_user_rooms WHERE username = ? ORDER BY count DESC, target, room LIMIT ?`,
+		`SELECT target, room, count, last_seen FROM beh_user_rooms WHERE user_id = (SELECT id FROM beh_users WHERE username = ?)
+			ORDER BY count DESC, target, room LIMIT ?`,
 		[]any{name, limit}, func(r *sql.Rows, b *BehaviourRoom) error {
 			var last int64
 			if err := r.Scan(&b.Target, &b.Room, &b.Messages, &last); err != nil {
@@ -460,12 +541,14 @@ type BehaviourNeighbour struct {
 func (s *Store) BehaviourNeighbours(ctx context.Context, name string, limit int) (before, after []BehaviourNeighbour, err error) {
 	scan := func(r *sql.Rows, n *BehaviourNeighbour) error { return r.Scan(&n.User, &n.Count) }
 	before, err = queryAll(ctx, s.r, "behaviour neighbours",
-		`SELECT first_user, count FROM beh_pairs WHERE second_user = ? ORDER BY count DESC, first_user LIMIT ?`, []any{name, limit}, scan)
+		`SELECT u.username, p.count FROM beh_pairs p JOIN beh_users u ON u.id = p.first_id
+			WHERE p.second_id = (SELECT id FROM beh_users WHERE username = ?) ORDER BY p.count DESC, u.username LIMIT ?`, []any{name, limit}, scan)
 	if err != nil {
 		return nil, nil, err
 	}
 	after, err = queryAll(ctx, s.r, "behaviour neighbours",
-		`SELECT second_user, count FROM beh_pairs WHERE first_user = ? ORDER BY count DESC, second_user LIMIT ?`, []any{name, limit}, scan)
+		`SELECT u.username, p.count FROM beh_pairs p JOIN beh_users u ON u.id = p.second_id
+			WHERE p.first_id = (SELECT id FROM beh_users WHERE username = ?) ORDER BY p.count DESC, u.username LIMIT ?`, []any{name, limit}, scan)
 	return before, after, err
 }
 

@@ -105,6 +105,10 @@ func (s *dbStmt) ExecContext(ctx context.Context, a ...any) (sql.Result, error) 
 	return s.Stmt.ExecContext(ctx, s.db.args(a)...)
 }
 
+func (s *dbStmt) QueryContext(ctx context.Context, a ...any) (*sql.Rows, error) {
+	return s.Stmt.QueryContext(ctx, s.db.args(a)...)
+}
+
 // queryer is what queryAll reads through: a db or a tx.
 type queryer interface {
 	QueryContext(ctx context.Context, q string, a ...any) (*sql.Rows, error)

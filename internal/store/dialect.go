@@ -298,6 +298,33 @@ var sqliteDialect = &dialect{
 			`CREATE TABLE beh_target_minutes (minute INTEGER NOT NULL, target TEXT NOT NULL, count INTEGER NOT NULL,
 				PRIMARY KEY (minute, target)) WITHOUT ROWID`,
 		},
+		// 12: the behaviour rollups key users by an integer id (beh_users.id)
+		// instead of the name: a flush's b-tree work per row is a fraction
+		// (internal/store BenchmarkFlushBehaviour). The rollups are derived:
+		// they are emptied with their state, and the analysis rebuilds them
+		// from the stored messages at its next start.
+		{
+			`DROP TABLE beh_pairs`,
+			`DROP TABLE beh_user_rooms`,
+			`DROP TABLE beh_user_hours`,
+			`DROP TABLE beh_users`,
+			`DELETE FROM beh_room_hours`,
+			`DELETE FROM beh_target_hours`,
+			`DELETE FROM beh_target_minutes`,
+			`DELETE FROM analysis_state WHERE name = 'behaviour'`,
+			`CREATE TABLE beh_users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, messages INTEGER NOT NULL,
+				first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, prev_seen INTEGER NOT NULL, sessions INTEGER NOT NULL)`,
+			`CREATE INDEX beh_users_messages ON beh_users (messages, username)`,
+			`CREATE INDEX beh_users_last ON beh_users (last_seen, username)`,
+			`CREATE INDEX beh_users_first ON beh_users (first_seen, username)`,
+			`CREATE TABLE beh_user_hours (user_id INTEGER NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL,
+				PRIMARY KEY (user_id, hour)) WITHOUT ROWID`,
+			`CREATE TABLE beh_user_rooms (user_id INTEGER NOT NULL, target TEXT NOT NULL, room TEXT NOT NULL,
+				count INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (user_id, target, room)) WITHOUT ROWID`,
+			`CREATE TABLE beh_pairs (first_id INTEGER NOT NULL, second_id INTEGER NOT NULL, count INTEGER NOT NULL,
+				PRIMARY KEY (first_id, second_id)) WITHOUT ROWID`,
+			`CREATE INDEX beh_pairs_second ON beh_pairs (second_id)`,
+		},
 	},
 
 	insertMessagePrefix: `INSERT INTO messages (id, target, session_id, received_at, sent_at, username, room, type, content, raw, is_binary, ext_id, dedup_key, reason) VALUES `,
