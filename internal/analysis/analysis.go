@@ -136,6 +136,9 @@ type Stats struct {
 	// BehaviourWritten is the highest message id in the behaviour
 	// rollups' tables (written; they lag the count by a flush).
 	BehaviourWritten int64 `json:"behaviour_written_id,omitempty"`
+	// BehaviourFailures counts the behaviour flushes that failed (their
+	// deltas are kept and written by the next one).
+	BehaviourFailures uint64 `json:"behaviour_flush_failures,omitempty"`
 	SentimentScores
 }
 
@@ -150,6 +153,7 @@ type Analyzer struct {
 
 	batches, dropped, catchUps, counted, observed atomic.Uint64
 	behWritten                                    atomic.Int64
+	behFailures                                   atomic.Uint64
 
 	tk      *terms.Tokenizer
 	counter *terms.Counter  // nil: terms off
@@ -340,7 +344,8 @@ func (a *Analyzer) Committed(msgs []message.Message) error {
 func (a *Analyzer) Stats() Stats {
 	return Stats{Batches: a.batches.Load(), Dropped: a.dropped.Load(), CatchUps: a.catchUps.Load(),
 		Counted: a.counted.Load(), Observed: a.observed.Load(), AsOfID: a.from(), BehaviourWritten: a.behWritten.Load(),
-		SentimentScores: a.scoring.stats()}
+		BehaviourFailures: a.behFailures.Load(),
+		SentimentScores:   a.scoring.stats()}
 }
 
 // Run counts: first the committed messages after the saved states, then

@@ -129,6 +129,7 @@ type behaviourState struct {
 	gen             uint64                // flushes made: a userAcc of an older one is gone
 	rows            int                   // pending rows, all tables
 	first           int64                 // when the oldest pending message was counted (Unix ms, clock), 0: none
+	retryAt         int64                 // after a failed flush: no other before this (Unix ms, clock)
 	// the zone offset of one UTC hour, cached
 	offHour, offMs int64
 }
@@ -499,6 +500,10 @@ func (a *Analyzer) flushBehaviour(ctx context.Context) {
 		return json.Marshal(next)
 	})
 	if err != nil {
+		// Not again at every batch while the database fails (a full
+		// disk): after the wait, or a second, whichever is longer.
+		b.retryAt = time.Now().Add(max(a.opt.BehaviourWait, time.Second)).UnixMilli()
+		a.behFailures.Add(1)
 		a.log.Warn("analysis: writing the user behaviour rollups (kept for the next flush)", "error", err)
 		return
 	}
@@ -510,7 +515,11 @@ func (a *Analyzer) flushBehaviour(ctx context.Context) {
 
 // behaviourDue says the pending deltas should be flushed now.
 func (b *behaviourState) due(wait time.Duration) bool {
-	return b.rows >= behaviourPending || (b.first != 0 && time.Now().UnixMilli()-b.first >= wait.Milliseconds())
+	now := time.Now().UnixMilli()
+	if now < b.retryAt {
+		return false
+	}
+	return b.rows >= behaviourPending || (b.first != 0 && now-b.first >= wait.Milliseconds())
 }
 
 // ---- queries (the analyzer's and a separate web's: both read the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wsmon/wsmon/internal/message"
 	"github.com/wsmon/wsmon/internal/store"
+	"github.com/wsmon/wsmon/internal/store/storetest"
 )
 
 // behaviourMessages writes n messages from id first on, in batches of
@@ -490,4 +491,84 @@ func messagesOf(st *store.Store, first int64, n int) ([]message.Message, error) 
 		out[i] = message.Message{ID: r.ID, Target: r.Target, ReceivedAt: r.ReceivedAt, User: r.User, Room: r.Room, Type: message.Type(r.Type), Content: r.Content}
 	}
 	return out, nil
+}
+
+// TestBehaviourFlushFailure: while the database refuses the behaviour
+// rollups (a trigger fails every flush's last table, as a full disk or a
+// lost connection would fail it), each flush rolls back whole, nothing is
+// written, the deltas are kept and the retries are spaced; once the
+// database takes them again, the next flush writes them, and the figures
+// equal a recomputation: no message lost or counted twice.
+func TestBehaviourFlushFailure(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "f.db")
+	st := open(t, path)
+	side, err := storetest.OpenPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer side.Close()
+	fail := []string{`CREATE TRIGGER beh_fail BEFORE INSERT ON beh_target_minutes BEGIN SELECT RAISE(ABORT, 'injected flush failure'); END`}
+	heal := []string{`DROP TRIGGER beh_fail`}
+	if side.Postgres() {
+		fail = []string{`CREATE FUNCTION beh_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected flush failure'; END $$`,
+			`CREATE TRIGGER beh_fail BEFORE INSERT ON beh_target_minutes FOR EACH ROW EXECUTE FUNCTION beh_fail()`}
+		heal = []string{`DROP TRIGGER beh_fail ON beh_target_minutes`, `DROP FUNCTION beh_fail()`}
+	}
+	for _, q := range fail {
+		if _, err := side.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	at := start
+	rng := rand.New(rand.NewPCG(3, 4))
+	behaviourMessages(t, st, rng, &at, 1, 400, 100)
+	a, err := New(ctx, Options{Store: st, Behaviour: true, Location: time.UTC, BehaviourWait: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(rctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for a.Stats().BehaviourFailures < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed flushes: %+v", a.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	failedAt := time.Now()
+	var users int
+	if err := side.QueryRow(`SELECT COUNT(*) FROM beh_users`).Scan(&users); err != nil {
+		t.Fatal(err)
+	}
+	if users != 0 || a.Stats().BehaviourWritten != 0 {
+		t.Fatalf("after failed flushes: %d user rows, written to %d; want nothing (each rolled back)", users, a.Stats().BehaviourWritten)
+	}
+	// More messages while it fails, handed over as a monitor would.
+	behaviourMessages(t, st, rng, &at, 401, 100, 50)
+	b, err := messagesOf(st, 401, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Committed(b)
+	time.Sleep(300 * time.Millisecond)
+	if n := a.Stats().BehaviourFailures; n > 2+uint64(time.Since(failedAt)/time.Second)+1 {
+		t.Errorf("%d failed flushes in %v: the retries are not spaced", n, time.Since(failedAt))
+	}
+
+	for _, q := range heal {
+		if _, err := side.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitBehaviour(t, a, 500)
+	checkBehaviour(t, a, st, time.UTC, start, at.Add(time.Hour))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d flushes failed and were rolled back; the next one wrote all 500 messages once", a.Stats().BehaviourFailures)
 }
