@@ -541,6 +541,7 @@ type behaviourQueries struct {
 	checked     time.Time
 	at          int64
 	saved       *behaviourSaved
+	names       *nameIndex // the users list's name filter (names.go)
 }
 
 func newBehaviourQueries(st *store.Store, loc *time.Location, gap, window time.Duration) *behaviourQueries {
@@ -553,7 +554,7 @@ func newBehaviourQueries(st *store.Store, loc *time.Location, gap, window time.D
 	if window <= 0 {
 		window = DefaultReplyWindow
 	}
-	return &behaviourQueries{st: st, loc: loc, gap: gap, window: window, at: -1}
+	return &behaviourQueries{st: st, loc: loc, gap: gap, window: window, at: -1, names: &nameIndex{st: st}}
 }
 
 // state returns the saved state (reloaded when its id changed, checked at
@@ -628,9 +629,26 @@ func (q *behaviourQueries) users(ctx context.Context, uq UsersQuery) (UsersResul
 		}
 		sq.After, sq.AfterValue, sq.AfterUser = true, c.V, c.U
 	}
-	rows, err := q.st.BehaviourUsers(ctx, sq)
-	if err != nil {
-		return UsersResult{}, err
+	var rows []store.BehaviourUser
+	sparse := false
+	if sq.Contains != "" {
+		// Few names hold it: read those rows by id (names.go).
+		var ids []int64
+		if ids, sparse, err = q.names.holding(ctx, sq.Contains); err != nil {
+			return UsersResult{}, err
+		}
+		if sparse {
+			all, err := q.st.BehaviourUsersByID(ctx, ids)
+			if err != nil {
+				return UsersResult{}, err
+			}
+			rows = filterUsers(all, sq)
+		}
+	}
+	if !sparse {
+		if rows, err = q.st.BehaviourUsers(ctx, sq); err != nil {
+			return UsersResult{}, err
+		}
 	}
 	res := UsersResult{AsOfID: at, Total: s.Users, Users: make([]UserRow, 0, len(rows))}
 	for i, r := range rows {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -445,6 +446,12 @@ func TestBehaviourExact(t *testing.T) {
 	waitBehaviour(t, a, 1000)
 	end := at.Add(time.Hour)
 	checkBehaviour(t, a, st, loc, start, end)
+	// The name filter both ways: few names hold it (rows read by id) and
+	// many do (the store's walk).
+	for _, most := range []int{sparseNames, 2} {
+		a.behq.names.max = most
+		checkUsersFilter(t, a, recomputeBehaviour(t, st, loc))
+	}
 	stop()
 
 	// Restart: more messages, counted once.
@@ -460,6 +467,10 @@ func TestBehaviourExact(t *testing.T) {
 	checkBehaviour(t, a2, st, loc, start, end)
 	stop()
 	checkBehaviour(t, NewReader(st, nil).WithBehaviour(loc, 0, 0), st, loc, start, end)
+	// A reader kept through the rebuilds below: its copy of the names
+	// follows the rows written again.
+	kept := NewReader(st, nil).WithBehaviour(loc, 0, 0)
+	checkUsersFilter(t, kept, recomputeBehaviour(t, st, loc))
 	if _, err := NewReader(st, nil).Users(ctx, UsersQuery{Sort: store.SortName, Limit: 1}); err != ErrOff {
 		t.Fatalf("a reader without behaviour: %v", err)
 	}
@@ -479,6 +490,7 @@ func TestBehaviourExact(t *testing.T) {
 		checkBehaviour(t, a3, st, l, start, end)
 		stop()
 	}
+	checkUsersFilter(t, kept, recomputeBehaviour(t, st, time.UTC))
 }
 
 func messagesOf(st *store.Store, first int64, n int) ([]message.Message, error) {
@@ -571,4 +583,67 @@ func TestBehaviourFlushFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d flushes failed and were rolled back; the next one wrote all 500 messages once", a.Stats().BehaviourFailures)
+}
+
+// checkUsersFilter: the users list with a name filter, in every order,
+// paged by 3, equals the recomputation's users whose name holds it; a
+// substring found only across two names (the index's buffer holds them
+// one after another) matches none.
+func checkUsersFilter(t *testing.T, a behaviourAnswerer, w wantBehaviour) {
+	t.Helper()
+	ctx := context.Background()
+	for _, sub := range []string{"u0", "u1", "3", "9", "u", "none", "0u", "u00u01"} {
+		for _, sortBy := range []string{store.SortMessages, store.SortLastSeen, store.SortFirstSeen, store.SortName} {
+			for _, desc := range []bool{true, false} {
+				var got []string
+				cursor := ""
+				for {
+					res, err := a.Users(ctx, UsersQuery{Contains: sub, Sort: sortBy, Desc: desc, Limit: 3, Cursor: cursor})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, u := range res.Users {
+						got = append(got, u.User)
+					}
+					if cursor = res.NextCursor; cursor == "" {
+						break
+					}
+				}
+				var want []*UserRow
+				for _, u := range w.users {
+					if strings.Contains(u.User, sub) {
+						want = append(want, u)
+					}
+				}
+				key := func(u *UserRow) int64 {
+					switch sortBy {
+					case store.SortMessages:
+						return u.Messages
+					case store.SortLastSeen:
+						return u.LastSeen.UnixMilli()
+					case store.SortFirstSeen:
+						return u.FirstSeen.UnixMilli()
+					}
+					return 0
+				}
+				sort.Slice(want, func(i, j int) bool {
+					ki, kj := key(want[i]), key(want[j])
+					if ki != kj {
+						return (ki < kj) != desc
+					}
+					return (want[i].User < want[j].User) != desc
+				})
+				names := []string{}
+				for _, u := range want {
+					names = append(names, u.User)
+				}
+				if got == nil {
+					got = []string{}
+				}
+				if !reflect.DeepEqual(got, names) {
+					t.Fatalf("users holding %q by %s desc=%v:\n got %q\nwant %q", sub, sortBy, desc, got, names)
+				}
+			}
+		}
+	}
 }

@@ -428,7 +428,8 @@ type BehaviourUsersQuery struct {
 
 // BehaviourUsers returns a page of users in the query's order (the
 // order's index walked from the cursor; a Contains filter is checked on
-// the rows walked, so a rare substring walks many).
+// the rows walked, so a rare substring walks many: internal/analysis
+// reads the rows of a rare one by id, BehaviourUsersByID).
 func (s *Store) BehaviourUsers(ctx context.Context, q BehaviourUsersQuery) ([]BehaviourUser, error) {
 	col := map[string]string{SortMessages: "messages", SortLastSeen: "last_seen", SortFirstSeen: "first_seen", SortName: ""}
 	c, ok := col[q.Sort]
@@ -470,14 +471,7 @@ func (s *Store) BehaviourUsers(ctx context.Context, q BehaviourUsersQuery) ([]Be
 	}
 	query += " ORDER BY " + order + " LIMIT ?"
 	args = append(args, q.Limit)
-	return queryAll(ctx, s.r, "behaviour users", query, args, func(r *sql.Rows, u *BehaviourUser) error {
-		var first, last int64
-		if err := r.Scan(&u.User, &u.Messages, &first, &last, &u.Sessions); err != nil {
-			return err
-		}
-		u.FirstSeen, u.LastSeen = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
-		return nil
-	})
+	return queryAll(ctx, s.r, "behaviour users", query, args, scanBehaviourUser)
 }
 
 // BehaviourUserRow returns one user's row; ok is false when there is none.
@@ -645,4 +639,62 @@ func (s *Store) MinuteCounts(ctx context.Context, target, room, user string, fro
 	return queryAll(ctx, s.r, "minute counts",
 		`SELECT received_at / 60000 AS m, COUNT(*) FROM messages WHERE id >= ? AND id <= ? AND `+strings.TrimPrefix(where, " WHERE ")+` GROUP BY m ORDER BY m`,
 		args, func(r *sql.Rows, m *MinuteCount) error { return r.Scan(&m.Minute, &m.Count) })
+}
+
+// BehaviourName is a user's row id and name.
+type BehaviourName struct {
+	ID   int64
+	Name string
+}
+
+// BehaviourNamesAfter returns the users whose row id is above afterID, by
+// id, at most limit. Ids are given in the order the users' rows were
+// written (the analysis is the only writer), so a reader keeps a copy of
+// every name up to date by asking for those after the last it holds.
+func (s *Store) BehaviourNamesAfter(ctx context.Context, afterID int64, limit int) ([]BehaviourName, error) {
+	return queryAll(ctx, s.r, "behaviour names", `SELECT id, username FROM beh_users WHERE id > ? ORDER BY id LIMIT ?`,
+		[]any{afterID, limit}, func(r *sql.Rows, n *BehaviourName) error { return r.Scan(&n.ID, &n.Name) })
+}
+
+// BehaviourNameOf returns the name of the user row id; ok is false when
+// there is none (the rollups were emptied since).
+func (s *Store) BehaviourNameOf(ctx context.Context, id int64) (name string, ok bool, err error) {
+	err = s.r.QueryRowContext(ctx, `SELECT username FROM beh_users WHERE id = ?`, id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("store: behaviour name: %w", err)
+	}
+	return name, true, nil
+}
+
+// BehaviourUsersByID returns the rows of the users ids (in no order; an
+// id without a row is left out).
+func (s *Store) BehaviourUsersByID(ctx context.Context, ids []int64) ([]BehaviourUser, error) {
+	out := make([]BehaviourUser, 0, len(ids))
+	for lo := 0; lo < len(ids); lo += 500 {
+		hi := min(len(ids), lo+500)
+		args := make([]any, hi-lo)
+		for i, id := range ids[lo:hi] {
+			args[i] = id
+		}
+		rows, err := queryAll(ctx, s.r, "behaviour users by id",
+			`SELECT username, messages, first_seen, last_seen, sessions FROM beh_users WHERE id IN (?`+strings.Repeat(",?", hi-lo-1)+`)`,
+			args, scanBehaviourUser)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+func scanBehaviourUser(r *sql.Rows, u *BehaviourUser) error {
+	var first, last int64
+	if err := r.Scan(&u.User, &u.Messages, &first, &last, &u.Sessions); err != nil {
+		return err
+	}
+	u.FirstSeen, u.LastSeen = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
+	return nil
 }
