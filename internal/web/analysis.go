@@ -44,6 +44,22 @@ func (p *params) day(name string, def terms.Day) terms.Day {
 	return terms.DayOf(t, time.UTC)
 }
 
+// days reads the local dates from..to of an analysis endpoint: to
+// defaults to today, from to the days-1 before it; from after to, or a
+// range of maxAnalysisDays or more, is a 400 naming from.
+func (p *params) days(today terms.Day, days int) (from, to terms.Day) {
+	to = p.day("to", today)
+	from = p.day("from", to-terms.Day(days-1))
+	switch {
+	case p.err != nil:
+	case from > to:
+		p.err = errBadParam("from", "after to")
+	case to-from >= maxAnalysisDays:
+		p.err = errBadParam("from", "the range is longer than %d days", maxAnalysisDays)
+	}
+	return from, to
+}
+
 func (s *Server) today() terms.Day {
 	loc := s.opts.Location
 	if loc == nil {
@@ -117,16 +133,9 @@ func (s *Server) handleAnalysisSentiment(w http.ResponseWriter, r *http.Request)
 	p := s.params(r)
 	target := p.str("target", 256)
 	room := p.str("room", 256)
-	to := p.day("to", s.today())
-	from := p.day("from", to-6)
+	from, to := p.days(s.today(), 7)
 	if p.err != nil {
 		return p.err
-	}
-	if from > to {
-		return errBadParam("from", "after to")
-	}
-	if to-from >= maxAnalysisDays {
-		return errBadParam("from", "the range is longer than %d days", maxAnalysisDays)
 	}
 	res, err := s.opts.Analysis.Sentiment(r.Context(), target, room, from, to)
 	if err != nil {

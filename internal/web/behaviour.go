@@ -68,16 +68,9 @@ func (s *Server) handleAnalysisUser(w http.ResponseWriter, r *http.Request) erro
 	}
 	name := r.PathValue("name")
 	p := s.params(r)
-	to := p.day("to", s.today())
-	from := p.day("from", to-29)
+	from, to := p.days(s.today(), 30)
 	if p.err != nil {
 		return p.err
-	}
-	if from > to {
-		return errBadParam("from", "after to")
-	}
-	if to-from >= maxAnalysisDays {
-		return errBadParam("from", "the range is longer than %d days", maxAnalysisDays)
 	}
 	res, err := s.opts.Analysis.User(r.Context(), name, s.inZone(from.Time()), s.inZone(to.Time()))
 	if err != nil {
