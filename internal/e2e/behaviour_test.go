@@ -45,6 +45,16 @@ func TestBehaviour(t *testing.T) {
 		if got := uiAnalyses(t, w); !slices.Contains(got, "behaviour") {
 			t.Fatalf("/api/ui-config analyses %q: want behaviour listed with analysis_behaviour on", got)
 		}
+		// The reports tab checks "today" and "yesterday" against messages
+		// sent now: not across a local midnight (the views take about a
+		// minute).
+		if now := time.Now().In(w.cfg.Location()); true {
+			next := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, now.Location())
+			if wait := next.Sub(now); wait < 5*time.Minute {
+				t.Logf("waiting %v for local midnight to pass", wait.Round(time.Second))
+				time.Sleep(wait + 2*time.Second)
+			}
+		}
 		feedBehaviour(t, w)
 		testUsersPage(t, b, w)
 		testUserBehaviour(t, b, w)
