@@ -386,13 +386,23 @@ func TestCollectorFrozenIsFenced(t *testing.T) {
 // holding the index lease and move with it. The first collector writes the
 // index and counts the analyses; when it stops, the other takes the index
 // lease over, starts the analyses from their saved state and counts every
-// message committed after it, by both collectors.
+// message committed after it, by both collectors. The user behaviour
+// rollups (on here) move the same way: at the end they hold every stored
+// message once.
 func TestCollectorAnalysesFollowIndexLease(t *testing.T) {
 	s := newCollectorsSetup(t)
-	opts := Options{Analysis: func(o *analysis.Options) { o.SnapshotEvery = 300 * time.Millisecond }}
-	a := startWith(t, ModeMonitor, s.config(t), opts)
+	opts := Options{Analysis: func(o *analysis.Options) {
+		o.SnapshotEvery = 300 * time.Millisecond
+		o.BehaviourWait = 200 * time.Millisecond
+	}}
+	withBehaviour := func(cfg config.Config) config.Config {
+		yes := true
+		cfg.AnalysisBehaviour = &yes
+		return cfg
+	}
+	a := startWith(t, ModeMonitor, withBehaviour(s.config(t)), opts)
 	time.Sleep(500 * time.Millisecond)
-	b := startWith(t, ModeMonitor, s.config(t), opts)
+	b := startWith(t, ModeMonitor, withBehaviour(s.config(t)), opts)
 	s.captured(t)
 	if a.an == nil || a.ix.Following() {
 		t.Fatalf("the first collector does not run the analyses and the index (analyzer %v, following %v)", a.an != nil, a.ix.Following())
@@ -425,5 +435,18 @@ func TestCollectorAnalysesFollowIndexLease(t *testing.T) {
 	}
 	if got, want := applied(), s.count(t, `SELECT COALESCE(MAX(id), 0) FROM messages`); got != want {
 		t.Errorf("analyses saved at message %d after the stop, want %d", got, want)
+	}
+	// Behaviour: written up to the last message, each message once in its
+	// target's hours, each named user's messages in their row.
+	if got, want := s.count(t, fmt.Sprintf(`SELECT COALESCE(MAX(applied_id), 0) FROM analysis_state WHERE name = '%s'`, analysis.NameBehaviour)),
+		s.count(t, `SELECT COALESCE(MAX(id), 0) FROM messages`); got != want {
+		t.Errorf("behaviour written up to message %d after the stop, want %d", got, want)
+	}
+	if got, want := s.count(t, `SELECT COALESCE(SUM(count), 0) FROM beh_target_hours`), s.count(t, `SELECT COUNT(*) FROM messages`); got != want {
+		t.Errorf("behaviour target hours hold %d messages, the database %d", got, want)
+	}
+	if got, want := s.count(t, `SELECT COALESCE(SUM(messages), 0) FROM beh_users`),
+		s.count(t, `SELECT COUNT(*) FROM messages WHERE username <> '' AND type NOT IN ('system', 'join', 'leave')`); got != want || got == 0 {
+		t.Errorf("behaviour users hold %d messages, the database %d of named users (not joins, leaves or system)", got, want)
 	}
 }

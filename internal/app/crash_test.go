@@ -93,6 +93,7 @@ func startChild(t *testing.T, cfg config.Config) *exec.Cmd {
 // messages are a gap-free prefix of what the server sent (only the tail may
 // be missing), with no duplicates.
 func TestCrashLosesAtMostTheTail(t *testing.T) {
+	t.Parallel() // servers and child processes of its own: beside the other long fault tests (not the collectors', whose lease timings a busy machine upsets)
 	d := newDemo(t, nil)
 	cfg := testConfig(t, d.URL())
 	child := startChild(t, cfg)

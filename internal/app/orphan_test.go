@@ -15,6 +15,7 @@ import (
 // at its newest message, with the orphan error; the new session starts
 // after it, so the outage is a gap.
 func TestCrashClosesOrphanSession(t *testing.T) {
+	t.Parallel() // servers and child processes of its own: beside the other long fault tests (not the collectors', whose lease timings a busy machine upsets)
 	d := newDemo(t, nil)
 	cfg := testConfig(t, d.URL())
 	child := startChild(t, cfg)

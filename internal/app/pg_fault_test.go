@@ -23,6 +23,7 @@ import (
 // every message the chat server sent is stored exactly once, in order.
 // The server is the test's own (pgtest.StartServer), not the machine's.
 func TestPostgresRestart(t *testing.T) {
+	t.Parallel() // servers and child processes of its own: beside the other long fault tests (not the collectors', whose lease timings a busy machine upsets)
 	if !pgtest.Enabled() {
 		t.Skip("a PostgreSQL test: it runs in make test's PostgreSQL pass (WSMON_TEST_PG_DSN set), on a server of its own")
 	}
