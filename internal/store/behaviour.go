@@ -533,16 +533,23 @@ type BehaviourNeighbour struct {
 // BehaviourNeighbours returns who most often spoke right before name
 // (before) and right after them (after), at most limit of each.
 func (s *Store) BehaviourNeighbours(ctx context.Context, name string, limit int) (before, after []BehaviourNeighbour, err error) {
+	if limit <= 0 {
+		return nil, nil, nil
+	}
 	scan := func(r *sql.Rows, n *BehaviourNeighbour) error { return r.Scan(&n.User, &n.Count) }
-	before, err = queryAll(ctx, s.r, "behaviour neighbours",
-		`SELECT u.username, p.count FROM beh_pairs p JOIN beh_users u ON u.id = p.first_id
-			WHERE p.second_id = (SELECT id FROM beh_users WHERE username = ?) ORDER BY p.count DESC, u.username LIMIT ?`, []any{name, limit}, scan)
-	if err != nil {
+	// A busy user has pairs with a large part of the chat: the names are
+	// joined only to the pairs as frequent as the limit-th (the page and
+	// its ties), not to all of them.
+	q := func(me, other string) string {
+		return `WITH p AS (SELECT ` + other + ` AS other, count FROM beh_pairs WHERE ` + me + ` = (SELECT id FROM beh_users WHERE username = ?))
+			SELECT u.username, p.count FROM p JOIN beh_users u ON u.id = p.other
+			WHERE p.count >= COALESCE((SELECT count FROM p ORDER BY count DESC LIMIT 1 OFFSET ?), 0)
+			ORDER BY p.count DESC, u.username LIMIT ?`
+	}
+	if before, err = queryAll(ctx, s.r, "behaviour neighbours", q("second_id", "first_id"), []any{name, limit - 1, limit}, scan); err != nil {
 		return nil, nil, err
 	}
-	after, err = queryAll(ctx, s.r, "behaviour neighbours",
-		`SELECT u.username, p.count FROM beh_pairs p JOIN beh_users u ON u.id = p.second_id
-			WHERE p.first_id = (SELECT id FROM beh_users WHERE username = ?) ORDER BY p.count DESC, u.username LIMIT ?`, []any{name, limit}, scan)
+	after, err = queryAll(ctx, s.r, "behaviour neighbours", q("first_id", "second_id"), []any{name, limit - 1, limit}, scan)
 	return before, after, err
 }
 
